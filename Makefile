@@ -1,0 +1,41 @@
+# flow: the two commands a new user needs are `make run` and `make test`.
+# Every target that needs system packages depends on `deps`, which installs what is missing.
+
+SWIFT      ?= swift
+CONFIG     ?= release
+FLOW       := .build/$(CONFIG)/flow
+DEBIAN_PKGS := libxxhash-dev xxhash liblz4-dev lz4 libsqlite3-dev libarchive-dev libturbojpeg0-dev \
+               libpng-dev libopenblas-dev pkg-config
+DAG        ?= workflows/pretrain.dag
+
+.PHONY: all deps build run test test-unit test-e2e bench fuzz soak clean
+
+all: build
+
+## deps: install the Debian packages flow builds against (only those missing).
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 $$missing; \
+	fi
+
+## build: the flow binary (release).
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product flow
+
+## run: the main job, the DINOv2 lifecycle in miniature.
+run: build
+	$(FLOW) run $(DAG)
+
+## test: unit and end-to-end tests (Swift Testing); the end-to-end tests run the built binary.
+test: deps
+	$(SWIFT) build --build-tests
+	FLOW_BIN=$(CURDIR)/.build/debug/flow $(SWIFT) test --skip-build --parallel --num-workers 2
+
+clean:
+	rm -rf .build

@@ -1,0 +1,77 @@
+// swift-tools-version:6.0
+// The flow package. Data flows down this list: C libraries → one Swift wrapper each →
+// the engine (FlowCore, pure) and its runtime (FlowRuntime, POSIX) → formats, numerics
+// and models → built-in ops → the command line.
+import PackageDescription
+
+/// A Debian C library imported through a modulemap and a shim header.
+func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+let package = Package(
+    name: "flow",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "flow", targets: ["flow"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian (installed by `make deps`).
+        systemLibrary("CXXHash", pkgConfig: "libxxhash", apt: "libxxhash-dev"),
+        systemLibrary("CLZ4", pkgConfig: "liblz4", apt: "liblz4-dev"),
+        systemLibrary("CSQLite3", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
+        systemLibrary("CArchive", pkgConfig: "libarchive", apt: "libarchive-dev"),
+        systemLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
+        systemLibrary("CPNG", pkgConfig: "libpng", apt: "libpng-dev"),
+        systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
+        // fork/exec with a new process group and a parent-death signal: not expressible with posix_spawn.
+        .target(name: "CSpawn"),
+
+        // One Swift wrapper per C library; none of them knows about flow.
+        .target(name: "XXHash", dependencies: ["CXXHash"]),
+        .target(name: "LZ4", dependencies: ["CLZ4"]),
+        .target(name: "SQLite", dependencies: ["CSQLite3"]),
+        .target(name: "Archive", dependencies: ["CArchive"]),
+        .target(name: "JPEG", dependencies: ["CTurboJPEG"]),
+        .target(name: "PNG", dependencies: ["CPNG"]),
+        .target(name: "BLAS", dependencies: ["COpenBLAS"]),
+
+        // The engine: .dag language, workflow model, keys, staleness, planning, scheduling.
+        // No file system or process calls: it sees the world through protocols.
+        .target(name: "FlowCore", dependencies: ["XXHash"]),
+        // The engine's POSIX side: files and hashing, the cache, the journal, the local executor.
+        .target(name: "FlowRuntime", dependencies: ["FlowCore", "XXHash", "LZ4", "SQLite", "CSpawn"]),
+
+        // Artifacts: .npy, safetensors, WebDataset shards, images.
+        .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"]),
+        // Numeric core and curation algorithms on OpenBLAS.
+        .target(name: "FlowNumerics", dependencies: ["BLAS"]),
+        // ViT, DINO heads, losses, training.
+        .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"]),
+        // Built-in steps, each a `flow op NAME` subcommand.
+        .target(name: "FlowOps", dependencies: [
+            "FlowFormats", "FlowNumerics", "FlowModels", "XXHash",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The command line: run, status, explain, runs, verify, gc, op, ...
+        .target(name: "FlowCommands", dependencies: [
+            "FlowCore", "FlowRuntime", "FlowOps",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "flow", dependencies: ["FlowCommands"]),
+
+        // Test helpers: temporary workspaces, running the built binary, in-memory fakes.
+        .target(name: "FlowTestSupport", dependencies: ["FlowCore"], path: "Tests/FlowTestSupport"),
+        .testTarget(name: "WrapperTests", dependencies: ["XXHash", "LZ4", "SQLite", "Archive", "JPEG", "PNG", "BLAS", "FlowTestSupport"]),
+        .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTestSupport"]),
+        .testTarget(name: "FlowRuntimeTests", dependencies: ["FlowRuntime", "FlowTestSupport"]),
+        .testTarget(name: "FlowFormatsTests", dependencies: ["FlowFormats", "FlowTestSupport"]),
+        .testTarget(name: "FlowNumericsTests", dependencies: ["FlowNumerics", "FlowTestSupport"]),
+        .testTarget(name: "FlowModelsTests", dependencies: ["FlowModels", "FlowTestSupport"]),
+        .testTarget(name: "FlowEndToEndTests", dependencies: ["FlowTestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+// Archive: a Swift wrapper over CArchive (work in progress).
+import CArchive

@@ -1,0 +1,2 @@
+// BLAS: a Swift wrapper over COpenBLAS (work in progress).
+import COpenBLAS

@@ -1,0 +1,1 @@
+// FlowFormats (work in progress).

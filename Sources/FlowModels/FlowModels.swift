@@ -1,0 +1,1 @@
+// FlowModels (work in progress).

@@ -1,0 +1,1 @@
+// FlowNumerics (work in progress).

@@ -1,0 +1,3 @@
+extension OpRegistry {
+    static let formatOps: [any FlowOp.Type] = []
+}

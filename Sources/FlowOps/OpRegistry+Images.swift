@@ -1,0 +1,3 @@
+extension OpRegistry {
+    static let imageOps: [any FlowOp.Type] = []
+}

@@ -1,0 +1,3 @@
+extension OpRegistry {
+    static let trainingOps: [any FlowOp.Type] = []
+}

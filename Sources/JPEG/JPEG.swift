@@ -1,0 +1,2 @@
+// JPEG: a Swift wrapper over CTurboJPEG (work in progress).
+import CTurboJPEG

@@ -1,0 +1,2 @@
+// PNG: a Swift wrapper over CPNG (work in progress).
+import CPNG

@@ -1,0 +1,174 @@
+import CSQLite3
+
+/// An error from SQLite: the result code (`sqlite3_extended_errcode`) and `sqlite3_errmsg`'s text.
+public struct SQLiteError: Error, CustomStringConvertible {
+    public var code: Int32
+    public var message: String
+    public var description: String { "sqlite: \(message) (code \(code))" }
+
+    /// The primary result code (`SQLITE_BUSY`, `SQLITE_FULL`, ...), without the extended bits.
+    public var primaryCode: Int32 { code & 0xff }
+    public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    public var isFull: Bool { primaryCode == SQLITE_FULL }
+    public var isReadOnly: Bool { primaryCode == SQLITE_READONLY || primaryCode == SQLITE_CANTOPEN }
+}
+
+/// A value to bind to, or read from, a statement.
+public enum SQLValue: Equatable, Sendable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+// SQLITE_TRANSIENT is a cast macro that Swift does not import: -1 as a destructor means "copy now".
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// Owns one `sqlite3*` connection. Not thread-safe: use one connection per thread.
+public final class Database {
+    private var handle: OpaquePointer?
+    public let path: String
+
+    /// Opens (creating if asked) the database at `path`, waiting up to `busyTimeoutMs` for locks.
+    public init(path: String, readOnly: Bool = false, busyTimeoutMs: Int32 = 10_000) throws {
+        self.path = path
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        handle = db
+        if rc != SQLITE_OK {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close_v2(db)
+            handle = nil
+            throw SQLiteError(code: rc, message: "\(message): \(path)")
+        }
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMs)
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; calling it twice is harmless.
+    public func close() {
+        if let h = handle {
+            sqlite3_close_v2(h)
+            handle = nil
+        }
+    }
+
+    func check(_ rc: Int32) throws {
+        if rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE {
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
+        }
+    }
+
+    /// Runs one or more statements that take no parameters and return no rows we want.
+    public func execute(_ sql: String) throws {
+        var err: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &err)
+        if rc != SQLITE_OK {
+            let message = err.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(err)
+            throw SQLiteError(code: rc, message: message)
+        }
+    }
+
+    public func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        try check(sqlite3_prepare_v2(handle, sql, -1, &stmt, nil))
+        return Statement(db: self, handle: stmt!)
+    }
+
+    /// Runs `sql` with `bindings` and returns every row.
+    @discardableResult
+    public func query(_ sql: String, _ bindings: [SQLValue] = []) throws -> [[SQLValue]] {
+        let stmt = try prepare(sql)
+        try stmt.bind(bindings)
+        var rows: [[SQLValue]] = []
+        while try stmt.step() { rows.append(stmt.row()) }
+        return rows
+    }
+
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+}
+
+/// Owns one `sqlite3_stmt*`; finalized on deinit.
+public final class Statement {
+    private let db: Database
+    private let handle: OpaquePointer
+
+    init(db: Database, handle: OpaquePointer) {
+        self.db = db
+        self.handle = handle
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    public func bind(_ values: [SQLValue]) throws {
+        try db.check(sqlite3_reset(handle))
+        try db.check(sqlite3_clear_bindings(handle))
+        for (i, v) in values.enumerated() {
+            let index = Int32(i + 1)
+            switch v {
+            case .null: try db.check(sqlite3_bind_null(handle, index))
+            case .integer(let x): try db.check(sqlite3_bind_int64(handle, index, x))
+            case .real(let x): try db.check(sqlite3_bind_double(handle, index, x))
+            case .text(let s): try db.check(sqlite3_bind_text(handle, index, s, -1, transient))
+            case .blob(let b):
+                try b.withUnsafeBytes { try db.check(sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), transient)) }
+            }
+        }
+    }
+
+    /// Advances to the next row: true while there is one.
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        try db.check(rc)
+        return rc == SQLITE_ROW
+    }
+
+    public func row() -> [SQLValue] {
+        (0..<sqlite3_column_count(handle)).map { column($0) }
+    }
+
+    public func column(_ i: Int32) -> SQLValue {
+        switch sqlite3_column_type(handle, i) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, i))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, i))
+        case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, i)))
+        case SQLITE_BLOB:
+            let n = Int(sqlite3_column_bytes(handle, i))
+            guard n > 0, let p = sqlite3_column_blob(handle, i) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: p, count: n)))
+        default: return .null
+        }
+    }
+}
+
+extension SQLValue {
+    public var int: Int64? { if case .integer(let v) = self { return v }; return nil }
+    public var double: Double? {
+        switch self {
+        case .real(let v): return v
+        case .integer(let v): return Double(v)
+        default: return nil
+        }
+    }
+    public var string: String? { if case .text(let v) = self { return v }; return nil }
+    public var bytes: [UInt8]? { if case .blob(let v) = self { return v }; return nil }
+}
