@@ -33,9 +33,17 @@ run: build
 	$(FLOW) run $(DAG)
 
 ## test: unit and end-to-end tests (Swift Testing); the end-to-end tests run the built binary.
-test: deps
+## Interoperability tests use the Python in .venv (numpy, safetensors, webdataset, Pillow).
+test: deps .venv/ok
 	$(SWIFT) build --build-tests
-	FLOW_BIN=$(CURDIR)/.build/debug/flow $(SWIFT) test --skip-build --parallel --num-workers 2
+	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_PYTHON=$(CURDIR)/.venv/bin/python \
+	  $(SWIFT) test --skip-build --parallel --num-workers 2
+
+PY_PKGS := numpy safetensors webdataset pillow
+.venv/ok:
+	python3 -m venv .venv
+	.venv/bin/pip install -q $(PY_PKGS)
+	touch $@
 
 clean:
 	rm -rf .build

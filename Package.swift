@@ -14,6 +14,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "flow", targets: ["flow"]),
+        // Libraries, for the fuzz package in fuzz/ and for tools built on flow.
+        .library(name: "FlowCore", targets: ["FlowCore"]),
+        .library(name: "FlowFormats", targets: ["FlowFormats"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
