@@ -1,0 +1,3 @@
+extension OpRegistry {
+    static let modelOps: [any FlowOp.Type] = []
+}
