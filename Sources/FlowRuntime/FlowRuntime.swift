@@ -1,0 +1,2 @@
+// FlowRuntime: the engine on a real machine (work in progress).
+import FlowCore
