@@ -1,0 +1,285 @@
+/// Parses the text of one .dag file into a `DAGFile` (syntax only; see `WorkflowLoader` for meaning).
+///
+/// The language is line-oriented (docs/dag-language.md): a line is a comment (`#`), a `let`,
+/// an `include`, a `step` header, or an indented attribute of the step above it. A line ending
+/// in `\` continues on the next one. Every error is collected, not just the first.
+public struct DAGParser {
+    public static let stepKeywords = [
+        "in", "out", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
+        "after", "checkpoint", "executor", "partition", "account", "qos", "constraint", "sbatch",
+    ]
+    static let settingKeywords: Set<String> = [
+        "cpus", "mem", "gpus", "time", "retry", "timeout", "executor", "partition", "account", "qos", "constraint", "sbatch",
+    ]
+
+    let path: String
+    let lines: [String]
+    var errors: [DAGError] = []
+
+    public static func parse(source: String, file: String) throws -> DAGFile {
+        var parser = DAGParser(path: file, source: source)
+        let items = parser.parseItems()
+        if !parser.errors.isEmpty { throw DAGErrors(parser.errors) }
+        return DAGFile(path: file, lines: parser.lines, items: items)
+    }
+
+    init(path: String, source: String) {
+        self.path = path
+        var lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        self.lines = lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+    }
+
+    func location(_ line: Int, _ column: Int) -> SourceLocation {
+        SourceLocation(file: path, line: line, column: column)
+    }
+
+    mutating func error(_ message: String, line: Int, column: Int) {
+        errors.append(DAGError(message, at: location(line, column), sourceLine: line <= lines.count ? lines[line - 1] : ""))
+    }
+
+    /// A logical line: physical lines joined at trailing backslashes.
+    struct LogicalLine {
+        var number: Int
+        var text: String
+        var indented: Bool
+    }
+
+    func logicalLines() -> [LogicalLine] {
+        var result: [LogicalLine] = []
+        var i = 0
+        while i < lines.count {
+            let start = i
+            var text = lines[i]
+            while text.hasSuffix("\\") && i + 1 < lines.count {
+                text.removeLast()
+                i += 1
+                text += " " + lines[i].drop { $0 == " " || $0 == "\t" }
+            }
+            i += 1
+            let indented = text.first == " " || text.first == "\t"
+            result.append(LogicalLine(number: start + 1, text: text, indented: indented))
+        }
+        return result
+    }
+
+    mutating func parseItems() -> [DAGItem] {
+        var items: [DAGItem] = []
+        var currentStep: StepDecl?
+        func flush(_ items: inout [DAGItem], _ step: inout StepDecl?) {
+            if let s = step { items.append(.step(s)) }
+            step = nil
+        }
+        for line in logicalLines() {
+            let words = Tokenizer.words(line.text, stripComment: true)
+            guard let first = words.first else { continue }
+            let n = line.number
+            if line.indented && currentStep != nil {
+                if let attribute = parseAttribute(words, line: line) {
+                    currentStep!.attributes.append(attribute)
+                }
+                continue
+            }
+            if line.indented {
+                error("indented line outside a step (attributes belong under a 'step' line)", line: n, column: first.column)
+                continue
+            }
+            flush(&items, &currentStep)
+            switch first.text {
+            case "let":
+                if let binding = parseLet(line) { items.append(.letBinding(binding)) }
+            case "include":
+                guard words.count == 2 else {
+                    error("'include' takes one path", line: n, column: words.count > 2 ? words[2].column : first.column + 7)
+                    continue
+                }
+                items.append(.include(Located(words[1].text, at: location(n, words[1].column))))
+            case "step":
+                currentStep = parseStepHeader(words, line: line)
+            default:
+                let hint = Spellcheck.hint(for: first.text, among: ["let", "include", "step"])
+                if DAGParser.stepKeywords.contains(first.text) {
+                    error("'\(first.text)' must be indented under a 'step' line", line: n, column: first.column)
+                } else {
+                    error("expected 'let', 'include' or 'step', found '\(first.text)'\(hint)", line: n, column: first.column)
+                }
+            }
+        }
+        flush(&items, &currentStep)
+        return items
+    }
+
+    mutating func parseLet(_ line: LogicalLine) -> LetBinding? {
+        let text = line.text
+        let scalars = Array(text.unicodeScalars)
+        // let NAME = VALUE (VALUE is the rest of the line, trimmed; quotes are removed).
+        var i = 3
+        while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
+        let nameStart = i
+        while i < scalars.count, Tokenizer.isNameScalar(scalars[i]) { i += 1 }
+        let name = String(String.UnicodeScalarView(scalars[nameStart..<i]))
+        guard !name.isEmpty, Tokenizer.isName(name) else {
+            error("expected a variable name after 'let'", line: line.number, column: nameStart + 1)
+            return nil
+        }
+        while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
+        guard i < scalars.count, scalars[i] == "=" else {
+            error("expected '=' after 'let \(name)'", line: line.number, column: i + 1)
+            return nil
+        }
+        i += 1
+        while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
+        let valueStart = i
+        var value = String(String.UnicodeScalarView(scalars[i...]))
+        value = Tokenizer.stripTrailingComment(value)
+        while value.last == " " || value.last == "\t" { value.removeLast() }
+        if value.count >= 2, let q = value.first, q == "\"" || q == "'", value.last == q {
+            value = String(value.dropFirst().dropLast())
+        }
+        return LetBinding(name: Located(name, at: location(line.number, nameStart + 1)),
+                          value: Located(value, at: location(line.number, valueStart + 1)))
+    }
+
+    mutating func parseStepHeader(_ words: [Tokenizer.Word], line: LogicalLine) -> StepDecl? {
+        let n = line.number
+        guard words.count >= 2 else {
+            error("expected a step name after 'step'", line: n, column: words[0].column + 5)
+            return nil
+        }
+        // Rejoin the rest: `step embed[i in 0..<8]` has spaces inside the brackets.
+        let headerColumn = words[1].column
+        let rest = words[1...].map(\.text).joined(separator: " ")
+        let scalars = Array(rest.unicodeScalars)
+        var i = 0
+        while i < scalars.count, Tokenizer.isNameScalar(scalars[i]) { i += 1 }
+        let name = String(String.UnicodeScalarView(scalars[0..<i]))
+        guard Tokenizer.isName(name) else {
+            error("invalid step name '\(rest)': use letters, digits, '_' and '-', starting with a letter or '_'", line: n, column: headerColumn)
+            return nil
+        }
+        var decl = StepDecl(name: Located(name, at: location(n, headerColumn)), fanOut: nil, attributes: [])
+        if i == scalars.count { return decl }
+        // The bracket part: columns are found in the original line text.
+        let original = Array(line.text.unicodeScalars)
+        guard scalars[i] == "[", let open = original.firstIndex(of: "["), let close = original.lastIndex(of: "]") else {
+            error("unexpected text after step name '\(name)'", line: n, column: headerColumn + i)
+            return nil
+        }
+        if close + 1 < original.count, !String(String.UnicodeScalarView(original[(close + 1)...])).allSatisfy({ $0 == " " || $0 == "\t" }) {
+            error("unexpected text after ']'", line: n, column: close + 2)
+            return nil
+        }
+        let inner = Tokenizer.words(String(String.UnicodeScalarView(original[(open + 1)..<close])), stripComment: false)
+            .map { Tokenizer.Word(text: $0.text, column: $0.column + open + 1) }
+        guard inner.count == 3, inner[1].text == "in", Tokenizer.isName(inner[0].text) else {
+            error("expected '[VAR in 0..<N]' or '[VAR in GLOB]' after step name", line: n, column: open + 2)
+            return nil
+        }
+        let variable = Located(inner[0].text, at: location(n, inner[0].column))
+        let spec = inner[2]
+        if let r = spec.text.firstRange(of: "..<") ?? spec.text.firstRange(of: "...") {
+            let lower = String(spec.text[..<r.lowerBound]), upper = String(spec.text[r.upperBound...])
+            let closed = spec.text[r] == "..."
+            let upperColumn = spec.column + lower.count + 3
+            decl.fanOut = FanOut(variable: variable, domain: .range(
+                lower: Located(lower, at: location(n, spec.column)),
+                upper: Located(upper, at: location(n, upperColumn)), closed: closed))
+        } else {
+            decl.fanOut = FanOut(variable: variable, domain: .glob(Located(spec.text, at: location(n, spec.column))))
+        }
+        return decl
+    }
+
+    mutating func parseAttribute(_ words: [Tokenizer.Word], line: LogicalLine) -> StepAttribute? {
+        let n = line.number
+        let keyword = words[0]
+        let at = location(n, keyword.column)
+        func loc(_ w: Tokenizer.Word) -> Located<String> { Located(w.text, at: location(n, w.column)) }
+        switch keyword.text {
+        case "in", "out":
+            let args = Array(words.dropFirst())
+            guard !args.isEmpty else {
+                error("'\(keyword.text)' needs at least one path", line: n, column: keyword.column + keyword.text.count + 1)
+                return nil
+            }
+            var name: Located<String>?
+            var paths = args
+            if args.count >= 2, args[1].text == "=" {
+                guard Tokenizer.isName(args[0].text) else {
+                    error("invalid name '\(args[0].text)' before '='", line: n, column: args[0].column)
+                    return nil
+                }
+                name = loc(args[0])
+                paths = Array(args.dropFirst(2))
+                guard paths.count == 1 else {
+                    error(paths.isEmpty ? "expected a path after '='" : "a named \(keyword.text == "in" ? "input" : "output") takes exactly one path",
+                          line: n, column: paths.count > 1 ? paths[1].column : args[1].column + 1)
+                    return nil
+                }
+            }
+            let located = paths.map(loc)
+            return StepAttribute(kind: keyword.text == "in" ? .input(name: name, paths: located) : .output(name: name, paths: located), location: at)
+        case "run":
+            // The command is the raw rest of the line (after 'run' and its blanks), untouched.
+            let scalars = Array(line.text.unicodeScalars)
+            var i = keyword.column - 1 + 3
+            while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
+            let command = String(String.UnicodeScalarView(scalars[i...]))
+            guard !command.isEmpty else {
+                error("'run' needs a command", line: n, column: keyword.column + 4)
+                return nil
+            }
+            return StepAttribute(kind: .run(Located(command, at: location(n, i + 1))), location: at)
+        case "op":
+            guard words.count >= 2 else {
+                error("'op' needs the name of a built-in op", line: n, column: keyword.column + 3)
+                return nil
+            }
+            return StepAttribute(kind: .op(name: loc(words[1]), arguments: words.dropFirst(2).map(loc)), location: at)
+        case "env":
+            guard words.count >= 2 else {
+                error("'env' needs a variable name (NAME or NAME=VALUE)", line: n, column: keyword.column + 4)
+                return nil
+            }
+            var entries: [EnvEntry] = []
+            for w in words.dropFirst() {
+                let name = w.text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                guard Tokenizer.isEnvName(name) else {
+                    error("invalid environment variable name '\(name)'", line: n, column: w.column)
+                    return nil
+                }
+                let value = w.text.count > name.count
+                    ? Located(String(w.text.dropFirst(name.count + 1)), at: location(n, w.column + name.count + 1)) : nil
+                entries.append(EnvEntry(name: Located(name, at: location(n, w.column)), value: value))
+            }
+            return StepAttribute(kind: .env(entries), location: at)
+        case "after":
+            guard words.count >= 2 else {
+                error("'after' needs at least one step name", line: n, column: keyword.column + 6)
+                return nil
+            }
+            return StepAttribute(kind: .after(words.dropFirst().map(loc)), location: at)
+        case "checkpoint":
+            if words.count > 1 {
+                error("'checkpoint' takes no value", line: n, column: words[1].column)
+                return nil
+            }
+            return StepAttribute(kind: .checkpoint, location: at)
+        case let key where DAGParser.settingKeywords.contains(key):
+            guard words.count >= 2 else {
+                error("'\(key)' needs a value", line: n, column: keyword.column + key.count + 1)
+                return nil
+            }
+            if key != "sbatch" && words.count > 2 {
+                error("'\(key)' takes one value", line: n, column: words[2].column)
+                return nil
+            }
+            let value = key == "sbatch" ? words.dropFirst().map(\.text).joined(separator: " ") : words[1].text
+            return StepAttribute(kind: .setting(key: loc(keyword), value: Located(value, at: location(n, words[1].column))), location: at)
+        default:
+            let hint = Spellcheck.hint(for: keyword.text, among: DAGParser.stepKeywords)
+            error("unknown step attribute '\(keyword.text)'\(hint)", line: n, column: keyword.column)
+            return nil
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/// The syntax tree of one .dag file, before variables, includes and fan-out are resolved.
+///
+/// Every node keeps the location of the text it came from, so that errors found later
+/// (an unknown variable, a cycle, a missing input) still point at the right line and column.
+public struct DAGFile: Equatable {
+    public var path: String
+    public var lines: [String]
+    public var items: [DAGItem]
+
+    /// The text of line `n` (1-based), for error messages.
+    public func line(_ n: Int) -> String { n >= 1 && n <= lines.count ? lines[n - 1] : "" }
+}
+
+public enum DAGItem: Equatable {
+    case letBinding(LetBinding)
+    case include(Located<String>)
+    case step(StepDecl)
+}
+
+/// A value with the location of its first character.
+public struct Located<Value: Equatable>: Equatable {
+    public var value: Value
+    public var location: SourceLocation
+    public init(_ value: Value, at location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+}
+
+/// `let NAME = VALUE`
+public struct LetBinding: Equatable {
+    public var name: Located<String>
+    public var value: Located<String>
+}
+
+/// `step NAME` or `step NAME[VAR in 0..<N]` or `step NAME[VAR in GLOB]`, and its indented attributes.
+public struct StepDecl: Equatable {
+    public var name: Located<String>
+    public var fanOut: FanOut?
+    public var attributes: [StepAttribute]
+}
+
+public struct FanOut: Equatable {
+    public enum Domain: Equatable {
+        /// `lower..<upper` (half-open) or `lower...upper` (closed); bounds may use `{var}`.
+        case range(lower: Located<String>, upper: Located<String>, closed: Bool)
+        /// A glob over source files, e.g. `data/raw/*.tar`.
+        case glob(Located<String>)
+    }
+    public var variable: Located<String>
+    public var domain: Domain
+}
+
+/// One indented line inside a step.
+public struct StepAttribute: Equatable {
+    public enum Kind: Equatable {
+        /// `in [NAME =] PATH...`
+        case input(name: Located<String>?, paths: [Located<String>])
+        /// `out [NAME =] PATH...`; a trailing `/` marks a directory.
+        case output(name: Located<String>?, paths: [Located<String>])
+        /// `run COMMAND`: the rest of the line, given to `/bin/sh -c`.
+        case run(Located<String>)
+        /// `op NAME ARGS...`: a built-in op, run as `flow op NAME ARGS...`.
+        case op(name: Located<String>, arguments: [Located<String>])
+        /// `cpus N`, `mem 4G`, `gpus N`, `time 2h`, `retry N`, `timeout 30m`, `executor slurm`, ...
+        case setting(key: Located<String>, value: Located<String>)
+        /// `env NAME` (passed through from flow's environment) or `env NAME=VALUE`; several per line.
+        case env([EnvEntry])
+        /// `after STEP...`
+        case after([Located<String>])
+        /// `checkpoint`
+        case checkpoint
+    }
+    public var kind: Kind
+    public var location: SourceLocation
+}
+
+/// One `env` entry: `NAME` passes flow's own value through, `NAME=VALUE` sets it.
+public struct EnvEntry: Equatable {
+    public var name: Located<String>
+    public var value: Located<String>?
+}

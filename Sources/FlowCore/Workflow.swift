@@ -1,0 +1,145 @@
+/// A step's dense index into `Workflow.steps`.
+public struct StepID: RawRepresentable, Hashable, Comparable, Sendable {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    init(_ index: Int) { rawValue = Int32(index) }
+    public var index: Int { Int(rawValue) }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What a step does.
+public enum Action: Equatable, Sendable {
+    /// A shell command, run as `/bin/sh -c COMMAND`.
+    case shell(String)
+    /// A built-in op, run as `flow op NAME ARGS...`; `version` enters the action key.
+    case op(name: String, version: Int, arguments: [String])
+}
+
+/// A path a step reads or writes, relative to the workspace root, normalized (no `.`, `..`, `//`).
+/// Directory paths carry no trailing slash; `isDirectory` says what the .dag declared or what exists.
+public struct PathRef: Hashable, Sendable {
+    public var path: String
+    public var isDirectory: Bool
+    /// The name given in the .dag (`in model = ...` → "model"), if any.
+    public var name: String?
+
+    public init(path: String, isDirectory: Bool, name: String? = nil) {
+        self.path = path
+        self.isDirectory = isDirectory
+        self.name = name
+    }
+
+    /// True when `other` is this path or lies inside it (for directories).
+    public func contains(_ other: String) -> Bool {
+        other == path || (isDirectory && (path.isEmpty || other.hasPrefix(path + "/")))
+    }
+}
+
+/// Resources a step asks for: the scheduler never runs steps whose sum exceeds the machine's.
+/// They do not enter the action key: asking for more memory must not rerun anything.
+public struct Resources: Equatable, Sendable {
+    public var cpus: Int = 1
+    /// Bytes; 0 means not declared.
+    public var memory: Int64 = 0
+    public var gpus: Int = 0
+    /// Wall-time limit requested from a cluster scheduler, in seconds; 0 means none.
+    public var time: Int = 0
+    public init() {}
+}
+
+/// One step instance: for fan-out steps, one per item (`embed[3]`).
+public struct Step: Equatable, Sendable {
+    public var id: StepID
+    /// The instance name, unique in the workflow: `pool`, `embed[3]`, `thumb[data/raw/a.png]`.
+    public var name: String
+    /// The name in the `step` line, shared by every instance of a fan-out.
+    public var baseName: String
+    public var location: SourceLocation
+    public var action: Action
+    public var inputs: [PathRef]
+    public var outputs: [PathRef]
+    public var resources = Resources()
+    /// Environment variables given to the step; each enters the action key.
+    public var environment: [String: String] = [:]
+    public var retries = 0
+    /// Seconds; 0 means no limit.
+    public var timeout = 0
+    public var checkpoint = false
+    /// `executor` and cluster options (`partition`, `account`, `qos`, `constraint`, `sbatch`).
+    public var executorOptions: [String: String] = [:]
+    /// Explicit ordering edges from `after`.
+    public var after: [StepID] = []
+    /// The `let` variables this step's definition used, with their values (for "variable changed").
+    public var variables: [String: String] = [:]
+    /// Steps whose outputs this step reads, or that it must follow (`after`); sorted.
+    public var dependencies: [StepID] = []
+    /// The inverse edges.
+    public var dependents: [StepID] = []
+
+    /// The text of the action: what `flow explain` shows as the command.
+    public var commandLine: String {
+        switch action {
+        case .shell(let command): return command
+        case .op(let name, _, let arguments): return (["flow", "op", name] + arguments.map(ShellQuote.quote)).joined(separator: " ")
+        }
+    }
+}
+
+/// The loaded workflow: every step instance with its edges, in a topological order.
+public struct Workflow: Sendable {
+    public var steps: [Step]
+    /// Step ids, dependencies before dependents; ties broken by definition order.
+    public var order: [StepID]
+    /// The values of every `let` variable after `--set` overrides.
+    public var variables: [String: String]
+    /// The .dag files read, the main one first (their text is part of nothing's key: only steps are).
+    public var files: [String]
+
+    public subscript(id: StepID) -> Step { steps[id.index] }
+
+    public func step(named name: String) -> Step? { steps.first { $0.name == name } }
+
+    /// The steps named by `targets` (an instance name, or a base name for all its instances),
+    /// plus everything they need. All steps when `targets` is empty.
+    public func closure(of targets: [StepID]) -> Set<StepID> {
+        if targets.isEmpty { return Set(steps.map(\.id)) }
+        var seen = Set<StepID>()
+        var stack = targets
+        while let id = stack.popLast() {
+            guard seen.insert(id).inserted else { continue }
+            stack += self[id].dependencies
+        }
+        return seen
+    }
+
+    /// Every step downstream of `ids` (not including them).
+    public func downstream(of ids: Set<StepID>) -> Set<StepID> {
+        var seen = Set<StepID>()
+        var stack = Array(ids)
+        while let id = stack.popLast() {
+            for d in self[id].dependents where seen.insert(d).inserted { stack.append(d) }
+        }
+        return seen
+    }
+
+    /// Resolves target names (instance or base names) to ids; unknown names come back in `unknown`.
+    public func resolve(targets: [String]) -> (ids: [StepID], unknown: [String]) {
+        var ids: [StepID] = []
+        var unknown: [String] = []
+        for t in targets {
+            let matches = steps.filter { $0.name == t || $0.baseName == t }
+            if matches.isEmpty { unknown.append(t) } else { ids += matches.map(\.id) }
+        }
+        return (ids, unknown)
+    }
+}
+
+/// POSIX shell quoting, for showing argument vectors as command lines.
+public enum ShellQuote {
+    public static func quote(_ s: String) -> String {
+        if !s.isEmpty, s.unicodeScalars.allSatisfy({ Tokenizer.isNameScalar($0) || "./=:,+@%^".unicodeScalars.contains($0) }) {
+            return s
+        }
+        return "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}

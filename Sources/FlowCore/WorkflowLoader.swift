@@ -1,0 +1,569 @@
+/// Turns .dag files into a `Workflow`: includes, variables and `--set` overrides, fan-out,
+/// interpolation, path checks, edges from paths, and cycle detection.
+///
+/// Every problem is reported with its location; nothing is run when any is found.
+public struct WorkflowLoader {
+    public var workspace: any WorkspaceView
+    public var ops: any OpCatalog
+    /// flow's own environment, for `env NAME` pass-through.
+    public var environment: [String: String]
+
+    public init(workspace: any WorkspaceView, ops: any OpCatalog, environment: [String: String] = [:]) {
+        self.workspace = workspace
+        self.ops = ops
+        self.environment = environment
+    }
+
+    /// A `--set` naming no variable, or malformed: a usage error (exit 64) with no source location.
+    public struct UsageError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { "error: \(message)" }
+    }
+
+    public func load(file: String, overrides: [String: String] = [:]) throws -> Workflow {
+        var state = LoaderState(loader: self)
+        try state.read(file: file, includedFrom: nil)
+        if !state.errors.isEmpty { throw DAGErrors(state.errors) }
+        state.bindVariables(overrides: overrides)
+        let unknown = overrides.keys.filter { state.variables[$0] == nil }.sorted()
+        if let name = unknown.first {
+            throw UsageError(message: "--set \(name): no variable '\(name)' in \(file)\(Spellcheck.hint(for: name, among: state.variables.keys))")
+        }
+        state.elaborateSteps()
+        if state.errors.isEmpty { state.link() }
+        if !state.errors.isEmpty { throw DAGErrors(state.errors) }
+        return state.workflow()
+    }
+}
+
+/// The loader's working state for one load.
+struct LoaderState {
+    let loader: WorkflowLoader
+    var files: [DAGFile] = []
+    var fileOrder: [String] = []
+    var errors: [DAGError] = []
+    /// Items in order, with the file they came from.
+    var items: [(file: Int, item: DAGItem)] = []
+    var variables: [String: String] = [:]
+    /// For each variable, the variables it was computed from (itself included), transitively.
+    var variableSources: [String: Set<String>] = [:]
+    var steps: [Step] = []
+    /// For each step, the attribute locations needed by `link()`: inputs' and `after` names' locations.
+    var inputLocations: [[SourceLocation]] = []
+    var outputLocations: [[SourceLocation]] = []
+    var afterNames: [[Located<String>]] = []
+    var fanOutItems: [String?] = []
+
+    init(loader: WorkflowLoader) { self.loader = loader }
+
+    // MARK: errors
+
+    func sourceLine(_ location: SourceLocation) -> String {
+        files.first { $0.path == location.file }?.line(location.line) ?? ""
+    }
+
+    mutating func error(_ message: String, at location: SourceLocation, notes: [String] = []) {
+        errors.append(DAGError(message, at: location, sourceLine: sourceLine(location), notes: notes))
+    }
+
+    func shifted(_ location: SourceLocation, by offset: Int) -> SourceLocation {
+        var l = location
+        l.column += offset
+        return l
+    }
+
+    // MARK: files and includes
+
+    mutating func read(file: String, includedFrom: Located<String>?) throws {
+        guard let path = WorkspacePath.normalize(file) ?? (file.hasPrefix("/") ? file : nil) else {
+            if let inc = includedFrom { error("include path '\(file)' escapes the workspace", at: inc.location) }
+            return
+        }
+        if fileOrder.contains(path) {
+            if let inc = includedFrom { error("'\(file)' is included more than once (or includes itself)", at: inc.location) }
+            return
+        }
+        let text: String
+        do {
+            text = try loader.workspace.readText(path)
+        } catch {
+            if let inc = includedFrom {
+                self.error("cannot read included file '\(file)': \(error)", at: inc.location)
+                return
+            }
+            throw WorkflowLoader.UsageError(message: "cannot read workflow file '\(file)': \(error)")
+        }
+        fileOrder.append(path)
+        let parsed: DAGFile
+        do {
+            parsed = try DAGParser.parse(source: text, file: path)
+        } catch let e as DAGErrors {
+            // Keep the file so later errors can show its lines; syntax errors stop here.
+            files.append(DAGFile(path: path, lines: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init), items: []))
+            errors += e.errors
+            return
+        }
+        files.append(parsed)
+        let index = files.count - 1
+        for item in parsed.items {
+            if case .include(let inc) = item {
+                try read(file: inc.value, includedFrom: inc)
+            } else {
+                items.append((index, item))
+            }
+        }
+    }
+
+    // MARK: variables
+
+    mutating func bindVariables(overrides: [String: String]) {
+        var firstDefinition: [String: SourceLocation] = [:]
+        for (_, item) in items {
+            guard case .letBinding(let binding) = item else { continue }
+            let name = binding.name.value
+            if let first = firstDefinition[name] {
+                error("variable '\(name)' is already defined", at: binding.name.location,
+                      notes: ["\(first): note: first defined here"])
+                continue
+            }
+            firstDefinition[name] = binding.name.location
+            if let value = overrides[name] {
+                variables[name] = value
+                variableSources[name] = [name]
+                continue
+            }
+            var used: Set<String> = [name]
+            if let value = render(binding.value, extra: [:], used: &used) {
+                variables[name] = value
+            } else {
+                variables[name] = ""
+            }
+            variableSources[name] = used
+        }
+    }
+
+    /// Renders a located template against the variables plus `extra` bindings; records which
+    /// `let` variables it used (transitively) in `used`. Reports errors at the right column.
+    mutating func render(_ text: Located<String>, extra: [String: String], used: inout Set<String>) -> String? {
+        let template: Template
+        switch Template.parse(text.value) {
+        case .success(let t): template = t
+        case .failure(let e):
+            error(e.message, at: shifted(text.location, by: e.offset))
+            return nil
+        }
+        let vars = variables, sources = variableSources
+        var touched: Set<String> = []
+        let result = template.render { name in
+            if let v = extra[name] { return v }
+            if let v = vars[name] {
+                touched.formUnion(sources[name] ?? [name])
+                return v
+            }
+            return nil
+        }
+        used.formUnion(touched)
+        switch result {
+        case .success(let s): return s
+        case .failure(let e):
+            if let name = e.unknownName {
+                let candidates = Array(vars.keys) + Array(extra.keys)
+                let what: String
+                if name.hasPrefix("in.") || name.hasPrefix("out.") {
+                    what = "unknown \(name.hasPrefix("in.") ? "input" : "output") name '{\(name)}'"
+                } else {
+                    what = "unknown variable '{\(name)}'"
+                }
+                error(what + Spellcheck.hint(for: name, among: candidates), at: shifted(text.location, by: e.offset + 1))
+            } else {
+                error(e.message, at: shifted(text.location, by: e.offset))
+            }
+            return nil
+        }
+    }
+
+    // MARK: steps
+
+    mutating func elaborateSteps() {
+        var firstDefinition: [String: SourceLocation] = [:]
+        for (_, item) in items {
+            guard case .step(let decl) = item else { continue }
+            let base = decl.name.value
+            if let first = firstDefinition[base] {
+                error("duplicate step '\(base)'", at: decl.name.location, notes: ["\(first): note: first defined here"])
+                continue
+            }
+            firstDefinition[base] = decl.name.location
+            for (label, bindings) in fanOutInstances(decl) {
+                elaborate(decl, instance: label, bindings: bindings)
+            }
+        }
+    }
+
+    /// The instances of a step: one with no bindings, or one per fan-out item.
+    mutating func fanOutInstances(_ decl: StepDecl) -> [(label: String?, bindings: [String: String])] {
+        guard let fan = decl.fanOut else { return [(nil, [:])] }
+        let v = fan.variable.value
+        if variables[v] != nil {
+            error("fan-out variable '\(v)' hides the variable of the same name", at: fan.variable.location)
+        }
+        var unused: Set<String> = []
+        switch fan.domain {
+        case .range(let lowerText, let upperText, let closed):
+            guard let lowerS = render(lowerText, extra: [:], used: &unused),
+                  let upperS = render(upperText, extra: [:], used: &unused) else { return [] }
+            guard let lower = Int(lowerS) else {
+                error("range bound '\(lowerS)' is not an integer", at: lowerText.location)
+                return []
+            }
+            guard let upper = Int(upperS) else {
+                error("range bound '\(upperS)' is not an integer", at: upperText.location)
+                return []
+            }
+            let end = closed ? upper + 1 : upper
+            guard end - lower <= 1_000_000 else {
+                error("range \(lower)..<\(end) has more than 1,000,000 items", at: lowerText.location)
+                return []
+            }
+            guard end > lower else { return [] }
+            return (lower..<end).map { ("\($0)", [v: "\($0)"]) }
+        case .glob(let patternText):
+            guard let pattern = render(patternText, extra: [:], used: &unused) else { return [] }
+            guard let normalized = WorkspacePath.normalize(pattern) else {
+                error("path '\(pattern)' escapes the workspace (paths are relative to the workspace root)", at: patternText.location)
+                return []
+            }
+            let matches = loader.workspace.glob(normalized)
+            return matches.map { path in
+                (path, [v: path, "\(v).name": WorkspacePath.name(path), "\(v).stem": WorkspacePath.stem(path),
+                        "\(v).dir": WorkspacePath.directory(path)])
+            }
+        }
+    }
+
+    mutating func elaborate(_ decl: StepDecl, instance: String?, bindings: [String: String]) {
+        let name = instance.map { "\(decl.name.value)[\($0)]" } ?? decl.name.value
+        var used: Set<String> = []
+        var inputs: [PathRef] = [], inLocations: [SourceLocation] = []
+        var outputs: [PathRef] = [], outLocations: [SourceLocation] = []
+        var named = bindings
+        var actionText: (kind: String, attribute: StepAttribute)?
+        var after: [Located<String>] = []
+        var step = Step(id: StepID(steps.count), name: name, baseName: decl.name.value, location: decl.name.location,
+                        action: .shell(""), inputs: [], outputs: [])
+        let errorCount = errors.count
+
+        // Paths first: the command may refer to them.
+        for attribute in decl.attributes {
+            switch attribute.kind {
+            case .input(let label, let paths), .output(let label, let paths):
+                let isInput: Bool
+                if case .input = attribute.kind { isInput = true } else { isInput = false }
+                var rendered: [String] = []
+                for p in paths {
+                    guard let text = render(p, extra: bindings, used: &used) else { continue }
+                    let isDir = text.hasSuffix("/")
+                    guard let norm = WorkspacePath.normalize(text), !norm.isEmpty else {
+                        error("path '\(text)' escapes the workspace (paths are relative to the workspace root)", at: p.location)
+                        continue
+                    }
+                    if isInput && WorkspacePath.isGlob(norm) {
+                        let matches = loader.workspace.glob(norm)
+                        if matches.isEmpty {
+                            error("glob '\(text)' matches no file", at: p.location)
+                        }
+                        for m in matches {
+                            inputs.append(PathRef(path: m, isDirectory: false, name: nil))
+                            inLocations.append(p.location)
+                            rendered.append(m)
+                        }
+                        continue
+                    }
+                    if !isInput && WorkspacePath.isGlob(norm) {
+                        error("an output cannot be a glob: name each file, or declare the directory ('out dir/')", at: p.location)
+                        continue
+                    }
+                    let ref = PathRef(path: norm, isDirectory: isDir, name: label?.value)
+                    if isInput { inputs.append(ref); inLocations.append(p.location) } else { outputs.append(ref); outLocations.append(p.location) }
+                    rendered.append(norm)
+                }
+                if let label {
+                    let key = (isInput ? "in." : "out.") + label.value
+                    if named[key] != nil {
+                        error("\(isInput ? "input" : "output") name '\(label.value)' is used twice in step '\(decl.name.value)'", at: label.location)
+                    }
+                    named[key] = rendered.map(ShellQuote.quote).joined(separator: " ")
+                }
+            case .run, .op:
+                if actionText != nil {
+                    error("step '\(decl.name.value)' has more than one 'run' or 'op' line", at: attribute.location)
+                }
+                actionText = ("action", attribute)
+            case .setting(let key, let value):
+                guard let text = render(value, extra: bindings, used: &used) else { continue }
+                applySetting(key, text, value.location, to: &step)
+            case .env(let entries):
+                for entry in entries {
+                    if let value = entry.value {
+                        step.environment[entry.name.value] = render(value, extra: bindings, used: &used) ?? ""
+                    } else {
+                        // Pass-through: the value flow sees enters the key; unset is remembered as unset.
+                        step.environment[entry.name.value] = loader.environment[entry.name.value] ?? ""
+                    }
+                }
+            case .after(let names):
+                after += names
+            case .checkpoint:
+                step.checkpoint = true
+            }
+        }
+        named["in"] = inputs.map { ShellQuote.quote($0.path) }.joined(separator: " ")
+        named["out"] = outputs.map { ShellQuote.quote($0.path) }.joined(separator: " ")
+        named["step"] = name
+
+        if let (_, attribute) = actionText {
+            switch attribute.kind {
+            case .run(let command):
+                if let text = render(command, extra: named, used: &used) { step.action = .shell(text) }
+            case .op(let opName, let arguments):
+                step.action = elaborateOp(opName, arguments, named: named, inputs: inputs, outputs: outputs, used: &used) ?? .shell("")
+            default: break
+            }
+        } else {
+            error("step '\(decl.name.value)' has no 'run' or 'op' line", at: decl.name.location)
+        }
+        if outputs.isEmpty && errors.count == errorCount {
+            error("step '\(decl.name.value)' declares no output ('out PATH'): flow caches steps by their outputs", at: decl.name.location)
+        }
+        step.inputs = inputs
+        step.outputs = outputs
+        step.variables = Dictionary(uniqueKeysWithValues: used.compactMap { v in variables[v].map { (v, $0) } })
+        steps.append(step)
+        inputLocations.append(inLocations)
+        outputLocations.append(outLocations)
+        afterNames.append(after)
+        fanOutItems.append(decl.fanOut == nil ? nil : bindings[decl.fanOut!.variable.value])
+    }
+
+    mutating func elaborateOp(_ opName: Located<String>, _ arguments: [Located<String>], named: [String: String],
+                              inputs: [PathRef], outputs: [PathRef], used: inout Set<String>) -> Action? {
+        guard let version = loader.ops.version(of: opName.value) else {
+            error("unknown op '\(opName.value)'\(Spellcheck.hint(for: opName.value, among: loader.ops.opNames))", at: opName.location)
+            return nil
+        }
+        var argv: [String] = []
+        for a in arguments {
+            // A bare `{in}` or `{out}` with several paths becomes several arguments.
+            if a.value == "{in}" { argv += inputs.map(\.path); continue }
+            if a.value == "{out}" { argv += outputs.map(\.path); continue }
+            guard let text = render(a, extra: named, used: &used) else { return nil }
+            argv.append(text)
+        }
+        if let problem = loader.ops.validate(op: opName.value, arguments: argv) {
+            // Point at the offending option when the message names one.
+            let column = arguments.first { problem.contains("'\($0.value)'") || problem.contains("'\($0.value.split(separator: "=").first ?? "")'") }?.location ?? opName.location
+            error("op '\(opName.value)': \(problem)", at: column)
+            return nil
+        }
+        return .op(name: opName.value, version: version, arguments: argv)
+    }
+
+    mutating func applySetting(_ key: Located<String>, _ value: String, _ at: SourceLocation, to step: inout Step) {
+        switch key.value {
+        case "cpus", "gpus", "retry":
+            guard let n = Int(value), n >= (key.value == "cpus" ? 1 : 0), n <= 4096 else {
+                error("'\(key.value)' needs a whole number\(key.value == "cpus" ? " of at least 1" : ""), got '\(value)'", at: at)
+                return
+            }
+            if key.value == "cpus" { step.resources.cpus = n } else if key.value == "gpus" { step.resources.gpus = n } else { step.retries = n }
+        case "mem":
+            guard let bytes = Units.bytes(value) else {
+                error("'mem' needs a size such as 512M, 4G or 1T, got '\(value)'", at: at)
+                return
+            }
+            step.resources.memory = bytes
+        case "time", "timeout":
+            guard let seconds = Units.seconds(value) else {
+                error("'\(key.value)' needs a duration such as 90s, 30m, 2h, 1d or 1h30m, got '\(value)'", at: at)
+                return
+            }
+            if key.value == "time" { step.resources.time = seconds } else { step.timeout = seconds }
+        case "executor":
+            guard value == "local" || value == "slurm" else {
+                error("unknown executor '\(value)' (use 'local' or 'slurm')", at: at)
+                return
+            }
+            step.executorOptions["executor"] = value
+        default:
+            step.executorOptions[key.value] = value
+        }
+    }
+
+    // MARK: edges
+
+    mutating func link() {
+        // Glob-based instances and inputs cover source files only: drop what a step produces.
+        var producerOf: [String: StepID] = [:]
+        var outputDirs: [(PathRef, StepID)] = []
+        for step in steps {
+            for (k, out) in step.outputs.enumerated() {
+                if let other = producerOf[out.path] {
+                    error("'\(out.path)' is written by both '\(steps[other.index].name)' and '\(step.name)'",
+                          at: outputLocations[step.id.index][k],
+                          notes: ["\(steps[other.index].location): note: '\(steps[other.index].name)' is defined here"])
+                    continue
+                }
+                producerOf[out.path] = step.id
+                if out.isDirectory { outputDirs.append((out, step.id)) }
+            }
+        }
+        for step in steps {
+            for (k, out) in step.outputs.enumerated() {
+                if let (dir, owner) = outputDirs.first(where: { $0.1 != step.id && $0.0.path != out.path && $0.0.contains(out.path) }) {
+                    error("output '\(out.path)' of '\(step.name)' is inside output directory '\(dir.path)/' of '\(steps[owner.index].name)'",
+                          at: outputLocations[step.id.index][k])
+                }
+            }
+        }
+        guard errors.isEmpty else { return }
+
+        let byBase = Dictionary(grouping: steps, by: \.baseName)
+        for i in steps.indices {
+            var deps = Set<StepID>()
+            for (k, input) in steps[i].inputs.enumerated() {
+                let location = inputLocations[i][k]
+                var producers: [StepID] = []
+                if let p = producerOf[input.path] {
+                    producers.append(p)
+                    if let out = steps[p.index].outputs.first(where: { $0.path == input.path }), out.isDirectory {
+                        steps[i].inputs[k].isDirectory = true
+                    }
+                } else if let (_, owner) = outputDirs.first(where: { $0.0.contains(input.path) }) {
+                    producers.append(owner)
+                } else {
+                    // An input directory that holds other steps' outputs depends on all of them.
+                    let inside = producerOf.filter { $0.key.hasPrefix(input.path + "/") }.map(\.value)
+                    producers += inside
+                    switch loader.workspace.kind(of: input.path) {
+                    case .missing where inside.isEmpty:
+                        error("input '\(input.path)' does not exist and no step produces it", at: location)
+                    case .directory:
+                        steps[i].inputs[k].isDirectory = true
+                    case .missing:
+                        steps[i].inputs[k].isDirectory = true
+                    case .file:
+                        break
+                    }
+                }
+                for p in producers {
+                    if p.index == i {
+                        error("step '\(steps[i].name)' reads its own output '\(input.path)'", at: location)
+                    } else {
+                        deps.insert(p)
+                    }
+                }
+            }
+            for name in afterNames[i] {
+                guard let targets = byBase[name.value] ?? steps.first(where: { $0.name == name.value }).map({ [$0] }) else {
+                    error("unknown step '\(name.value)' in 'after'\(Spellcheck.hint(for: name.value, among: byBase.keys))", at: name.location)
+                    continue
+                }
+                for t in targets where t.id.index != i {
+                    deps.insert(t.id)
+                    steps[i].after.append(t.id)
+                }
+            }
+            steps[i].dependencies = deps.sorted()
+        }
+        for step in steps {
+            for d in step.dependencies { steps[d.index].dependents.append(step.id) }
+        }
+        checkCycles()
+    }
+
+    mutating func checkCycles() {
+        guard case .failure(let e) = Self.topologicalOrder(steps) else { return }
+        let cycle = e.steps
+        let names = (cycle + [cycle[0]]).map { steps[$0.index].name }
+        error("dependency cycle: \(names.joined(separator: " -> "))", at: steps[cycle[0].index].location,
+              notes: cycle.dropFirst().map { "\(steps[$0.index].location): note: '\(steps[$0.index].name)' is defined here" })
+    }
+
+    /// Kahn's algorithm; on a cycle, returns the steps of one cycle in order.
+    static func topologicalOrder(_ steps: [Step]) -> Result<[StepID], CycleError> {
+        var indegree = steps.map(\.dependencies.count)
+        var ready = steps.indices.filter { indegree[$0] == 0 }.reversed().map { $0 }
+        var order: [StepID] = []
+        while let i = ready.popLast() {
+            order.append(StepID(i))
+            for d in steps[i].dependents {
+                indegree[d.index] -= 1
+                if indegree[d.index] == 0 {
+                    // Keep definition order among ready steps.
+                    let pos = ready.firstIndex { $0 < d.index } ?? ready.endIndex
+                    ready.insert(d.index, at: pos)
+                }
+            }
+        }
+        if order.count == steps.count { return .success(order) }
+        // Walk dependencies among the unfinished steps until one repeats.
+        let left = Set(steps.indices.filter { indegree[$0] > 0 })
+        var path: [Int] = []
+        var seen: [Int: Int] = [:]
+        var current = left.min()!
+        while seen[current] == nil {
+            seen[current] = path.count
+            path.append(current)
+            current = steps[current].dependencies.map(\.index).first { left.contains($0) }!
+        }
+        // `path` follows dependency edges; show it in the direction work flows.
+        return .failure(CycleError(steps: path[seen[current]!...].reversed().map { StepID($0) }))
+    }
+
+    struct CycleError: Error {
+        var steps: [StepID]
+    }
+
+    func workflow() -> Workflow {
+        let order = (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
+        return Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
+    }
+}
+
+/// Sizes and durations as written in a .dag.
+public enum Units {
+    /// `512`, `512K`, `4G`, `1.5T` (powers of 1024; a trailing `B` or `iB` is allowed).
+    public static func bytes(_ text: String) -> Int64? {
+        var s = text.uppercased()
+        if s.hasSuffix("IB") { s.removeLast(2) } else if s.hasSuffix("B") { s.removeLast() }
+        let units: [Character: Double] = ["K": 1024, "M": 1024 * 1024, "G": 1024 * 1024 * 1024, "T": 1024 * 1024 * 1024 * 1024]
+        var factor = 1.0
+        if let last = s.last, let f = units[last] { factor = f; s.removeLast() }
+        guard let v = Double(s), v >= 0, v * factor < 9e18 else { return nil }
+        return Int64(v * factor)
+    }
+
+    /// `90`, `90s`, `30m`, `2h`, `1d`, `1h30m`, or `HH:MM:SS`.
+    public static func seconds(_ text: String) -> Int? {
+        if text.contains(":") {
+            let parts = text.split(separator: ":").map { Int($0) }
+            guard parts.count <= 3, parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+            return parts.reduce(0) { $0 * 60 + $1! }
+        }
+        if let n = Int(text), n >= 0 { return n }
+        var total = 0, number = ""
+        for c in text {
+            if c.isNumber { number.append(c); continue }
+            guard let n = Int(number) else { return nil }
+            switch c {
+            case "s": total += n
+            case "m": total += n * 60
+            case "h": total += n * 3600
+            case "d": total += n * 86400
+            default: return nil
+            }
+            number = ""
+        }
+        return number.isEmpty && total >= 0 ? total : nil
+    }
+}

@@ -1,0 +1,129 @@
+/// What the loader may ask of the workspace: read a .dag file, look at what exists, expand globs.
+/// The runtime implements it on the real file system; tests use an in-memory one.
+public protocol WorkspaceView {
+    /// The text of a file, by path relative to the workspace root.
+    func readText(_ path: String) throws -> String
+    func kind(of path: String) -> PathKind
+    /// Files (not directories) matching `pattern` (`*`, `?`, `[...]` within a component, `**` across
+    /// components), relative to the root, sorted.
+    func glob(_ pattern: String) -> [String]
+}
+
+public enum PathKind: Equatable, Sendable {
+    case missing, file, directory
+}
+
+/// What the loader may ask about built-in ops: the catalog lives above the engine (FlowOps).
+public protocol OpCatalog {
+    var opNames: [String] { get }
+    /// The op's version, which enters the action key; nil for an unknown op.
+    func version(of op: String) -> Int?
+    /// Checks an op's arguments as the op would parse them; returns the error message, or nil.
+    func validate(op: String, arguments: [String]) -> String?
+}
+
+/// Path arithmetic on workspace-relative paths, without touching the disk.
+public enum WorkspacePath {
+    /// Removes `.`, empty components and resolves `..` lexically; nil if the path escapes the root
+    /// or is absolute. A trailing `/` is dropped (the caller records that it was a directory).
+    public static func normalize(_ path: String) -> String? {
+        if path.hasPrefix("/") || path.hasPrefix("~") { return nil }
+        var parts: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if component == "." { continue }
+            if component == ".." {
+                guard !parts.isEmpty else { return nil }
+                parts.removeLast()
+            } else {
+                parts.append(component)
+            }
+        }
+        return parts.joined(separator: "/")
+    }
+
+    public static func isGlob(_ path: String) -> Bool {
+        path.contains { $0 == "*" || $0 == "?" || $0 == "[" }
+    }
+
+    /// The last component.
+    public static func name(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    /// The last component without its last extension.
+    public static func stem(_ path: String) -> String {
+        let n = name(path)
+        guard let dot = n.lastIndex(of: "."), dot != n.startIndex else { return n }
+        return String(n[..<dot])
+    }
+
+    public static func directory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    /// Shell-style matching of one path against a pattern; `**` matches any number of components.
+    public static func matches(_ path: String, pattern: String) -> Bool {
+        matchComponents(Array(path.split(separator: "/")), Array(pattern.split(separator: "/")))
+    }
+
+    private static func matchComponents(_ path: [Substring], _ pattern: [Substring]) -> Bool {
+        guard let first = pattern.first else { return path.isEmpty }
+        if first == "**" {
+            for skip in 0...path.count where matchComponents(Array(path[skip...]), Array(pattern.dropFirst())) { return true }
+            return false
+        }
+        guard let head = path.first, fnmatch(Array(head.unicodeScalars), Array(first.unicodeScalars)) else { return false }
+        return matchComponents(Array(path.dropFirst()), Array(pattern.dropFirst()))
+    }
+
+    /// `*`, `?` and `[abc]`/`[!abc]`/`[a-z]` within one component; a leading `.` needs an explicit `.`.
+    static func fnmatch(_ s: [Unicode.Scalar], _ p: [Unicode.Scalar]) -> Bool {
+        if s.first == ".", p.first != "." { return false }
+        var si = 0, pi = 0
+        var star: Int? = nil, mark = 0
+        while si < s.count {
+            if pi < p.count, p[pi] == "*" {
+                star = pi; mark = si; pi += 1
+                continue
+            }
+            if pi < p.count, let (matched, next) = matchOne(s[si], p, pi), matched {
+                si += 1; pi = next
+                continue
+            }
+            if let st = star {
+                pi = st + 1; mark += 1; si = mark
+                continue
+            }
+            return false
+        }
+        while pi < p.count, p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+
+    private static func matchOne(_ c: Unicode.Scalar, _ p: [Unicode.Scalar], _ pi: Int) -> (Bool, Int)? {
+        switch p[pi] {
+        case "?": return (true, pi + 1)
+        case "[":
+            var i = pi + 1
+            var negate = false
+            if i < p.count, p[i] == "!" || p[i] == "^" { negate = true; i += 1 }
+            var matched = false
+            var first = true
+            while i < p.count, p[i] != "]" || first {
+                first = false
+                if i + 2 < p.count, p[i + 1] == "-", p[i + 2] != "]" {
+                    if p[i] <= c && c <= p[i + 2] { matched = true }
+                    i += 3
+                } else {
+                    if p[i] == c { matched = true }
+                    i += 1
+                }
+            }
+            guard i < p.count else { return (c == "[", pi + 1) } // no closing ']': a literal '['
+            return (matched != negate, i + 1)
+        default:
+            return (p[pi] == c, pi + 1)
+        }
+    }
+}
