@@ -1,1 +1,0 @@
-// FlowNumerics (work in progress).
