@@ -1,2 +1,0 @@
-// FlowRuntime: the engine on a real machine (work in progress).
-import FlowCore

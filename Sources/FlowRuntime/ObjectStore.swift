@@ -1,0 +1,281 @@
+import Foundation
+import Glibc
+import LZ4
+import XXHash
+
+// The cache directory (default `cache/` in the workspace; `--cache DIR` or FLOW_CACHE elsewhere).
+//
+//   objects/ab/<digest>          an object: bytes whose XXH3-128 is <digest> (32 hex digits)
+//   objects/ab/<digest>.lz4      the same object stored as one LZ4 frame (digest of the plain bytes)
+//   actions/ab/<key>.json        an action manifest: the outputs of the step with action key <key>
+//   checkpoints/<key>/           checkpoint directories of steps in progress
+//   tmp/                         temporaries, named <pid>-<random>; anything here is garbage
+//
+// Objects are immutable. Each is written under a temporary name in tmp/, fsynced, then renamed
+// into place; a manifest is written the same way only after every object it names exists. So a
+// reader never sees a torn object or a manifest with a missing object, whatever is killed when,
+// and several workspaces, users or machines can share one cache without a lock: two writers of
+// the same object write the same bytes, and the second rename is harmless. Objects are verified
+// against their digest whenever they are restored; a mismatch evicts the object.
+
+/// Where and how an object is stored.
+public struct ObjectInfo: Equatable, Sendable {
+    public var digest: Digest128
+    public var size: Int64
+    public var compressed: Bool
+}
+
+/// A restored object did not match its digest; it has been removed from the cache.
+public struct CorruptObjectError: Error, CustomStringConvertible {
+    public var digest: Digest128
+    public var path: String
+    public var description: String { "cache object \(digest.hex) is corrupt (\(path)); it was removed and will be rebuilt" }
+}
+
+/// How outputs are put into the workspace from the cache.
+public enum LinkMode: String, CaseIterable, Sendable {
+    /// A reflink (copy-on-write clone) where the file system supports it, else a copy. Never
+    /// shares bytes that a user could edit in place: the safe default.
+    case auto
+    case copy
+    /// A read-only hard link to the object: no copy at all, for large data sets. Files come back
+    /// read-only; an edit must replace the file, not write into it (root can still write into it).
+    case hardlink
+}
+
+public final class ObjectStore {
+    public let root: String
+    /// Files of this size or less that look compressible are stored as LZ4 frames.
+    static let compressLimit: Int64 = 64 << 20
+    /// Extensions of data that is already compressed, or dense binary that LZ4 cannot shrink.
+    static let incompressible: Set<String> = [
+        "jpg", "jpeg", "png", "gif", "webp", "gz", "tgz", "bz2", "xz", "zst", "lz4", "zip", "7z",
+        "npy", "npz", "safetensors", "pt", "pth", "ckpt", "bin", "mp4", "mp3",
+    ]
+
+    public init(root: String) throws {
+        self.root = root
+        for sub in ["objects", "actions", "checkpoints", "tmp"] {
+            let p = root + "/" + sub
+            if mkdir(p, 0o755) != 0 && errno != EEXIST {
+                // Create intermediate directories too (a new --cache path).
+                do {
+                    try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+                } catch {
+                    throw SystemError("create cache directory", p)
+                }
+            }
+        }
+    }
+
+    func objectPath(_ digest: Digest128, compressed: Bool) -> String {
+        let hex = digest.hex
+        return "\(root)/objects/\(hex.prefix(2))/\(hex)\(compressed ? ".lz4" : "")"
+    }
+
+    /// The stored form of an object, if present.
+    public func lookup(_ digest: Digest128) -> ObjectInfo? {
+        if let st = FileStat.of(objectPath(digest, compressed: false)) {
+            return ObjectInfo(digest: digest, size: st.size, compressed: false)
+        }
+        if FileStat.of(objectPath(digest, compressed: true)) != nil {
+            return ObjectInfo(digest: digest, size: -1, compressed: true)
+        }
+        return nil
+    }
+
+    public func contains(_ digest: Digest128) -> Bool { lookup(digest) != nil }
+
+    func temporaryPath() -> String {
+        "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0 ... .max))"
+    }
+
+    /// Copies the file at `path` into the store and returns its digest. `knownDigest` (from the
+    /// stat cache) lets an object that is already stored be skipped without reading the file.
+    @discardableResult
+    public func ingest(_ path: String, knownDigest: Digest128? = nil) throws -> ObjectInfo {
+        guard let st = FileStat.of(path) else { throw SystemError("read output", path, errno: ENOENT) }
+        if let d = knownDigest, let info = lookup(d) { return ObjectInfo(digest: d, size: st.size, compressed: info.compressed) }
+        let ext = WorkspacePathExtension.of(path)
+        if st.size <= Self.compressLimit && !Self.incompressible.contains(ext) {
+            let bytes = try readAll(path, size: Int(st.size))
+            let digest = XXH128.hash(bytes)
+            if contains(digest) { return ObjectInfo(digest: digest, size: st.size, compressed: lookup(digest)!.compressed) }
+            if let packed = try Self.compressIfItPays(bytes) {
+                try writeObject(packed, digest: digest, compressed: true)
+                return ObjectInfo(digest: digest, size: st.size, compressed: true)
+            }
+            try writeObject(bytes, digest: digest, compressed: false)
+            return ObjectInfo(digest: digest, size: st.size, compressed: false)
+        }
+        // Large or incompressible: stream, hashing while copying.
+        let tmp = temporaryPath()
+        let digest = try copyHashing(from: path, to: tmp)
+        try publish(tmp, digest: digest, compressed: false)
+        return ObjectInfo(digest: digest, size: st.size, compressed: false)
+    }
+
+    /// Stores bytes held in memory (logs, small records).
+    @discardableResult
+    public func ingest(bytes: [UInt8]) throws -> ObjectInfo {
+        let digest = XXH128.hash(bytes)
+        if let info = lookup(digest) { return ObjectInfo(digest: digest, size: Int64(bytes.count), compressed: info.compressed) }
+        if let packed = try Self.compressIfItPays(bytes) {
+            try writeObject(packed, digest: digest, compressed: true)
+            return ObjectInfo(digest: digest, size: Int64(bytes.count), compressed: true)
+        }
+        try writeObject(bytes, digest: digest, compressed: false)
+        return ObjectInfo(digest: digest, size: Int64(bytes.count), compressed: false)
+    }
+
+    /// LZ4 when it saves at least 20%, judged on a 256 KiB sample first so large files that do
+    /// not compress cost little.
+    static func compressIfItPays(_ bytes: [UInt8]) throws -> [UInt8]? {
+        guard bytes.count >= 512 else { return nil }
+        if bytes.count > 1 << 20 {
+            let sample = try LZ4Frame.compress(Array(bytes.prefix(256 << 10)))
+            if Double(sample.count) > 0.8 * Double(min(bytes.count, 256 << 10)) { return nil }
+        }
+        let packed = try LZ4Frame.compress(bytes)
+        return Double(packed.count) <= 0.8 * Double(bytes.count) ? packed : nil
+    }
+
+    func writeObject(_ bytes: [UInt8], digest: Digest128, compressed: Bool) throws {
+        let tmp = temporaryPath()
+        try FileIO.writeAll(tmp, bytes, sync: true)
+        try publish(tmp, digest: digest, compressed: compressed)
+    }
+
+    /// Renames a complete, fsynced temporary into place (or drops it when the object exists).
+    func publish(_ tmp: String, digest: Digest128, compressed: Bool) throws {
+        let dest = objectPath(digest, compressed: compressed)
+        let dir = (dest as NSString).deletingLastPathComponent
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { unlink(tmp); throw SystemError("create directory", dir) }
+        chmod(tmp, 0o444)
+        if FileStat.of(dest) != nil { unlink(tmp); return }
+        guard rename(tmp, dest) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw SystemError("store object", dest, errno: e)
+        }
+        FileIO.syncDirectory(dir)
+    }
+
+    func readAll(_ path: String, size: Int) throws -> [UInt8] {
+        try FileIO.readAll(path, sizeHint: size)
+    }
+
+    /// Copies `from` to `to` (a new file), returning the digest of the bytes copied; fsyncs `to`.
+    func copyHashing(from: String, to: String, mode: mode_t = 0o644) throws -> Digest128 {
+        let src = try retrying("open", from) { open(from, O_RDONLY | O_CLOEXEC) }
+        defer { close(src) }
+        let dst = try retrying("create", to) { open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        var ok = false
+        defer {
+            close(dst)
+            if !ok { unlink(to) }
+        }
+        let hasher = XXH128Hasher()
+        let chunk = ContentHash.chunk
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try retrying("read", from) { read(src, buffer.baseAddress, chunk) }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            try FileIO.write(dst, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: to)
+        }
+        try retrying("sync", to) { fsync(dst) }
+        ok = true
+        return hasher.finalize()
+    }
+
+    /// Puts object `digest` at `dest` (replacing what is there), verifying its content.
+    /// A corrupt object is removed from the cache and reported as `CorruptObjectError`.
+    public func restore(_ digest: Digest128, to dest: String, executable: Bool, link: LinkMode) throws {
+        guard let info = lookup(digest) else {
+            throw SystemError("find cache object \(digest.hex) for", dest, errno: ENOENT)
+        }
+        let object = objectPath(digest, compressed: info.compressed)
+        let dir = (dest as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
+        let tmp = "\(dest).flow-tmp-\(getpid())"
+        unlink(tmp)
+        let mode: mode_t = executable ? 0o755 : 0o644
+        var got: Digest128
+        if info.compressed {
+            let packed = try FileIO.readAll(object, sizeHint: 0)
+            let bytes: [UInt8]
+            do { bytes = try LZ4Frame.decompress(packed) } catch { bytes = [] ; got = Digest128(high: 0, low: 0) }
+            got = XXH128.hash(bytes)
+            if got == digest { try FileIO.writeAll(tmp, bytes, sync: false, mode: mode) }
+        } else if link == .hardlink {
+            got = try ContentHash.file(object)
+            if got == digest {
+                guard Glibc.link(object, tmp) == 0 else { throw SystemError("hard-link cache object to", dest) }
+            }
+        } else {
+            if link == .auto, FileIO.reflink(from: object, to: tmp, mode: mode) {
+                got = try ContentHash.file(tmp)
+            } else {
+                got = try copyHashing(from: object, to: tmp, mode: mode)
+            }
+        }
+        guard got == digest else {
+            unlink(tmp)
+            unlink(object)
+            throw CorruptObjectError(digest: digest, path: object)
+        }
+        if link != .hardlink { chmod(tmp, mode) }
+        // Replace whatever is at dest, file or directory.
+        if let st = FileStat.of(dest, followLinks: false), st.isDirectory {
+            try? FileManager.default.removeItem(atPath: dest)
+        }
+        guard rename(tmp, dest) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw SystemError("restore", dest, errno: e)
+        }
+    }
+
+    /// Re-hashes one stored object; false (and the object removed, unless `dryRun`) when corrupt.
+    public func verify(_ digest: Digest128, dryRun: Bool = false) -> Bool {
+        guard let info = lookup(digest) else { return true }
+        let path = objectPath(digest, compressed: info.compressed)
+        let actual: Digest128?
+        if info.compressed {
+            actual = (try? FileIO.readAll(path, sizeHint: 0)).flatMap { try? LZ4Frame.decompress($0) }.map { XXH128.hash($0) }
+        } else {
+            actual = try? ContentHash.file(path)
+        }
+        if actual == digest { return true }
+        if !dryRun { unlink(path) }
+        return false
+    }
+
+    /// Every stored object: digest, path and size on disk.
+    public func allObjects() -> [(digest: Digest128, path: String, bytes: Int64)] {
+        var result: [(Digest128, String, Int64)] = []
+        let base = root + "/objects"
+        guard let dirs = try? FileManager.default.contentsOfDirectory(atPath: base) else { return [] }
+        for d in dirs.sorted() {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: base + "/" + d) else { continue }
+            for n in names.sorted() {
+                let hex = n.hasSuffix(".lz4") ? String(n.dropLast(4)) : n
+                guard let digest = Digest128(hex: hex) else { continue }
+                let p = base + "/" + d + "/" + n
+                result.append((digest, p, FileStat.of(p)?.size ?? 0))
+            }
+        }
+        return result
+    }
+}
+
+enum WorkspacePathExtension {
+    /// The lowercased last extension of a path's file name.
+    static func of(_ path: String) -> String {
+        let name = path.split(separator: "/").last ?? ""
+        guard let dot = name.lastIndex(of: ".") else { return "" }
+        return name[name.index(after: dot)...].lowercased()
+    }
+}

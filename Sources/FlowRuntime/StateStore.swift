@@ -1,0 +1,227 @@
+import Foundation
+import FlowCore
+import SQLite
+import XXHash
+
+/// The workspace's crash-safe state, in SQLite (WAL mode) at `.flow/state.db`:
+///
+/// - `stat_cache`: path → (device, inode, size, mtime, ctime) and the content digest seen with
+///   that signature, so an unchanged file is never read twice.
+/// - `step_records`: for each step name, the definition and key of its last successful run, to
+///   explain why it is stale now.
+/// - `runs` and `run_steps`: the run journal: every run, and each step's state, pid, times and
+///   exit status, written as things happen, so a killed run can be resumed and reported.
+///
+/// A write is a transaction: kill -9 at any moment leaves the previous state or the new one.
+/// The cache's objects and manifests are plain files, not here.
+public final class StateStore {
+    let db: Database
+    static let schemaVersion = 1
+
+    public init(directory: String, readOnly: Bool = false) throws {
+        if !readOnly {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        db = try Database(path: directory + "/state.db", readOnly: readOnly)
+        if readOnly { return }
+        _ = try db.query("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=NORMAL")
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+            CREATE TABLE IF NOT EXISTS stat_cache(path TEXT PRIMARY KEY, device INTEGER, inode INTEGER, size INTEGER,
+                mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT);
+            CREATE TABLE IF NOT EXISTS step_records(step TEXT PRIMARY KEY, key TEXT, definition TEXT, duration REAL,
+                output_size INTEGER, finished_at REAL, run_id INTEGER);
+            CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, command TEXT, dag TEXT, variables TEXT,
+                started_at REAL, ended_at REAL, status TEXT, pid INTEGER, host TEXT, summary TEXT);
+            CREATE TABLE IF NOT EXISTS run_steps(run_id INTEGER, step TEXT, state TEXT, key TEXT, pid INTEGER,
+                job_id TEXT, started_at REAL, ended_at REAL, exit_status INTEGER, attempt INTEGER, log TEXT, note TEXT,
+                PRIMARY KEY(run_id, step));
+            INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
+            """)
+    }
+
+    // MARK: stat cache
+
+    /// The digest recorded for `path` when its stat signature was `stat`, if it still is.
+    public func cachedDigest(_ path: String, _ stat: FileStat) throws -> Digest128? {
+        let rows = try db.query("SELECT device, inode, size, mtime_ns, ctime_ns, digest FROM stat_cache WHERE path = ?", [.text(path)])
+        guard let r = rows.first,
+              r[0].int == Int64(bitPattern: stat.device), r[1].int == Int64(bitPattern: stat.inode), r[2].int == stat.size,
+              r[3].int == stat.mtimeNs, r[4].int == stat.ctimeNs, let hex = r[5].string else { return nil }
+        return Digest128(hex: hex)
+    }
+
+    public func recordDigest(_ path: String, _ stat: FileStat, _ digest: Digest128) throws {
+        try db.query("INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            .text(path), .integer(Int64(bitPattern: stat.device)), .integer(Int64(bitPattern: stat.inode)),
+            .integer(stat.size), .integer(stat.mtimeNs), .integer(stat.ctimeNs), .text(digest.hex),
+        ])
+    }
+
+    /// Groups many writes in one transaction (much faster than one each).
+    public func batch<T>(_ body: () throws -> T) throws -> T {
+        try db.transaction(body)
+    }
+
+    // MARK: step records
+
+    public struct StepRecord {
+        public var key: Digest128
+        public var definition: StepDefinition
+        public var duration: Double
+        public var outputSize: Int64
+        public var finishedAt: Date
+        public var runID: Int64
+    }
+
+    public func record(step: String) throws -> StepRecord? {
+        let rows = try db.query("SELECT key, definition, duration, output_size, finished_at, run_id FROM step_records WHERE step = ?", [.text(step)])
+        guard let r = rows.first, let key = r[0].string.flatMap(Digest128.init(hex:)), let json = r[1].string,
+              let definition = DefinitionCodec.decode(json) else { return nil }
+        return StepRecord(key: key, definition: definition, duration: r[2].double ?? 0, outputSize: r[3].int ?? 0,
+                          finishedAt: Date(timeIntervalSince1970: r[4].double ?? 0), runID: r[5].int ?? 0)
+    }
+
+    public func allRecords() throws -> [String: StepRecord] {
+        var result: [String: StepRecord] = [:]
+        for r in try db.query("SELECT step, key, definition, duration, output_size, finished_at, run_id FROM step_records") {
+            guard let step = r[0].string, let key = r[1].string.flatMap(Digest128.init(hex:)), let json = r[2].string,
+                  let definition = DefinitionCodec.decode(json) else { continue }
+            result[step] = StepRecord(key: key, definition: definition, duration: r[3].double ?? 0, outputSize: r[4].int ?? 0,
+                                      finishedAt: Date(timeIntervalSince1970: r[5].double ?? 0), runID: r[6].int ?? 0)
+        }
+        return result
+    }
+
+    public func saveRecord(step: String, _ record: StepRecord) throws {
+        try db.query("INSERT OR REPLACE INTO step_records VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            .text(step), .text(record.key.hex), .text(DefinitionCodec.encode(record.definition)), .real(record.duration),
+            .integer(record.outputSize), .real(record.finishedAt.timeIntervalSince1970), .integer(record.runID),
+        ])
+    }
+
+    // MARK: run journal
+
+    public struct Run {
+        public var id: Int64
+        public var command: String
+        public var dag: String
+        public var variables: String
+        public var startedAt: Date
+        public var endedAt: Date?
+        public var status: String
+        public var pid: Int32
+        public var summary: String
+    }
+
+    public func beginRun(command: String, dag: String, variables: [String: String]) throws -> Int64 {
+        let vars = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        try db.query("INSERT INTO runs(command, dag, variables, started_at, status, pid, host, summary) VALUES (?, ?, ?, ?, 'running', ?, ?, '')", [
+            .text(command), .text(dag), .text(vars), .real(Date().timeIntervalSince1970), .integer(Int64(getpid())),
+            .text(ProcessInfo.processInfo.hostName),
+        ])
+        return db.lastInsertRowID
+    }
+
+    public func endRun(_ id: Int64, status: String, summary: String) throws {
+        try db.query("UPDATE runs SET ended_at = ?, status = ?, summary = ? WHERE id = ?", [
+            .real(Date().timeIntervalSince1970), .text(status), .text(summary), .integer(id),
+        ])
+        // Steps still marked running belong to this run's end: they were interrupted.
+        try db.query("UPDATE run_steps SET state = 'interrupted', ended_at = ? WHERE run_id = ? AND state = 'running'", [
+            .real(Date().timeIntervalSince1970), .integer(id),
+        ])
+    }
+
+    public func runs(limit: Int = 50) throws -> [Run] {
+        try db.query("SELECT id, command, dag, variables, started_at, ended_at, status, pid, summary FROM runs ORDER BY id DESC LIMIT ?",
+                     [.integer(Int64(limit))]).map(Self.run)
+    }
+
+    public func run(_ id: Int64) throws -> Run? {
+        try db.query("SELECT id, command, dag, variables, started_at, ended_at, status, pid, summary FROM runs WHERE id = ?",
+                     [.integer(id)]).first.map(Self.run)
+    }
+
+    static func run(_ r: [SQLValue]) -> Run {
+        Run(id: r[0].int ?? 0, command: r[1].string ?? "", dag: r[2].string ?? "", variables: r[3].string ?? "",
+            startedAt: Date(timeIntervalSince1970: r[4].double ?? 0), endedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
+            status: r[6].string ?? "", pid: Int32(r[7].int ?? 0), summary: r[8].string ?? "")
+    }
+
+    public struct RunStep {
+        public var step: String
+        public var state: String
+        public var key: String
+        public var pid: Int32
+        public var jobID: String
+        public var startedAt: Date?
+        public var endedAt: Date?
+        public var exitStatus: Int32?
+        public var attempt: Int
+        public var log: String
+        public var note: String
+    }
+
+    public func setStep(run: Int64, step: String, state: String, key: String = "", pid: Int32 = 0, jobID: String = "",
+                        started: Date? = nil, ended: Date? = nil, exitStatus: Int32? = nil, attempt: Int = 1,
+                        log: String = "", note: String = "") throws {
+        try db.query("INSERT OR REPLACE INTO run_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            .integer(run), .text(step), .text(state), .text(key), .integer(Int64(pid)), .text(jobID),
+            started.map { .real($0.timeIntervalSince1970) } ?? .null, ended.map { .real($0.timeIntervalSince1970) } ?? .null,
+            exitStatus.map { .integer(Int64($0)) } ?? .null, .integer(Int64(attempt)), .text(log), .text(note),
+        ])
+    }
+
+    public func steps(ofRun run: Int64) throws -> [RunStep] {
+        try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
+                     [.integer(run)]).map { r in
+            RunStep(step: r[0].string ?? "", state: r[1].string ?? "", key: r[2].string ?? "", pid: Int32(r[3].int ?? 0),
+                    jobID: r[4].string ?? "", startedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
+                    endedAt: r[6].double.map(Date.init(timeIntervalSince1970:)), exitStatus: r[7].int.map { Int32($0) },
+                    attempt: Int(r[8].int ?? 1), log: r[9].string ?? "", note: r[10].string ?? "")
+        }
+    }
+
+    /// The step's most recent journal entry across runs (for `flow log STEP`).
+    public func lastEntry(step: String, run: Int64? = nil) throws -> (run: Int64, entry: RunStep)? {
+        let sql = "SELECT run_id FROM run_steps WHERE step = ? \(run == nil ? "" : "AND run_id = ?") ORDER BY run_id DESC LIMIT 1"
+        guard let id = try db.query(sql, [.text(step)] + (run.map { [.integer($0)] } ?? [])).first?[0].int else { return nil }
+        guard let entry = try steps(ofRun: id).first(where: { $0.step == step }) else { return nil }
+        return (id, entry)
+    }
+}
+
+/// JSON for a `StepDefinition` in `step_records` (stable key order, so equal definitions store equal text).
+enum DefinitionCodec {
+    struct Stored: Codable {
+        var shell: String?
+        var op: String?
+        var opVersion: Int?
+        var arguments: [String]?
+        var environment: [String: String]
+        var outputs: [String]
+        var inputs: [String: String]
+        var variables: [String: String]
+    }
+
+    static func encode(_ d: StepDefinition) -> String {
+        var s = Stored(environment: d.environment, outputs: d.outputs, inputs: d.inputs.mapValues(\.hex), variables: d.variables)
+        switch d.action {
+        case .shell(let c): s.shell = c
+        case .op(let name, let version, let arguments): s.op = name; s.opVersion = version; s.arguments = arguments
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(s)) ?? Data(), as: UTF8.self)
+    }
+
+    static func decode(_ json: String) -> StepDefinition? {
+        guard let s = try? JSONDecoder().decode(Stored.self, from: Data(json.utf8)) else { return nil }
+        let action: Action
+        if let op = s.op { action = .op(name: op, version: s.opVersion ?? 0, arguments: s.arguments ?? []) } else { action = .shell(s.shell ?? "") }
+        return StepDefinition(action: action, environment: s.environment, outputs: s.outputs,
+                              inputs: s.inputs.compactMapValues { Digest128(hex: $0) }, variables: s.variables)
+    }
+}

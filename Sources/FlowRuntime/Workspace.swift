@@ -1,0 +1,136 @@
+import Foundation
+import FlowCore
+import Glibc
+import XXHash
+
+/// The workspace root on disk: reading .dag files, globbing source files, and hashing content
+/// through the stat cache, so that a file whose (device, inode, size, mtime, ctime) is unchanged
+/// is never read again.
+public final class Workspace: WorkspaceView {
+    public let root: String
+    /// Top-level directories that globs never enter (flow's own state, the cache, VCS data).
+    public var ignoredTopLevel: Set<String>
+    let state: StateStore?
+    /// The stat cache, loaded whole at start; changes are written back by `saveStatCache()`.
+    var statCache: [String: (FileStat, Digest128)] = [:]
+    var dirtyStats: [String: (FileStat, Digest128)] = [:]
+
+    public init(root: String, state: StateStore?, cacheDirectory: String?) {
+        self.root = root
+        self.state = state
+        var ignored: Set<String> = [".flow", ".git", ".build"]
+        if let c = cacheDirectory, let rel = Workspace.relative(c, to: root) { ignored.insert(String(rel.split(separator: "/").first ?? "")) }
+        ignoredTopLevel = ignored
+        if let state { statCache = (try? state.loadStatCache()) ?? [:] }
+    }
+
+    static func relative(_ path: String, to root: String) -> String? {
+        if path.hasPrefix(root + "/") { return String(path.dropFirst(root.count + 1)) }
+        return path.hasPrefix("/") ? nil : path
+    }
+
+    public func absolute(_ path: String) -> String {
+        path.isEmpty ? root : root + "/" + path
+    }
+
+    // MARK: WorkspaceView
+
+    public func readText(_ path: String) throws -> String {
+        let p = path.hasPrefix("/") ? path : absolute(path)
+        guard let data = FileManager.default.contents(atPath: p) else {
+            throw SystemError("read", path, errno: FileStat.of(p) == nil ? ENOENT : EACCES)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func kind(of path: String) -> PathKind {
+        guard let st = FileStat.of(absolute(path)) else { return .missing }
+        return st.isDirectory ? .directory : .file
+    }
+
+    public func glob(_ pattern: String) -> [String] {
+        // Walk only below the longest prefix without wildcards.
+        let parts = pattern.split(separator: "/").map(String.init)
+        let fixed = parts.prefix { !WorkspacePath.isGlob($0) && $0 != "**" }
+        let base = fixed.joined(separator: "/")
+        if fixed.count == parts.count { return kind(of: base) == .file ? [base] : [] }
+        guard kind(of: base) == .directory else { return [] }
+        var result: [String] = []
+        let maxDepth = parts.contains("**") ? Int.max : parts.count - fixed.count
+        func walk(_ relative: String, depth: Int) {
+            guard depth < maxDepth, let names = try? FileManager.default.contentsOfDirectory(atPath: absolute(relative)) else { return }
+            for name in names.sorted() {
+                let rel = relative.isEmpty ? name : relative + "/" + name
+                if relative.isEmpty && ignoredTopLevel.contains(name) { continue }
+                guard let st = FileStat.of(absolute(rel)) else { continue }
+                if st.isDirectory {
+                    walk(rel, depth: depth + 1)
+                } else if WorkspacePath.matches(rel, pattern: pattern) {
+                    result.append(rel)
+                }
+            }
+        }
+        walk(base, depth: 0)
+        return result.sorted()
+    }
+
+    // MARK: hashing
+
+    /// The content digest of a workspace file, from the stat cache when its signature is unchanged.
+    public func fileDigest(_ path: String) throws -> (Digest128, FileStat) {
+        let abs = absolute(path)
+        guard let before = FileStat.of(abs) else { throw SystemError("read", path, errno: ENOENT) }
+        if let (st, d) = statCache[path], st.sameSignature(before) { return (d, before) }
+        let digest = try ContentHash.file(abs)
+        // Only trust the digest if the file did not change while it was read.
+        if let after = FileStat.of(abs), after.sameSignature(before) { remember(path, before, digest) }
+        return (digest, before)
+    }
+
+    func remember(_ path: String, _ st: FileStat, _ digest: Digest128) {
+        statCache[path] = (st, digest)
+        dirtyStats[path] = (st, digest)
+    }
+
+    /// The files of a directory with their digests, and its Merkle digest.
+    public func directoryDigest(_ path: String) throws -> (Digest128, [ContentHash.TreeEntry]) {
+        let files = try ContentHash.listFiles(absolute(path))
+        var entries: [ContentHash.TreeEntry] = []
+        entries.reserveCapacity(files.count)
+        for f in files {
+            let (d, st) = try fileDigest(path.isEmpty ? f : path + "/" + f)
+            entries.append(ContentHash.TreeEntry(path: f, digest: d, size: st.size, executable: st.isExecutable))
+        }
+        return (ContentHash.tree(entries), entries)
+    }
+
+    /// The digest of an input: a file's content digest or a directory's Merkle digest.
+    public func digest(of ref: PathRef) throws -> Digest128 {
+        if ref.isDirectory || kind(of: ref.path) == .directory { return try directoryDigest(ref.path).0 }
+        return try fileDigest(ref.path).0
+    }
+
+    /// Writes the stat cache entries learned since the last save, in one transaction.
+    public func saveStatCache() {
+        guard let state, !dirtyStats.isEmpty else { return }
+        let pending = dirtyStats
+        dirtyStats = [:]
+        try? state.batch {
+            for (path, (st, d)) in pending { try state.recordDigest(path, st, d) }
+        }
+    }
+}
+
+extension StateStore {
+    /// The whole stat cache, for a workspace to consult without a query per file.
+    func loadStatCache() throws -> [String: (FileStat, Digest128)] {
+        var result: [String: (FileStat, Digest128)] = [:]
+        for r in try db.query("SELECT path, device, inode, size, mtime_ns, ctime_ns, digest FROM stat_cache") {
+            guard let path = r[0].string, let d = r[6].string.flatMap(Digest128.init(hex:)) else { continue }
+            let st = FileStat(device: UInt64(bitPattern: r[1].int ?? 0), inode: UInt64(bitPattern: r[2].int ?? 0), size: r[3].int ?? 0,
+                              mtimeNs: r[4].int ?? 0, ctimeNs: r[5].int ?? 0, mode: 0)
+            result[path] = (st, d)
+        }
+        return result
+    }
+}
