@@ -1,1 +1,0 @@
-// FlowFormats (work in progress).
