@@ -1,1 +1,0 @@
-// FlowModels (work in progress).
