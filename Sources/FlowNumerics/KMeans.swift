@@ -74,11 +74,10 @@ public enum KMeans {
     public static func lloyd(_ x: Matrix, initial: Matrix, iterations: Int, spherical: Bool = false,
                              progress: ((Int, Double) -> Void)? = nil) -> KMeansResult {
         precondition(initial.cols == x.cols && initial.rows >= 1, "lloyd: centroids \(initial.rows)x\(initial.cols) for \(x.cols)-d points")
-        let xNorms = x.rowSquaredNorms()
         var centroids = initial
         var log = [Double](), reseeded = [Int]()
         for it in 0..<iterations {
-            let (assignment, distances) = assign(x, centroids: centroids, xNorms: xNorms)
+            let (assignment, distances) = assign(x, centroids: centroids)
             let inertia = sum(distances)
             #if DEBUG
             if let prev = log.last { assert(inertia <= prev * (1 + 1e-4) + 1e-3, "k-means inertia rose from \(prev) to \(inertia)") }
@@ -87,17 +86,17 @@ public enum KMeans {
             reseeded.append(update(&centroids, x, assignment: assignment, distances: distances, spherical: spherical))
             progress?(it + 1, inertia)
         }
-        let (assignment, distances) = assign(x, centroids: centroids, xNorms: xNorms)
+        let (assignment, distances) = assign(x, centroids: centroids)
         return KMeansResult(centroids: centroids, assignment: assignment, distances: distances,
                             inertiaLog: log, reseeded: reseeded, finalInertia: sum(distances))
     }
 
-    /// The nearest centroid of every row and the squared distance to it, computed as
-    /// ‖x‖² − 2x·c + ‖c‖² in tiles of rows × k (sgemm, then a vectorised argmin; ties go to
-    /// the lower centroid index). `xNorms` are the rows' ‖x‖² when already known.
-    public static func assign(_ x: Matrix, centroids: Matrix, xNorms: [Float]? = nil) -> (assignment: [Int], distances: [Float]) {
+    /// The nearest centroid of every row and the squared distance to it. The nearest is found
+    /// by ‖x‖² − 2x·c + ‖c‖² in tiles of rows × k (sgemm, then a vectorised argmin of
+    /// ‖c‖² − 2x·c; ties go to the lower centroid index); the reported distance is then
+    /// recomputed directly as Σ(x − c)², free of the expansion's cancellation error.
+    public static func assign(_ x: Matrix, centroids: Matrix) -> (assignment: [Int], distances: [Float]) {
         let n = x.rows, k = centroids.rows, d = x.cols
-        let xn = xNorms ?? x.rowSquaredNorms()
         let cn = centroids.rowSquaredNorms()
         var assignment = [Int](repeating: 0, count: n)
         var distances = [Float](repeating: 0, count: n)
@@ -110,23 +109,45 @@ public enum KMeans {
                  centroids.data, Block(ld: d), &tile, Block(ld: k))
             tile.withUnsafeBufferPointer { t in
                 cn.withUnsafeBufferPointer { c in
+                  x.data.withUnsafeBufferPointer { xb in
+                  centroids.data.withUnsafeBufferPointer { mb in
                     assignment.withUnsafeMutableBufferPointer { a in
                         distances.withUnsafeMutableBufferPointer { dist in
                             let tp = t.baseAddress!, cp = c.baseAddress!, ap = a.baseAddress!, dp = dist.baseAddress!
+                            let xp = xb.baseAddress!, mp = mb.baseAddress!
                             Parallel.forRanges(m, minimumPerThread: 64) { range in
                                 for lr in range {
-                                    let (j, v) = argminPlus(tp + lr * k, cp, count: k)
+                                    let (j, _) = argminPlus(tp + lr * k, cp, count: k)
                                     ap[r0 + lr] = j
-                                    dp[r0 + lr] = max(0, xn[r0 + lr] + v)
+                                    dp[r0 + lr] = squaredDistance(xp + (r0 + lr) * d, mp + j * d, count: d)
                                 }
                             }
                         }
                     }
+                  }
+                  }
                 }
             }
             r0 += m
         }
         return (assignment, distances)
+    }
+
+    /// Σ (a[i] − b[i])² in Float, 16 lanes at a time.
+    @inline(__always)
+    static func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = SIMD16<Float>(repeating: 0)
+        var j = 0
+        let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
+        while j + 16 <= count {
+            let diff = ar.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
+                     - br.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self)
+            acc += diff * diff
+            j += 16
+        }
+        var s = acc.sum()
+        while j < count { let diff = a[j] - b[j]; s += diff * diff; j += 1 }
+        return s
     }
 
     /// Rows per assignment tile: about 2 Mi floats (8 MiB) per tile.
