@@ -1,2 +1,0 @@
-// JPEG: a Swift wrapper over CTurboJPEG (work in progress).
-import CTurboJPEG
