@@ -1,2 +1,0 @@
-// Archive: a Swift wrapper over CArchive (work in progress).
-import CArchive
