@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import FlowCore
+import FlowRuntime
+
+/// `flow run [FILE] [STEP...]`
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the steps that are stale (and restore those that are cached), in parallel.",
+        discussion: """
+            Steps whose result is in the cache are not run again: their outputs are restored. \
+            Exit status: 0 when every step succeeded, 1 when one failed, 64 for a usage error, \
+            65 for an error in the .dag, 130 when interrupted (run it again to resume).
+            """)
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @OptionGroup var workflow: WorkflowArguments
+
+    @Option(name: .short, help: "Run at most N steps at once (default: the number of cores).")
+    var jobs: Int?
+
+    @Flag(name: [.customShort("n"), .customLong("dry-run")], help: "Show what would run, and why, without running anything.")
+    var dryRun = false
+
+    @Flag(name: [.short, .customLong("keep-going")], help: "Go on with independent steps after a failure.")
+    var keepGoing = false
+
+    @Option(help: ArgumentHelp("Run STEP even if it is cached (repeatable; a base name forces all its instances).", valueName: "STEP"))
+    var force: [String] = []
+
+    @Option(help: "How outputs come back from the cache: auto (reflink, else copy), copy, or hardlink (read-only).")
+    var link: String = "auto"
+
+    @Option(help: "Seconds a step gets to stop after SIGTERM when interrupted, before SIGKILL.")
+    var grace: Double = 30
+
+    @Option(help: "GPUs on this machine (default: $FLOW_GPUS, else the /dev/nvidiaN devices).")
+    var gpus: Int?
+
+    @Flag(help: "Wait for another run of this workspace to finish instead of failing.")
+    var wait = false
+
+    @Flag(name: .shortAndLong, help: "Print only failures and the summary.")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Print each step's command and cached steps too.")
+    var verbose = false
+
+    func run() throws {
+        let context = try workspace.context()
+        let (wf, file) = try workflow.load(context)
+        var options = RunOptions()
+        options.targets = try workflow.targetIDs(wf)
+        if let jobs {
+            guard jobs >= 1 else { throw ValidationError("-j needs at least 1") }
+            options.jobs = jobs
+        }
+        options.dryRun = dryRun
+        options.keepGoing = keepGoing
+        options.forced = Set(try WorkflowArguments(arguments: force).targetIDs(wf))
+        guard let mode = LinkMode(rawValue: link) else {
+            throw ValidationError("--link must be one of \(LinkMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        options.link = mode
+        options.grace = grace
+        options.gpus = gpus ?? RunCommand.detectGPUs()
+        options.commandLine = CommandLine.arguments.joined(separator: " ")
+        options.dagPath = file
+        let lock: WorkspaceLock?
+        do {
+            lock = dryRun ? nil : try WorkspaceLock(stateDirectory: context.stateDirectory, wait: wait)
+        } catch let held as WorkspaceLock.Held {
+            Diagnostics.print("flow: error: \(held)")
+            throw ExitCode(75)
+        }
+        let reporter = PlainReporter(quiet: quiet, verbose: verbose, timestamps: false)
+        let runner = try Runner(context: context, workflow: wf, options: options, executor: LocalExecutor(), reporter: reporter)
+        let summary = try runner.run()
+        withExtendedLifetime(lock) {}
+        if summary.interrupted { throw ExitCode(130) }
+        if summary.failed { throw ExitCode(1) }
+    }
+
+    static func detectGPUs() -> Int {
+        if let s = ProcessInfo.processInfo.environment["FLOW_GPUS"], let n = Int(s) { return n }
+        let devices = (try? FileManager.default.contentsOfDirectory(atPath: "/dev")) ?? []
+        return devices.filter { $0.hasPrefix("nvidia") && Int($0.dropFirst(6)) != nil }.count
+    }
+}
+
+extension WorkflowArguments {
+    init(arguments: [String]) {
+        self.init()
+        self.arguments = arguments
+    }
+}

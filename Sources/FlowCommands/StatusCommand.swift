@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import FlowCore
+import FlowRuntime
+
+/// `flow status [FILE] [STEP...]`
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show which steps are fresh, restorable from the cache, or stale, and why.",
+        discussion: "With --check, exits 1 when anything would run or be restored (for CI).")
+
+    @OptionGroup var workspace: WorkspaceOptions
+    @OptionGroup var workflow: WorkflowArguments
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @Flag(help: "Exit 1 if any step must run or be restored.")
+    var check = false
+
+    @Flag(name: .shortAndLong, help: "List fresh steps too (the table shows only the others by default when there are many).")
+    var all = false
+
+    func run() throws {
+        let context = try workspace.context()
+        let (wf, _) = try workflow.load(context)
+        let targets = wf.closure(of: try workflow.targetIDs(wf))
+        let evaluator = Evaluator(workflow: wf, workspace: context.workspace, store: context.store, actions: context.actions,
+                                  records: try context.state.allRecords())
+        let evaluations = evaluator.evaluateAll(targets: targets, forced: [])
+        context.workspace.saveStatCache()
+        let records = try context.state.allRecords()
+        let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in
+            let step = wf[id]
+            let e = evaluations[id]!
+            let record = records[step.name]
+            return StatusRow(step: step.name, state: e.state.label, reasons: e.state.reasons.map(\.description),
+                             lastDuration: record?.duration, outputSize: e.manifest?.totalSize ?? record?.outputSize)
+        }
+        let mustRun = rows.filter { $0.state != "fresh" }.count
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(StatusReport(steps: rows, mustRun: mustRun)), as: UTF8.self))
+        } else {
+            printLiveRun(context)
+            printTable(rows)
+        }
+        if check && mustRun > 0 { throw ExitCode(1) }
+    }
+
+    func printLiveRun(_ context: RunContext) {
+        guard let last = try? context.state.runs(limit: 1).first, last.status == "running" else { return }
+        let live = WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
+        let steps = (try? context.state.steps(ofRun: last.id)) ?? []
+        let inFlight = steps.filter { $0.state == "running" }.map(\.step)
+        if live {
+            print("run \(last.id) in progress (\(WorkspaceLock.holder(stateDirectory: context.stateDirectory))); running: \(inFlight.joined(separator: ", "))")
+        } else {
+            print("run \(last.id) was interrupted; in flight then: \(inFlight.isEmpty ? "nothing" : inFlight.joined(separator: ", ")) (flow run resumes it)")
+        }
+    }
+
+    func printTable(_ rows: [StatusRow]) {
+        let fresh = rows.filter { $0.state == "fresh" }.count
+        let shown = all || rows.count <= 40 ? rows : rows.filter { $0.state != "fresh" }
+        let stepWidth = min(40, max(4, shown.map(\.step.count).max() ?? 4))
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        if !shown.isEmpty {
+            print(pad("STEP", stepWidth) + "  " + pad("STATE", 10) + "  " + pad("LAST", 8) + "  " + pad("SIZE", 9) + "  REASON")
+        }
+        for r in shown {
+            let last = r.lastDuration.map(Format.duration) ?? "-"
+            let size = r.outputSize.map(Format.bytes) ?? "-"
+            print(pad(r.step, stepWidth) + "  " + pad(r.state, 10) + "  " + pad(last, 8) + "  " + pad(size, 9) + "  " + r.reasons.joined(separator: "; "))
+        }
+        let hidden = rows.count - shown.count
+        print("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")")
+    }
+}
+
+struct StatusRow: Codable {
+    var step: String
+    var state: String
+    var reasons: [String]
+    var lastDuration: Double?
+    var outputSize: Int64?
+}
+
+struct StatusReport: Codable {
+    var steps: [StatusRow]
+    var mustRun: Int
+}
+
+enum Format {
+    static func duration(_ s: Double) -> String {
+        if s < 10 { return String(format: "%.2fs", s) }
+        if s < 120 { return String(format: "%.0fs", s) }
+        if s < 7200 { return String(format: "%.0fm%02.0fs", (s / 60).rounded(.down), s.truncatingRemainder(dividingBy: 60)) }
+        return String(format: "%.0fh%02.0fm", (s / 3600).rounded(.down), (s.truncatingRemainder(dividingBy: 3600) / 60).rounded(.down))
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var v = Double(n)
+        var i = 0
+        while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
+        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+    }
+}

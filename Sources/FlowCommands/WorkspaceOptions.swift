@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import FlowCore
+import FlowRuntime
+
+/// Options every workspace command shares: where the workspace and its cache are.
+struct WorkspaceOptions: ParsableArguments {
+    @Option(name: .customShort("C"), help: ArgumentHelp("Run as if started in DIR (the workspace root).", valueName: "DIR"))
+    var directory: String?
+
+    @Option(help: ArgumentHelp("The cache directory (default: cache/ in the workspace, or $FLOW_CACHE).", valueName: "DIR"))
+    var cache: String?
+
+    var root: String {
+        let cwd = FileManager.default.currentDirectoryPath
+        guard let d = directory else { return cwd }
+        let p = d.hasPrefix("/") ? d : cwd + "/" + d
+        return URL(fileURLWithPath: p).standardizedFileURL.path
+    }
+
+    var cacheDirectory: String? {
+        cache ?? ProcessInfo.processInfo.environment["FLOW_CACHE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func context(readOnly: Bool = false) throws -> RunContext {
+        guard FileStat.of(root)?.isDirectory == true else {
+            throw ValidationError("workspace '\(root)' is not a directory")
+        }
+        return try RunContext(root: root, cacheDirectory: cacheDirectory, readOnly: readOnly)
+    }
+}
+
+/// The .dag file and targets: `[FILE] [STEP...]`; FILE is the first argument ending in `.dag`.
+struct WorkflowArguments: ParsableArguments {
+    @Argument(help: ArgumentHelp("A .dag file (default: flow.dag, else workflows/pretrain.dag), then steps to act on (default: all).",
+                                 valueName: "file-or-step"))
+    var arguments: [String] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a variable of the .dag (repeatable).", valueName: "NAME=VALUE"))
+    var overrides: [String] = []
+
+    func file(root: String) -> String {
+        if let f = arguments.first, f.hasSuffix(".dag") { return f }
+        if FileManager.default.fileExists(atPath: root + "/flow.dag") { return "flow.dag" }
+        return "workflows/pretrain.dag"
+    }
+
+    var targets: [String] {
+        arguments.first?.hasSuffix(".dag") == true ? Array(arguments.dropFirst()) : arguments
+    }
+
+    func variableOverrides() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
+                throw ValidationError("--set takes NAME=VALUE, got '\(o)'")
+            }
+            result[String(o[..<eq])] = String(o[o.index(after: eq)...])
+        }
+        return result
+    }
+
+    /// Loads the workflow, printing every located error and exiting 65 (or 64) when there are any.
+    func load(_ context: RunContext) throws -> (Workflow, String) {
+        let file = self.file(root: context.workspace.root)
+        let loader = WorkflowLoader(workspace: context.workspace, ops: BuiltinOps(), environment: ProcessInfo.processInfo.environment)
+        do {
+            return (try loader.load(file: file, overrides: try variableOverrides()), file)
+        } catch let e as DAGErrors {
+            Diagnostics.print(e.description)
+            let n = e.errors.count
+            Diagnostics.print("\(n) error\(n == 1 ? "" : "s"); nothing was run")
+            throw ExitCode(e.exitCode)
+        } catch let e as WorkflowLoader.UsageError {
+            Diagnostics.print("flow: \(e)")
+            throw ExitCode(64)
+        }
+    }
+
+    /// Resolves target names, failing with a suggestion for unknown ones.
+    func targetIDs(_ workflow: Workflow) throws -> [StepID] {
+        let (ids, unknown) = workflow.resolve(targets: targets)
+        if let name = unknown.first {
+            let names = Set(workflow.steps.map(\.baseName)).union(workflow.steps.map(\.name))
+            Diagnostics.print("flow: error: no step named '\(name)'\(Spellcheck.hint(for: name, among: names))")
+            throw ExitCode(64)
+        }
+        return ids
+    }
+}
+
+enum Diagnostics {
+    static func print(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+}

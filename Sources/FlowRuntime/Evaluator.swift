@@ -1,0 +1,142 @@
+import Foundation
+import FlowCore
+import XXHash
+
+/// Decides, step by step in dependency order, whether each step is fresh, restorable or stale,
+/// and why. `flow status` evaluates every step up front; `flow run` evaluates a step when its
+/// dependencies are done, so that its inputs are the real ones.
+public final class Evaluator {
+    public let workflow: Workflow
+    let workspace: Workspace
+    let store: ObjectStore
+    let actions: ActionCache
+    let records: [String: StateStore.StepRecord]
+    /// The manifest of each step whose result is known (fresh, restorable, or just run).
+    public var manifests: [StepID: Manifest] = [:]
+    /// Steps that must run and have not yet: their dependents' keys cannot be known.
+    public var pending: Set<StepID> = []
+
+    public init(workflow: Workflow, workspace: Workspace, store: ObjectStore, actions: ActionCache,
+                records: [String: StateStore.StepRecord]) {
+        self.workflow = workflow
+        self.workspace = workspace
+        self.store = store
+        self.actions = actions
+        self.records = records
+    }
+
+    public struct Evaluation {
+        public var state: StepState
+        public var key: Digest128?
+        public var definition: StepDefinition?
+        public var manifest: Manifest?
+        /// The stat signature of each input file at evaluation, to detect a step changing its inputs.
+        public var inputStats: [String: FileStat] = [:]
+    }
+
+    public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
+        let step = workflow[id]
+        if let upstream = step.dependencies.first(where: { pending.contains($0) }) {
+            return Evaluation(state: .stale([.upstreamStale(step: workflow[upstream].name)]))
+        }
+        var digests: [String: Digest128] = [:]
+        var stats: [String: FileStat] = [:]
+        var missing: [String] = []
+        for input in step.inputs {
+            if let d = digestFromUpstream(input, of: step) {
+                digests[input.path] = d
+                continue
+            }
+            do {
+                if input.isDirectory || workspace.kind(of: input.path) == .directory {
+                    digests[input.path] = try workspace.directoryDigest(input.path).0
+                } else {
+                    let (d, st) = try workspace.fileDigest(input.path)
+                    digests[input.path] = d
+                    stats[input.path] = st
+                }
+            } catch {
+                missing.append(input.path)
+            }
+        }
+        let definition = StepDefinition(step: step, inputDigests: digests)
+        let key = definition.key
+        if !missing.isEmpty {
+            return Evaluation(state: .stale(missing.map { .inputChanged(path: $0, old: records[step.name]?.definition.inputs[$0], new: nil) }),
+                              key: nil, definition: definition)
+        }
+        if forced {
+            return Evaluation(state: .stale([.forced]), key: key, definition: definition, inputStats: stats)
+        }
+        if let manifest = actions.lookup(key), manifest.objectDigests.allSatisfy({ store.contains($0) }) {
+            let problems = outputProblems(manifest)
+            return Evaluation(state: problems.isEmpty ? .fresh : .restorable(problems), key: key, definition: definition,
+                              manifest: manifest, inputStats: stats)
+        }
+        let reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
+        return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats)
+    }
+
+    /// An input's digest from the manifest of the upstream step that wrote it, when known.
+    func digestFromUpstream(_ input: PathRef, of step: Step) -> Digest128? {
+        for dep in step.dependencies {
+            guard let manifest = manifests[dep] else { continue }
+            for out in manifest.outputs {
+                if out.path == input.path { return Digest128(hex: out.digest) }
+                if out.isDirectory, input.path.hasPrefix(out.path + "/") {
+                    let rel = String(input.path.dropFirst(out.path.count + 1))
+                    if let e = out.entries?.first(where: { $0.path == rel }) { return Digest128(hex: e.digest) }
+                    // A sub-directory of an output directory: its Merkle digest from the entries.
+                    let inside = (out.entries ?? []).filter { $0.path.hasPrefix(rel + "/") }
+                    if !inside.isEmpty {
+                        return ContentHash.tree(inside.compactMap { e in
+                            Digest128(hex: e.digest).map {
+                                ContentHash.TreeEntry(path: String(e.path.dropFirst(rel.count + 1)), digest: $0, size: e.size, executable: e.executable)
+                            }
+                        })
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// Outputs missing from the workspace or different from the manifest.
+    public func outputProblems(_ manifest: Manifest) -> [StaleReason] {
+        var problems: [StaleReason] = []
+        for out in manifest.outputs {
+            switch workspace.kind(of: out.path) {
+            case .missing:
+                problems.append(.outputMissing(path: out.path))
+            case .directory where out.isDirectory:
+                guard let (d, _) = try? workspace.directoryDigest(out.path), d.hex == out.digest else {
+                    problems.append(.outputModified(path: out.path))
+                    continue
+                }
+            case .file where !out.isDirectory:
+                guard let (d, _) = try? workspace.fileDigest(out.path), d.hex == out.digest else {
+                    problems.append(.outputModified(path: out.path))
+                    continue
+                }
+            default:
+                problems.append(.outputModified(path: out.path))
+            }
+        }
+        return problems
+    }
+
+    /// Evaluates every step of `targets` (all when empty) in order, as `flow status` shows them:
+    /// a step that must run makes its dependents "upstream stale".
+    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>) -> [StepID: Evaluation] {
+        var result: [StepID: Evaluation] = [:]
+        for id in workflow.order where targets.contains(id) {
+            let e = evaluate(id, forced: forced.contains(id))
+            result[id] = e
+            switch e.state {
+            case .fresh, .restorable: manifests[id] = e.manifest
+            case .stale: pending.insert(id)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,91 @@
+import CSpawn
+import Foundation
+import FlowCore
+import Glibc
+
+/// Runs steps as child processes of flow, each the leader of its own process group, with a
+/// parent-death signal so that a step does not outlive a flow that is killed.
+public final class LocalExecutor: StepExecutor {
+    private let lock = NSCondition()
+    private var finished: [(Int, Termination)] = []
+    private var groups: [Int: pid_t] = [:]
+
+    public init() {}
+
+    public var running: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return groups.count
+    }
+
+    public func start(_ p: ProcessDescription, token: Int) throws -> String {
+        let out = open(p.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard out >= 0 else { throw SystemError("create log", p.logPath) }
+        defer { close(out) }
+        let env = p.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        var error: Int32 = 0
+        let pid = withCStrings(p.argv) { argv in
+            withCStrings(env) { envp in
+                flow_spawn(argv, envp, p.workingDirectory, out, 1, &error)
+            }
+        }
+        guard pid > 0 else {
+            let why = "\(p.argv.first ?? ""): \(String(cString: strerror(error)))"
+            lock.lock()
+            finished.append((token, .failedToStart(why)))
+            lock.signal()
+            lock.unlock()
+            return "-"
+        }
+        lock.lock()
+        groups[token] = pid
+        lock.unlock()
+        let thread = Thread { [weak self] in
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let termination: Termination = (status & 0x7f) == 0
+                ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+            guard let self else { return }
+            self.lock.lock()
+            self.groups[token] = nil
+            self.finished.append((token, termination))
+            self.lock.signal()
+            self.lock.unlock()
+        }
+        thread.stackSize = 256 << 10
+        thread.start()
+        return String(pid)
+    }
+
+    public func next(timeout: Double) -> (token: Int, termination: Termination)? {
+        lock.lock()
+        defer { lock.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while finished.isEmpty {
+            if !lock.wait(until: deadline) { break }
+        }
+        return finished.isEmpty ? nil : finished.removeFirst()
+    }
+
+    public func signalAll(_ signal: Int32) {
+        lock.lock()
+        let pids = Array(groups.values)
+        lock.unlock()
+        for pid in pids { kill(-pid, signal) }
+    }
+
+    public func signal(token: Int, _ signal: Int32) {
+        lock.lock()
+        let pid = groups[token]
+        lock.unlock()
+        if let pid { kill(-pid, signal) }
+    }
+}
+
+/// Lends a NULL-terminated C array of C strings for the duration of `body`.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    var pointers = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeMutableBufferPointer { body(UnsafePointer($0.baseAddress!)) }
+}

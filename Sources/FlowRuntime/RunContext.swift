@@ -1,0 +1,61 @@
+import Foundation
+import FlowCore
+import Glibc
+import XXHash
+
+/// Where a workspace keeps things: the root, its `.flow/` state, and the cache it uses.
+public final class RunContext {
+    public let workspace: Workspace
+    public let state: StateStore
+    public let store: ObjectStore
+    public let actions: ActionCache
+    /// `.flow/` under the workspace root: state.db, logs, progress files, the lock.
+    public let stateDirectory: String
+    public let cacheDirectory: String
+    /// The `flow` binary that runs `op` steps: this very executable.
+    public let flowExecutable: String
+
+    public init(root: String, cacheDirectory: String?, readOnly: Bool = false) throws {
+        stateDirectory = root + "/.flow"
+        let cache = cacheDirectory.map { $0.hasPrefix("/") ? $0 : root + "/" + $0 } ?? root + "/cache"
+        self.cacheDirectory = cache
+        state = try StateStore(directory: stateDirectory, readOnly: readOnly)
+        store = try ObjectStore(root: cache)
+        actions = ActionCache(root: cache)
+        workspace = Workspace(root: root, state: state, cacheDirectory: cache)
+        flowExecutable = RunContext.currentExecutable()
+    }
+
+    static func currentExecutable() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n > 0 { return String(cString: buffer) }
+        return CommandLine.arguments[0]
+    }
+
+    /// `.flow/logs/<run>/<step>.log`; step names are made file-name safe.
+    func logPath(run: Int64, step: String) throws -> String {
+        let dir = "\(stateDirectory)/logs/\(run)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return "\(dir)/\(RunContext.fileName(step)).log"
+    }
+
+    func progressPath(run: Int64, step: String) -> String {
+        let dir = "\(stateDirectory)/progress/\(run)"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return "\(dir)/\(RunContext.fileName(step))"
+    }
+
+    static func fileName(_ step: String) -> String {
+        String(step.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+    }
+
+    /// The checkpoint directory of an action key: it survives failures and retries of that key.
+    public func checkpointDirectory(_ key: Digest128) -> String {
+        "\(cacheDirectory)/checkpoints/\(key.hex)"
+    }
+
+    func removeCheckpoint(_ key: Digest128) {
+        try? FileManager.default.removeItem(atPath: checkpointDirectory(key))
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import FlowCore
+import Glibc
+import XXHash
+
+extension Runner {
+    /// A step's process ended: commit its result, retry it, or report its failure.
+    func finish(token: Int, termination: Termination) throws {
+        guard let a = active.removeValue(forKey: token) else { return }
+        pool.release(a.grant)
+        let step = workflow[a.id]
+        var failure: String?
+        if a.timedOut {
+            failure = "timed out after \(step.timeout) s"
+        } else if !termination.succeeded {
+            failure = termination.description
+        } else {
+            do {
+                try commit(a)
+                return
+            } catch let e as StepCheckError {
+                failure = e.message
+            } catch let e as SystemError where e.isDiskFull {
+                // Nothing half-written is visible; the step can run again once there is space.
+                failure = "\(e)"
+                stopStarting = true
+            } catch {
+                failure = "could not store its results: \(error)"
+            }
+        }
+        let exit = exitCode(termination)
+        journal(a.id, "failed", key: a.evaluation.key, pid: a.handle, started: a.started, exit: exit, attempt: a.attempt,
+                log: a.logPath, note: failure ?? "")
+        if a.attempt <= step.retries && !summary.interrupted {
+            reporter.warning("\(step.name) failed (\(failure ?? "")); retrying (attempt \(a.attempt + 1) of \(step.retries + 1))")
+            waiting.insert(a.id, at: 0)
+            return
+        }
+        reporter.stepFailed(step, message: failure ?? "failed", logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
+        settle(a.id, .failed)
+        if !options.keepGoing { stopStarting = true }
+    }
+
+    struct StepCheckError: Error {
+        var message: String
+    }
+
+    /// Checks a finished step's outputs and inputs, stores its outputs and log as objects, then its
+    /// manifest (only after every object), then its record. A crash between any two of these
+    /// leaves at worst unreferenced objects, never a manifest that names a missing one.
+    func commit(_ a: Active) throws {
+        let step = workflow[a.id]
+        guard let key = a.evaluation.key, let definition = a.evaluation.definition else {
+            throw StepCheckError(message: "internal error: no action key (please report)")
+        }
+        for out in step.outputs {
+            let kind = context.workspace.kind(of: out.path)
+            if kind == .missing || (out.isDirectory && kind != .directory) {
+                throw StepCheckError(message: "exited 0 without producing its declared output '\(out.path)\(out.isDirectory ? "/" : "")'")
+            }
+        }
+        for (path, before) in a.evaluation.inputStats {
+            guard let now = FileStat.of(context.workspace.absolute(path)), now.sameSignature(before) else {
+                throw StepCheckError(message: "changed its input '\(path)' while running; its result is not cached")
+            }
+        }
+        var outputs: [Manifest.Output] = []
+        for out in step.outputs {
+            outputs.append(try ingest(out))
+        }
+        let logInfo = try? context.store.ingest(bytes: (try? FileIO.readAll(a.logPath, sizeHint: 0)) ?? [])
+        let duration = Date().timeIntervalSince(a.started)
+        let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
+                                finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
+                                host: ProcessInfo.processInfo.hostName)
+        try context.actions.store(manifest, key: key)
+        evaluator.manifests[a.id] = manifest
+        try context.state.saveRecord(step: step.name, StateStore.StepRecord(
+            key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
+        if step.checkpoint { context.removeCheckpoint(key) }
+        journal(a.id, "succeeded", key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath)
+        context.workspace.saveStatCache()
+        settle(a.id, .ran, note: String(format: "%.1fs", duration))
+    }
+
+    /// Stores one output (a file, or every file of a directory) and describes it for the manifest.
+    func ingest(_ out: PathRef) throws -> Manifest.Output {
+        let ws = context.workspace
+        if out.isDirectory || ws.kind(of: out.path) == .directory {
+            var entries: [Manifest.Entry] = []
+            var tree: [ContentHash.TreeEntry] = []
+            for rel in try ContentHash.listFiles(ws.absolute(out.path)) {
+                let path = out.path + "/" + rel
+                let (digest, st) = try ingestFile(path)
+                entries.append(Manifest.Entry(path: rel, digest: digest.hex, size: st.size, executable: st.isExecutable))
+                tree.append(ContentHash.TreeEntry(path: rel, digest: digest, size: st.size, executable: st.isExecutable))
+            }
+            return Manifest.Output(path: out.path, kind: "directory", digest: ContentHash.tree(tree).hex,
+                                   size: entries.reduce(0) { $0 + $1.size }, executable: false, entries: entries)
+        }
+        let (digest, st) = try ingestFile(out.path)
+        return Manifest.Output(path: out.path, kind: "file", digest: digest.hex, size: st.size, executable: st.isExecutable, entries: nil)
+    }
+
+    /// Copies one workspace file into the store, hashing it once, and records its stat signature.
+    func ingestFile(_ path: String) throws -> (Digest128, FileStat) {
+        let abs = context.workspace.absolute(path)
+        guard let before = FileStat.of(abs) else { throw StepCheckError(message: "output '\(path)' disappeared") }
+        let known = context.workspace.statCache[path].flatMap { $0.0.sameSignature(before) ? $0.1 : nil }
+        let info = try context.store.ingest(abs, knownDigest: known)
+        if let after = FileStat.of(abs), after.sameSignature(before) { context.workspace.remember(path, before, info.digest) }
+        return (info.digest, before)
+    }
+
+    /// Puts a cached result's outputs back into the workspace, only those missing or different.
+    func restore(_ id: StepID, _ manifest: Manifest) throws {
+        let ws = context.workspace
+        for out in manifest.outputs {
+            if out.isDirectory {
+                if let (d, _) = try? ws.directoryDigest(out.path), d.hex == out.digest { continue }
+                let abs = ws.absolute(out.path)
+                if FileStat.of(abs, followLinks: false) != nil { try FileManager.default.removeItem(atPath: abs) }
+                try FileManager.default.createDirectory(atPath: abs, withIntermediateDirectories: true)
+                for e in out.entries ?? [] {
+                    try restoreFile(out.path + "/" + e.path, digest: e.digest, executable: e.executable)
+                }
+            } else {
+                if let (d, _) = try? ws.fileDigest(out.path), d.hex == out.digest { continue }
+                try restoreFile(out.path, digest: out.digest, executable: out.executable)
+            }
+        }
+        ws.saveStatCache()
+    }
+
+    func restoreFile(_ path: String, digest hex: String, executable: Bool) throws {
+        guard let digest = Digest128(hex: hex) else { throw StepCheckError(message: "manifest names an invalid digest '\(hex)'") }
+        let abs = context.workspace.absolute(path)
+        try context.store.restore(digest, to: abs, executable: executable, link: options.link)
+        if let st = FileStat.of(abs) { context.workspace.remember(path, st, digest) }
+    }
+
+    /// The last `lines` lines of a log file.
+    static func tail(of path: String, lines: Int) -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let text = String(decoding: data.suffix(64 << 10), as: UTF8.self)
+        var all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if all.last == "" { all.removeLast() }
+        return Array(all.suffix(lines))
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import FlowCore
+import Glibc
+
+extension Runner {
+    /// Variables a step gets from flow's own environment; anything else must be declared with
+    /// `env` (and then enters the key), so that results do not depend on what happened to be set.
+    static let baseEnvironment = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TERM", "TZ", "SHELL"]
+
+    /// Prepares the step's outputs and log, and hands it to the executor.
+    func launch(_ id: StepID, grant: ResourcePool.Grant) throws {
+        let step = workflow[id]
+        let evaluation = evaluations[id]!
+        let attempt = (attempts[id] ?? 0) + 1
+        attempts[id] = attempt
+        try prepareOutputs(step)
+        let logPath = try context.logPath(run: runID, step: step.name)
+        var process = ProcessDescription(step: step.name, argv: argv(for: step), environment: environment(for: step, grant: grant, attempt: attempt),
+                                         workingDirectory: context.workspace.root, resources: step.resources, gpus: grant.gpus,
+                                         logPath: logPath, timeout: step.timeout, attempt: attempt, executorOptions: step.executorOptions)
+        if step.checkpoint, let key = evaluation.key {
+            let dir = context.checkpointDirectory(key)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            process.environment["FLOW_CHECKPOINT_DIR"] = dir
+        }
+        let token = nextToken
+        nextToken += 1
+        let handle = try executor.start(process, token: token)
+        let started = Date()
+        active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath, handle: handle)
+        journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath)
+        reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
+    }
+
+    func argv(for step: Step) -> [String] {
+        switch step.action {
+        case .shell(let command): return ["/bin/sh", "-c", command]
+        case .op(let name, _, let arguments): return [context.flowExecutable, "op", name] + arguments
+        }
+    }
+
+    func environment(for step: Step, grant: ResourcePool.Grant, attempt: Int) -> [String: String] {
+        let mine = ProcessInfo.processInfo.environment
+        var env: [String: String] = [:]
+        for name in Runner.baseEnvironment { if let v = mine[name] { env[name] = v } }
+        // Thread counts follow the step's cpus, for BLAS, OpenMP and PyTorch alike, unless declared.
+        for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] { env[name] = String(grant.cpus) }
+        for (k, v) in step.environment { env[k] = v }
+        env["FLOW_STEP"] = step.name
+        env["FLOW_CPUS"] = String(grant.cpus)
+        env["FLOW_ATTEMPT"] = String(attempt)
+        env["FLOW_RUN"] = String(runID)
+        env["FLOW_WORKSPACE"] = context.workspace.root
+        if step.resources.gpus > 0 || !grant.gpus.isEmpty {
+            env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
+        }
+        env["FLOW_PROGRESS"] = context.progressPath(run: runID, step: step.name)
+        FileManager.default.createFile(atPath: env["FLOW_PROGRESS"]!, contents: nil)
+        return env
+    }
+
+    /// Removes the step's old outputs and creates the directories it writes into. Outputs are
+    /// never moved or edited in place: their cached copies stay intact.
+    func prepareOutputs(_ step: Step) throws {
+        let fm = FileManager.default
+        for out in step.outputs {
+            let abs = context.workspace.absolute(out.path)
+            if let st = FileStat.of(abs, followLinks: false) {
+                if st.isDirectory {
+                    try fm.removeItem(atPath: abs)
+                } else if unlink(abs) != 0 {
+                    throw SystemError("remove old output", out.path)
+                }
+            }
+            let dir = out.isDirectory ? abs : (abs as NSString).deletingLastPathComponent
+            do {
+                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw SystemError("create output directory", dir, errno: EACCES)
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import FlowCore
+import Glibc
+import XXHash
+
+/// What `flow run` was asked to do.
+public struct RunOptions {
+    public var targets: [StepID] = []
+    public var jobs = ProcessInfo.processInfo.activeProcessorCount
+    public var keepGoing = false
+    public var dryRun = false
+    public var forced: Set<StepID> = []
+    public var link: LinkMode = .auto
+    /// Seconds between SIGTERM and SIGKILL when interrupted.
+    public var grace: Double = 30
+    public var cpus = ProcessInfo.processInfo.activeProcessorCount
+    public var memory = Int64(ProcessInfo.processInfo.physicalMemory)
+    public var gpus = 0
+    /// The command line, for the run journal.
+    public var commandLine = ""
+    public var dagPath = ""
+    public init() {}
+}
+
+/// How a step ended up in this run.
+public enum StepOutcome: String, Sendable {
+    case ran, cached, restored, failed, skipped, interrupted, wouldRun = "would run"
+}
+
+/// The summary of a run.
+public struct RunSummary {
+    public var runID: Int64
+    public var outcomes: [StepID: StepOutcome] = [:]
+    public var interrupted = false
+    public var duration: Double = 0
+
+    public func count(_ o: StepOutcome) -> Int { outcomes.values.filter { $0 == o }.count }
+    public var failed: Bool { count(.failed) > 0 }
+}
+
+/// Set by the signal handler; read by the scheduling loop. A plain C global is what a handler may touch.
+nonisolated(unsafe) var pendingInterrupts: sig_atomic_t = 0
+
+/// Runs a workflow's targets: evaluates each step when its dependencies are done, restores or
+/// skips what is cached, runs the rest within the resource pool, and commits each result to the
+/// cache the moment it finishes, so an interruption loses only the steps in flight.
+public final class Runner {
+    let context: RunContext
+    let workflow: Workflow
+    let options: RunOptions
+    let executor: StepExecutor
+    let reporter: RunReporter
+    let evaluator: Evaluator
+    var pool: ResourcePool
+    var summary: RunSummary
+    var runID: Int64 = 0
+
+    /// A step that has been started and not yet committed.
+    struct Active {
+        var id: StepID
+        var evaluation: Evaluator.Evaluation
+        var grant: ResourcePool.Grant
+        var started: Date
+        var attempt: Int
+        var logPath: String
+        var handle: String
+        var timedOut = false
+    }
+    var active: [Int: Active] = [:]
+    var nextToken = 0
+    var done: Set<StepID> = []
+    var waiting: [StepID] = []
+    var stopStarting = false
+
+    public init(context: RunContext, workflow: Workflow, options: RunOptions, executor: StepExecutor, reporter: RunReporter) throws {
+        self.context = context
+        self.workflow = workflow
+        self.options = options
+        self.executor = executor
+        self.reporter = reporter
+        evaluator = Evaluator(workflow: workflow, workspace: context.workspace, store: context.store, actions: context.actions,
+                              records: try context.state.allRecords())
+        pool = ResourcePool(jobs: options.jobs, cpus: options.cpus, memory: options.memory, gpus: options.gpus)
+        summary = RunSummary(runID: 0)
+    }
+
+    public func run() throws -> RunSummary {
+        let start = Date()
+        let selected = workflow.closure(of: options.targets)
+        if !options.dryRun {
+            runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
+            summary.runID = runID
+        }
+        reporter.begin(total: selected.count, runID: runID, dryRun: options.dryRun)
+        installSignalHandlers()
+        defer { restoreSignalHandlers() }
+
+        var remaining = workflow.order.filter { selected.contains($0) }
+        while true {
+            if pendingInterrupts > 0 && !summary.interrupted { interrupt() }
+            // Evaluate every step whose dependencies are all settled.
+            var progressed = true
+            while progressed && !summary.interrupted {
+                progressed = false
+                var next: [StepID] = []
+                for id in remaining {
+                    let deps = workflow[id].dependencies.filter { selected.contains($0) }
+                    if deps.contains(where: { summary.outcomes[$0] == .failed || summary.outcomes[$0] == .skipped }) {
+                        settle(id, .skipped, note: "upstream failed")
+                        progressed = true
+                    } else if deps.allSatisfy({ done.contains($0) }) && !stopStarting {
+                        consider(id)
+                        progressed = true
+                    } else {
+                        next.append(id)
+                    }
+                }
+                remaining = next
+            }
+            startWaiting()
+            if active.isEmpty && (waiting.isEmpty || summary.interrupted || stopStarting) { break }
+            if let (token, termination) = executor.next(timeout: 0.1) {
+                try finish(token: token, termination: termination)
+            }
+            checkTimeouts()
+        }
+        for id in remaining + waiting where summary.outcomes[id] == nil {
+            settle(id, summary.interrupted ? .interrupted : .skipped, note: summary.interrupted ? "interrupted" : "not started")
+        }
+        summary.duration = Date().timeIntervalSince(start)
+        context.workspace.saveStatCache()
+        if !options.dryRun {
+            let status = summary.interrupted ? "interrupted" : (summary.failed ? "failed" : "succeeded")
+            try context.state.endRun(runID, status: status, summary: summaryText())
+        }
+        reporter.end(summary, workflow: workflow)
+        return summary
+    }
+
+    func summaryText() -> String {
+        [StepOutcome.ran, .cached, .restored, .failed, .skipped, .interrupted].compactMap { o in
+            let n = summary.count(o)
+            return n > 0 ? "\(n) \(o.rawValue)" : nil
+        }.joined(separator: ", ")
+    }
+
+    /// A step whose dependencies are done: cached, restorable, or to be run.
+    func consider(_ id: StepID) {
+        let evaluation = evaluator.evaluate(id, forced: options.forced.contains(id))
+        switch evaluation.state {
+        case .fresh:
+            evaluator.manifests[id] = evaluation.manifest
+            if !options.dryRun { journal(id, "cached", key: evaluation.key) }
+            settle(id, .cached)
+        case .restorable(let reasons):
+            if options.dryRun {
+                evaluator.manifests[id] = evaluation.manifest
+                settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
+                return
+            }
+            do {
+                try restore(id, evaluation.manifest!)
+                evaluator.manifests[id] = evaluation.manifest
+                journal(id, "restored", key: evaluation.key)
+                settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
+            } catch let e as CorruptObjectError {
+                reporter.warning("\(workflow[id].name): \(e); running the step instead")
+                context.actions.remove(evaluation.key!)
+                enqueue(id, Evaluator.Evaluation(state: .stale([.outputModified(path: e.path)]), key: evaluation.key,
+                                                 definition: evaluation.definition, inputStats: evaluation.inputStats))
+            } catch {
+                reporter.stepFailed(workflow[id], message: "cannot restore outputs: \(error)", logTail: [], logPath: nil)
+                settle(id, .failed)
+                if !options.keepGoing { stopStarting = true }
+            }
+        case .stale(let reasons):
+            if options.dryRun {
+                evaluator.pending.insert(id)
+                reporter.wouldRun(workflow[id], reasons: reasons)
+                settle(id, .wouldRun)
+                return
+            }
+            enqueue(id, evaluation)
+        }
+    }
+
+    var evaluations: [StepID: Evaluator.Evaluation] = [:]
+    var attempts: [StepID: Int] = [:]
+
+    func enqueue(_ id: StepID, _ evaluation: Evaluator.Evaluation) {
+        evaluations[id] = evaluation
+        waiting.append(id)
+    }
+
+    func settle(_ id: StepID, _ outcome: StepOutcome, note: String = "") {
+        summary.outcomes[id] = outcome
+        if outcome == .cached || outcome == .restored || outcome == .ran || outcome == .wouldRun { done.insert(id) }
+        reporter.stepSettled(workflow[id], outcome: outcome, note: note)
+        if outcome == .skipped || outcome == .interrupted, !options.dryRun { journal(id, outcome.rawValue) }
+    }
+
+    func journal(_ id: StepID, _ state: String, key: Digest128? = nil, pid: String = "", started: Date? = nil,
+                 exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "") {
+        try? context.state.setStep(run: runID, step: workflow[id].name, state: state, key: key?.hex ?? "", pid: Int32(pid) ?? 0,
+                                   started: started, ended: state == "running" ? nil : Date(), exitStatus: exit,
+                                   attempt: attempt, log: log, note: note)
+    }
+
+    /// Starts waiting steps, in order, while the pool has room.
+    func startWaiting() {
+        guard !stopStarting && !summary.interrupted else { return }
+        var still: [StepID] = []
+        for id in waiting {
+            let step = workflow[id]
+            guard let grant = pool.acquire(step.resources) else {
+                still.append(id)
+                continue
+            }
+            if pool.exceedsMachine(step.resources) {
+                reporter.warning("\(step.name) asks for more than this machine has; it runs with what there is")
+            }
+            do {
+                try launch(id, grant: grant)
+            } catch {
+                pool.release(grant)
+                reporter.stepFailed(step, message: "\(error)", logTail: [], logPath: nil)
+                settle(id, .failed)
+                if !options.keepGoing { stopStarting = true }
+            }
+        }
+        waiting = still
+    }
+
+    // MARK: interruption
+
+    func interrupt() {
+        summary.interrupted = true
+        stopStarting = true
+        guard !active.isEmpty else { return }
+        reporter.warning("interrupted: stopping \(active.count) running step(s) (SIGTERM, then SIGKILL after \(Int(options.grace)) s; Ctrl-C again to kill now)")
+        executor.signalAll(SIGTERM)
+        let deadline = Date().addingTimeInterval(options.grace)
+        while !active.isEmpty {
+            if pendingInterrupts > 1 || Date() > deadline {
+                executor.signalAll(SIGKILL)
+            }
+            if let (token, termination) = executor.next(timeout: 0.1) {
+                if let a = active.removeValue(forKey: token) {
+                    pool.release(a.grant)
+                    // A step that finished cleanly within the grace period is still committed.
+                    if termination.succeeded, (try? commit(a)) != nil { continue }
+                    journal(a.id, "interrupted", key: a.evaluation.key, pid: a.handle, started: a.started,
+                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath)
+                    summary.outcomes[a.id] = .interrupted
+                    reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: termination.description)
+                }
+            }
+        }
+    }
+
+    func exitCode(_ t: Termination) -> Int32? {
+        if case .exited(let s) = t { return s }
+        if case .signaled(let s) = t { return 128 + s }
+        return nil
+    }
+
+    func checkTimeouts() {
+        let now = Date()
+        for (token, a) in active where !a.timedOut {
+            let limit = workflow[a.id].timeout
+            if limit > 0 && now.timeIntervalSince(a.started) > Double(limit) {
+                active[token]!.timedOut = true
+                reporter.warning("\(workflow[a.id].name) exceeded its timeout of \(limit) s: stopping it")
+                executor.signal(token: token, SIGTERM)
+                let executor = self.executor
+                DispatchQueue.global().asyncAfter(deadline: .now() + min(options.grace, 10)) { executor.signal(token: token, SIGKILL) }
+            }
+        }
+    }
+
+    var savedHandlers: [Int32: sigaction] = [:]
+
+    func installSignalHandlers() {
+        pendingInterrupts = 0
+        for s in [SIGINT, SIGTERM, SIGHUP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { _ in pendingInterrupts += 1 }
+            sigemptyset(&action.sa_mask)
+            var old = sigaction()
+            sigaction(s, &action, &old)
+            savedHandlers[s] = old
+        }
+    }
+
+    func restoreSignalHandlers() {
+        for (s, old) in savedHandlers {
+            var o = old
+            sigaction(s, &o, nil)
+        }
+    }
+}
