@@ -22,6 +22,8 @@ public struct KMeansLevelResult: Sendable {
     public var centroids: Matrix
     public var assignment: [Int]
     public var clusters: Clusters
+    /// Squared distance of each input of the level to its centroid.
+    public var distances: [Float]
     /// Inertia logs of every k-means run of this level (step 0 first, then each resampling step).
     public var inertiaLogs: [[Double]]
     /// Final inertia of each step's assignment of all level inputs.
@@ -79,7 +81,7 @@ extension KMeans {
                 clusters = Clusters(assignment: assignment, distances: distances, k: level.k)
             }
             results.append(KMeansLevelResult(centroids: run.centroids, assignment: run.assignment, clusters: clusters,
-                                             inertiaLogs: logs, stepInertias: stepInertias, sampleSize: sampleSize))
+                                             distances: run.distances, inertiaLogs: logs, stepInertias: stepInertias, sampleSize: sampleSize))
             input = run.centroids
         }
         return results

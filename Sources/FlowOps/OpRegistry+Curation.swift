@@ -1,3 +1,3 @@
 extension OpRegistry {
-    static let curationOps: [any FlowOp.Type] = []
+    static let curationOps: [any FlowOp.Type] = [KMeansOp.self]
 }
