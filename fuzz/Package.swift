@@ -24,5 +24,6 @@ let package = Package(
         fuzzTarget("npy", "FlowFormats"),
         fuzzTarget("safetensors", "FlowFormats"),
         fuzzTarget("dag", "FlowCore"),
+        fuzzTarget("image", "FlowFormats"),
     ]
 )
