@@ -36,8 +36,9 @@ public final class ArchiveReader {
         var entry: OpaquePointer?
         let status = archive_read_next_header(handle, &entry)
         if status == ARCHIVE_EOF { return nil }
-        // ARCHIVE_WARN (say, a name not convertible to the locale) still yields a usable entry.
-        if status < ARCHIVE_WARN { throw lastError(handle, status: status, context: "read header") }
+        // ARCHIVE_WARN (say, a name not convertible to the locale) still yields a usable entry;
+        // ARCHIVE_RETRY (a bad header checksum: "Damaged tar archive") does not.
+        if status != ARCHIVE_OK && status != ARCHIVE_WARN { throw lastError(handle, status: status, context: "read header") }
         guard let entry else { throw lastError(handle, status: ARCHIVE_FATAL, context: "read header") }
         headerOffset = archive_read_header_position(handle)
         let header = EntryHeader(borrowing: entry)
