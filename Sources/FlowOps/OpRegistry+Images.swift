@@ -1,3 +1,3 @@
 extension OpRegistry {
-    static let imageOps: [any FlowOp.Type] = []
+    static let imageOps: [any FlowOp.Type] = [SynthImagesOp.self, DecodeCheckOp.self]
 }

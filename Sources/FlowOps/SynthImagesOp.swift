@@ -1,0 +1,151 @@
+// flow op synth-images: a procedural labelled image set written as WebDataset shards.
+import ArgumentParser
+import Foundation
+import FlowFormats
+
+/// `flow op synth-images`: shapes and textures under random colour, position, scale,
+/// rotation, background, clutter and noise, as PNG or JPEG samples in tar shards.
+struct SynthImagesOp: FlowOp {
+    static let configuration = CommandConfiguration(
+        commandName: "synth-images",
+        abstract: "Generate a labelled image set of shapes and textures, as WebDataset shards.",
+        discussion: """
+        The class of an image is its shape or texture (circle, square, triangle, ring, plus, \
+        stripes, checkerboard, concentric rings, dot grid, flower, hexagon, square frame, waves, \
+        half disc, ellipse, tee: the first --classes of these). Everything else is \
+        random: colours, position, size, rotation, background gradient, clutter strokes and \
+        pixel noise; so a nearest neighbour on raw pixels does poorly, while features that \
+        capture shape do well. Image i has class i mod --classes.
+
+        Writes DIR/PREFIX-000000.tar ... with samples KEY.png (or .jpg), KEY.cls (the class \
+        index as decimal text) and KEY.json (the class name and every nuisance drawn), plus \
+        DIR/classes.json. Each shard holds ceil(count / shards) samples (the last may hold \
+        fewer, and a remainder can leave fewer shards than asked). Old PREFIX-NNNNNN.tar files \
+        in DIR are removed first. The same arguments give the same bytes, whatever --threads.
+        """)
+    static let version = 1
+
+    @Option(help: "Number of images.")
+    var count: Int = 1000
+
+    @Option(help: "Number of classes, 1 to \(SynthShape.allCases.count).")
+    var classes: Int = 10
+
+    @Option(help: "Image side in pixels (square images), 8 to 4096.")
+    var size: Int = 32
+
+    @Option(help: "Seed: every image is drawn from (seed, index).")
+    var seed: UInt64 = 0
+
+    @Option(help: "Number of shards to split the images into.")
+    var shards: Int = 1
+
+    @Option(help: "Output directory (created if missing).")
+    var out: String
+
+    @Option(help: "Image encoding: png (lossless) or jpg.")
+    var format: String = "png"
+
+    @Option(help: "JPEG quality, 1 to 100 (with --format jpg).")
+    var quality: Int = 90
+
+    @Option(help: "Shard file name prefix: PREFIX-000000.tar, ...")
+    var prefix: String = "synth"
+
+    @Option(help: "Threads for rendering and encoding (default: the step's cpus, FLOW_CPUS, else 1).")
+    var threads: Int?
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1 (got \(count))") }
+        guard (1...SynthShape.allCases.count).contains(classes) else {
+            throw ValidationError("--classes must be 1 to \(SynthShape.allCases.count) (got \(classes))")
+        }
+        guard (8...4096).contains(size) else { throw ValidationError("--size must be 8 to 4096 (got \(size))") }
+        guard shards >= 1, shards <= count else {
+            throw ValidationError("--shards must be 1 to --count (\(count)); got \(shards)")
+        }
+        guard format == "png" || format == "jpg" else { throw ValidationError("--format must be png or jpg, not '\(format)'") }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1 to 100 (got \(quality))") }
+        guard !prefix.isEmpty, !prefix.contains("/") else { throw ValidationError("--prefix must be a file name without '/'") }
+    }
+
+    func run() throws {
+        let start = Date()
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+            throw OpError("\(out): cannot create the output directory: \(error.localizedDescription)")
+        }
+        try removeOldShards()
+        let generator = SynthImages(classes: classes, size: size, seed: seed)
+        let perShard = (count + shards - 1) / shards
+        let writer = try ShardWriter(directory: out, prefix: prefix, maxSamples: perShard)
+        let nThreads = max(1, min(StepEnvironment.threads(threads), count))
+        let batch = max(64, 16 * nThreads)
+        var first = 0
+        while first < count {
+            let n = min(batch, count - first)
+            let samples = try renderBatch(generator, first: first, count: n, threads: nThreads)
+            for sample in samples { try writer.write(sample) }
+            first += n
+            Progress.shared.report("synth-images \(first)/\(count)")
+        }
+        let paths = try writer.finish()
+        try writeClasses(shardPaths: paths)
+        let seconds = Date().timeIntervalSince(start)
+        print("synth-images: \(count) images of \(size)x\(size), \(classes) classes, \(paths.count) shards in \(out) "
+              + String(format: "(%.2f s)", seconds))
+    }
+
+    /// Renders and encodes images first..<first+count, in parallel, in index order.
+    private func renderBatch(_ generator: SynthImages, first: Int, count n: Int, threads: Int) throws -> [Sample] {
+        var results = [Result<Sample, Error>?](repeating: nil, count: n)
+        let ext = format, quality = self.quality
+        results.withUnsafeMutableBufferPointer { slots in
+            let slots = slots  // disjoint indices per worker
+            DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                for j in stride(from: worker, to: n, by: threads) {
+                    let index = first + j
+                    slots[j] = Result {
+                        let (image, params) = generator.render(index)
+                        let bytes = ext == "png" ? try ImageCodec.encodePNG(image)
+                                                 : try ImageCodec.encodeJPEG(image, quality: quality)
+                        return Sample(key: String(format: "%08d", index), entries: [
+                            ext: bytes,
+                            "cls": Array("\(params.shape.rawValue)".utf8),
+                            "json": Array(params.json(index: index).utf8),
+                        ])
+                    }
+                }
+            }
+        }
+        return try results.enumerated().map { j, r in
+            guard let r else { throw OpError("synth-images: image \(first + j) was not rendered (internal error, please report)") }
+            do { return try r.get() } catch {
+                throw OpError("synth-images: cannot encode image \(first + j) as \(ext): \(error)")
+            }
+        }
+    }
+
+    /// Removes PREFIX-NNNNNN.tar files of an earlier run, so no stale shard is left behind.
+    private func removeOldShards() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []
+        for name in names where name.hasPrefix(prefix + "-") && name.hasSuffix(".tar") {
+            let digits = name.dropFirst(prefix.count + 1).dropLast(4)
+            guard digits.count == 6, digits.allSatisfy(\.isNumber) else { continue }
+            do { try FileManager.default.removeItem(atPath: out + "/" + name) } catch {
+                throw OpError("\(out)/\(name): cannot remove the old shard: \(error.localizedDescription)")
+            }
+        }
+    }
+
+    private func writeClasses(shardPaths: [String]) throws {
+        let names = SynthShape.allCases.prefix(classes).map { "\"\($0.name)\"" }.joined(separator: ", ")
+        let files = shardPaths.map { "\"\(($0 as NSString).lastPathComponent)\"" }.joined(separator: ", ")
+        let json = "{\"classes\": [\(names)], \"count\": \(count), \"size\": \(size), \"seed\": \(seed), "
+            + "\"format\": \"\(format)\", \"shards\": [\(files)]}\n"
+        let path = out + "/classes.json"
+        do { try Data(json.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw OpError("\(path): cannot write: \(error.localizedDescription)")
+        }
+    }
+}
