@@ -1,3 +1,3 @@
 extension OpRegistry {
-    static let modelOps: [any FlowOp.Type] = []
+    static let modelOps: [any FlowOp.Type] = [InitViTOp.self, EmbedOp.self]
 }
