@@ -516,8 +516,12 @@ struct LoaderState {
             path.append(current)
             current = steps[current].dependencies.map(\.index).first { left.contains($0) }!
         }
-        // `path` follows dependency edges; show it in the direction work flows.
-        return .failure(CycleError(steps: path[seen[current]!...].reversed().map { StepID($0) }))
+        // `path` follows dependency edges; show it in the direction work flows, starting from
+        // the step defined first.
+        var cycle = Array(path[seen[current]!...].reversed())
+        let first = cycle.firstIndex(of: cycle.min()!)!
+        cycle = Array(cycle[first...] + cycle[..<first])
+        return .failure(CycleError(steps: cycle.map { StepID($0) }))
     }
 
     struct CycleError: Error {

@@ -1,0 +1,156 @@
+import FlowCore
+import FlowTestSupport
+import Testing
+
+/// Every error of the .dag language, asserted in full: location, message, source line, caret.
+@Suite struct LoaderErrorTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var source: String
+        var expected: String
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "unknown top-level keyword", source: "stpe pool\n", expected: """
+            w.dag:1:1: error: expected 'let', 'include' or 'step', found 'stpe'; did you mean 'step'?
+            stpe pool
+            ^
+            """),
+        Case(name: "attribute outside a step", source: "  out x\n", expected: """
+            w.dag:1:3: error: indented line outside a step (attributes belong under a 'step' line)
+              out x
+              ^
+            """),
+        Case(name: "unknown attribute", source: "step a\n  outt x\n  run true\n", expected: """
+            w.dag:2:3: error: unknown step attribute 'outt'; did you mean 'out'?
+              outt x
+              ^
+            """),
+        Case(name: "unknown variable", source: "let seed = 0\nstep a\n  out x{sed}\n  run true\n", expected: """
+            w.dag:3:9: error: unknown variable '{sed}'; did you mean 'seed'?
+              out x{sed}
+                    ^
+            """),
+        Case(name: "duplicate step", source: "step a\n  out x\n  run true\nstep a\n  out y\n  run true\n", expected: """
+            w.dag:4:6: error: duplicate step 'a'
+            step a
+                 ^
+            w.dag:1:6: note: first defined here
+            """),
+        Case(name: "two steps write one path", source: "step a\n  out x\n  run true\nstep b\n  out x\n  run true\n", expected: """
+            w.dag:5:7: error: 'x' is written by both 'a' and 'b'
+              out x
+                  ^
+            w.dag:1:6: note: 'a' is defined here
+            """),
+        Case(name: "output inside another output directory", source: "step a\n  out d/\n  run true\nstep b\n  out d/x\n  run true\n", expected: """
+            w.dag:5:7: error: output 'd/x' of 'b' is inside output directory 'd/' of 'a'
+              out d/x
+                  ^
+            """),
+        Case(name: "cycle", source: "step a\n  in y\n  out x\n  run true\nstep b\n  in x\n  out y\n  run true\n", expected: """
+            w.dag:1:6: error: dependency cycle: a -> b -> a
+            step a
+                 ^
+            w.dag:5:6: note: 'b' is defined here
+            """),
+        Case(name: "missing input", source: "step a\n  in data/nothing.txt\n  out x\n  run true\n", expected: """
+            w.dag:2:6: error: input 'data/nothing.txt' does not exist and no step produces it
+              in data/nothing.txt
+                 ^
+            """),
+        Case(name: "path escapes the workspace", source: "step a\n  out ../x\n  run true\n", expected: """
+            w.dag:2:7: error: path '../x' escapes the workspace (paths are relative to the workspace root)
+              out ../x
+                  ^
+            """),
+        Case(name: "unknown op", source: "step a\n  out x\n  op embedd --out {out}\n", expected: """
+            w.dag:3:6: error: unknown op 'embedd'; did you mean 'embed'?
+              op embedd --out {out}
+                 ^
+            """),
+        Case(name: "unknown option of an op", source: "step a\n  out x\n  op embed --modle m --out {out}\n", expected: """
+            w.dag:3:12: error: op 'embed': Unknown option '--modle'; did you mean '--model'?
+              op embed --modle m --out {out}
+                       ^
+            """),
+        Case(name: "unknown step in after", source: "step a\n  out x\n  run true\nstep b\n  out y\n  after c\n  run true\n", expected: """
+            w.dag:6:9: error: unknown step 'c' in 'after'
+              after c
+                    ^
+            """),
+        Case(name: "no command", source: "step a\n  out x\n", expected: """
+            w.dag:1:6: error: step 'a' has no 'run' or 'op' line
+            step a
+                 ^
+            """),
+        Case(name: "no output", source: "step a\n  run true\n", expected: """
+            w.dag:1:6: error: step 'a' declares no output ('out PATH'): flow caches steps by their outputs
+            step a
+                 ^
+            """),
+        Case(name: "bad memory size", source: "step a\n  out x\n  mem lots\n  run true\n", expected: """
+            w.dag:3:7: error: 'mem' needs a size such as 512M, 4G or 1T, got 'lots'
+              mem lots
+                  ^
+            """),
+        Case(name: "range bound not an integer", source: "let n = many\nstep a[i in 0..<{n}]\n  out x{i}\n  run true\n", expected: """
+            w.dag:2:17: error: range bound 'many' is not an integer
+            step a[i in 0..<{n}]
+                            ^
+            """),
+        Case(name: "unterminated placeholder", source: "step a\n  out x\n  run echo {oops > {out}\n", expected: """
+            w.dag:3:12: error: invalid placeholder '{oops > {out}'
+              run echo {oops > {out}
+                       ^
+            """),
+        Case(name: "unknown input name", source: "step a\n  in m = w.dag\n  out x\n  run cat {in.model} > {out}\n", expected: """
+            w.dag:4:12: error: unknown input name '{in.model}'
+              run cat {in.model} > {out}
+                       ^
+            """),
+        Case(name: "duplicate variable", source: "let a = 1\nlet a = 2\n", expected: """
+            w.dag:2:5: error: variable 'a' is already defined
+            let a = 2
+                ^
+            w.dag:1:5: note: first defined here
+            """),
+        Case(name: "include of a missing file", source: "include other.dag\n", expected: """
+            w.dag:1:9: error: cannot read included file 'other.dag': No such file or directory
+            include other.dag
+                    ^
+            """),
+    ]
+
+    @Test(arguments: cases)
+    func errorText(_ c: Case) throws {
+        let loader = WorkflowLoader(workspace: InMemoryWorkspace(["w.dag": c.source]), ops: FakeOps())
+        #expect {
+            _ = try loader.load(file: "w.dag")
+        } throws: { error in
+            guard let e = error as? DAGErrors else { return false }
+            #expect(e.description == c.expected)
+            return e.description == c.expected
+        }
+    }
+
+    @Test func everyErrorIsReportedNotJustTheFirst() throws {
+        let source = "stpe a\nstep b\n  outt x\n  run true\n"
+        let loader = WorkflowLoader(workspace: InMemoryWorkspace(["w.dag": source]), ops: FakeOps())
+        #expect(throws: DAGErrors.self) { try loader.load(file: "w.dag") }
+        do { _ = try loader.load(file: "w.dag") } catch let e as DAGErrors {
+            #expect(e.errors.map(\.location.line) == [1, 3])
+            #expect(e.exitCode == 65)
+        }
+    }
+
+    @Test func unknownSetVariableIsAUsageError() throws {
+        let loader = WorkflowLoader(workspace: InMemoryWorkspace(["w.dag": "let seed = 0\n"]), ops: FakeOps())
+        #expect {
+            _ = try loader.load(file: "w.dag", overrides: ["sed": "1"])
+        } throws: { error in
+            "\(error)" == "error: --set sed: no variable 'sed' in w.dag; did you mean 'seed'?"
+        }
+    }
+}
