@@ -4,6 +4,7 @@
 // OPENBLAS_NUM_THREADS / OMP_NUM_THREADS when the library loads and otherwise uses every
 // core; this wrapper overrides that on first use and sets **1 thread** until the caller
 // says otherwise with `BLAS.setThreads(_:)`. So the environment never decides by surprise.
+// The CPU kernel is checked on first use too (BLAS+Kernel.swift).
 import COpenBLAS
 
 /// Whether a matrix operand is used as stored or transposed (`CBLAS_TRANSPOSE`).
@@ -24,8 +25,8 @@ public enum Transpose: Sendable, Equatable {
 /// Threading rule: the thread count is process-wide; set it once per step, before the work,
 /// not concurrently from several threads.
 public enum BLAS {
-    /// Applied once, before any OpenBLAS call: 1 thread unless `setThreads` said otherwise.
-    private static let defaultThreads: Void = { openblas_set_num_threads(1) }()
+    /// Touches `configured` (1 thread, explicit kernel; see BLAS+Kernel.swift) before any call.
+    private static var defaultThreads: Void { _ = configured }
 
     /// Sets the number of threads OpenBLAS uses for every later call (`openblas_set_num_threads`).
     public static func setThreads(_ n: Int) {

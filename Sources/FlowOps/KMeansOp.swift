@@ -83,6 +83,7 @@ struct KMeansOp: FlowOp {
         let start = Date()
         let threadCount = CurationIO.configureThreads(threads)
         let x = try CurationIO.readMatrix(emb, what: "embeddings")
+        let loaded = Date()
         let ks = try CurationIO.intList(k, "k")
         let options = KMeansOptions(k: ks[0], iterations: iters, initialization: KMeansInit(rawValue: initialization)!,
                                     seed: seed, spherical: spherical)
@@ -93,6 +94,7 @@ struct KMeansOp: FlowOp {
             let r = try CurationIO.check(emb) {
                 try KMeans.fit(x, options) { it, inertia in Progress.shared.report("iter \(it)/\(iters) inertia \(inertia)") }
             }
+            let trained = Date()
             try CurationIO.writeMatrix(r.centroids, to: centroids!)
             try CurationIO.writeIndices(r.assignment, to: assign!)
             let doc: [String: Any] = [
@@ -103,9 +105,11 @@ struct KMeansOp: FlowOp {
                 let data = try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
             }
-            FileHandle.standardError.write(Data("kmeans: n=\(x.rows) d=\(x.cols) k=\(ks[0]) iters=\(iters) threads=\(threadCount) final inertia \(r.finalInertia) in \(CurationIO.elapsed(start))\n".utf8))
+            FileHandle.standardError.write(Data("kmeans: n=\(x.rows) d=\(x.cols) k=\(ks[0]) iters=\(iters) threads=\(threadCount) final inertia \(r.finalInertia); load \(seconds(start, loaded)), train \(seconds(loaded, trained)), total \(CurationIO.elapsed(start))\n".utf8))
         }
     }
+
+    private func seconds(_ a: Date, _ b: Date) -> String { String(format: "%.3f s", b.timeIntervalSince(a)) }
 
     private func runHierarchical(_ x: Matrix, ks: [Int], options: KMeansOptions, out: String, threads: Int) throws {
         let n = levels ?? ks.count

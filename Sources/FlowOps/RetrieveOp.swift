@@ -77,6 +77,7 @@ struct RetrieveOp: FlowOp {
         }
         guard k <= p.rowCount else { throw OpError("\(p.path): --k \(k) is larger than the pool (\(p.rowCount) rows)") }
         let top: TopK
+        let searchStart = Date()
         do {
             top = try NearestNeighbors.search(queries: q, pool: p, k: k, poolBlock: block) { done, total in
                 Progress.shared.report("pool rows \(done)/\(total)")
@@ -84,13 +85,14 @@ struct RetrieveOp: FlowOp {
         } catch let e as NumericsError {
             throw OpError("\(e.message.hasPrefix("pool") ? p.path : query): \(e.message)")
         }
+        let searchSeconds = Date().timeIntervalSince(searchStart)
         if union {
             try CurationIO.writeIndices(Array(Set(top.indices)).sorted(), to: out)
         } else {
             try CurationIO.writeIndices(top.indices, to: out)
         }
         if let scores { try CurationIO.writeScores(top.scores, shape: [q.rows, k], to: scores) }
-        print("retrieve: \(q.rows) queries against \(p.rowCount) pool rows, top-\(k) (\(CurationIO.elapsed(start)))")
+        print("retrieve: \(q.rows) queries against \(p.rowCount) pool rows, top-\(k); search \(String(format: "%.3f s", searchSeconds)), total \(CurationIO.elapsed(start))")
     }
 
     private func runClusters(_ q: Matrix, dir: String, start: Date) throws {

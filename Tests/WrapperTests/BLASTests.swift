@@ -1,5 +1,5 @@
 import Testing
-import BLAS
+@testable import BLAS
 import FlowTestSupport
 
 @Suite(.serialized) struct BLASTests {
@@ -41,6 +41,18 @@ import FlowTestSupport
         BLAS.setThreads(0)
         #expect(BLAS.threads == 1)
         #expect(BLAS.configuration.contains("OpenBLAS"))
+    }
+
+    @Test func kernelMatchesTheCPU() {
+        // After first use, the kernel is at least as strong as the CPU's instruction set allows
+        // (OpenBLAS 0.3.21 alone falls back to Prescott on recent Intel Xeons).
+        BLAS.setThreads(1)
+        if let flags = BLAS.cpuFlags(), let best = BLAS.bestCore(flags: flags) {
+            #expect(BLAS.rank(BLAS.coreName) >= BLAS.rank(best), "core \(BLAS.coreName), CPU allows \(best); \(BLAS.kernelNote ?? "")")
+        }
+        #expect(BLAS.bestCore(flags: ["avx2", "fma"]) == "Haswell")
+        #expect(BLAS.bestCore(flags: ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd", "avx512_bf16"]) == "Cooperlake")
+        #expect(BLAS.rank("Prescott") == 0 && BLAS.rank("SapphireRapids") == 3)
     }
 
     @Test func level1Routines() {
