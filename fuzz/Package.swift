@@ -25,5 +25,6 @@ let package = Package(
         fuzzTarget("safetensors", "FlowFormats"),
         fuzzTarget("dag", "FlowCore"),
         fuzzTarget("image", "FlowFormats"),
+        fuzzTarget("shard", "FlowFormats"),
     ]
 )
