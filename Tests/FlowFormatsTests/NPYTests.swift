@@ -51,6 +51,14 @@ import FlowTestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["a.npy", "b.npy"])
     }
 
+    @Test func mappedDataIsTheArrayBytes() throws {
+        let dir = TemporaryDirectory()
+        let a = NPYArray(int32: [1, -2, 3, -4, 5, -6], shape: [3, 2])
+        try NPY.write(a, to: dir.path + "/m.npy")
+        let (dtype, shape, bytes) = try NPY.withMappedData(path: dir.path + "/m.npy") { ($0, $1, Array($2)) }
+        #expect(dtype == .int32 && shape == [3, 2] && bytes == a.bytes)
+    }
+
     @Test func conversions() throws {
         let h = NPYArray(float16: [0.1, 1, -2], shape: [3])
         #expect(try h.float32Values() == [Float(0.0999755859375), 1, -2])

@@ -1,4 +1,4 @@
-// Runs libFuzzer over FuzzEntry's LLVMFuzzerTestOneInput (see fuzz/README.md).
+// Runs libFuzzer over FuzzEntry's LLVMFuzzerTestOneInput (see docs/fuzzing.md).
 import CFuzzDriver
 #if canImport(Glibc)
 import Glibc
