@@ -10,9 +10,22 @@ summed in float64.
 
 Usage: /tmp/benchvenv/bin/python bench/kmeans.py --flow .build-numerics-rel/release/flow \
          [--n 200000 --d 384 --k 1024 --iters 10 --threads 1,2 --tools flow,faiss,sklearn --repeats 1]
+
+The OpenBLAS copies inside the faiss wheel (0.3.15) and Debian's (0.3.21) both fall back to the
+generic Prescott kernel on this machine's Xeon; by default every tool therefore runs with
+OPENBLAS_CORETYPE=SkylakeX (flow honours a user-set OPENBLAS_CORETYPE), so all use the same
+AVX-512 sgemm kernels. --coretype none shows each library's own choice.
 """
 import argparse, json, os, re, subprocess, sys, time
 import numpy as np
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+        return [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} threads={i.get('num_threads')}" for i in threadpool_info()]
+    except Exception as e:
+        return [str(e)]
+
 
 WORK = "/tmp/flowbench/kmeans"
 
@@ -51,11 +64,13 @@ def worker(tool, data, k, iters, threads, out):
         t = time.perf_counter(); km.fit(x); s = time.perf_counter() - t
         c = km.cluster_centers_.astype(np.float32)
     np.save(out, c)
-    print(json.dumps({"train_s": s}))
+    print(json.dumps({"train_s": s, "blas": blas_info()}))
 
 
 def run_tool(tool, args, data, threads, rep):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    if args.coretype != "none":
+        env["OPENBLAS_CORETYPE"] = args.coretype
     cpath = f"{WORK}/C_{tool}_t{threads}_r{rep}.npy"
     t0 = time.perf_counter()
     if tool == "flow":
@@ -72,7 +87,9 @@ def run_tool(tool, args, data, threads, rep):
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"{tool} failed: {p.stderr}")
-        train = json.loads(p.stdout.strip().splitlines()[-1])["train_s"]
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+        train = res["train_s"]
+        print(f"<!-- {tool} BLAS: {res['blas']} -->")
     process = time.perf_counter() - t0
     return train, process, cpath
 
@@ -85,6 +102,8 @@ def main():
     ap.add_argument("--k", type=int, default=1024); ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--threads", default="1,2"); ap.add_argument("--tools", default="flow,faiss,sklearn")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--coretype", default="SkylakeX",
+                    help="OPENBLAS_CORETYPE for every tool (same AVX-512 sgemm kernels); 'none' leaves each library's own choice")
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.data, args.k, args.iters, int(args.threads), args.out)

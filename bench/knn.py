@@ -7,9 +7,22 @@ search(x, 10) timed in-process. flow: `flow op retrieve --query X --pool X --k 1
 pairs (i<j) with cosine > 0.95 found.
 
 Usage: /tmp/benchvenv/bin/python bench/knn.py --flow .build-numerics-rel/release/flow [--n 100000 --threads 2]
+
+The OpenBLAS copies inside the faiss wheel (0.3.15) and Debian's (0.3.21) both fall back to the
+generic Prescott kernel on this machine's Xeon; by default every tool therefore runs with
+OPENBLAS_CORETYPE=SkylakeX (flow honours a user-set OPENBLAS_CORETYPE), so all use the same
+AVX-512 sgemm kernels. --coretype none shows each library's own choice.
 """
 import argparse, json, os, re, subprocess, sys, time
 import numpy as np
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+        return [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} threads={i.get('num_threads')}" for i in threadpool_info()]
+    except Exception as e:
+        return [str(e)]
+
 
 WORK = "/tmp/flowbench/knn"
 
@@ -47,6 +60,8 @@ def main():
     ap.add_argument("--flow", default=".build-numerics-rel/release/flow")
     ap.add_argument("--n", type=int, default=100_000); ap.add_argument("--d", type=int, default=384)
     ap.add_argument("--threads", default="2"); ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--coretype", default="SkylakeX",
+                    help="OPENBLAS_CORETYPE for every tool (same AVX-512 sgemm kernels); 'none' leaves each library's own choice")
     args = ap.parse_args()
     if args.worker == "faiss":
         import faiss
@@ -55,7 +70,7 @@ def main():
         index = faiss.IndexFlatIP(x.shape[1]); index.add(x)
         t = time.perf_counter(); s, i = index.search(x, args.k); el = time.perf_counter() - t
         np.save(f"{WORK}/I_faiss.npy", i); np.save(f"{WORK}/S_faiss.npy", s)
-        print(json.dumps({"search_s": el}))
+        print(json.dumps({"search_s": el, "blas": blas_info()}))
         return
     data = data_path(args.n, args.d)
     print(f"knn n={args.n} d={args.d} k={args.k}")
@@ -63,11 +78,15 @@ def main():
     print("| --- | --- | --- | --- | --- |")
     for threads in [int(t) for t in args.threads.split(",")]:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+        if args.coretype != "none":
+            env["OPENBLAS_CORETYPE"] = args.coretype
         t0 = time.perf_counter()
         p = subprocess.run([sys.executable, __file__, "--worker", "faiss", "--data", data, "--threads", str(threads),
                             "--k", str(args.k)], env=env, capture_output=True, text=True)
         if p.returncode: sys.exit(p.stderr)
-        fs = json.loads(p.stdout.strip().splitlines()[-1])["search_s"]; fp = time.perf_counter() - t0
+        res = json.loads(p.stdout.strip().splitlines()[-1])
+        fs = res["search_s"]; fp = time.perf_counter() - t0
+        print(f"<!-- faiss BLAS: {res['blas']} -->")
         t0 = time.perf_counter()
         p = subprocess.run([args.flow, "op", "retrieve", "--query", data, "--pool", data, "--k", str(args.k),
                             "--threads", str(threads), "--out", f"{WORK}/I_flow.npy", "--scores", f"{WORK}/S_flow.npy"],

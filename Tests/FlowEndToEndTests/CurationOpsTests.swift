@@ -99,6 +99,38 @@ import FlowTestSupport
         #expect(try readInt64NPY(dir.url("u.npy").path) == Array(Set(idx)).sorted())
     }
 
+    @Test func selectWritesChosenSamplesInInputOrder() throws {
+        // Two shards of 5 samples (s000..s009, each .cls + .txt), written with GNU tar.
+        let dir = TemporaryDirectory()
+        for i in 0..<10 {
+            try dir.write("src/s00\(i).cls", "\(i)")
+            try dir.write("src/s00\(i).txt", "sample \(i)")
+        }
+        try FileManager.default.createDirectory(atPath: dir.url("in").path, withIntermediateDirectories: true)
+        for shard in 0..<2 {
+            let names = (shard * 5..<(shard * 5 + 5)).flatMap { ["s00\($0).cls", "s00\($0).txt"] }
+            let t = try FlowBinary.runProgram("tar", ["-cf", "../in/part-00000\(shard).tar"] + names, in: dir.url("src").path)
+            try #require(t.status == 0, "\(t)")
+        }
+        try writeInt64NPY([7, 1, 1, 3], to: dir.url("idx.npy").path)
+        let r = try FlowBinary.run(["op", "select", "--shards", "in", "--index", "idx.npy", "--out", "out", "--max-samples", "3"], in: dir.path)
+        try #require(r.status == 0, "\(r)")
+        let first = try FlowBinary.runProgram("tar", ["-tf", "out/selected-000000.tar"], in: dir.path)
+        let second = try FlowBinary.runProgram("tar", ["-tf", "out/selected-000001.tar"], in: dir.path)
+        #expect(first.stdout.split(separator: "\n") == ["s001.cls", "s001.txt", "s001_dup1.cls", "s001_dup1.txt", "s003.cls", "s003.txt"])
+        #expect(second.stdout.split(separator: "\n") == ["s007.cls", "s007.txt"])
+        // Deterministic: a second run gives identical bytes.
+        let again = try FlowBinary.run(["op", "select", "--shards", "in", "--index", "idx.npy", "--out", "out2", "--max-samples", "3"], in: dir.path)
+        try #require(again.status == 0)
+        #expect(try dir.readData("out/selected-000000.tar") == dir.readData("out2/selected-000000.tar"))
+        // An index past the last sample is an error that names both files.
+        try writeInt64NPY([2, 10], to: dir.url("bad.npy").path)
+        let bad = try FlowBinary.run(["op", "select", "--shards", "in", "--index", "bad.npy", "--out", "out3"], in: dir.path)
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("bad.npy: entry 1 is 10 but the shards (in) hold only 10 samples"), "\(bad)")
+        #expect(!dir.exists("out3/selected-000000.tar"))
+    }
+
     @Test(arguments: [
         ("nan", ["op", "kmeans", "--emb", "nan.npy", "--k", "2", "--centroids", "c.npy", "--assign", "a.npy"],
          "nan.npy: embeddings row 1 contains NaN or infinity"),
@@ -134,6 +166,16 @@ func writeNPY(_ rows: [[Float]], cols: Int? = nil, to path: String) throws {
     var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)]
     bytes += Array(header.utf8)
     for row in rows { for v in row { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } } }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+func writeInt64NPY(_ values: [Int], to path: String) throws {
+    var header = "{'descr': '<i8', 'fortran_order': False, 'shape': (\(values.count),), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)]
+    bytes += Array(header.utf8)
+    for v in values { withUnsafeBytes(of: Int64(v).littleEndian) { bytes += $0 } }
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
