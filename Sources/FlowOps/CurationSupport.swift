@@ -13,21 +13,32 @@ enum CurationIO {
     }
 
     /// Reads a 2-D float32 or float16 `.npy` as a matrix, checked for NaN and empty input.
+    /// The data is copied once, straight from the mapped file into the matrix.
     static func readMatrix(_ path: String, what: String) throws -> Matrix {
-        let array: NPYArray
-        do { array = try NPY.read(path: path) } catch let e as FormatError {
+        let m: Matrix
+        do {
+            m = try NPY.withMappedData(path: path) { dtype, shape, data -> Matrix in
+                guard shape.count == 2 else {
+                    throw OpError("\(path): \(what) must be a 2-D array [N, D], found shape \(shape)")
+                }
+                let count = shape[0] * shape[1]
+                switch dtype {
+                case .float32:
+                    let values = [Float](unsafeUninitializedCapacity: count) { out, n in
+                        UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: data.prefix(count * 4)))
+                        n = count
+                    }
+                    return try Matrix(rows: shape[0], cols: shape[1], data: values)
+                case .float16:
+                    let values = try NPYArray(dtype: .float16, shape: [count], bytes: Array(data)).float32Values()
+                    return try Matrix(rows: shape[0], cols: shape[1], data: values)
+                default:
+                    throw OpError("\(path): \(what) must be float32 or float16, found \(dtype.rawValue)")
+                }
+            }
+        } catch let e as FormatError {
             throw OpError("\(e.description) (\(what); expected a 2-D float32 .npy [N, D])")
-        } catch {
-            throw OpError("\(path): cannot read \(what): \(error)")
         }
-        guard array.shape.count == 2 else {
-            throw OpError("\(path): \(what) must be a 2-D array [N, D], found shape \(array.shape)")
-        }
-        let values: [Float]
-        do { values = try array.float32Values() } catch {
-            throw OpError("\(path): \(what) must be float32 or float16, found \(array.dtype.rawValue)")
-        }
-        let m = try Matrix(rows: array.shape[0], cols: array.shape[1], data: values)
         try check(path) { try m.validate(what) }
         return m
     }
