@@ -96,6 +96,20 @@ func gaussian(_ rng: inout SeededGenerator) -> Float {
         #expect(Set(r.assignment).count == 3)
     }
 
+    @Test func resultsDoNotDependOnTheThreadCount() throws {
+        var rng = SeededGenerator(seed: 31)
+        var x = Matrix(rows: 3000, cols: 24)
+        for i in x.data.indices { x.data[i] = gaussian(&rng) }
+        Numerics.setThreads(1)
+        let one = try KMeans.fit(x, KMeansOptions(k: 40, iterations: 4, seed: 2))
+        Numerics.setThreads(2)
+        let two = try KMeans.fit(x, KMeansOptions(k: 40, iterations: 4, seed: 2))
+        Numerics.setThreads(1)
+        #expect(one.centroids == two.centroids)
+        #expect(one.assignment == two.assignment)
+        #expect(one.inertiaLog == two.inertiaLog)
+    }
+
     @Test func badInputsAreClearErrors() throws {
         let ok = try Matrix([[1, 2], [3, 4], [5, 6]])
         #expect(throws: NumericsError("k = 4 is larger than the number of points (3); use k ≤ 3")) {
