@@ -69,7 +69,9 @@ public struct EntryHeader: Equatable {
     /// Copies the fields of an entry libarchive owns (valid until the next header is read).
     init(borrowing entry: OpaquePointer) {
         func string(_ p: UnsafePointer<CChar>?) -> String? { p.map { String(cString: $0) } }
-        pathname = string(archive_entry_pathname_utf8(entry)) ?? string(archive_entry_pathname(entry)) ?? ""
+        // The raw bytes first: no locale conversion (slow, and lossy in the C locale). Names
+        // libarchive holds only as UTF-8 (pax `path` records) come back nil there.
+        pathname = string(archive_entry_pathname(entry)) ?? string(archive_entry_pathname_utf8(entry)) ?? ""
         size = archive_entry_size(entry)
         type = FileType(rawValue: UInt32(archive_entry_filetype(entry)))
         permissions = UInt32(archive_entry_perm(entry))

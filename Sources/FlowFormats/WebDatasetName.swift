@@ -10,37 +10,60 @@ public enum WebDatasetName {
     /// the key and the lower-cased extension, or nil when the name has no extension (such
     /// entries are skipped by readers).
     public static func split(_ name: String) -> (key: String, ext: String)? {
-        let bytes = Array(name.utf8)
+        var name = name
+        return name.withUTF8 { split(bytes: $0) }
+    }
+
+    static func split(bytes: UnsafeBufferPointer<UInt8>) -> (key: String, ext: String)? {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         // Greedy `(?:.*/|)`: try the start after the last slash first, then earlier ones, then 0.
-        var starts: [Int] = []
-        for i in stride(from: bytes.count - 1, through: 0, by: -1) where bytes[i] == slash { starts.append(i + 1) }
-        starts.append(0)
-        for start in starts {
-            guard let d = bytes[start...].firstIndex(of: dot), d > start else { continue }
-            if bytes[(d + 1)...].contains(slash) { continue }
-            let key = String(decoding: bytes[..<d], as: UTF8.self)
-            let ext = String(decoding: bytes[(d + 1)...], as: UTF8.self)
-            return (key, lowercasedASCII(ext))
+        var searchEnd = bytes.count
+        while true {
+            let slashIndex = bytes[..<searchEnd].lastIndex(of: slash)
+            let start = slashIndex.map { $0 + 1 } ?? 0
+            if let d = bytes[start...].firstIndex(of: dot), d > start, !bytes[(d + 1)...].contains(slash) {
+                let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<d]), as: UTF8.self)
+                let ext = String(decoding: UnsafeBufferPointer(rebasing: bytes[(d + 1)...]), as: UTF8.self)
+                return (key, lowercasedASCII(ext))
+            }
+            guard let slashIndex else { return nil }
+            searchEnd = slashIndex
         }
-        return nil
     }
 
     /// True for metadata entries readers skip: a first path component of the form `__*__`
     /// (`__[^/]*__($|/)` matched at the start, which also covers top-level `__*__` names).
     public static func isMetadata(_ name: String) -> Bool {
-        let first = name.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return first.utf8.count >= 4 && first.hasPrefix("__") && first.hasSuffix("__")
+        let utf8 = name.utf8
+        let end = utf8.firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
+        let first = utf8[..<end]
+        let underscores: [UInt8] = [95, 95]
+        return first.count >= 4 && first.starts(with: underscores) && first.reversed().starts(with: underscores)
     }
 
     /// Why `path` is unsafe to extract, or nil: absolute paths and `..` components are refused.
     public static func unsafeReason(_ path: String) -> String? {
-        if path.isEmpty { return "empty name" }
-        if path.hasPrefix("/") { return "absolute path" }
-        if path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
-            return "path contains a '..' component"
+        unsafeReason(path.utf8)
+    }
+
+    static func unsafeReason(_ bytes: some Collection<UInt8>) -> String? {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard let first = bytes.first else { return "empty name" }
+        if first == slash { return "absolute path" }
+        if bytes.contains(0) { return "name contains a NUL byte" }
+        // A `..` component: two dots bounded by the ends or slashes.
+        var componentLength = 0, dots = 0
+        for b in bytes {
+            if b == slash {
+                if componentLength == 2 && dots == 2 { return "path contains a '..' component" }
+                componentLength = 0
+                dots = 0
+            } else {
+                componentLength += 1
+                if b == dot { dots += 1 }
+            }
         }
-        if path.utf8.contains(0) { return "name contains a NUL byte" }
+        if componentLength == 2 && dots == 2 { return "path contains a '..' component" }
         return nil
     }
 
