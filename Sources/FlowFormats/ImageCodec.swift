@@ -59,6 +59,7 @@ public final class ImageDecoder {
 
     /// Interleaved 8-bit grey / grey+alpha / RGB / RGBA to a planar tensor of 1 or 3 channels.
     static func convert(_ bytes: [UInt8], from n: Int, to channels: Int, height: Int, width: Int) -> ImageTensor {
+        if n == channels { return ImageTensor(interleaved: bytes, channels: n, height: height, width: width) }
         let plane = height * width
         var out = ImageTensor(channels: channels, height: height, width: width)
         bytes.withUnsafeBufferPointer { src in

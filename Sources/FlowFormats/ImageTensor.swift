@@ -34,17 +34,29 @@ public struct ImageTensor: Equatable {
         self.width = width
         let plane = height * width
         var out = [Float](repeating: 0, count: channels * plane)
+        let table = ImageTensor.byteToUnit
         bytes.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                for p in 0..<plane {
-                    for c in 0..<channels {
-                        dst[c * plane + p] = Float(src[p * channels + c]) / 255
+                table.withUnsafeBufferPointer { t in
+                    if channels == 3 {
+                        for p in 0..<plane {
+                            dst[p] = t[Int(src[3 * p])]
+                            dst[plane + p] = t[Int(src[3 * p + 1])]
+                            dst[2 * plane + p] = t[Int(src[3 * p + 2])]
+                        }
+                    } else {
+                        for p in 0..<plane {
+                            for c in 0..<channels { dst[c * plane + p] = t[Int(src[p * channels + c])] }
+                        }
                     }
                 }
             }
         }
         data = out
     }
+
+    /// `Float(b) / 255` for every byte value b (exactly the division, as `ToTensor`).
+    static let byteToUnit: [Float] = (0..<256).map { Float($0) / 255 }
 
     /// Values per channel plane.
     public var planeSize: Int { height * width }
