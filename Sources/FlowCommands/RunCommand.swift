@@ -17,7 +17,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var workspace: WorkspaceOptions
     @OptionGroup var workflow: WorkflowArguments
 
-    @Option(name: .short, help: "Run at most N steps at once (default: the number of cores).")
+    @Option(name: [.customShort("j", allowingJoined: true), .customLong("jobs")],
+            help: "Run at most N steps at once (default: the number of cores).")
     var jobs: Int?
 
     @Flag(name: [.customShort("n"), .customLong("dry-run")], help: "Show what would run, and why, without running anything.")
@@ -37,6 +38,9 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "GPUs on this machine (default: $FLOW_GPUS, else the /dev/nvidiaN devices).")
     var gpus: Int?
+
+    @Flag(help: "Sync the cache to disk before recording each step (survives power loss step by step; slower).")
+    var sync = false
 
     @Flag(help: "Wait for another run of this workspace to finish instead of failing.")
     var wait = false
@@ -64,6 +68,7 @@ struct RunCommand: ParsableCommand {
         }
         options.link = mode
         options.grace = grace
+        options.syncEveryCommit = sync
         options.gpus = gpus ?? RunCommand.detectGPUs()
         options.commandLine = CommandLine.arguments.joined(separator: " ")
         options.dagPath = file

@@ -53,6 +53,7 @@ public struct DAGParser {
             var text = lines[i]
             while text.hasSuffix("\\") && i + 1 < lines.count {
                 text.removeLast()
+                while text.last == " " || text.last == "\t" { text.removeLast() }
                 i += 1
                 text += " " + lines[i].drop { $0 == " " || $0 == "\t" }
             }

@@ -3,8 +3,23 @@ import Glibc
 import XXHash
 
 /// The result of one step run: each output (a file, or a directory and its files) by digest,
-/// with the exit status, the timing and the log. Stored as `actions/ab/<key>.json`, written
-/// atomically after every object it names is in the store.
+/// with the exit status, the timing and the log. Stored as `actions/ab/<key>` in the text
+/// format below, written atomically after every object it names is in the store:
+///
+///     flow-manifest v1
+///     key       <hex>
+///     step      <name>
+///     exit      0
+///     duration  12.5
+///     finished  <unix time>
+///     host      <name>
+///     log       <hex>                          (absent when no log was kept)
+///     file      <path> <hex> <size> <x|->      an output file
+///     dir       <path> <merkle hex> <size>     an output directory, followed by its files:
+///     entry     <relative path> <hex> <size> <x|->
+///     end
+///
+/// Fields are tab-separated (see `TextRecord`). Readers ignore lines they do not know.
 public struct Manifest: Codable, Equatable, Sendable {
     public struct Entry: Codable, Equatable, Sendable {
         /// Relative to the output directory for directory entries; the workspace path for files.
@@ -64,22 +79,25 @@ public final class ActionCache {
     }
 
     func path(_ key: Digest128) -> String {
-        "\(root)/actions/\(key.hex.prefix(2))/\(key.hex).json"
+        "\(root)/actions/\(key.hex.prefix(2))/\(key.hex)"
     }
 
     public func lookup(_ key: Digest128) -> Manifest? {
-        guard let data = FileManager.default.contents(atPath: path(key)) else { return nil }
-        return try? JSONDecoder().decode(Manifest.self, from: data)
+        guard let bytes = try? FileIO.readAll(path(key), sizeHint: 4096) else { return nil }
+        return Manifest(text: String(decoding: bytes, as: UTF8.self))
     }
 
     public func store(_ manifest: Manifest, key: Digest128) throws {
         let p = path(key)
         let dir = (p as NSString).deletingLastPathComponent
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SystemError("create directory", dir) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data = try encoder.encode(manifest)
-        try FileIO.writeAtomically(p, Array(data))
+        let tmp = "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0 ... .max))"
+        try FileIO.writeAll(tmp, Array(manifest.text.utf8), sync: false)
+        guard rename(tmp, p) == 0 else {
+            let e = errno
+            unlink(tmp)
+            throw SystemError("write manifest", p, errno: e)
+        }
     }
 
     public func remove(_ key: Digest128) {
@@ -91,11 +109,60 @@ public final class ActionCache {
         var result: [(Digest128, Manifest)] = []
         let base = root + "/actions"
         for d in ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).sorted() {
-            for n in ((try? FileManager.default.contentsOfDirectory(atPath: base + "/" + d)) ?? []).sorted() where n.hasSuffix(".json") {
-                guard let key = Digest128(hex: n.dropLast(5)), let m = lookup(key) else { continue }
+            for n in ((try? FileManager.default.contentsOfDirectory(atPath: base + "/" + d)) ?? []).sorted() {
+                guard let key = Digest128(hex: n), let m = lookup(key) else { continue }
                 result.append((key, m))
             }
         }
         return result
+    }
+}
+
+extension Manifest {
+    public var text: String {
+        var s = "flow-manifest v1\n"
+        s += TextRecord.line(["key", key]) + TextRecord.line(["step", step]) + TextRecord.line(["exit", String(exitStatus)])
+        s += TextRecord.line(["duration", String(duration)]) + TextRecord.line(["finished", String(finishedAt)])
+        s += TextRecord.line(["host", host])
+        if let log { s += TextRecord.line(["log", log]) }
+        for o in outputs {
+            if let entries = o.entries {
+                s += TextRecord.line(["dir", o.path, o.digest, String(o.size)])
+                for e in entries { s += TextRecord.line(["entry", e.path, e.digest, String(e.size), e.executable ? "x" : "-"]) }
+            } else {
+                s += TextRecord.line(["file", o.path, o.digest, String(o.size), o.executable ? "x" : "-"])
+            }
+        }
+        return s + "end\n"
+    }
+
+    /// Parses the text form; nil when it is not a complete v1 manifest.
+    public init?(text: String) {
+        // The `end` line proves the manifest is whole.
+        guard text.hasPrefix("flow-manifest v1\n"), text.hasSuffix("\nend\n") else { return nil }
+        var key = "", step = "", host = "", log: String?
+        var exit: Int32 = 0, duration = 0.0, finished = 0.0
+        var outputs: [Output] = []
+        for f in TextRecord.records(text).dropFirst() {
+            switch (f.first ?? "", f.count) {
+            case ("key", 2): key = f[1]
+            case ("step", 2): step = f[1]
+            case ("exit", 2): exit = Int32(f[1]) ?? -1
+            case ("duration", 2): duration = Double(f[1]) ?? 0
+            case ("finished", 2): finished = Double(f[1]) ?? 0
+            case ("host", 2): host = f[1]
+            case ("log", 2): log = f[1]
+            case ("file", 5):
+                outputs.append(Output(path: f[1], kind: "file", digest: f[2], size: Int64(f[3]) ?? 0, executable: f[4] == "x", entries: nil))
+            case ("dir", 4):
+                outputs.append(Output(path: f[1], kind: "directory", digest: f[2], size: Int64(f[3]) ?? 0, executable: false, entries: []))
+            case ("entry", 5):
+                guard !outputs.isEmpty, outputs[outputs.count - 1].entries != nil else { return nil }
+                outputs[outputs.count - 1].entries!.append(Entry(path: f[1], digest: f[2], size: Int64(f[3]) ?? 0, executable: f[4] == "x"))
+            default: continue
+            }
+        }
+        guard !key.isEmpty else { return nil }
+        self.init(key: key, step: step, outputs: outputs, exitStatus: exit, duration: duration, finishedAt: finished, log: log, host: host)
     }
 }

@@ -73,7 +73,9 @@ extension Runner {
         let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
                                 finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
                                 host: ProcessInfo.processInfo.hostName)
+        if options.syncEveryCommit { try context.store.sync() }
         try context.actions.store(manifest, key: key)
+        try context.store.syncIfDue()
         evaluator.manifests[a.id] = manifest
         try context.state.saveRecord(step: step.name, StateStore.StepRecord(
             key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))

@@ -16,6 +16,9 @@ public struct RunOptions {
     public var cpus = ProcessInfo.processInfo.activeProcessorCount
     public var memory = Int64(ProcessInfo.processInfo.physicalMemory)
     public var gpus = 0
+    /// Sync the cache before every manifest (power-loss durability per step, ~20 ms each),
+    /// rather than at most once a second and at the end of the run.
+    public var syncEveryCommit = false
     /// The command line, for the run journal.
     public var commandLine = ""
     public var dagPath = ""
@@ -71,6 +74,11 @@ public final class Runner {
     var done: Set<StepID> = []
     var waiting: [StepID] = []
     var stopStarting = false
+    var selected: Set<StepID> = []
+    /// For each selected step, how many of its selected dependencies are not done yet.
+    var unmet: [StepID: Int] = [:]
+    /// Steps whose dependencies are all done, in the order they became ready.
+    var ready: [StepID] = []
 
     public init(context: RunContext, workflow: Workflow, options: RunOptions, executor: StepExecutor, reporter: RunReporter) throws {
         self.context = context
@@ -95,27 +103,18 @@ public final class Runner {
         installSignalHandlers()
         defer { restoreSignalHandlers() }
 
-        var remaining = workflow.order.filter { selected.contains($0) }
+        // Each step waits for its dependencies inside the selection; `unmet` counts those not yet done.
+        self.selected = selected
+        for id in workflow.order where selected.contains(id) {
+            unmet[id] = workflow[id].dependencies.filter { selected.contains($0) }.count
+            if unmet[id] == 0 { ready.append(id) }
+        }
         while true {
             if pendingInterrupts > 0 && !summary.interrupted { interrupt() }
-            // Evaluate every step whose dependencies are all settled.
-            var progressed = true
-            while progressed && !summary.interrupted {
-                progressed = false
-                var next: [StepID] = []
-                for id in remaining {
-                    let deps = workflow[id].dependencies.filter { selected.contains($0) }
-                    if deps.contains(where: { summary.outcomes[$0] == .failed || summary.outcomes[$0] == .skipped }) {
-                        settle(id, .skipped, note: "upstream failed")
-                        progressed = true
-                    } else if deps.allSatisfy({ done.contains($0) }) && !stopStarting {
-                        consider(id)
-                        progressed = true
-                    } else {
-                        next.append(id)
-                    }
-                }
-                remaining = next
+            // Evaluate every step whose dependencies are all done (settling one may ready others).
+            while !summary.interrupted && !stopStarting, !ready.isEmpty {
+                let id = ready.removeFirst()
+                if summary.outcomes[id] == nil { consider(id) }
             }
             startWaiting()
             if active.isEmpty && (waiting.isEmpty || summary.interrupted || stopStarting) { break }
@@ -124,11 +123,12 @@ public final class Runner {
             }
             checkTimeouts()
         }
-        for id in remaining + waiting where summary.outcomes[id] == nil {
+        for id in workflow.order where selected.contains(id) && summary.outcomes[id] == nil {
             settle(id, summary.interrupted ? .interrupted : .skipped, note: summary.interrupted ? "interrupted" : "not started")
         }
         summary.duration = Date().timeIntervalSince(start)
         context.workspace.saveStatCache()
+        try? context.store.sync()
         if !options.dryRun {
             let status = summary.interrupted ? "interrupted" : (summary.failed ? "failed" : "succeeded")
             try context.state.endRun(runID, status: status, summary: summaryText())
@@ -194,9 +194,23 @@ public final class Runner {
 
     func settle(_ id: StepID, _ outcome: StepOutcome, note: String = "") {
         summary.outcomes[id] = outcome
-        if outcome == .cached || outcome == .restored || outcome == .ran || outcome == .wouldRun { done.insert(id) }
         reporter.stepSettled(workflow[id], outcome: outcome, note: note)
         if outcome == .skipped || outcome == .interrupted, !options.dryRun { journal(id, outcome.rawValue) }
+        switch outcome {
+        case .cached, .restored, .ran, .wouldRun:
+            done.insert(id)
+            for d in workflow[id].dependents where selected.contains(d) {
+                unmet[d, default: 0] -= 1
+                if unmet[d] == 0 { ready.append(d) }
+            }
+        case .failed, .skipped:
+            // Everything downstream can no longer run.
+            for d in workflow[id].dependents where selected.contains(d) && summary.outcomes[d] == nil {
+                settle(d, .skipped, note: "upstream \(workflow[id].name) \(outcome == .failed ? "failed" : "skipped")")
+            }
+        case .interrupted:
+            break
+        }
     }
 
     func journal(_ id: StepID, _ state: String, key: Digest128? = nil, pid: String = "", started: Date? = nil,

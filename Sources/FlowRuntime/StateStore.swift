@@ -193,35 +193,42 @@ public final class StateStore {
     }
 }
 
-/// JSON for a `StepDefinition` in `step_records` (stable key order, so equal definitions store equal text).
+/// A `StepDefinition` as stored in `step_records`, in the `TextRecord` line format.
 enum DefinitionCodec {
-    struct Stored: Codable {
-        var shell: String?
-        var op: String?
-        var opVersion: Int?
-        var arguments: [String]?
-        var environment: [String: String]
-        var outputs: [String]
-        var inputs: [String: String]
-        var variables: [String: String]
-    }
-
     static func encode(_ d: StepDefinition) -> String {
-        var s = Stored(environment: d.environment, outputs: d.outputs, inputs: d.inputs.mapValues(\.hex), variables: d.variables)
+        var s = ""
         switch d.action {
-        case .shell(let c): s.shell = c
-        case .op(let name, let version, let arguments): s.op = name; s.opVersion = version; s.arguments = arguments
+        case .shell(let c): s += TextRecord.line(["shell", c])
+        case .op(let name, let version, let arguments):
+            s += TextRecord.line(["op", name, String(version)])
+            for a in arguments { s += TextRecord.line(["arg", a]) }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(s)) ?? Data(), as: UTF8.self)
+        for (k, v) in d.environment.sorted(by: { $0.key < $1.key }) { s += TextRecord.line(["env", k, v]) }
+        for o in d.outputs { s += TextRecord.line(["out", o]) }
+        for (p, h) in d.inputs.sorted(by: { $0.key < $1.key }) { s += TextRecord.line(["in", p, h.hex]) }
+        for (k, v) in d.variables.sorted(by: { $0.key < $1.key }) { s += TextRecord.line(["var", k, v]) }
+        return s
     }
 
-    static func decode(_ json: String) -> StepDefinition? {
-        guard let s = try? JSONDecoder().decode(Stored.self, from: Data(json.utf8)) else { return nil }
-        let action: Action
-        if let op = s.op { action = .op(name: op, version: s.opVersion ?? 0, arguments: s.arguments ?? []) } else { action = .shell(s.shell ?? "") }
-        return StepDefinition(action: action, environment: s.environment, outputs: s.outputs,
-                              inputs: s.inputs.compactMapValues { Digest128(hex: $0) }, variables: s.variables)
+    static func decode(_ text: String) -> StepDefinition? {
+        var action: Action?
+        var arguments: [String] = []
+        var d = StepDefinition(action: .shell(""), environment: [:], outputs: [], inputs: [:], variables: [:])
+        for f in TextRecord.records(text) {
+            switch (f.first ?? "", f.count) {
+            case ("shell", 2): action = .shell(f[1])
+            case ("op", 3): action = .op(name: f[1], version: Int(f[2]) ?? 0, arguments: [])
+            case ("arg", 2): arguments.append(f[1])
+            case ("env", 3): d.environment[f[1]] = f[2]
+            case ("out", 2): d.outputs.append(f[1])
+            case ("in", 3): d.inputs[f[1]] = Digest128(hex: f[2])
+            case ("var", 3): d.variables[f[1]] = f[2]
+            default: continue
+            }
+        }
+        guard var a = action else { return nil }
+        if case .op(let name, let version, _) = a { a = .op(name: name, version: version, arguments: arguments) }
+        d.action = a
+        return d
     }
 }

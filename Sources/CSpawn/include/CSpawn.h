@@ -12,3 +12,6 @@
 /// (including a failed exec, reported through a close-on-exec pipe).
 pid_t flow_spawn(const char *const argv[], const char *const envp[], const char *cwd,
                  int out_fd, int pdeath, int *err);
+
+/// syncfs(2): flushes the whole file system holding `fd` (glibc declares it only under _GNU_SOURCE).
+int flow_syncfs(int fd);

@@ -1,0 +1,63 @@
+import FlowCore
+import FlowTestSupport
+import Testing
+
+/// What the loader builds from valid workflows.
+@Suite struct LoaderTests {
+    func load(_ source: String, files: [String: String] = [:], overrides: [String: String] = [:]) throws -> Workflow {
+        var all = files
+        all["w.dag"] = source
+        return try WorkflowLoader(workspace: InMemoryWorkspace(all), ops: FakeOps(), environment: ["HOME": "/home/u"])
+            .load(file: "w.dag", overrides: overrides)
+    }
+
+    @Test func fanOutNamedInputsAndEdges() throws {
+        let wf = try load("""
+            let seed = 0
+            step pool
+              out data/pool/
+              op synth-images --count 10 --seed {seed} --out {out}
+            step embed[i in 0..<2]
+              in shard = data/pool/shard-{i:06}.tar
+              in model = m.safetensors
+              out data/emb/{i:06}.npy
+              op embed --model {in.model} --shards {in.shard} --out {out}
+              cpus 2
+              env HOME
+            """, files: ["m.safetensors": ""])
+        #expect(wf.steps.map(\.name) == ["pool", "embed[0]", "embed[1]"])
+        let e1 = wf.step(named: "embed[1]")!
+        #expect(e1.action == .op(name: "embed", version: 3,
+                                 arguments: ["--model", "m.safetensors", "--shards", "data/pool/shard-000001.tar", "--out", "data/emb/000001.npy"]))
+        #expect(e1.dependencies == [wf.step(named: "pool")!.id])
+        #expect(e1.resources.cpus == 2)
+        #expect(e1.environment == ["HOME": "/home/u"])
+        #expect(wf.step(named: "pool")!.variables == ["seed": "0"])
+        #expect(wf.step(named: "pool")!.outputs == [PathRef(path: "data/pool", isDirectory: true)])
+    }
+
+    @Test func overridesFlowThroughDerivedVariables() throws {
+        let wf = try load("let a = 1\nlet b = {a}0\nstep s\n  out x{b}\n  run true\n", overrides: ["a": "2"])
+        #expect(wf.steps[0].outputs[0].path == "x20")
+        #expect(wf.steps[0].variables == ["a": "2", "b": "20"])
+    }
+
+    @Test func includesAndAfter() throws {
+        let wf = try load("include lib.dag\nstep b\n  out y\n  after a\n  run true\n",
+                          files: ["lib.dag": "step a\n  out x\n  run true\n"])
+        #expect(wf.order.map { wf[$0].name } == ["a", "b"])
+        #expect(wf.step(named: "b")!.dependencies == [wf.step(named: "a")!.id])
+    }
+
+    @Test func continuationLinesAndQuotes() throws {
+        let wf = try load("step s\n  out x\n  run echo one \\\n      two > {out}\n")
+        #expect(wf.steps[0].action == .shell("echo one two > x"))
+    }
+
+    @Test func closureAndDownstream() throws {
+        let wf = try load("step a\n  out x\n  run true\nstep b\n  in x\n  out y\n  run true\nstep c\n  out z\n  run true\n")
+        let b = wf.step(named: "b")!.id
+        #expect(wf.closure(of: [b]).map { wf[$0].name }.sorted() == ["a", "b"])
+        #expect(wf.downstream(of: [wf.step(named: "a")!.id]).map { wf[$0].name } == ["b"])
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Writes one layered DAG of N steps for flow, GNU make, ninja, snakemake and dvc.
+
+10 layers of N/10 steps. Step j of layer l reads two outputs of layer l-1 (layer 0 reads two
+of the N/10 source files src/*) and runs `cat A B | cksum > OUT`, as in the peers' figures.
+
+usage: dag_gen.py N DIR
+"""
+import os
+import sys
+
+def main():
+    n, out = int(sys.argv[1]), sys.argv[2]
+    width = n // 10
+    os.makedirs(os.path.join(out, "src"), exist_ok=True)
+    for j in range(width):
+        with open(os.path.join(out, "src", str(j)), "w") as f:
+            f.write(f"leaf {j}\n")
+
+    def inputs(l, j):
+        if l == 0:
+            return [f"src/{j}", f"src/{(j + 1) % width}"]
+        return [f"out/{l - 1}/{j}", f"out/{l - 1}/{(j + 7) % width}"]
+
+    steps = [(l, j, inputs(l, j), f"out/{l}/{j}") for l in range(10) for j in range(width)]
+    cmd = "cat {a} {b} | cksum > {o}"
+
+    with open(os.path.join(out, "flow.dag"), "w") as f:
+        for l, j, (a, b), o in steps:
+            f.write(f"step s{l}_{j}\n  in {a} {b}\n  out {o}\n  run {cmd.format(a=a, b=b, o=o)}\n")
+
+    with open(os.path.join(out, "Makefile"), "w") as f:
+        f.write("all: " + " ".join(o for *_, o in steps) + "\n")
+        for l, j, (a, b), o in steps:
+            f.write(f"{o}: {a} {b}\n\t@mkdir -p out/{l} && {cmd.format(a=a, b=b, o=o)}\n")
+
+    with open(os.path.join(out, "build.ninja"), "w") as f:
+        f.write("rule step\n  command = mkdir -p $$(dirname $out) && cat $in | cksum > $out\n")
+        for l, j, (a, b), o in steps:
+            f.write(f"build {o}: step {a} {b}\n")
+
+    with open(os.path.join(out, "Snakefile"), "w") as f:
+        f.write("rule all:\n    input: " + ", ".join(f'"{o}"' for *_, o in steps) + "\n")
+        for l, j, (a, b), o in steps:
+            f.write(f'rule s{l}_{j}:\n    input: "{a}", "{b}"\n    output: "{o}"\n    shell: "cat {{input}} | cksum > {{output}}"\n')
+
+    with open(os.path.join(out, "dvc.yaml"), "w") as f:
+        f.write("stages:\n")
+        for l, j, (a, b), o in steps:
+            f.write(f"  s{l}_{j}:\n    cmd: mkdir -p out/{l} && {cmd.format(a=a, b=b, o=o)}\n"
+                    f"    deps: [{a}, {b}]\n    outs: [{o}]\n")
+
+if __name__ == "__main__":
+    main()
