@@ -73,7 +73,7 @@ public struct NPYArray: Equatable, Sendable {
         self.dtype = dtype
         self.shape = shape
         // Every supported platform is little-endian, so memory order is file order.
-        self.bytes = values.withUnsafeBytes { Array($0) }
+        self.bytes = values.withUnsafeBytes { NPY.copyBytes($0) }
     }
 
     /// The elements as Float: float32 as is, float16 widened exactly. Throws for integer dtypes.

@@ -58,7 +58,7 @@ public struct Tensor: Equatable, Sendable {
         precondition(NPY.elementCount(shape) == values.count, "shape \(shape) does not hold \(values.count) values")
         dtype = .f32
         self.shape = shape
-        bytes = values.withUnsafeBytes { Array($0) }
+        bytes = values.withUnsafeBytes { NPY.copyBytes($0) }
     }
 
     /// An F16 or BF16 tensor from Float values (rounded to nearest even), or F32.
@@ -67,7 +67,7 @@ public struct Tensor: Equatable, Sendable {
         switch dtype {
         case .f16: bytes = Half.littleEndianBytes(values)
         case .bf16: bytes = BFloat16.littleEndianBytes(values)
-        case .f32: bytes = values.withUnsafeBytes { Array($0) }
+        case .f32: bytes = values.withUnsafeBytes { NPY.copyBytes($0) }
         default: preconditionFailure("Tensor(_:shape:as:) takes F32, F16 or BF16, not \(dtype.rawValue)")
         }
         self.dtype = dtype
@@ -79,7 +79,7 @@ public struct Tensor: Equatable, Sendable {
         precondition(NPY.elementCount(shape) == values.count, "shape \(shape) does not hold \(values.count) values")
         dtype = .i64
         self.shape = shape
-        bytes = values.withUnsafeBytes { Array($0) }
+        bytes = values.withUnsafeBytes { NPY.copyBytes($0) }
     }
 
     /// Number of elements (1 for a 0-d tensor).
@@ -134,10 +134,16 @@ public struct SafetensorsFile: Equatable, Sendable {
         self.metadata = metadata
     }
 
-    /// Reads and validates the whole file (each tensor's bytes are copied out of the mapping).
+    /// Reads and validates the whole file (the header through the mapping, tensors with pread).
     public static func read(path: String) throws -> SafetensorsFile {
         let file = try MappedFile(path: path)
-        return try file.withBytes { try decode($0, path: path) }
+        let header = try file.withBytes { try SafetensorsHeader.parse($0, path: path) }
+        var tensors: [String: Tensor] = [:]
+        for t in header.tensors {
+            let bytes = try file.copyBytes((header.dataStart + t.begin)..<(header.dataStart + t.end))
+            tensors[t.name] = try Tensor(dtype: t.dtype, shape: t.shape, bytes: bytes)
+        }
+        return SafetensorsFile(tensors: tensors, metadata: header.metadata)
     }
 
     /// Parses a safetensors image in memory; `path` names it in errors.
@@ -146,7 +152,7 @@ public struct SafetensorsFile: Equatable, Sendable {
         var tensors: [String: Tensor] = [:]
         for t in header.tensors {
             let range = (header.dataStart + t.begin)..<(header.dataStart + t.end)
-            tensors[t.name] = try Tensor(dtype: t.dtype, shape: t.shape, bytes: Array(UnsafeRawBufferPointer(rebasing: bytes[range])))
+            tensors[t.name] = try Tensor(dtype: t.dtype, shape: t.shape, bytes: NPY.copyBytes(UnsafeRawBufferPointer(rebasing: bytes[range])))
         }
         return SafetensorsFile(tensors: tensors, metadata: header.metadata)
     }
