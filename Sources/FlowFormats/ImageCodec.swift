@@ -20,6 +20,10 @@ public enum ImageFormat: String, Sendable {
 public final class ImageDecoder {
     private let jpeg: JPEGDecoder
 
+    /// Images with more pixels than this (64 megapixels: 768 MiB as float RGB) are refused
+    /// before decoding, so a corrupt or hostile header cannot exhaust memory.
+    public var maxPixels = 1 << 26
+
     public init() throws {
         do { jpeg = try JPEGDecoder() } catch let e as JPEGError {
             throw ImageError(source: .jpeg, code: e.code, message: e.message)
@@ -38,14 +42,14 @@ public final class ImageDecoder {
         switch ImageFormat.sniff(bytes) {
         case .jpeg:
             do {
-                let px = try jpeg.decode(bytes, channels: channels)
+                let px = try jpeg.decode(bytes, channels: channels, maxPixels: maxPixels)
                 return ImageTensor(interleaved: px.bytes, channels: channels, height: px.height, width: px.width)
             } catch let e as JPEGError {
                 throw ImageError(source: .jpeg, code: e.code, message: e.message)
             }
         case .png:
             let px: PNGPixels
-            do { px = try PNG.decode(bytes) } catch let e as PNGError {
+            do { px = try PNG.decode(bytes, maxPixels: maxPixels) } catch let e as PNGError {
                 throw ImageError(source: .png, code: e.code, message: e.message)
             }
             return Self.convert(px.bytes, from: px.channels, to: channels, height: px.height, width: px.width)

@@ -63,7 +63,9 @@ public final class JPEGDecoder {
     /// With `strict` (the default) libjpeg's warnings are errors (`TJFLAG_STOPONWARNING`):
     /// a truncated or damaged file throws instead of returning a partly grey image.
     /// Uses the accurate integer DCT (`TJFLAG_ACCURATEDCT`, libjpeg's and Pillow's default).
-    public func decode(_ jpeg: UnsafeRawBufferPointer, channels: Int = 3, strict: Bool = true) throws -> JPEGPixels {
+    /// A header claiming more than `maxPixels` pixels is refused before anything is allocated.
+    public func decode(_ jpeg: UnsafeRawBufferPointer, channels: Int = 3, strict: Bool = true,
+                       maxPixels: Int = 1 << 28) throws -> JPEGPixels {
         let h = try live()
         let head = try header(jpeg)
         let format: TJPF
@@ -75,6 +77,9 @@ public final class JPEGDecoder {
         }
         guard head.width > 0, head.height > 0 else {
             throw JPEGError(code: -1, message: "invalid image size \(head.width)x\(head.height)")
+        }
+        guard head.width * head.height <= maxPixels else {
+            throw JPEGError(code: -1, message: "image size \(head.width)x\(head.height) is over the limit of \(maxPixels) pixels")
         }
         var out = [UInt8](repeating: 0, count: head.width * head.height * channels)
         var flags = TJFLAG_ACCURATEDCT
@@ -91,7 +96,7 @@ public final class JPEGDecoder {
         return JPEGPixels(width: head.width, height: head.height, channels: channels, bytes: out)
     }
 
-    public func decode(_ jpeg: [UInt8], channels: Int = 3, strict: Bool = true) throws -> JPEGPixels {
-        try jpeg.withUnsafeBytes { try decode($0, channels: channels, strict: strict) }
+    public func decode(_ jpeg: [UInt8], channels: Int = 3, strict: Bool = true, maxPixels: Int = 1 << 28) throws -> JPEGPixels {
+        try jpeg.withUnsafeBytes { try decode($0, channels: channels, strict: strict, maxPixels: maxPixels) }
     }
 }

@@ -59,7 +59,8 @@ public enum PNG {
     /// Asking for fewer channels than the file has lets libpng convert: colour to grey uses
     /// libpng's linear-light weights, and removing alpha composites onto black. To drop alpha
     /// or convert to grey like Pillow, decode with `channels: nil` and convert yourself.
-    public static func decode(_ png: [UInt8], channels: Int? = nil) throws -> PNGPixels {
+    /// A header claiming more than `maxPixels` pixels is refused before anything is allocated.
+    public static func decode(_ png: [UInt8], channels: Int? = nil, maxPixels: Int = 1 << 28) throws -> PNGPixels {
         let handle = PNGImage()
         return try png.withUnsafeBytes { raw -> PNGPixels in
             // libpng reads from `raw` until finish_read: both calls stay inside this closure.
@@ -77,8 +78,8 @@ public enum PNG {
             }
             let (w, h) = (head.width, head.height)
             // Guard against absurd headers before allocating (libpng allows 2^31-1 per side).
-            guard w > 0, h > 0, w.multipliedReportingOverflow(by: h).partialValue <= 1 << 28 else {
-                throw PNGError(code: -1, message: "image size \(w)x\(h) is too large")
+            guard w > 0, h > 0, w <= maxPixels, h <= maxPixels, w * h <= maxPixels else {
+                throw PNGError(code: -1, message: "image size \(w)x\(h) is over the limit of \(maxPixels) pixels")
             }
             handle.image.pointee.format = format
             handle.image.pointee.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)

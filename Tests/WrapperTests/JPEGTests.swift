@@ -74,6 +74,20 @@ func meanAbsDiff(_ a: [UInt8], _ b: [UInt8]) -> Double {
         #expect(try decoder.decode(jpeg).width == 64)
     }
 
+    /// A header claiming 60000x60000 pixels is refused before 10 GB are allocated.
+    @Test func hugeHeaderIsRefused() throws {
+        var jpeg = try JPEGEncoder().encode(gradientRGB(width: 16, height: 16), width: 16, height: 16, channels: 3)
+        guard let sof = (0..<(jpeg.count - 9)).first(where: { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 }) else {
+            Issue.record("no SOF0 marker")
+            return
+        }
+        jpeg.replaceSubrange((sof + 5)..<(sof + 9), with: [0xEA, 0x60, 0xEA, 0x60])
+        let decoder = try JPEGDecoder()
+        #expect(try jpeg.withUnsafeBytes { try decoder.header($0) }.width == 60000)
+        let error = #expect(throws: JPEGError.self) { try decoder.decode(jpeg) }
+        #expect(error?.message.contains("over the limit") == true)
+    }
+
     @Test func badArgumentsThrow() throws {
         let encoder = try JPEGEncoder()
         #expect(throws: JPEGError.self) { try encoder.encode([1, 2, 3], width: 2, height: 2, channels: 3) }

@@ -37,6 +37,12 @@ import PNG
         #expect(throws: PNGError.self) { try PNG.decode([]) }
     }
 
+    @Test func pixelLimitIsEnforced() throws {
+        let png = try PNG.encode([UInt8](repeating: 9, count: 13 * 7), width: 13, height: 7, channels: 1)
+        #expect(try PNG.decode(png, maxPixels: 91).width == 13)
+        #expect(throws: PNGError.self) { try PNG.decode(png, maxPixels: 90) }
+    }
+
     @Test func badArgumentsThrow() {
         #expect(throws: PNGError.self) { try PNG.encode([1, 2], width: 1, height: 1, channels: 3) }
         #expect(throws: PNGError.self) { try PNG.encode([1], width: 1, height: 1, channels: 5) }
