@@ -42,7 +42,7 @@ struct EmbedOp: FlowOp {
     var imageSize: Int?
 
     @Option(help: "Images per forward pass.")
-    var batch: Int = 32
+    var batch: Int = 16
 
     @Option(help: "Pooling: cls (the class token) or cls+mean (class token, then the patch-token mean).")
     var pool: String = "cls"

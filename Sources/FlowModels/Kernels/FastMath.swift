@@ -62,19 +62,33 @@ enum FastMath {
     }
 
     /// In-place softmax of each of `rows` rows of length `cols` (stride `cols`).
+    ///
+    /// Written as separate passes so that the exp pass is a plain map the compiler vectorises
+    /// (a sum inside it would not be: float addition is not reassociated); the max and the sum
+    /// use four independent accumulators.
     static func softmaxRows(_ values: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        let body = cols & ~3
         for r in 0..<rows {
             let row = values + r * cols
-            var m = -Float.infinity
-            for j in 0..<cols { m = Swift.max(m, row[j]) }
-            var sum: Float = 0
-            for j in 0..<cols {
-                let e = exp(row[j] - m)
-                row[j] = e
-                sum += e
+            var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
+            var j = 0
+            while j < body {
+                m0 = Swift.max(m0, row[j]); m1 = Swift.max(m1, row[j + 1])
+                m2 = Swift.max(m2, row[j + 2]); m3 = Swift.max(m3, row[j + 3])
+                j += 4
             }
-            let inv = 1 / sum
-            for j in 0..<cols { row[j] *= inv }
+            while j < cols { m0 = Swift.max(m0, row[j]); j += 1 }
+            let m = Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
+            for k in 0..<cols { row[k] = exp(row[k] - m) }
+            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+            j = 0
+            while j < body {
+                s0 += row[j]; s1 += row[j + 1]; s2 += row[j + 2]; s3 += row[j + 3]
+                j += 4
+            }
+            while j < cols { s0 += row[j]; j += 1 }
+            let inv = 1 / ((s0 + s1) + (s2 + s3))
+            for k in 0..<cols { row[k] *= inv }
         }
     }
 }
