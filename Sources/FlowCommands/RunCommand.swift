@@ -62,7 +62,7 @@ struct RunCommand: ParsableCommand {
         }
         options.dryRun = dryRun
         options.keepGoing = keepGoing
-        options.forced = Set(try WorkflowArguments(arguments: force).targetIDs(wf))
+        options.forced = Set(try WorkflowArguments.words(force).targetIDs(wf))
         guard let mode = LinkMode(rawValue: link) else {
             throw ValidationError("--link must be one of \(LinkMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -80,7 +80,7 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(75)
         }
         let reporter = PlainReporter(quiet: quiet, verbose: verbose, timestamps: false)
-        let runner = try Runner(context: context, workflow: wf, options: options, executor: LocalExecutor(), reporter: reporter)
+        let runner = try Runner(context: context, workflow: wf, options: options, executor: LocalExecutor(graceSeconds: Int(grace.rounded(.up))), reporter: reporter)
         let summary = try runner.run()
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }
@@ -95,8 +95,8 @@ struct RunCommand: ParsableCommand {
 }
 
 extension WorkflowArguments {
-    init(arguments: [String]) {
-        self.init()
-        self.arguments = arguments
+    /// Workflow arguments built from a list of words (a file and step names), as if typed.
+    static func words(_ words: [String]) throws -> WorkflowArguments {
+        try WorkflowArguments.parse(["--"] + words)
     }
 }

@@ -35,7 +35,11 @@ struct StatusCommand: ParsableCommand {
             let step = wf[id]
             let e = evaluations[id]!
             let record = records[step.name]
-            return StatusRow(step: step.name, state: e.state.label, reasons: e.state.reasons.map(\.description),
+            var reasons = e.state.reasons.map(\.description)
+            if step.checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
+                reasons.append("holds a checkpoint of \(Format.bytes(size)), \(Format.duration(age)) old")
+            }
+            return StatusRow(step: step.name, state: e.state.label, reasons: reasons,
                              lastDuration: record?.duration, outputSize: e.manifest?.totalSize ?? record?.outputSize)
         }
         let mustRun = rows.filter { $0.state != "fresh" }.count
@@ -48,6 +52,19 @@ struct StatusCommand: ParsableCommand {
             printTable(rows)
         }
         if check && mustRun > 0 { throw ExitCode(1) }
+    }
+
+    /// Size and age of a checkpoint directory, if it holds anything.
+    static func checkpoint(_ dir: String) -> (Int64, Double)? {
+        guard let files = try? ContentHash.listFiles(dir), !files.isEmpty else { return nil }
+        var size: Int64 = 0
+        var newest: Int64 = 0
+        for f in files {
+            guard let st = FileStat.of(dir + "/" + f) else { continue }
+            size += st.size
+            newest = max(newest, st.mtimeNs)
+        }
+        return (size, Date().timeIntervalSince1970 - Double(newest) / 1e9)
     }
 
     func printLiveRun(_ context: RunContext) {

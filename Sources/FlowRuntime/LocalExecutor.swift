@@ -3,14 +3,19 @@ import Foundation
 import FlowCore
 import Glibc
 
-/// Runs steps as child processes of flow, each the leader of its own process group, with a
-/// parent-death signal so that a step does not outlive a flow that is killed.
+/// Runs steps as child processes of flow, each in its own process group under a small
+/// supervisor (see CSpawn.h) that ends the whole group if flow dies, so that no step process
+/// outlives a flow that is killed, however it is killed.
 public final class LocalExecutor: StepExecutor {
+    /// Seconds the steps of a flow that died get between SIGTERM and SIGKILL.
+    let graceSeconds: Int
     private let lock = NSCondition()
     private var finished: [(Int, Termination)] = []
     private var groups: [Int: pid_t] = [:]
 
-    public init() {}
+    public init(graceSeconds: Int = 30) {
+        self.graceSeconds = graceSeconds
+    }
 
     public var running: Int {
         lock.lock()
@@ -26,7 +31,7 @@ public final class LocalExecutor: StepExecutor {
         var error: Int32 = 0
         let pid = withCStrings(p.argv) { argv in
             withCStrings(env) { envp in
-                flow_spawn(argv, envp, p.workingDirectory, out, 1, &error)
+                flow_spawn(argv, envp, p.workingDirectory, out, Int32(graceSeconds), &error)
             }
         }
         guard pid > 0 else {

@@ -10,6 +10,7 @@ public protocol RunReporter: AnyObject {
     func wouldRun(_ step: Step, reasons: [StaleReason])
     func stepFailed(_ step: Step, message: String, logTail: [String], logPath: String?)
     func warning(_ message: String)
+    func note(_ message: String)
     func end(_ summary: RunSummary, workflow: Workflow)
 }
 
@@ -76,6 +77,10 @@ public final class PlainReporter: RunReporter {
 
     public func warning(_ message: String) {
         out("flow: warning: \(message)", error: true)
+    }
+
+    public func note(_ message: String) {
+        if !quiet { out("flow: \(message)") }
     }
 
     public func end(_ summary: RunSummary, workflow: Workflow) {

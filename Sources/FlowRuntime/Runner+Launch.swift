@@ -55,7 +55,7 @@ extension Runner {
             env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
         }
         env["FLOW_PROGRESS"] = context.progressPath(run: runID, step: step.name)
-        FileManager.default.createFile(atPath: env["FLOW_PROGRESS"]!, contents: nil)
+        _ = FileManager.default.createFile(atPath: env["FLOW_PROGRESS"]!, contents: nil)
         return env
     }
 

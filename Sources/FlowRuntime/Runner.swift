@@ -95,6 +95,9 @@ public final class Runner {
     public func run() throws -> RunSummary {
         let start = Date()
         let selected = workflow.closure(of: options.targets)
+        if !options.dryRun, let previous = try context.state.interruptedRun() {
+            reporter.note("resuming run \(previous.run): \(previous.done) steps done, \(previous.inFlight) interrupted")
+        }
         if !options.dryRun {
             runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
             summary.runID = runID
@@ -296,6 +299,12 @@ public final class Runner {
 
     func installSignalHandlers() {
         pendingInterrupts = 0
+        // A parent may have started flow with these signals blocked (a test runner's thread,
+        // some CI agents): unblock them, or Ctrl-C would stay pending forever.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, s) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for s in [SIGINT, SIGTERM, SIGHUP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { _ in pendingInterrupts += 1 }

@@ -125,13 +125,25 @@ public final class StateStore {
     }
 
     public func endRun(_ id: Int64, status: String, summary: String) throws {
-        try db.query("UPDATE runs SET ended_at = ?, status = ?, summary = ? WHERE id = ?", [
-            .real(Date().timeIntervalSince1970), .text(status), .text(summary), .integer(id),
+        // A run found dead keeps no end time: nobody knows when it died.
+        try db.query("UPDATE runs SET ended_at = CASE WHEN ? THEN ? ELSE ended_at END, status = ?, summary = ? WHERE id = ?", [
+            .integer(summary.isEmpty && status == "interrupted" ? 0 : 1), .real(Date().timeIntervalSince1970), .text(status), .text(summary), .integer(id),
         ])
         // Steps still marked running belong to this run's end: they were interrupted.
         try db.query("UPDATE run_steps SET state = 'interrupted', ended_at = ? WHERE run_id = ? AND state = 'running'", [
             .real(Date().timeIntervalSince1970), .integer(id),
         ])
+    }
+
+    /// The last run, when it was interrupted (or died: still marked running while nobody holds
+    /// the workspace lock, which the caller does). Marks a dead one interrupted.
+    public func interruptedRun() throws -> (run: Int64, done: Int, inFlight: Int)? {
+        guard let last = try runs(limit: 1).first, last.status == "running" || last.status == "interrupted" else { return nil }
+        if last.status == "running" { try endRun(last.id, status: "interrupted", summary: "") }
+        let steps = try self.steps(ofRun: last.id)
+        let done = steps.filter { ["succeeded", "cached", "restored"].contains($0.state) }.count
+        let inFlight = steps.filter { $0.state == "interrupted" || $0.state == "running" }.count
+        return (last.id, done, inFlight)
     }
 
     public func runs(limit: Int = 50) throws -> [Run] {

@@ -76,3 +76,55 @@ public enum FlowBinary {
                              stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 }
+
+/// A `flow` process started in the background, with its output going to files.
+public final class BackgroundFlow {
+    public let process = Process()
+    let outPath: String
+    let errPath: String
+
+    public init(_ args: [String], in directory: String, environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: FlowBinary.path)
+        process.arguments = args
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        env.removeValue(forKey: "FLOW_CACHE")
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        outPath = NSTemporaryDirectory() + "/flow-bg-out-\(UUID().uuidString)"
+        errPath = NSTemporaryDirectory() + "/flow-bg-err-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+
+    /// Waits for the process and returns what it printed.
+    public func wait() -> ProcessResult {
+        process.waitUntilExit()
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        return ProcessResult(status: process.terminationStatus,
+                             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+                             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    }
+
+    /// Polls `condition` every 20 ms for up to `seconds`; true when it held.
+    public static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+}
