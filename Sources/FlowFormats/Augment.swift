@@ -110,8 +110,8 @@ public enum Augment {
         image.data.withUnsafeMutableBufferPointer { d in
             for i in 0..<n {
                 var (h, s, v) = rgbToHSV(d[i], d[n + i], d[2 * n + i])
-                h = (h + factor).truncatingRemainder(dividingBy: 1)
-                if h < 0 { h += 1 }
+                h += factor
+                h -= h.rounded(.down)  // Python's floor modulo, as torch's `% 1.0`
                 (d[i], d[n + i], d[2 * n + i]) = hsvToRGB(h, s, v)
             }
         }
@@ -127,7 +127,8 @@ public enum Augment {
         let rc = (maxc - r) / div, gc = (maxc - g) / div, bc = (maxc - b) / div
         var h: Float
         if maxc == r { h = bc - gc } else if maxc == g { h = 2 + rc - bc } else { h = 4 + gc - rc }
-        h = (h / 6 + 1).truncatingRemainder(dividingBy: 1)
+        h = h / 6 + 1
+        h -= h.rounded(.down)
         return (h, s, maxc)
     }
 
@@ -173,20 +174,31 @@ public enum Augment {
         let yIndex = (0..<(h * kernelSize)).map { reflect($0 / kernelSize + $0 % kernelSize - half, h) }
         var tmp = [Float](repeating: 0, count: h * w)
         image.data.withUnsafeMutableBufferPointer { d in
-            for c in 0..<image.channels {
-                let plane = d.baseAddress! + c * h * w
-                for y in 0..<h {
-                    for x in 0..<w {
-                        var acc: Float = 0
-                        for j in 0..<kernelSize { acc += kf[j] * plane[y * w + xIndex[x * kernelSize + j]] }
-                        tmp[y * w + x] = acc
-                    }
-                }
-                for y in 0..<h {
-                    for x in 0..<w {
-                        var acc: Float = 0
-                        for j in 0..<kernelSize { acc += kf[j] * tmp[yIndex[y * kernelSize + j] * w + x] }
-                        plane[y * w + x] = acc
+            tmp.withUnsafeMutableBufferPointer { t in
+                xIndex.withUnsafeBufferPointer { xi in
+                    yIndex.withUnsafeBufferPointer { yi in
+                        kf.withUnsafeBufferPointer { kw in
+                            for c in 0..<image.channels {
+                                let plane = d.baseAddress! + c * h * w
+                                for y in 0..<h {
+                                    let row = plane + y * w
+                                    for x in 0..<w {
+                                        var acc: Float = 0
+                                        for j in 0..<kernelSize { acc += kw[j] * row[xi[x * kernelSize + j]] }
+                                        t[y * w + x] = acc
+                                    }
+                                }
+                                for y in 0..<h {
+                                    let orow = plane + y * w
+                                    orow.update(repeating: 0, count: w)
+                                    for j in 0..<kernelSize {
+                                        let trow = t.baseAddress! + yi[y * kernelSize + j] * w
+                                        let kj = kw[j]
+                                        for x in 0..<w { orow[x] += kj * trow[x] }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }

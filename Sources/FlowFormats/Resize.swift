@@ -51,35 +51,42 @@ public enum Resize {
         let ys = ResizeTaps(input: r.height, output: height, offset: r.top, filter: filter, antialias: antialias,
                             scale: scale?.y ?? Double(r.height) / Double(height))
         var out = ImageTensor(channels: image.channels, height: height, width: width)
-        // Horizontal pass over the region's rows: [C, r.height, width].
+        // Horizontal pass over the region's rows: [r.height, width] per channel.
         var mid = [Float](repeating: 0, count: r.height * width)
+        let (kx, ky) = (xs.count, ys.count)
         image.data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 mid.withUnsafeMutableBufferPointer { tmp in
-                    for c in 0..<image.channels {
-                        let plane = src.baseAddress! + c * image.planeSize
-                        for y in 0..<r.height {
-                            let row = plane + (r.top + y) * image.width
-                            for x in 0..<width {
-                                var acc: Float = 0
-                                let base = x * xs.count
-                                for k in 0..<xs.count {
-                                    acc += xs.weights[base + k] * row[xs.indices[base + k]]
+                    xs.indices.withUnsafeBufferPointer { xi in
+                        xs.weights.withUnsafeBufferPointer { xw in
+                            ys.indices.withUnsafeBufferPointer { yi in
+                                ys.weights.withUnsafeBufferPointer { yw in
+                                    for c in 0..<image.channels {
+                                        let plane = src.baseAddress! + c * image.planeSize
+                                        for y in 0..<r.height {
+                                            let row = plane + (r.top + y) * image.width
+                                            let trow = tmp.baseAddress! + y * width
+                                            for x in 0..<width {
+                                                var acc: Float = 0
+                                                let base = x * kx
+                                                for k in 0..<kx { acc += xw[base + k] * row[xi[base + k]] }
+                                                trow[x] = acc
+                                            }
+                                        }
+                                        // Vertical pass: rows of `tmp` are region rows (indices relative to r.top).
+                                        let outPlane = dst.baseAddress! + c * height * width
+                                        for y in 0..<height {
+                                            let orow = outPlane + y * width
+                                            orow.update(repeating: 0, count: width)
+                                            for k in 0..<ky {
+                                                let w = yw[y * ky + k]
+                                                if w == 0 { continue }
+                                                let trow = tmp.baseAddress! + (yi[y * ky + k] - r.top) * width
+                                                for x in 0..<width { orow[x] += w * trow[x] }
+                                            }
+                                        }
+                                    }
                                 }
-                                tmp[y * width + x] = acc
-                            }
-                        }
-                        // Vertical pass: rows of `tmp` are region rows (indices relative to r.top).
-                        let outPlane = dst.baseAddress! + c * height * width
-                        for y in 0..<height {
-                            let base = y * ys.count
-                            let orow = outPlane + y * width
-                            for x in 0..<width { orow[x] = 0 }
-                            for k in 0..<ys.count {
-                                let w = ys.weights[base + k]
-                                if w == 0 { continue }
-                                let trow = tmp.baseAddress! + (ys.indices[base + k] - r.top) * width
-                                for x in 0..<width { orow[x] += w * trow[x] }
                             }
                         }
                     }
