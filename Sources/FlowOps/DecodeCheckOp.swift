@@ -76,7 +76,7 @@ struct DecodeCheckOp: FlowOp {
         print(String(format: "decode-check: %d images in %d shards, %d failed; %.3f s, %.0f images/s, %d threads",
                      images, paths.count, failures.count, seconds, rate, nThreads))
         if !failures.isEmpty {
-            throw OpError("decode-check: \(failures.count) of \(images) images (or shards) could not be read; first: \(failures[0].message)")
+            throw OpError("decode-check: \(failures.count) failures (images or whole shards) among \(images) images in \(paths.count) shards; first: \(failures[0].message)")
         }
     }
 
@@ -102,6 +102,8 @@ struct DecodeCheckOp: FlowOp {
                     tally.decodeSeconds += Date().timeIntervalSince(t0)
                 }
             }
+        } catch let e as FormatError {
+            tally.failures.append(Failure(shard: path, key: "", message: e.description))  // names the shard already
         } catch {
             tally.failures.append(Failure(shard: path, key: "", message: "\(path): cannot read the shard: \(error)"))
         }

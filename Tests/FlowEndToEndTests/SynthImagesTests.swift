@@ -64,6 +64,9 @@ import FlowTestSupport
         #expect(r.status != 0 && r.stderr.contains("--format must be png or jpg"), "\(r)")
         r = try FlowBinary.run(["op", "decode-check", "nothing-here/*.tar"], in: dir.path)
         #expect(r.status != 0, "\(r)")
+        try dir.write("bad.tar", "not a tar file")
+        r = try FlowBinary.run(["op", "decode-check", "bad.tar"], in: dir.path)
+        #expect(r.status != 0 && r.stderr.contains("bad.tar") && r.stdout.contains("0 images in 1 shards, 1 failed"), "\(r)")
     }
 
     /// A raw-pixel 1-nearest-neighbour classifier should do poorly: the class is structure,
