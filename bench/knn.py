@@ -60,6 +60,7 @@ def main():
     ap.add_argument("--flow", default=".build-numerics-rel/release/flow")
     ap.add_argument("--n", type=int, default=100_000); ap.add_argument("--d", type=int, default=384)
     ap.add_argument("--threads", default="2"); ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--tools", default="faiss,flow", help="faiss,flow or one of them (compares with the other's saved lists)")
     ap.add_argument("--coretype", default="SkylakeX",
                     help="OPENBLAS_CORETYPE for every tool (same AVX-512 sgemm kernels); 'none' leaves each library's own choice")
     args = ap.parse_args()
@@ -80,21 +81,25 @@ def main():
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
         if args.coretype != "none":
             env["OPENBLAS_CORETYPE"] = args.coretype
-        t0 = time.perf_counter()
-        p = subprocess.run([sys.executable, __file__, "--worker", "faiss", "--data", data, "--threads", str(threads),
+        fs = fp = ws = wp = float("nan")
+        if "faiss" in args.tools:
+          t0 = time.perf_counter()
+          p = subprocess.run([sys.executable, __file__, "--worker", "faiss", "--data", data, "--threads", str(threads),
                             "--k", str(args.k)], env=env, capture_output=True, text=True)
-        if p.returncode: sys.exit(p.stderr)
-        res = json.loads(p.stdout.strip().splitlines()[-1])
-        fs = res["search_s"]; fp = time.perf_counter() - t0
-        print(f"<!-- faiss BLAS: {res['blas']} -->")
-        t0 = time.perf_counter()
-        p = subprocess.run([args.flow, "op", "retrieve", "--query", data, "--pool", data, "--k", str(args.k),
+          if p.returncode: sys.exit(p.stderr)
+          res = json.loads(p.stdout.strip().splitlines()[-1])
+          fs = res["search_s"]; fp = time.perf_counter() - t0
+          print(f"<!-- faiss BLAS: {res['blas']} -->")
+        if "flow" in args.tools:
+          t0 = time.perf_counter()
+          p = subprocess.run([args.flow, "op", "retrieve", "--query", data, "--pool", data, "--k", str(args.k),
                             "--threads", str(threads), "--out", f"{WORK}/I_flow.npy", "--scores", f"{WORK}/S_flow.npy"],
                            env=env, capture_output=True, text=True)
-        if p.returncode: sys.exit(p.stderr)
-        ws = float(re.search(r"search ([0-9.]+) s", p.stdout).group(1)); wp = time.perf_counter() - t0
+          if p.returncode: sys.exit(p.stderr)
+          ws = float(re.search(r"search ([0-9.]+) s", p.stdout).group(1)); wp = time.perf_counter() - t0
+          print(f"<!-- flow: {p.stdout.strip()} -->")
         fi, fsc = np.load(f"{WORK}/I_faiss.npy"), np.load(f"{WORK}/S_faiss.npy")
-        wi, wsc = np.load(f"{WORK}/I_flow.npy"), np.load(f"{WORK}/S_flow.npy")
+        wi, wsc = np.load(f"{WORK}/I_flow.npy").reshape(-1, args.k), np.load(f"{WORK}/S_flow.npy")
         print(f"| faiss IndexFlatIP | {threads} | {fs:.2f} | {fp:.2f} | {len(pairs(fi, fsc))} |")
         print(f"| flow retrieve | {threads} | {ws:.2f} | {wp:.2f} | {len(pairs(wi, wsc))} |")
         same = np.mean([len(set(a) & set(b)) / args.k for a, b in zip(fi, wi)])

@@ -61,8 +61,9 @@ enum CurationIO {
         try write(path) { try NPY.write(NPYArray(float32: m.data, shape: [m.rows, m.cols]), to: path) }
     }
 
-    static func writeIndices(_ values: [Int], to path: String) throws {
-        try write(path) { try NPY.write(NPYArray(int64: values.map(Int64.init), shape: [values.count]), to: path) }
+    /// Writes int64 indices, 1-D unless `shape` says otherwise (e.g. [Q, k]).
+    static func writeIndices(_ values: [Int], shape: [Int]? = nil, to path: String) throws {
+        try write(path) { try NPY.write(NPYArray(int64: values.map(Int64.init), shape: shape ?? [values.count]), to: path) }
     }
 
     static func writeScores(_ values: [Float], shape: [Int], to path: String) throws {

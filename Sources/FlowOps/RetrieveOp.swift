@@ -89,7 +89,7 @@ struct RetrieveOp: FlowOp {
         if union {
             try CurationIO.writeIndices(Array(Set(top.indices)).sorted(), to: out)
         } else {
-            try CurationIO.writeIndices(top.indices, to: out)
+            try CurationIO.writeIndices(top.indices, shape: [q.rows, k], to: out)
         }
         if let scores { try CurationIO.writeScores(top.scores, shape: [q.rows, k], to: scores) }
         print("retrieve: \(q.rows) queries against \(p.rowCount) pool rows, top-\(k); search \(String(format: "%.3f s", searchSeconds)), total \(CurationIO.elapsed(start))")

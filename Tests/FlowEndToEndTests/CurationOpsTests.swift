@@ -83,7 +83,7 @@ import FlowTestSupport
         let r = try FlowBinary.run(["op", "retrieve", "--query", "q.npy", "--pool", "p.npy", "--k", "4", "--block", "16",
                                     "--out", "idx.npy", "--scores", "s.npy"], in: dir.path)
         try #require(r.status == 0, "\(r)")
-        let idx = try readInt64NPY(dir.url("idx.npy").path)
+        let idx = try readInt64NPY(dir.url("idx.npy").path, shape: "(9, 4)")
         func cos(_ a: [Float], _ b: [Float]) -> Double {
             let ab = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let aa = a.reduce(0.0) { $0 + Double($1) * Double($1) }, bb = b.reduce(0.0) { $0 + Double($1) * Double($1) }
@@ -179,11 +179,12 @@ func writeInt64NPY(_ values: [Int], to path: String) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
-func readInt64NPY(_ path: String) throws -> [Int] {
+func readInt64NPY(_ path: String, shape: String? = nil) throws -> [Int] {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
     let header = String(decoding: bytes[10..<(10 + headerLength)], as: UTF8.self)
     try #require(header.contains("'<i8'"), "\(path): \(header)")
+    if let shape { try #require(header.contains("'shape': \(shape)"), "\(path): \(header)") }
     let data = bytes[(10 + headerLength)...]
     return stride(from: data.startIndex, to: data.endIndex, by: 8).map { i in
         var v: Int64 = 0
