@@ -8,7 +8,7 @@ DEBIAN_PKGS := libxxhash-dev xxhash liblz4-dev lz4 libsqlite3-dev libarchive-dev
                libpng-dev libopenblas-dev pkg-config
 DAG        ?= workflows/pretrain.dag
 
-.PHONY: all deps build run test test-unit test-e2e bench fuzz soak clean
+.PHONY: all deps build run test bench fuzz soak clean
 
 all: build
 
@@ -44,6 +44,23 @@ PY_PKGS := numpy safetensors webdataset pillow
 	python3 -m venv .venv
 	.venv/bin/pip install -q $(PY_PKGS)
 	touch $@
+
+## soak: the kill-and-resume fault-injection test with 200 trials instead of 20.
+soak: deps .venv/ok
+	$(SWIFT) build --build-tests
+	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_SOAK_TRIALS=200 $(SWIFT) test --skip-build --filter killedAtRandomMoments
+
+## fuzz: every libFuzzer target for FUZZ_SECONDS each (default 600), from the committed corpora.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= dag npy safetensors shard image
+fuzz: deps
+	for t in $(FUZZ_TARGETS); do bash fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
+
+## bench: the engine benchmarks against make, ninja (and snakemake, dvc), and hashing against xxhsum.
+bench: build
+	bash bench/setup-peers.sh
+	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/dag-bench.sh
+	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/hash.sh
 
 clean:
 	rm -rf .build

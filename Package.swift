@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "FlowRuntimeTests", dependencies: ["FlowRuntime", "FlowTestSupport"]),
         .testTarget(name: "FlowFormatsTests", dependencies: ["FlowFormats", "FlowTestSupport"]),
         .testTarget(name: "FlowNumericsTests", dependencies: ["FlowNumerics", "FlowTestSupport"]),
-        .testTarget(name: "FlowModelsTests", dependencies: ["FlowModels", "FlowTestSupport"]),
+        .testTarget(name: "FlowModelsTests", dependencies: ["FlowModels", "FlowTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "FlowEndToEndTests", dependencies: ["FlowTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

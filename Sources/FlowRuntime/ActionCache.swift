@@ -27,6 +27,13 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var digest: String
         public var size: Int64
         public var executable: Bool
+
+        public init(path: String, digest: String, size: Int64, executable: Bool) {
+            self.path = path
+            self.digest = digest
+            self.size = size
+            self.executable = executable
+        }
     }
 
     public struct Output: Codable, Equatable, Sendable {
@@ -40,6 +47,15 @@ public struct Manifest: Codable, Equatable, Sendable {
         /// A directory's files.
         public var entries: [Entry]?
 
+        public init(path: String, kind: String, digest: String, size: Int64, executable: Bool, entries: [Entry]?) {
+            self.path = path
+            self.kind = kind
+            self.digest = digest
+            self.size = size
+            self.executable = executable
+            self.entries = entries
+        }
+
         public var isDirectory: Bool { kind == "directory" }
     }
 
@@ -52,6 +68,18 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var finishedAt: Double
     public var log: String?
     public var host: String
+
+    public init(key: String, step: String, outputs: [Output], exitStatus: Int32, duration: Double, finishedAt: Double,
+                log: String?, host: String) {
+        self.key = key
+        self.step = step
+        self.outputs = outputs
+        self.exitStatus = exitStatus
+        self.duration = duration
+        self.finishedAt = finishedAt
+        self.log = log
+        self.host = host
+    }
 
     public var totalSize: Int64 { outputs.reduce(0) { $0 + $1.size } }
 
