@@ -56,23 +56,28 @@ public final class ArchiveReader {
     }
 
     /// Reads the current entry's data whole. Throws if the archive ends before `size` bytes.
+    /// Memory grows with the bytes actually read, so a damaged header claiming gigabytes
+    /// cannot make it allocate them up front.
     public func readData() throws -> [UInt8] {
         guard currentSize >= 0, currentSize <= Int64(Int.max) else {
             throw ArchiveError(status: ARCHIVE_FATAL, code: ArchiveError.fileFormatCode,
                                message: "entry size \(currentSize) is not valid")
         }
         let size = Int(currentSize)
+        let firstPiece = min(size, 1 << 26)
         var failure: Error?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            var filled = 0
-            do {
-                while filled < size {
-                    let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[filled...]))
-                    if n == 0 { break }
-                    filled += n
-                }
-            } catch { failure = error }
-            count = filled
+        var bytes = [UInt8](unsafeUninitializedCapacity: firstPiece) { buffer, count in
+            count = fill(UnsafeMutableRawBufferPointer(buffer), failure: &failure)
+        }
+        while failure == nil, bytes.count < size {
+            let before = bytes.count
+            let piece = min(size - before, 1 << 24)
+            bytes.append(contentsOf: repeatElement(0, count: piece))
+            let got = bytes.withUnsafeMutableBytes { all in
+                fill(UnsafeMutableRawBufferPointer(rebasing: all[before...]), failure: &failure)
+            }
+            bytes.removeLast(piece - got)
+            if got < piece { break }
         }
         if let failure { throw failure }
         guard bytes.count == size else {
@@ -80,6 +85,19 @@ public final class ArchiveReader {
                                message: "Truncated tar archive: entry data ends after \(bytes.count) of \(size) bytes")
         }
         return bytes
+    }
+
+    /// Reads until `buffer` is full or the entry ends; returns the bytes read.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, failure: inout Error?) -> Int {
+        var filled = 0
+        do {
+            while filled < buffer.count {
+                let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                if n == 0 { break }
+                filled += n
+            }
+        } catch { failure = error }
+        return filled
     }
 
     /// Skips the current entry's data (`archive_read_data_skip`).

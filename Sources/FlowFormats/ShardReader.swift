@@ -70,6 +70,7 @@ public final class ShardReader {
             }
             let offset = archive.headerOffset
             let name = header.pathname
+            lastEntry = (name, offset + 512 + (header.size + 511) / 512 * 512)
             func refuse(_ why: String) -> FormatError {
                 FormatError(path: path, message: "entry '\(name)' at byte \(offset): \(why); refusing to read this shard (rebuild it from trusted data)")
             }
@@ -91,7 +92,6 @@ public final class ShardReader {
                 throw FormatError(path: path, message:
                     "entry '\(name)' at byte \(offset): data truncated or corrupt (\(error.message)); the shard is damaged, re-create it")
             }
-            lastEntry = (name, offset + 512 + (header.size + 511) / 512 * 512)
             return ShardEntry(name: name, key: key, ext: ext, offset: offset, bytes: bytes)
         }
         return nil

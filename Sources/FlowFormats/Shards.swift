@@ -74,7 +74,11 @@ public enum Shards {
     static func glob(_ pattern: String) throws -> [String] {
         var g = glob_t()
         defer { globfree(&g) }
+        #if canImport(Glibc)
         let rc = Glibc.glob(pattern, 0, nil, &g)
+        #else
+        let rc = Darwin.glob(pattern, 0, nil, &g)
+        #endif
         if rc == GLOB_NOMATCH { return [] }
         guard rc == 0 else { throw FormatError(path: pattern, message: "cannot list matching files (glob error \(rc))") }
         var out: [String] = []

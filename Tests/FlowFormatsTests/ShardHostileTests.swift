@@ -10,7 +10,7 @@ struct TarBuilder {
     /// Appends a ustar header and its padded data. `type` is the typeflag ('0' file, '1' hard
     /// link, '2' symlink, '3' char device, '4' block device, '5' directory, '6' fifo).
     mutating func add(_ name: String, _ data: [UInt8] = [], type: Character = "0", link: String = "",
-                      corruptChecksum: Bool = false) {
+                      corruptChecksum: Bool = false, claimedSize: Int? = nil) {
         var h = [UInt8](repeating: 0, count: 512)
         func put(_ s: String, _ at: Int) { for (i, b) in s.utf8.enumerated() { h[at + i] = b } }
         func octal(_ v: Int, _ at: Int, _ width: Int) {
@@ -19,7 +19,7 @@ struct TarBuilder {
         }
         put(name, 0)
         octal(0o644, 100, 8); octal(0, 108, 8); octal(0, 116, 8)
-        octal(data.count, 124, 12); octal(946_684_800, 136, 12)
+        octal(claimedSize ?? data.count, 124, 12); octal(946_684_800, 136, 12)
         h[156] = type.asciiValue ?? 48
         put(link, 157)
         put("ustar", 257); put("00", 263)
@@ -89,6 +89,14 @@ struct TarBuilder {
         tar.bytes = Array(tar.bytes.prefix(1024 + 200))
         let message = try readError(tar)
         #expect(message?.hasPrefix("truncated or corrupt tar after entry 'a.cls', near byte 1024") == true, "\(message ?? "no error")")
+    }
+
+    @Test func hugeClaimedSizeIsTruncationNotACrash() throws {
+        var tar = TarBuilder()
+        tar.add("a.cls", [49])
+        tar.add("a.jpg", [1, 2, 3], claimedSize: 0o77777777777)  // 8 GiB claimed, 512 bytes present
+        let message = try readError(tar)
+        #expect(message?.hasPrefix("entry 'a.jpg' at byte 1024: data truncated or corrupt") == true, "\(message ?? "no error")")
     }
 
     @Test func corruptHeaderChecksum() throws {
