@@ -25,8 +25,10 @@ public final class ArchiveWriter {
     private var entry: OpaquePointer?
     private let path: String
 
-    /// Creates (or truncates) `path` and starts an archive in it.
-    public init(path: String, format: Format = .ustar, filter: Filter = .none) throws {
+    /// Creates (or truncates) `path` and starts an archive in it, writing `blockSize` bytes per
+    /// write(2). The last block is not padded (`archive_write_set_bytes_in_last_block(a, 1)`), so
+    /// the bytes written do not depend on `blockSize`: the archive ends with its two zero blocks.
+    public init(path: String, format: Format = .ustar, filter: Filter = .none, blockSize: Int = 1 << 16) throws {
         self.path = path
         guard let a = archive_write_new() else {
             throw ArchiveError(status: ARCHIVE_FATAL, code: 12, message: "archive_write_new: out of memory")
@@ -47,6 +49,8 @@ public final class ArchiveWriter {
             try check(archive_write_set_filter_option(a, "lz4", "compression-level", String(level)),
                       "set lz4 compression level")
         }
+        try check(archive_write_set_bytes_per_block(a, Int32(clamping: blockSize)), "set block size")
+        try check(archive_write_set_bytes_in_last_block(a, 1), "set last block size")
         try check(archive_write_open_filename(a, path), "open \(path)")
     }
 
