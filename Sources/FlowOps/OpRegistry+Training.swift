@@ -1,3 +1,3 @@
 extension OpRegistry {
-    static let trainingOps: [any FlowOp.Type] = []
+    static let trainingOps: [any FlowOp.Type] = [EvalKNNOp.self, EvalLinearOp.self]
 }

@@ -1,0 +1,97 @@
+// Labelled features from shards: each sample's image through the backbone, its .cls as label.
+import Foundation
+import FlowFormats
+import FlowModels
+import FlowNumerics
+
+/// Embeds labelled shards the way `flow op embed` does (square crop or stretch, antialiased
+/// bicubic resize, ImageNet normalisation, final-normed class token, optionally followed by
+/// the patch-token mean), and takes every sample's label from its `.cls` entry.
+struct LabelledEmbedder {
+    var vit: ViT
+    var side: Int
+    var batch: Int
+    /// cls or cls+mean.
+    var pool: String
+    /// center-crop or stretch.
+    var resize: String
+    var threads: Int
+
+    var width: Int { pool == "cls" ? vit.config.dim : 2 * vit.config.dim }
+
+    /// Features [N, width] and labels of every sample of `shards`, in shard order.
+    /// `split` (train or val) names the input in messages.
+    func embed(shards: String, split: String) throws -> LabelledFeatures {
+        let paths: [String]
+        do { paths = try Shards.expand(shards) } catch { throw OpError("--\(split) \(shards): \(error)") }
+        guard !paths.isEmpty else { throw OpError("--\(split) \(shards): no shards found (expected .tar or .tar.lz4 files)") }
+        let decoder = try ImageDecoder()
+        var rows: [Float] = [], labels: [Int] = []
+        var pending: [Float] = []
+        var pendingCount = 0
+        func flush() throws {
+            guard pendingCount > 0 else { return }
+            let output = try vit.forward(images: pending, batch: pendingCount, height: side, width: side, threads: threads)
+            rows += pool == "cls" ? output.classTokens
+                : EmbedOp.interleave(output.classTokens, output.patchTokenMean, dim: vit.config.dim)
+            pending.removeAll(keepingCapacity: true)
+            pendingCount = 0
+            Progress.shared.report("embed \(split) \(labels.count) images")
+        }
+        for path in paths {
+            let reader: ShardReader
+            do { reader = try ShardReader(path: path) } catch { throw OpError("\(path): cannot open the shard: \(error)") }
+            while true {
+                let next: Sample?
+                do { next = try reader.next() } catch { throw OpError("\(path): cannot read the next sample: \(error)") }
+                guard let sample = next else { break }
+                labels.append(try Self.label(sample, shard: path))
+                guard let ext = EmbedOp.imageExtension(sample) else {
+                    throw OpError("\(path): sample '\(sample.key)' has no jpg, jpeg or png entry (entries: \(sample.sortedExtensions.joined(separator: ", "))); evaluation needs one image per sample")
+                }
+                var image: ImageTensor
+                do {
+                    image = try decoder.decode(sample.entries[ext] ?? [], hint: ext, channels: 3)
+                } catch let e as ImageError {
+                    throw OpError("\(e.in(key: sample.key, shard: path))")
+                } catch {
+                    throw OpError("\(path): sample '\(sample.key)': cannot decode its .\(ext) entry: \(error)")
+                }
+                pending += prepare(image).data
+                pendingCount += 1
+                if pendingCount == batch { try flush() }
+            }
+        }
+        try flush()
+        guard !labels.isEmpty else { throw OpError("--\(split) \(shards): the shards hold no samples") }
+        return LabelledFeatures(features: try Matrix(rows: labels.count, cols: width, data: rows), labels: labels,
+                                source: shards)
+    }
+
+    /// The sample's class index from its `.cls` entry, or an error naming the shard and key.
+    static func label(_ sample: Sample, shard: String) throws -> Int {
+        guard let bytes = sample.entries["cls"] else {
+            throw OpError("\(shard): sample '\(sample.key)' has no .cls entry (entries: \(sample.sortedExtensions.joined(separator: ", "))); evaluation needs a class label for every sample: add KEY.cls holding the class index, e.g. 3")
+        }
+        guard let c = sample.classIndex, c >= 0 else {
+            let text = String(decoding: bytes.prefix(40), as: UTF8.self)
+            throw OpError("\(shard): sample '\(sample.key)': its .cls entry '\(text)' is not a class index (a non-negative integer such as 3)")
+        }
+        return c
+    }
+
+    /// Square crop (or stretch), antialiased bicubic resize to side×side, ImageNet normalisation.
+    func prepare(_ image: ImageTensor) -> ImageTensor {
+        var region: PixelRegion? = nil
+        if resize == "center-crop" {
+            let s = min(image.height, image.width)
+            region = PixelRegion(top: (image.height - s) / 2, left: (image.width - s) / 2, height: s, width: s)
+        }
+        var resized = image
+        if region != nil || image.height != side || image.width != side {
+            resized = Resize.resize(image, height: side, width: side, filter: .bicubic, antialias: true, region: region)
+        }
+        ImageNetNormalization.apply(&resized)
+        return resized
+    }
+}
