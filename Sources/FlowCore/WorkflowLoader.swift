@@ -441,18 +441,15 @@ struct LoaderState {
                 } else if let (_, owner) = outputDirs.first(where: { $0.0.contains(input.path) }) {
                     producers.append(owner)
                 } else {
-                    // An input directory that holds other steps' outputs depends on all of them.
-                    let inside = producerOf.filter { $0.key.hasPrefix(input.path + "/") }.map(\.value)
-                    producers += inside
-                    switch loader.workspace.kind(of: input.path) {
-                    case .missing where inside.isEmpty:
-                        error("input '\(input.path)' does not exist and no step produces it", at: location)
-                    case .directory:
+                    let kind = loader.workspace.kind(of: input.path)
+                    if kind != .file {
+                        // An input directory that holds other steps' outputs depends on all of them.
+                        let inside = outputsUnder(input.path, producerOf)
+                        producers += inside
+                        if kind == .missing && inside.isEmpty {
+                            error("input '\(input.path)' does not exist and no step produces it", at: location)
+                        }
                         steps[i].inputs[k].isDirectory = true
-                    case .missing:
-                        steps[i].inputs[k].isDirectory = true
-                    case .file:
-                        break
                     }
                 }
                 for p in producers {
@@ -479,6 +476,13 @@ struct LoaderState {
             for d in step.dependencies { steps[d.index].dependents.append(step.id) }
         }
         checkCycles()
+    }
+
+    /// The steps that write something inside directory `path` (a sorted scan would do better for
+    /// huge workflows; this runs only for inputs that are directories).
+    func outputsUnder(_ path: String, _ producerOf: [String: StepID]) -> [StepID] {
+        let prefix = path + "/"
+        return producerOf.filter { $0.key.hasPrefix(prefix) }.map(\.value)
     }
 
     mutating func checkCycles() {

@@ -62,7 +62,7 @@ public final class Evaluator {
         let definition = StepDefinition(step: step, inputDigests: digests)
         let key = definition.key
         if !missing.isEmpty {
-            return Evaluation(state: .stale(missing.map { .inputChanged(path: $0, old: records[step.name]?.definition.inputs[$0], new: nil) }),
+            return Evaluation(state: .stale(missing.map { .inputChanged(path: $0, old: records[step.name]?.definition?.inputs[$0], new: nil) }),
                               key: nil, definition: definition)
         }
         if forced {

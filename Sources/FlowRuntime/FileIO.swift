@@ -6,14 +6,23 @@ enum FileIO {
     static func readAll(_ path: String, sizeHint: Int) throws -> [UInt8] {
         let fd = try retrying("open", path) { open(path, O_RDONLY | O_CLOEXEC) }
         defer { close(fd) }
-        var result = [UInt8]()
-        result.reserveCapacity(sizeHint)
-        let chunk = 1 << 20
-        var buffer = [UInt8](repeating: 0, count: chunk)
+        var st = stat()
+        let size = fstat(fd, &st) == 0 ? Int(st.st_size) : sizeHint
+        // Read straight into the array's storage; one extra byte detects a file that grew.
+        var result = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, count in
+            count = 0
+            while count < buffer.count {
+                let n = read(fd, buffer.baseAddress! + count, buffer.count - count)
+                if n > 0 { count += n } else if n == 0 || errno != EINTR { break }
+            }
+        }
+        if result.count <= size { return result }
+        // The file grew while read: take the rest in pieces.
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = try buffer.withUnsafeMutableBytes { b in try retrying("read", path) { read(fd, b.baseAddress, chunk) } }
+            let n = try chunk.withUnsafeMutableBytes { b in try retrying("read", path) { read(fd, b.baseAddress, b.count) } }
             if n == 0 { break }
-            result.append(contentsOf: buffer[0..<n])
+            result.append(contentsOf: chunk[0..<n])
         }
         return result
     }

@@ -7,13 +7,14 @@ extension Runner {
     /// A step's process ended: commit its result, retry it, or report its failure.
     func finish(token: Int, termination: Termination) throws {
         guard let a = active.removeValue(forKey: token) else { return }
-        pool.release(a.grant)
+        release(a)
         let step = workflow[a.id]
         var failure: String?
         if a.timedOut {
             failure = "timed out after \(step.timeout) s"
         } else if !termination.succeeded {
-            failure = termination.description
+            failure = a.cluster ? slurmFailure(a, token: token, termination) : termination.description
+            if a.cluster, resumeFromCheckpoint(a, termination) { return }
         } else {
             do {
                 try commit(a)
@@ -30,7 +31,7 @@ extension Runner {
         }
         let exit = exitCode(termination)
         journal(a.id, "failed", key: a.evaluation.key, pid: a.handle, started: a.started, exit: exit, attempt: a.attempt,
-                log: a.logPath, note: failure ?? "")
+                log: a.logPath, note: failure ?? "", cluster: a.cluster)
         if a.attempt <= step.retries && !summary.interrupted {
             reporter.warning("\(step.name) failed (\(failure ?? "")); retrying (attempt \(a.attempt + 1) of \(step.retries + 1))")
             waiting.insert(a.id, at: 0)
@@ -68,11 +69,12 @@ extension Runner {
         for out in step.outputs {
             outputs.append(try ingest(out))
         }
+        try checkAgainstRecord(a, outputs)
         let logInfo = try? context.store.ingest(bytes: (try? FileIO.readAll(a.logPath, sizeHint: 0)) ?? [])
         let duration = Date().timeIntervalSince(a.started)
         let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
                                 finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
-                                host: ProcessInfo.processInfo.hostName)
+                                host: a.cluster ? completionRecord(a)?.node ?? "slurm" : ProcessInfo.processInfo.hostName)
         if options.syncEveryCommit { try context.store.sync() }
         try context.actions.store(manifest, key: key)
         try context.store.syncIfDue()
@@ -80,7 +82,8 @@ extension Runner {
         try context.state.saveRecord(step: step.name, StateStore.StepRecord(
             key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
         if step.checkpoint { context.removeCheckpoint(key) }
-        journal(a.id, "succeeded", key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath)
+        journal(a.id, "succeeded", key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
+                cluster: a.cluster)
         context.workspace.saveStatCache()
         settle(a.id, .ran, note: String(format: "%.1fs", duration))
     }

@@ -13,11 +13,14 @@ extension Runner {
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
         attempts[id] = attempt
+        let cluster = isSlurm(step)
+        if cluster, adoptDetachedJob(id, evaluation: evaluation, grant: grant, attempt: attempt) { return }
         try prepareOutputs(step)
         let logPath = try context.logPath(run: runID, step: step.name)
         var process = ProcessDescription(step: step.name, argv: argv(for: step), environment: environment(for: step, grant: grant, attempt: attempt),
                                          workingDirectory: context.workspace.root, resources: step.resources, gpus: grant.gpus,
-                                         logPath: logPath, timeout: step.timeout, attempt: attempt, executorOptions: step.executorOptions)
+                                         logPath: logPath, timeout: step.timeout, attempt: attempt,
+                                         executorOptions: cluster ? clusterOptions(for: step) : step.executorOptions)
         if step.checkpoint, let key = evaluation.key {
             let dir = context.checkpointDirectory(key)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -27,8 +30,9 @@ extension Runner {
         nextToken += 1
         let handle = try executor.start(process, token: token)
         let started = Date()
-        active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath, handle: handle)
-        journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath)
+        active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath,
+                               handle: handle, cluster: cluster)
+        journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, cluster: cluster)
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
     }
 
@@ -51,7 +55,7 @@ extension Runner {
         env["FLOW_ATTEMPT"] = String(attempt)
         env["FLOW_RUN"] = String(runID)
         env["FLOW_WORKSPACE"] = context.workspace.root
-        if step.resources.gpus > 0 || !grant.gpus.isEmpty {
+        if !isSlurm(step) && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
             env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
         }
         env["FLOW_PROGRESS"] = context.progressPath(run: runID, step: step.name)

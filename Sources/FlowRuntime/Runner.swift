@@ -22,6 +22,13 @@ public struct RunOptions {
     /// The command line, for the run journal.
     public var commandLine = ""
     public var dagPath = ""
+    /// `local` or `slurm`: where steps without their own `executor` setting run (`--executor`).
+    public var executor = "local"
+    /// Cluster options from the command line (`partition`, `account`, `qos`, `constraint`,
+    /// `sbatch`); a step's own settings win, and `sbatch` options of both are passed.
+    public var clusterOptions: [String: String] = [:]
+    /// On Ctrl-C, leave Slurm jobs running (a later run reattaches to them) instead of cancelling them.
+    public var detach = false
     public init() {}
 }
 
@@ -68,6 +75,8 @@ public final class Runner {
         var logPath: String
         var handle: String
         var timedOut = false
+        /// A Slurm job (its handle is the job id), not a local process.
+        var cluster = false
     }
     var active: [Int: Active] = [:]
     var nextToken = 0
@@ -79,6 +88,12 @@ public final class Runner {
     var unmet: [StepID: Int] = [:]
     /// Steps whose dependencies are all done, in the order they became ready.
     var ready: [StepID] = []
+    /// Slurm steps take their resources from the cluster, not from this machine's pool.
+    var clusterPool = ResourcePool(jobs: 1 << 20, cpus: 1 << 20, memory: 1 << 60, gpus: 1024)
+    /// Slurm jobs of an interrupted earlier run, by step name, to adopt instead of submitting again.
+    var detachedJobs: [String: StateStore.RunStep] = [:]
+    /// How many times each checkpointed step was resubmitted to resume after a time limit or preemption.
+    var resumes: [StepID: Int] = [:]
 
     public init(context: RunContext, workflow: Workflow, options: RunOptions, executor: StepExecutor, reporter: RunReporter) throws {
         self.context = context
@@ -97,6 +112,7 @@ public final class Runner {
         let selected = workflow.closure(of: options.targets)
         if !options.dryRun, let previous = try context.state.interruptedRun() {
             reporter.note("resuming run \(previous.run): \(previous.done) steps done, \(previous.inFlight) interrupted")
+            findDetachedJobs(run: previous.run)
         }
         if !options.dryRun {
             runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
@@ -217,8 +233,9 @@ public final class Runner {
     }
 
     func journal(_ id: StepID, _ state: String, key: Digest128? = nil, pid: String = "", started: Date? = nil,
-                 exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "") {
-        try? context.state.setStep(run: runID, step: workflow[id].name, state: state, key: key?.hex ?? "", pid: Int32(pid) ?? 0,
+                 exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", cluster: Bool = false) {
+        try? context.state.setStep(run: runID, step: workflow[id].name, state: state, key: key?.hex ?? "",
+                                   pid: cluster ? 0 : Int32(pid) ?? 0, jobID: cluster ? pid : "",
                                    started: started, ended: state == "running" ? nil : Date(), exitStatus: exit,
                                    attempt: attempt, log: log, note: note)
     }
@@ -229,17 +246,18 @@ public final class Runner {
         var still: [StepID] = []
         for id in waiting {
             let step = workflow[id]
-            guard let grant = pool.acquire(step.resources) else {
+            let cluster = isSlurm(step)
+            guard let grant = cluster ? clusterPool.acquire(step.resources) : pool.acquire(step.resources) else {
                 still.append(id)
                 continue
             }
-            if pool.exceedsMachine(step.resources) {
+            if !cluster && pool.exceedsMachine(step.resources) {
                 reporter.warning("\(step.name) asks for more than this machine has; it runs with what there is")
             }
             do {
                 try launch(id, grant: grant)
             } catch {
-                pool.release(grant)
+                if cluster { clusterPool.release(grant) } else { pool.release(grant) }
                 reporter.stepFailed(step, message: "\(error)", logTail: [], logPath: nil)
                 settle(id, .failed)
                 if !options.keepGoing { stopStarting = true }
@@ -253,6 +271,7 @@ public final class Runner {
     func interrupt() {
         summary.interrupted = true
         stopStarting = true
+        if options.detach { detachClusterJobs() }
         guard !active.isEmpty else { return }
         reporter.warning("interrupted: stopping \(active.count) running step(s) (SIGTERM, then SIGKILL after \(Int(options.grace)) s; Ctrl-C again to kill now)")
         executor.signalAll(SIGTERM)
@@ -263,11 +282,11 @@ public final class Runner {
             }
             if let (token, termination) = executor.next(timeout: 0.1) {
                 if let a = active.removeValue(forKey: token) {
-                    pool.release(a.grant)
+                    release(a)
                     // A step that finished cleanly within the grace period is still committed.
                     if termination.succeeded, (try? commit(a)) != nil { continue }
                     journal(a.id, "interrupted", key: a.evaluation.key, pid: a.handle, started: a.started,
-                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath)
+                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath, cluster: a.cluster)
                     summary.outcomes[a.id] = .interrupted
                     reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: termination.description)
                 }
@@ -283,7 +302,8 @@ public final class Runner {
 
     func checkTimeouts() {
         let now = Date()
-        for (token, a) in active where !a.timedOut {
+        // A Slurm job's limit is its --time, enforced by Slurm; pending time must not count.
+        for (token, a) in active where !a.timedOut && !a.cluster {
             let limit = workflow[a.id].timeout
             if limit > 0 && now.timeIntervalSince(a.started) > Double(limit) {
                 active[token]!.timedOut = true

@@ -68,27 +68,43 @@ public final class StateStore {
 
     public struct StepRecord {
         public var key: Digest128
-        public var definition: StepDefinition
+        /// The definition in its stored text form, decoded only when asked for (most steps are
+        /// fresh, and `flow status` should not pay for explaining what needs no explanation).
+        var definitionText: String
         public var duration: Double
         public var outputSize: Int64
         public var finishedAt: Date
         public var runID: Int64
+
+        public init(key: Digest128, definition: StepDefinition, duration: Double, outputSize: Int64, finishedAt: Date, runID: Int64) {
+            self.init(key: key, definitionText: DefinitionCodec.encode(definition), duration: duration, outputSize: outputSize,
+                      finishedAt: finishedAt, runID: runID)
+        }
+
+        init(key: Digest128, definitionText: String, duration: Double, outputSize: Int64, finishedAt: Date, runID: Int64) {
+            self.key = key
+            self.definitionText = definitionText
+            self.duration = duration
+            self.outputSize = outputSize
+            self.finishedAt = finishedAt
+            self.runID = runID
+        }
+
+        public var definition: StepDefinition? { DefinitionCodec.decode(definitionText) }
     }
 
     public func record(step: String) throws -> StepRecord? {
         let rows = try db.query("SELECT key, definition, duration, output_size, finished_at, run_id FROM step_records WHERE step = ?", [.text(step)])
-        guard let r = rows.first, let key = r[0].string.flatMap(Digest128.init(hex:)), let json = r[1].string,
-              let definition = DefinitionCodec.decode(json) else { return nil }
-        return StepRecord(key: key, definition: definition, duration: r[2].double ?? 0, outputSize: r[3].int ?? 0,
+        guard let r = rows.first, let key = r[0].string.flatMap(Digest128.init(hex:)), let text = r[1].string else { return nil }
+        return StepRecord(key: key, definitionText: text, duration: r[2].double ?? 0, outputSize: r[3].int ?? 0,
                           finishedAt: Date(timeIntervalSince1970: r[4].double ?? 0), runID: r[5].int ?? 0)
     }
 
     public func allRecords() throws -> [String: StepRecord] {
         var result: [String: StepRecord] = [:]
         for r in try db.query("SELECT step, key, definition, duration, output_size, finished_at, run_id FROM step_records") {
-            guard let step = r[0].string, let key = r[1].string.flatMap(Digest128.init(hex:)), let json = r[2].string,
-                  let definition = DefinitionCodec.decode(json) else { continue }
-            result[step] = StepRecord(key: key, definition: definition, duration: r[3].double ?? 0, outputSize: r[4].int ?? 0,
+            guard let step = r[0].string, let key = r[1].string.flatMap(Digest128.init(hex:)), let text = r[2].string else { continue }
+            result[step] = StepRecord(key: key, definitionText: text, duration: r[3].double ?? 0, outputSize: r[4].int ?? 0,
                                       finishedAt: Date(timeIntervalSince1970: r[5].double ?? 0), runID: r[6].int ?? 0)
         }
         return result
@@ -96,7 +112,7 @@ public final class StateStore {
 
     public func saveRecord(step: String, _ record: StepRecord) throws {
         try db.query("INSERT OR REPLACE INTO step_records VALUES (?, ?, ?, ?, ?, ?, ?)", [
-            .text(step), .text(record.key.hex), .text(DefinitionCodec.encode(record.definition)), .real(record.duration),
+            .text(step), .text(record.key.hex), .text(record.definitionText), .real(record.duration),
             .integer(record.outputSize), .real(record.finishedAt.timeIntervalSince1970), .integer(record.runID),
         ])
     }

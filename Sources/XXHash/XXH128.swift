@@ -17,14 +17,32 @@ public struct Digest128: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses 32 hex digits; nil for anything else.
     public init?(hex: some StringProtocol) {
-        guard hex.utf8.count == 32,
-              let high = UInt64(hex.prefix(16), radix: 16),
-              let low = UInt64(hex.suffix(16), radix: 16) else { return nil }
+        var high: UInt64 = 0, low: UInt64 = 0
+        var n = 0
+        for c in hex.utf8 {
+            let v: UInt8
+            switch c {
+            case 48...57: v = c - 48
+            case 97...102: v = c - 87
+            case 65...70: v = c - 55
+            default: return nil
+            }
+            if n < 16 { high = high << 4 | UInt64(v) } else if n < 32 { low = low << 4 | UInt64(v) } else { return nil }
+            n += 1
+        }
+        guard n == 32 else { return nil }
         self.init(high: high, low: low)
     }
 
     public var hex: String {
-        Self.hex16(high) + Self.hex16(low)
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            for i in 0..<16 {
+                buffer[i] = digits[Int((high >> UInt64(60 - 4 * i)) & 0xf)]
+                buffer[16 + i] = digits[Int((low >> UInt64(60 - 4 * i)) & 0xf)]
+            }
+            return 32
+        }
     }
 
     public var description: String { hex }
@@ -36,10 +54,6 @@ public struct Digest128: Hashable, Comparable, Sendable, CustomStringConvertible
         (a.high, a.low) < (b.high, b.low)
     }
 
-    private static func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
 }
 
 /// Streaming XXH3-128 (`XXH3_state_t`), through the runtime-dispatched entry points

@@ -1,0 +1,133 @@
+import Foundation
+
+/// An error from a Slurm command: the command line, its exit status and what it printed.
+public struct SlurmError: Error, CustomStringConvertible {
+    public var command: String
+    public var status: Int32
+    public var message: String
+    public var description: String {
+        "\(command) failed (exit status \(status)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))"
+    }
+}
+
+/// Runs Slurm's commands (sbatch, squeue, sacct, scancel) and parses their output. Every query
+/// covers all the given jobs in one call, so polling costs one squeue per interval, not one per job.
+public final class SlurmClient {
+    /// A job's state as Slurm reports it (`RUNNING`, `TIMEOUT`, ...) and, from sacct, its exit code.
+    public struct JobState: Equatable, Sendable {
+        public var state: String
+        public var reason: String
+        public var exitCode: String
+    }
+
+    /// Directory of the Slurm commands; nil searches PATH.
+    let binDirectory: String?
+    /// Whether plain `sacct` said accounting storage is disabled; then `sacct -c` (job completion
+    /// records) is used instead.
+    private var completionOnly = false
+
+    public init(binDirectory: String? = ProcessInfo.processInfo.environment["FLOW_SLURM_BIN"]) {
+        self.binDirectory = binDirectory
+    }
+
+    /// Whether `sbatch` can be found.
+    public var available: Bool {
+        (try? run("sbatch", ["--version"]))?.status == 0
+    }
+
+    /// Submits a script; returns the job id.
+    public func submit(script path: String) throws -> String {
+        let r = try run("sbatch", ["--parsable", path])
+        guard r.status == 0 else { throw SlurmError(command: "sbatch \(path)", status: r.status, message: r.stderr + r.stdout) }
+        let id = r.stdout.split(separator: "\n").last.map { String($0.split(separator: ";")[0]) } ?? ""
+        guard !id.isEmpty, id.allSatisfy({ $0.isNumber || $0 == "_" }) else {
+            throw SlurmError(command: "sbatch \(path)", status: r.status, message: "unexpected output '\(r.stdout)'")
+        }
+        return id
+    }
+
+    /// The jobs squeue still knows (pending, running, or recently ended), in one call.
+    public func queue(_ ids: [String]) throws -> [String: JobState] {
+        guard !ids.isEmpty else { return [:] }
+        let r = try run("squeue", ["-h", "--states=all", "-j", ids.joined(separator: ","), "-o", "%i|%T|%r"])
+        if r.status != 0 {
+            // When none of the jobs is known any more squeue says "Invalid job id specified".
+            if r.stderr.contains("Invalid job id") { return [:] }
+            throw SlurmError(command: "squeue", status: r.status, message: r.stderr)
+        }
+        return SlurmClient.parse(r.stdout, fields: 3) { f in (f[0], JobState(state: f[1], reason: f[2], exitCode: "")) }
+    }
+
+    /// What accounting says of ended jobs, in one call (`sacct`, or `sacct -c` without accounting storage).
+    public func accounting(_ ids: [String]) throws -> [String: JobState] {
+        guard !ids.isEmpty else { return [:] }
+        let args = ["-n", "-P", "-X", "-j", ids.joined(separator: ","), "--format=JobID,State,ExitCode"]
+        var r = try run("sacct", (completionOnly ? ["-c"] : []) + args)
+        if r.status != 0 && !completionOnly && r.stdout.isEmpty && (r.stderr + r.stdout).contains("accounting storage is disabled") {
+            completionOnly = true
+            r = try run("sacct", ["-c"] + args)
+        }
+        guard r.status == 0 else { throw SlurmError(command: "sacct", status: r.status, message: r.stderr) }
+        // "CANCELLED by 0" → "CANCELLED".
+        return SlurmClient.parse(r.stdout, fields: 3) { f in
+            (f[0], JobState(state: String(f[1].split(separator: " ").first ?? ""), reason: "", exitCode: f[2]))
+        }
+    }
+
+    /// `scancel`: with a signal, only signals the jobs' batch shells and steps (they go on
+    /// unless the signal ends them); without, cancels them.
+    public func cancel(_ ids: [String], signal: String? = nil) throws {
+        guard !ids.isEmpty else { return }
+        let args = (signal.map { ["--signal=\($0)", "--full"] } ?? []) + ids
+        let r = try run("scancel", args)
+        guard r.status == 0 else { throw SlurmError(command: "scancel \(args.joined(separator: " "))", status: r.status, message: r.stderr) }
+    }
+
+    static func parse(_ text: String, fields: Int, _ make: ([String]) -> (String, JobState)) -> [String: JobState] {
+        var result: [String: JobState] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard f.count >= fields, !f[0].isEmpty else { continue }
+            let (id, state) = make(f)
+            result[id] = state
+        }
+        return result
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a Slurm command to completion, capturing its output through temporary files.
+    func run(_ tool: String, _ args: [String]) throws -> Output {
+        let p = Process()
+        if let binDirectory {
+            p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
+            p.arguments = args
+        } else {
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [tool] + args
+        }
+        let base = NSTemporaryDirectory() + "flow-slurm-\(getpid())-\(UUID().uuidString)"
+        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: base + ".out")
+            try? FileManager.default.removeItem(atPath: base + ".err")
+        }
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let out = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        let status = p.terminationReason == .exit ? p.terminationStatus : 128 + p.terminationStatus
+        if status == 127 && p.arguments?.first == tool {
+            throw SlurmError(command: tool, status: status, message: "\(tool) not found in PATH (is Slurm installed on this machine?)")
+        }
+        return Output(status: status, stdout: out, stderr: err)
+    }
+}

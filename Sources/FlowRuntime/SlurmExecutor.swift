@@ -1,0 +1,224 @@
+import Foundation
+import FlowCore
+import Glibc
+
+/// Runs steps as Slurm batch jobs: one sbatch job per step, whose script (`SlurmScript`) runs
+/// `flow exec`. Polls once per interval for all of its jobs: the completion records on the
+/// shared file system first, then one `squeue` call, then one `sacct` call for jobs squeue no
+/// longer knows. A pending or running job is never given up on by a timeout of flow's own.
+public final class SlurmExecutor: StepExecutor {
+    public struct Settings: Sendable {
+        /// Seconds between polls (FLOW_SLURM_POLL; default 5).
+        public var pollInterval: Double
+        /// Where scripts and completion records go: `<cache>/jobs` (must be on the shared file system).
+        public var jobsDirectory: String
+        public var flowExecutable: String
+        /// For job names: `flow.<workflow>.<step>`.
+        public var workflowName: String
+        /// Seconds of warning (SIGUSR1) a checkpointed step gets before its time limit.
+        public var checkpointWarning: Int = 120
+        /// Seconds a job may be unknown to squeue, sacct and the record directory before it is declared lost.
+        public var lostAfter: Double = 120
+
+        public init(jobsDirectory: String, flowExecutable: String, workflowName: String,
+                    pollInterval: Double = Double(ProcessInfo.processInfo.environment["FLOW_SLURM_POLL"] ?? "") ?? 5) {
+            self.jobsDirectory = jobsDirectory
+            self.flowExecutable = flowExecutable
+            self.workflowName = workflowName
+            self.pollInterval = max(0.05, pollInterval)
+        }
+    }
+
+    struct Job {
+        var id: String
+        var step: String
+        var recordPattern: String
+        var state = "PENDING"
+        var unseenSince: Date?
+    }
+
+    public let client: SlurmClient
+    public let settings: Settings
+    private var jobs: [Int: Job] = [:]
+    private var finished: [(Int, Termination)] = []
+    /// The Slurm state each ended job was last seen in (`COMPLETED`, `FAILED`, `TIMEOUT`, ...), by token.
+    public private(set) var finalStates: [Int: String] = [:]
+    /// Called with (token, job id, new state) when a job's state changes (PENDING → RUNNING, ...).
+    public var onStateChange: ((Int, String, String) -> Void)?
+    private var lastPoll = Date.distantPast
+    private var cancelled: Set<String> = []
+
+    public init(client: SlurmClient = SlurmClient(), settings: Settings) {
+        self.client = client
+        self.settings = settings
+    }
+
+    public var running: Int { jobs.count }
+
+    /// The job id of a running step.
+    public func jobID(token: Int) -> String? { jobs[token]?.id }
+
+    /// The completion record path pattern of a step (`%j` is the job id).
+    func recordPattern(step: String) -> String {
+        "\(settings.jobsDirectory)/\(RunContext.fileName(step))-%j.json"
+    }
+
+    public func start(_ p: ProcessDescription, token: Int) throws -> String {
+        let safe = RunContext.fileName(p.step)
+        let scripts = settings.jobsDirectory + "/scripts"
+        try FileManager.default.createDirectory(atPath: scripts, withIntermediateDirectories: true)
+        // The log starts empty for each attempt; the job appends to it (so a requeue keeps the first part).
+        guard FileManager.default.createFile(atPath: p.logPath, contents: nil) else { throw SystemError("create log", p.logPath) }
+        let outputs = (p.executorOptions[SlurmExecutor.outputsOption] ?? "").split(separator: "\n").map(String.init)
+        let job = SlurmScript.Job(name: "flow.\(settings.workflowName).\(p.step)", flowExecutable: settings.flowExecutable,
+                                  recordPath: recordPattern(step: p.step), outputs: outputs,
+                                  checkpointWarning: p.environment["FLOW_CHECKPOINT_DIR"] == nil ? nil : settings.checkpointWarning)
+        let path = "\(scripts)/\(p.environment["FLOW_RUN"] ?? "0")-\(safe)-\(p.attempt)-\(token).sh"
+        try Data(SlurmScript.render(p, job: job).utf8).write(to: URL(fileURLWithPath: path))
+        let id = try client.submit(script: path)
+        jobs[token] = Job(id: id, step: p.step, recordPattern: job.recordPath)
+        return id
+    }
+
+    /// Follows a job submitted by an earlier flow (found in the run journal) instead of submitting one.
+    public func adopt(jobID: String, step: String, token: Int) {
+        jobs[token] = Job(id: jobID, step: step, recordPattern: recordPattern(step: step), state: "UNKNOWN")
+        lastPoll = .distantPast
+    }
+
+    /// Whether a job of an earlier flow is still pending or running, or has left a completion record.
+    public func isAliveOrFinished(jobID: String, step: String) -> Bool {
+        if SlurmCompletionRecord.read(SlurmCompletionRecord.path(recordPattern(step: step), job: jobID))?.succeeded == true { return true }
+        guard let state = try? client.queue([jobID])[jobID] else { return false }
+        return SlurmExecutor.isActive(state.state)
+    }
+
+    /// Stops following a job (left running by `--detach`).
+    public func forget(token: Int) {
+        jobs[token] = nil
+    }
+
+    public func next(timeout: Double) -> (token: Int, termination: Termination)? {
+        if finished.isEmpty && !jobs.isEmpty {
+            let wait = lastPoll.addingTimeInterval(settings.pollInterval).timeIntervalSinceNow
+            if wait > timeout {
+                usleep(UInt32(max(0, timeout) * 1e6))
+                return nil
+            }
+            if wait > 0 { usleep(UInt32(wait * 1e6)) }
+            poll()
+        }
+        return finished.isEmpty ? nil : finished.removeFirst()
+    }
+
+    /// One round: records, then one squeue for the rest, then one sacct for those squeue has forgotten.
+    func poll() {
+        lastPoll = Date()
+        var open: [Int] = []
+        var records: [Int: SlurmCompletionRecord] = [:]
+        for (token, job) in jobs {
+            if let r = SlurmCompletionRecord.read(SlurmCompletionRecord.path(job.recordPattern, job: job.id)) {
+                records[token] = r
+                // A clean exit needs nothing more; a failure after a signal may be Slurm's doing
+                // (TIMEOUT, CANCELLED, PREEMPTED, OUT_OF_MEMORY): then Slurm's state is the better report.
+                if r.succeeded || (r.signalsReceived.isEmpty && r.signal == nil) { end(token, record: r, state: r.succeeded ? "COMPLETED" : "FAILED"); continue }
+            }
+            open.append(token)
+        }
+        guard !open.isEmpty else { return }
+        let queue = (try? client.queue(open.compactMap { jobs[$0]?.id })) ?? [:]
+        var forgotten: [Int] = []
+        for token in open {
+            guard let job = jobs[token] else { continue }
+            guard let s = queue[job.id] else { forgotten.append(token); continue }
+            observe(token, s.state)
+            if !SlurmExecutor.isActive(s.state) { settle(token, state: s.state, exitCode: "", record: records[token]) }
+        }
+        guard !forgotten.isEmpty else { return }
+        let accounting = (try? client.accounting(forgotten.compactMap { jobs[$0]?.id })) ?? [:]
+        for token in forgotten {
+            guard let job = jobs[token] else { continue }
+            if let s = accounting[job.id], !SlurmExecutor.isActive(s.state) {
+                settle(token, state: s.state, exitCode: s.exitCode, record: records[token])
+            } else if let r = records[token] {
+                end(token, record: r, state: "FAILED")
+            } else if let since = job.unseenSince {
+                if Date().timeIntervalSince(since) > settings.lostAfter {
+                    finish(token, .scheduler("LOST (job \(job.id) is unknown to squeue and sacct, and left no completion record)"), state: "LOST")
+                }
+            } else {
+                jobs[token]?.unseenSince = Date()
+            }
+        }
+    }
+
+    private func observe(_ token: Int, _ state: String) {
+        guard let job = jobs[token], job.state != state else { return }
+        jobs[token]?.state = state
+        jobs[token]?.unseenSince = nil
+        onStateChange?(token, job.id, state)
+    }
+
+    /// A job Slurm says has ended: its record decides unless Slurm ended it (time limit, cancel, node failure).
+    private func settle(_ token: Int, state: String, exitCode: String, record: SlurmCompletionRecord?) {
+        guard let job = jobs[token] else { return }
+        let base = String(state.split(separator: " ").first ?? "")
+        // The record is written just before the job ends: look again before concluding it has none.
+        let r = record ?? SlurmCompletionRecord.read(SlurmCompletionRecord.path(job.recordPattern, job: job.id))
+        switch base {
+        case "COMPLETED", "FAILED":
+            if let r { end(token, record: r, state: base) } else {
+                let code = Int32(exitCode.split(separator: ":").first ?? "") ?? 1
+                finish(token, base == "COMPLETED"
+                    ? .failedToStart("job \(job.id) ended without a completion record (is flow reachable from the node?)")
+                    : .scheduler("FAILED (exit code \(code), no completion record; see the log)"), state: base)
+            }
+        default:
+            if let r, r.succeeded { end(token, record: r, state: "COMPLETED") } else { finish(token, .scheduler(base), state: base) }
+        }
+    }
+
+    private func end(_ token: Int, record r: SlurmCompletionRecord, state: String) {
+        if let s = r.exitStatus { finish(token, .exited(s), state: state) } else { finish(token, .signaled(r.signal ?? 0), state: state) }
+    }
+
+    private func finish(_ token: Int, _ termination: Termination, state: String) {
+        jobs[token] = nil
+        finalStates[token] = state
+        finished.append((token, termination))
+    }
+
+    static func isActive(_ state: String) -> Bool {
+        ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
+         "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD", "SPECIAL_EXIT"].contains(state)
+    }
+
+    /// SIGTERM asks Slurm to signal the running jobs (so they can checkpoint) and cancels those
+    /// still pending; SIGKILL cancels them all.
+    public func signalAll(_ signal: Int32) {
+        let all = jobs.keys.sorted()
+        send(signal, to: all)
+    }
+
+    public func signal(token: Int, _ signal: Int32) {
+        send(signal, to: [token])
+    }
+
+    private func send(_ signal: Int32, to tokens: [Int]) {
+        let targets = tokens.compactMap { jobs[$0] }
+        if signal == SIGKILL {
+            // Called again and again while flow waits for the jobs to end: cancel each job once.
+            let ids = targets.map(\.id).filter { !cancelled.contains($0) }
+            cancelled.formUnion(ids)
+            try? client.cancel(ids)
+            return
+        }
+        let name = signal == SIGTERM ? "TERM" : signal == SIGINT ? "INT" : signal == SIGUSR1 ? "USR1" : String(signal)
+        let pending = targets.filter { $0.state == "PENDING" }.map(\.id)
+        try? client.cancel(pending)
+        try? client.cancel(targets.filter { $0.state != "PENDING" }.map(\.id), signal: name)
+    }
+
+    /// The `executorOptions` key through which the runner passes a step's declared outputs (one per line).
+    public static let outputsOption = "flow.outputs"
+}
