@@ -53,9 +53,12 @@ public struct ViT: Equatable {
     /// - Parameters:
     ///   - threads: threads for OpenBLAS and the element-wise kernels (set process-wide for the call).
     ///   - keepActivations: keep every block's activations for a backward pass.
-    /// - Throws: `ModelError` when H or W is not a multiple of the patch size or the data size is wrong.
+    ///   - masks: per image, one flag per patch (row-major over the grid); a masked patch's
+    ///     embedding is replaced by `maskToken` before the position embedding is added (iBOT).
+    /// - Throws: `ModelError` when H or W is not a multiple of the patch size, the data size is
+    ///   wrong, or the masks do not have one flag per patch for each image.
     public func forward(images: [Float], batch: Int, height: Int, width: Int, threads: Int = 1,
-                        keepActivations: Bool = false) throws -> ViTOutput {
+                        keepActivations: Bool = false, masks: [[Bool]]? = nil) throws -> ViTOutput {
         let p = config.patch, d = config.dim, r = config.registers
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelError("image size \(height)x\(width) is not a multiple of the patch size \(p): resize to a multiple such as \(max(1, height / p) * p)")
@@ -63,8 +66,16 @@ public struct ViT: Equatable {
         guard images.count == batch * 3 * height * width else {
             throw ModelError("expected \(batch)x3x\(height)x\(width) = \(batch * 3 * height * width) values, got \(images.count)")
         }
-        Numerics.setThreads(threads)
         let gh = height / p, gw = width / p, n = gh * gw
+        if let masks {
+            guard masks.count == batch else {
+                throw ModelError("masks given for \(masks.count) images, expected one per image (\(batch))")
+            }
+            if let bad = masks.firstIndex(where: { $0.count != n }) {
+                throw ModelError("mask of image \(bad) has \(masks[bad].count) flags, expected one per patch (\(gh)x\(gw) = \(n))")
+            }
+        }
+        Numerics.setThreads(threads)
         let tokens = 1 + r + n
         let patches = patchEmbed.forward(images, batch: batch, height: height, width: width)
         let pos = positionEmbeddings(gridHeight: gh, gridWidth: gw)
@@ -75,6 +86,11 @@ public struct ViT: Equatable {
             for i in 0..<(r * d) { x[base + d + i] = registerTokens[i] }
             let dst = base + (1 + r) * d, src = b * n * d
             for i in 0..<(n * d) { x[dst + i] = patches[src + i] + pos[d + i] }
+            if let mask = masks?[b] {
+                for t in 0..<n where mask[t] {
+                    for j in 0..<d { x[dst + t * d + j] = maskToken[j] + pos[d + t * d + j] }
+                }
+            }
         }
         var saved: [ViTBlock.Activations] = []
         for block in blocks {
@@ -86,7 +102,8 @@ public struct ViT: Equatable {
         let (normed, stats) = norm.forwardWithStatistics(x, rows: batch * tokens, threads: threads)
         return ViTOutput(batch: batch, tokenCount: tokens, dim: d, registers: r, tokens: normed,
                          preNorm: keepActivations ? x : nil, finalNorm: keepActivations ? stats : nil,
-                         blockActivations: keepActivations ? saved : nil)
+                         blockActivations: keepActivations ? saved : nil,
+                         height: height, width: width, masks: masks, images: keepActivations ? images : nil)
     }
 }
 
@@ -103,6 +120,12 @@ public struct ViTOutput {
     public var preNorm: [Float]?
     public var finalNorm: LayerNorm.Statistics?
     public var blockActivations: [ViTBlock.Activations]?
+    /// The input size and masks of the forward (for the backward pass).
+    public var height: Int = 0
+    public var width: Int = 0
+    public var masks: [[Bool]]? = nil
+    /// The input images (kept with `keepActivations`, for the patch-embedding weight gradient).
+    public var images: [Float]? = nil
 
     /// x_norm_clstoken, [B, dim].
     public var classTokens: [Float] {
