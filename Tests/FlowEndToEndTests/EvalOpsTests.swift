@@ -95,8 +95,8 @@ import Testing
         // Samples without a label, and with a label that is not a class index.
         try dir.write("nolabel/a.txt", "hello")
         try dir.write("badlabel/b.cls", "cat")
-        for name in ["nolabel", "badlabel"] {
-            let tar = try FlowBinary.runProgram("tar", ["-cf", "\(name).tar", "-C", name, "."], in: dir.path)
+        for (name, file) in [("nolabel", "a.txt"), ("badlabel", "b.cls")] {
+            let tar = try FlowBinary.runProgram("tar", ["-cf", "\(name).tar", "-C", name, file], in: dir.path)
             #expect(tar.status == 0, "\(tar)")
         }
         try fails(["op", "eval-knn", "--model", "m.safetensors", "--train", "nolabel.tar", "--val", "val", "--out", "x.json"],
