@@ -13,23 +13,25 @@ WORK=${WORK:-/tmp/flow-bench/dag}
 PEERS_VENV=${PEERS_VENV:-/tmp/flow-bench-peers}
 sizes=${*:-1000 10000}
 
-now() { date +%s.%N; }
-# median of the times (seconds) of running "$@" RUNS times
-time_median() {
-  local times=()
-  for _ in $(seq "$RUNS"); do
-    local t0; t0=$(now); "$@" > /dev/null 2>&1 || true; times+=("$(echo "$(now) - $t0" | bc)")
-  done
-  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+# Each measurement prints "WALL CPU": wall seconds, and user+system CPU seconds of the command and
+# its children (GNU time). CPU time is the robust figure on a loaded machine.
+measure() {
+  local f; f=$(mktemp)
+  /usr/bin/time -f "%e %U %S" -o "$f" timeout "${LIMIT:-600}" "$@" > /dev/null 2>&1 || echo "(failed or over limit: $*)" >&2
+  awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$f"; rm -f "$f"
 }
-time_once() { local t0; t0=$(now); timeout "${LIMIT:-600}" "$@" > /dev/null 2>&1 || echo "(failed or over limit)" >&2; echo "$(now) - $t0" | bc; }
-row() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4"; }
+# the run with the median wall time out of RUNS
+time_median() {
+  for _ in $(seq "$RUNS"); do measure "$@"; done | sort -g | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
+}
+time_once() { measure "$@"; }
+row() { set -- "$1" "$2" "$3" $4; printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$5"; }
 
 echo "flow: $("$FLOW_BIN" --version)  make: $(make --version | head -1)  ninja: $(ninja --version)"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| tool | phase | N | seconds (median of $RUNS; builds once) |"
-echo "| --- | --- | --- | --- |"
+echo "| tool | phase | N | wall s | CPU s (user+sys, with children) |"
+echo "| --- | --- | --- | --- | --- |"
 for n in $sizes; do
   for tool in flow make ninja snakemake dvc; do
     dir=$WORK/N$n/$tool

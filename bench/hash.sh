@@ -17,7 +17,7 @@ cat "$blob" > /dev/null; cat "$blob" > /dev/null
 median() {
   local times=()
   for _ in $(seq "$RUNS"); do
-    local t0; t0=$(date +%s.%N); "$@" > /dev/null; times+=("$(echo "$(date +%s.%N) - $t0" | bc)")
+    local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; times+=("$(echo "$(date +%s.%N) - $t0" | bc)")
   done
   printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }

@@ -71,6 +71,19 @@ import Testing
         return result
     }
 
+    /// The iteration recorded in each training checkpoint of the cache.
+    func checkpointPositions(_ dir: TemporaryDirectory) -> Set<Int> {
+        let root = dir.path + "/cache/checkpoints"
+        var result = Set<Int>()
+        for key in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            if let text = try? String(contentsOfFile: root + "/" + key + "/state", encoding: .utf8),
+               let k = text.split(separator: " ").first.flatMap({ Int($0) }) {
+                result.insert(k)
+            }
+        }
+        return result
+    }
+
     func freshSteps(_ dir: TemporaryDirectory) throws -> Set<String> {
         let r = try FlowBinary.run(["status", "--json"], in: dir.path)
         guard let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
@@ -98,13 +111,21 @@ import Testing
         for trial in 0..<trials {
             let dir = try workspace()
             var kills = 0
-            // Kill at a random moment, up to three times, then let it finish.
+            // Kill at a random moment, up to three times, then let it finish. In odd trials the
+            // first kill waits for training to start, so that some kills land inside it even on
+            // a slow machine.
             while true {
                 try? FileManager.default.removeItem(atPath: dir.path + "/ran.log")
                 let committedBefore = try freshSteps(dir)
+                let checkpointsBefore = checkpointPositions(dir)
                 let flow = try BackgroundFlow(["run", "-j", "2"], in: dir.path)
                 if kills < 3 {
-                    usleep(UInt32.random(in: 50_000...1_200_000, using: &generator))
+                    if kills == 0 && trial % 2 == 1 {
+                        _ = BackgroundFlow.waitUntil(seconds: 60) { ((try? dir.read("ran.log")) ?? "").contains("start train[") }
+                        usleep(UInt32.random(in: 100_000...500_000, using: &generator))
+                    } else {
+                        usleep(UInt32.random(in: 50_000...1_200_000, using: &generator))
+                    }
                     if flow.process.isRunning {
                         flow.signal(SIGKILL)
                         kills += 1
@@ -114,7 +135,12 @@ import Testing
                 let log = (try? dir.read("ran.log")) ?? ""
                 let rerun = Set(startedSteps(log)).intersection(committedBefore)
                 #expect(rerun.isEmpty, "trial \(trial): committed steps ran again: \(rerun.sorted())")
-                resumedFromCheckpoint += log.split(separator: "\n").filter { $0.hasPrefix("start train[") && !$0.hasSuffix(" from 0") }.count
+                // Training resumes from a checkpoint that was there, never from an invented one.
+                for line in log.split(separator: "\n") where line.hasPrefix("start train[") {
+                    guard let k = Int(line.split(separator: " ").last ?? ""), k > 0 else { continue }
+                    #expect(checkpointsBefore.contains(k), "trial \(trial): \(line), checkpoints were \(checkpointsBefore)")
+                    resumedFromCheckpoint += 1
+                }
                 if result.status == 0 { break }
                 // Wait until the supervisors of the killed run have cleaned up its steps.
                 #expect(BackgroundFlow.waitUntil(seconds: 10) { ProcessScan.pids(inDirectory: dir.path).isEmpty },
