@@ -34,4 +34,30 @@ public struct MaskBatch: Equatable, Sendable {
         let counts = (0..<images).map { maskedCount(image: $0) }
         return patchImages.map { 1 / Float(max(counts[$0], 1)) }
     }
+
+    /// The masks as one array per image, the form `ViT.forward(masks:)` takes.
+    public var perImage: [[Bool]] {
+        (0..<images).map { Array(masks[($0 * patches)..<(($0 + 1) * patches)]) }
+    }
+
+    /// The masked rows of patch features [images, patches, dim] (row-major), as [M, dim] in
+    /// `maskedIndices` order: what the iBOT head and loss see.
+    public func gatherMasked(_ features: [Float], dim: Int) -> [Float] {
+        precondition(features.count == images * patches * dim, "MaskBatch.gatherMasked: features are not [\(images), \(patches), \(dim)]")
+        var out: [Float] = []
+        out.reserveCapacity(maskedIndices.count * dim)
+        for i in maskedIndices { out += features[(i * dim)..<((i + 1) * dim)] }
+        return out
+    }
+
+    /// The inverse for gradients: [M, dim] rows back into a zero [images, patches, dim] array.
+    public func scatterMasked(_ rows: [Float], dim: Int) -> [Float] {
+        let indices = maskedIndices
+        precondition(rows.count == indices.count * dim, "MaskBatch.scatterMasked: rows are not [\(indices.count), \(dim)]")
+        var out = [Float](repeating: 0, count: images * patches * dim)
+        for (r, i) in indices.enumerated() {
+            for j in 0..<dim { out[i * dim + j] = rows[r * dim + j] }
+        }
+        return out
+    }
 }

@@ -51,4 +51,15 @@ import Testing
         }
         #expect(reached >= 20, "only \(reached) of 25 masks reached their target")
     }
+
+    /// Gather and scatter of masked patch rows are inverse on the masked rows.
+    @Test func gatherScatterMaskedRows() {
+        let batch = MaskBatch(images: 2, patches: 3, masks: [false, true, false, true, false, true], upperbound: 3)
+        let features: [Float] = (0..<12).map(Float.init)          // [2, 3, 2]
+        #expect(batch.maskedIndices == [1, 3, 5] && batch.patchImages == [0, 1, 1])
+        #expect(batch.gatherMasked(features, dim: 2) == [2, 3, 6, 7, 10, 11])
+        #expect(batch.scatterMasked([2, 3, 6, 7, 10, 11], dim: 2) == [0, 0, 2, 3, 0, 0, 6, 7, 0, 0, 10, 11])
+        #expect(batch.perImage == [[false, true, false], [true, false, true]])
+        #expect(batch.weights == [1, 0.5, 0.5])
+    }
 }
