@@ -58,15 +58,28 @@ public struct AdamW: Equatable {
                 throw ModelError("AdamW: gradient of '\(prefix + name)' is missing or has another size")
             }
             let key = prefix + name
-            var m = firstMoments[key] ?? [Float](repeating: 0, count: values.count)
-            var v = secondMoments[key] ?? [Float](repeating: 0, count: values.count)
+            // Taken out of the dictionaries so the arrays are uniquely owned (no copy on write).
+            var m = firstMoments.removeValue(forKey: key) ?? [Float](repeating: 0, count: values.count)
+            var v = secondMoments.removeValue(forKey: key) ?? [Float](repeating: 0, count: values.count)
+            guard m.count == values.count, v.count == values.count else {
+                throw ModelError("AdamW: saved moments of '\(key)' have \(m.count) values, the tensor \(values.count)")
+            }
             let rate = learningRate(info, lr: lr, lastLayerLR: lastLayerLR)
             let shrink = 1 - rate * (info.weightDecay ? weightDecay : 0)
-            for i in values.indices {
-                values[i] *= shrink
-                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                values[i] -= rate * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+            let n = values.count
+            values.withUnsafeMutableBufferPointer { pb in
+                m.withUnsafeMutableBufferPointer { mb in
+                    v.withUnsafeMutableBufferPointer { vb in
+                        g.withUnsafeBufferPointer { gb in
+                            let p = pb.baseAddress!, m = mb.baseAddress!, v = vb.baseAddress!, g = gb.baseAddress!
+                            for i in 0..<n {
+                                m[i] = b1 * m[i] + (1 - b1) * g[i]
+                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                                p[i] = p[i] * shrink - rate * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+                            }
+                        }
+                    }
+                }
             }
             firstMoments[key] = m
             secondMoments[key] = v
