@@ -4,15 +4,15 @@ extension ViTBlock {
     ///     x1 = x0 + ls1 ⊙ a,  a = attn(norm1(x0))
     ///     x2 = x1 + ls2 ⊙ m,  m = mlp(norm2(x1))
     ///
-    /// The norm outputs and a, m are recomputed from the kept activations (a few extra matrix
-    /// products instead of storing them). Gradients accumulate into `gradients`.
+    /// The norm outputs are recomputed from the kept activations; a and m come from the
+    /// activations (kept when the block has LayerScale). Gradients accumulate into `gradients`.
     public func backward(activations acts: Activations, outputGradient: [Float], batch: Int, tokens: Int,
                          gradients: inout ViTBlock, threads: Int = 1) -> [Float] {
         let rows = batch * tokens, d = attn.dim
         // MLP branch.
         var dm = outputGradient
         if let ls2 {
-            let m = mlp.output(from: acts.mlp, rows: rows)
+            let m = acts.mlpOutput.isEmpty ? mlp.output(from: acts.mlp, rows: rows) : acts.mlpOutput
             Self.accumulateGammaGradient(&gradients.ls2, outputGradient, m, dim: d)
             Self.scaleRows(&dm, by: ls2, dim: d)
         }
@@ -25,7 +25,8 @@ extension ViTBlock {
         // Attention branch.
         var da = dx1
         if let ls1 {
-            let a = attn.proj.forward(acts.attention.context, rows: rows)
+            let a = acts.attentionOutput.isEmpty
+                ? attn.proj.forward(acts.attention.context, rows: rows) : acts.attentionOutput
             Self.accumulateGammaGradient(&gradients.ls1, dx1, a, dim: d)
             Self.scaleRows(&da, by: ls1, dim: d)
         }

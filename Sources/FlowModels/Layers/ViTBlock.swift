@@ -31,6 +31,10 @@ public struct ViTBlock: Equatable {
         public var afterAttention: [Float]
         public var norm2: LayerNorm.Statistics
         public var mlp: MLP.Activations
+        /// attn(norm1(x)) and mlp(norm2(x)) before LayerScale, [B·T, d]; kept only when the
+        /// block has LayerScale (γ's gradient needs them), else empty.
+        public var attentionOutput: [Float] = []
+        public var mlpOutput: [Float] = []
     }
 
     /// Updates `x` ([batch·tokens, d]) in place.
@@ -48,7 +52,8 @@ public struct ViTBlock: Equatable {
         Self.addScaled(&x, m, gamma: ls2, dim: attn.dim)
         guard keepActivations, let attnActs, let mlpActs else { return nil }
         return Activations(input: input, norm1: s1, attention: attnActs, afterAttention: afterAttention,
-                           norm2: s2, mlp: mlpActs)
+                           norm2: s2, mlp: mlpActs, attentionOutput: ls1 == nil ? [] : a,
+                           mlpOutput: ls2 == nil ? [] : m)
     }
 
     /// x += γ ⊙ y, row by row (γ = 1 when nil).
