@@ -24,19 +24,25 @@ enum SoftCrossEntropy {
         let invT = 1 / Double(temperature)
         var m = -Double.infinity
         for j in 0..<k { m = max(m, Double(student[j]) * invT) }
-        var sumExp = 0.0
-        for j in 0..<k { sumExp += Foundation.exp(Double(student[j]) * invT - m) }
-        let logZ = m + Foundation.log(sumExp)
-        var loss = 0.0, mass = 0.0
-        for j in 0..<k {
-            let p = Double(teacher[j])
-            loss -= p * (Double(student[j]) * invT - logZ)
-            mass += p
+        // One exp per element: the scratch row keeps exp(s/τ − m) for the gradient.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: k) { e in
+            var sumExp = 0.0, dot = 0.0, mass = 0.0
+            for j in 0..<k {
+                let x = Double(student[j]) * invT - m
+                e[j] = Foundation.exp(x)
+                sumExp += e[j]
+                let p = Double(teacher[j])
+                dot += p * x
+                mass += p
+            }
+            let logSum = Foundation.log(sumExp)
+            // −Σ p (x − log Σ e^x) = mass · logΣ − Σ p x
+            let loss = mass * logSum - dot
+            let scale = weight * invT, inv = 1 / sumExp
+            for j in 0..<k {
+                gradient[j] += Float(scale * (mass * e[j] * inv - Double(teacher[j])))
+            }
+            return weight * loss
         }
-        for j in 0..<k {
-            let q = Foundation.exp(Double(student[j]) * invT - logZ)
-            gradient[j] += Float(weight * (mass * q - Double(teacher[j])) * invT)
-        }
-        return weight * loss
     }
 }

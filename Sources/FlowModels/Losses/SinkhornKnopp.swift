@@ -23,20 +23,27 @@ public enum SinkhornKnopp {
         let invT = 1 / Double(temperature)
         var m = -Double.infinity
         for v in logits.data { m = max(m, Double(v) * invT) }
-        var q = logits.data.map { Foundation.exp(Double($0) * invT - m) }   // [B, K]
-        let total = q.reduce(0, +)
-        for i in q.indices { q[i] /= total }
-        var protoSum = [Double](repeating: 0, count: k)
-        for _ in 0..<iterations {
-            // Prototype marginals (rows of the K×B view): each → 1/K.
-            for j in 0..<k { protoSum[j] = 0 }
-            for r in 0..<b { for j in 0..<k { protoSum[j] += q[r * k + j] } }
-            for r in 0..<b { for j in 0..<k { q[r * k + j] /= protoSum[j] * Double(k) } }
-            // Sample marginals (columns of the K×B view): each → 1/B.
-            for r in 0..<b {
-                var s = 0.0
-                for j in 0..<k { s += q[r * k + j] }
-                for j in 0..<k { q[r * k + j] /= s * Double(b) }
+        var q = [Double](repeating: 0, count: b * k)      // [B, K]
+        var protoScale = [Double](repeating: 0, count: k)
+        logits.data.withUnsafeBufferPointer { t in
+            q.withUnsafeMutableBufferPointer { q in
+                var total = 0.0
+                for i in 0..<(b * k) { q[i] = Foundation.exp(Double(t[i]) * invT - m); total += q[i] }
+                let invTotal = 1 / total
+                for i in 0..<(b * k) { q[i] *= invTotal }
+                for _ in 0..<iterations {
+                    // Prototype marginals (rows of the K×B view): each → 1/K.
+                    for j in 0..<k { protoScale[j] = 0 }
+                    for r in 0..<b { for j in 0..<k { protoScale[j] += q[r * k + j] } }
+                    for j in 0..<k { protoScale[j] = 1 / (protoScale[j] * Double(k)) }
+                    // Then sample marginals (columns of the K×B view): each → 1/B.
+                    for r in 0..<b {
+                        var s = 0.0
+                        for j in 0..<k { q[r * k + j] *= protoScale[j]; s += q[r * k + j] }
+                        let inv = 1 / (s * Double(b))
+                        for j in 0..<k { q[r * k + j] *= inv }
+                    }
+                }
             }
         }
         for i in q.indices { out.data[i] = Float(q[i] * Double(b)) }
