@@ -45,6 +45,27 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Wait for another run of this workspace to finish instead of failing.")
     var wait = false
 
+    @Option(help: "Where steps without their own 'executor' setting run: local or slurm.")
+    var executor: String = "local"
+
+    @Option(help: "Slurm partition for Slurm steps that do not name one.")
+    var partition: String?
+
+    @Option(help: "Slurm account for Slurm steps that do not name one.")
+    var account: String?
+
+    @Option(help: "Slurm QOS for Slurm steps that do not name one.")
+    var qos: String?
+
+    @Option(help: "Slurm node constraint for Slurm steps that do not name one.")
+    var constraint: String?
+
+    @Option(help: ArgumentHelp("Extra sbatch options for every Slurm step, e.g. --sbatch='--exclusive' (added before the step's own).", valueName: "OPTS"))
+    var sbatch: String?
+
+    @Flag(help: "On Ctrl-C, leave Slurm jobs running instead of cancelling them; run flow again to wait for them and commit their results.")
+    var detach = false
+
     @Flag(name: .shortAndLong, help: "Print only failures and the summary.")
     var quiet = false
 
@@ -72,6 +93,12 @@ struct RunCommand: ParsableCommand {
         options.gpus = gpus ?? RunCommand.detectGPUs()
         options.commandLine = CommandLine.arguments.joined(separator: " ")
         options.dagPath = file
+        guard executor == "local" || executor == "slurm" else { throw ValidationError("--executor must be 'local' or 'slurm'") }
+        options.executor = executor
+        for (key, value) in [("partition", partition), ("account", account), ("qos", qos), ("constraint", constraint), ("sbatch", sbatch)] {
+            if let value { options.clusterOptions[key] = value }
+        }
+        options.detach = detach
         let lock: WorkspaceLock?
         do {
             lock = dryRun ? nil : try WorkspaceLock(stateDirectory: context.stateDirectory, wait: wait)
@@ -80,7 +107,13 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(75)
         }
         let reporter = PlainReporter(quiet: quiet, verbose: verbose, timestamps: false)
-        let runner = try Runner(context: context, workflow: wf, options: options, executor: LocalExecutor(graceSeconds: Int(grace.rounded(.up))), reporter: reporter)
+        let local = LocalExecutor(graceSeconds: Int(grace.rounded(.up)))
+        let workflowName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let executor = SlurmDispatch(local: local) {
+            SlurmExecutor(settings: SlurmExecutor.Settings(jobsDirectory: context.cacheDirectory + "/jobs",
+                                                           flowExecutable: context.flowExecutable, workflowName: workflowName))
+        }
+        let runner = try Runner(context: context, workflow: wf, options: options, executor: executor, reporter: reporter)
         let summary = try runner.run()
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }

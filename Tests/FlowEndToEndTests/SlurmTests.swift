@@ -1,0 +1,320 @@
+import Foundation
+import FlowTestSupport
+import Glibc
+import Testing
+
+/// A single-node Slurm for the tests: started once (tests/slurm/start.sh) in a temporary folder
+/// and stopped when the test process exits, or an existing one given by FLOW_TEST_SLURM_CONF.
+/// nil, with the reason printed, when Slurm is not installed or cannot be started here.
+enum TestSlurm {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    static let conf: String? = {
+        if let c = ProcessInfo.processInfo.environment["FLOW_TEST_SLURM_CONF"] { return c }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/slurmctld"),
+              FileManager.default.isExecutableFile(atPath: "/usr/sbin/munged") else {
+            print("SlurmTests skipped: Slurm is not installed (apt-get install slurm-wlm munge)")
+            return nil
+        }
+        guard getuid() == 0 else {
+            print("SlurmTests skipped: the test cluster runs its daemons as root")
+            return nil
+        }
+        let dir = NSTemporaryDirectory() + "flow-slurm-\(getpid())"
+        let port = 20000 + Int(getpid() % 5000) * 2
+        let script = repository + "/tests/slurm/start.sh"
+        guard shell("FLOW_SLURM_PORT=\(port) '\(script)' '\(dir)' > '\(dir).log' 2>&1") == 0 else {
+            print("SlurmTests skipped: tests/slurm/start.sh \(dir) failed: \((try? String(contentsOfFile: dir + ".log", encoding: .utf8)) ?? "")")
+            return nil
+        }
+        startedDirectory = strdup(dir)
+        atexit {
+            guard let d = startedDirectory else { return }
+            let dir = String(cString: d)
+            _ = TestSlurm.shell("'\(TestSlurm.repository)/tests/slurm/stop.sh' '\(dir)' > /dev/null 2>&1")
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: dir + ".log")
+        }
+        return dir + "/slurm.conf"
+    }()
+
+    /// Runs `sh -c command` with no signal blocked or ignored, so that the daemons it starts
+    /// answer SIGTERM (a test runner's threads may block signals, and children inherit that).
+    static func shell(_ command: String) -> Int32 {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let words: [String] = ["/bin/sh", "-c", command]
+        var pointers: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/sh", nil, &attributes, &pointers, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
+    static var environment: [String: String] {
+        ["SLURM_CONF": conf ?? "", "FLOW_SLURM_POLL": "0.3"]
+    }
+
+    /// Runs a Slurm command against the test cluster.
+    static func run(_ tool: String, _ args: [String]) throws -> ProcessResult {
+        try FlowBinary.runProgram(tool, args, in: "/", environment: environment)
+    }
+
+    /// The ids of the jobs named `flow.flow.<step>` that squeue shows pending or running.
+    static func activeJobs(step: String) throws -> [String] {
+        try run("squeue", ["-h", "-n", "flow.flow.\(step)", "-t", "PD,R,CG", "-o", "%i"]).stdout
+            .split(separator: "\n").map(String.init)
+    }
+}
+
+nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
+
+/// Steps as jobs of a real (single-node) Slurm: completion, failures, kill -9 and reattaching,
+/// scancel from outside.
+@Suite(.serialized) struct SlurmTests {
+    func workspace(_ dag: String) throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory("flow-slurm")
+        try dir.write("flow.dag", dag)
+        try dir.write("src/a.txt", "alpha\n")
+        return dir
+    }
+
+    func flow(_ dir: TemporaryDirectory, _ args: [String]) throws -> ProcessResult {
+        try FlowBinary.run(args, in: dir.path, environment: TestSlurm.environment)
+    }
+
+    func submittedScripts(_ dir: TemporaryDirectory) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/jobs/scripts")) ?? []).sorted()
+    }
+
+    /// Starts `flow run` in the background; returns the process.
+    func startFlow(_ dir: TemporaryDirectory, _ args: [String] = ["run"]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: FlowBinary.path)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        p.environment = ProcessInfo.processInfo.environment.merging(TestSlurm.environment) { $1 }
+        // stdout and stderr go to flow.output in the workspace (not an input or output of any step).
+        FileManager.default.createFile(atPath: dir.path + "/flow.output", contents: nil)
+        let out = try FileHandle(forWritingTo: dir.url("flow.output"))
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        return p
+    }
+
+    func waitUntil(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    @Test func stepsRunAsJobsAndAreCacheHitsForALocalRunLater() throws {
+        guard TestSlurm.conf != nil else { return }
+        let dir = try workspace("""
+            step a
+              in  src/a.txt
+              out build/a.out
+              executor slurm
+              mem 100M
+              run tr a-z A-Z < {in} > {out}; echo "$SLURM_JOB_ID" > build/a.job
+            step b
+              in  build/a.out
+              out build/b.out
+              run cut -c1-3 {in} > {out}
+            """)
+        let r = try flow(dir, ["run", "--executor", "slurm"])
+        #expect(r.status == 0, "\(r)")
+        #expect(try dir.read("build/b.out") == "ALP\n")
+        // Both ran as Slurm jobs and left completion records.
+        #expect(!(try dir.read("build/a.job")).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        #expect(submittedScripts(dir).count == 2)
+        let records = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/jobs").filter { $0.hasSuffix(".json") }
+        #expect(records.count == 2)
+        // A local run afterwards restores both from the cache and runs nothing.
+        try FileManager.default.removeItem(atPath: dir.path + "/build")
+        let local = try flow(dir, ["run", "--executor", "local"])
+        #expect(local.status == 0, "\(local)")
+        #expect(local.stdout.contains("2 restored"), "\(local)")
+        #expect(submittedScripts(dir).count == 2)
+    }
+
+    @Test func aFailingJobIsReportedWithItsSlurmStateAndLog() throws {
+        guard TestSlurm.conf != nil else { return }
+        let dir = try workspace("""
+            step bad
+              out build/bad.out
+              executor slurm
+              run echo "something went wrong on the node"; exit 3
+            """)
+        let r = try flow(dir, ["run"])
+        #expect(r.status == 1, "\(r)")
+        let text = r.stdout + r.stderr
+        #expect(text.contains("Slurm job"), "\(r)")
+        #expect(text.contains("FAILED"), "\(r)")
+        #expect(text.contains("exit status 3"), "\(r)")
+        #expect(text.contains("something went wrong on the node"), "\(r)")
+    }
+
+    @Test func killNineThenRunAgainReattachesWithoutSubmittingTwice() throws {
+        guard TestSlurm.conf != nil else { return }
+        let dir = try workspace("""
+            step x1
+              out build/x1.out
+              executor slurm
+              run sleep 3; echo 1 > {out}
+            step x2
+              out build/x2.out
+              executor slurm
+              run sleep 3; echo 2 > {out}
+            step sum
+              in  build/x1.out build/x2.out
+              out build/sum.out
+              executor slurm
+              run cat {in} > {out}
+            """)
+        let first = try startFlow(dir)
+        let running = try waitUntil(20) { try TestSlurm.activeJobs(step: "x1").count + TestSlurm.activeJobs(step: "x2").count == 2 }
+        #expect(running)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(submittedScripts(dir).count == 2)
+        let r = try flow(dir, ["run"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("reattached to Slurm job"), "\(r)")
+        #expect(try dir.read("build/sum.out") == "1\n2\n")
+        // Two jobs of the first flow, adopted, plus the one for `sum`: nothing submitted twice.
+        #expect(submittedScripts(dir).count == 3, "\(submittedScripts(dir))")
+    }
+
+    @Test func scancelFromOutsideIsReportedAsCancelled() throws {
+        guard TestSlurm.conf != nil else { return }
+        let dir = try workspace("""
+            step long
+              out build/long.out
+              executor slurm
+              run sleep 60; touch {out}
+            """)
+        let p = try startFlow(dir)
+        var ids: [String] = []
+        #expect(try waitUntil(20) { ids = try TestSlurm.activeJobs(step: "long"); return !ids.isEmpty })
+        _ = try TestSlurm.run("scancel", ids)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1)
+        let output = try dir.read("flow.output")
+        #expect(output.contains("Slurm job \(ids.first ?? "?") ended CANCELLED"), "\(output)")
+    }
+}
+
+/// The sbatch script flow generates, checked against a golden file through a fake sbatch that
+/// keeps what it is given (needs no Slurm), and a checkpointed step resuming after its time limit.
+@Suite struct SlurmScriptTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+    /// Fake sbatch, squeue, sacct and scancel: sbatch copies the script beside them and prints job id 4242;
+    /// squeue says the job was cancelled, so that the run ends at once.
+    func fakeSlurm(_ dir: TemporaryDirectory) throws -> String {
+        let bin = dir.path + "/fake-slurm"
+        try dir.write("fake-slurm/sbatch", "#!/bin/sh\ncp \"$2\" \"\(bin)/submitted.sh\"\necho 4242\n")
+        try dir.write("fake-slurm/squeue", "#!/bin/sh\necho '4242|CANCELLED|None'\n")
+        try dir.write("fake-slurm/sacct", "#!/bin/sh\nexit 0\n")
+        try dir.write("fake-slurm/scancel", "#!/bin/sh\nexit 0\n")
+        for tool in ["sbatch", "squeue", "sacct", "scancel"] { chmod(bin + "/" + tool, 0o755) }
+        return bin
+    }
+
+    /// The script with what depends on the machine replaced: the workspace, the flow binary, the
+    /// variables flow passes on from its own environment.
+    static func normalized(_ script: String, workspace: String) -> String {
+        let inherited = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TERM", "TZ", "SHELL"]
+        let resolved = realpath(workspace, nil).map { p in defer { free(p) }; return String(cString: p) } ?? workspace
+        return script.replacingOccurrences(of: resolved, with: "@WORKSPACE@")
+            .split(separator: "\n", omittingEmptySubsequences: false).compactMap { line -> String? in
+                if inherited.contains(where: { line.hasPrefix("export \($0)=") }) { return nil }
+                if line.hasPrefix("exec ") {
+                    var words = line.split(separator: " ", maxSplits: 2).map(String.init)
+                    words[1] = "@FLOW@"
+                    return words.joined(separator: " ")
+                }
+                return String(line)
+            }.joined(separator: "\n")
+    }
+
+    @Test func gpuStepScriptMatchesGoldenFile() throws {
+        let dir = TemporaryDirectory("flow-sbatch")
+        try dir.write("flow.dag", """
+            step train
+              in  src/config.yaml
+              out build/model.pt
+              executor slurm
+              partition gpu
+              account dinov2
+              qos high
+              constraint a100
+              sbatch --exclusive --comment=flow
+              gpus 2
+              cpus 8
+              mem 32G
+              time 1h30m
+              env NCCL_DEBUG=WARN
+              run torchrun --nproc_per_node=2 train.py --config {in} --out {out}
+            """)
+        try dir.write("src/config.yaml", "lr: 0.001\n")
+        let bin = try fakeSlurm(dir)
+        let r = try FlowBinary.run(["run"], in: dir.path, environment: ["FLOW_SLURM_BIN": bin, "FLOW_SLURM_POLL": "0.1"])
+        #expect(r.status == 1, "\(r)")
+        #expect((r.stdout + r.stderr).contains("Slurm job 4242 ended CANCELLED"), "\(r)")
+        let script = Self.normalized(try dir.read("fake-slurm/submitted.sh"), workspace: dir.path)
+        let golden = Self.fixtures + "/slurm-gpu-step.sbatch"
+        if ProcessInfo.processInfo.environment["FLOW_UPDATE_GOLDEN"] != nil {
+            try script.write(toFile: golden, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOfFile: golden, encoding: .utf8)
+        #expect(script == expected, "generated script differs from \(golden):\n\(script)")
+        #expect(script.contains("#SBATCH --gres=gpu:2\n"))
+        #expect(!script.contains("CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs of a job, not flow")
+    }
+
+    @Test func checkpointedStepThatHitsItsTimeLimitResumesInItsNextJob() throws {
+        guard TestSlurm.conf != nil else { return }
+        let dir = TemporaryDirectory("flow-slurm-ckpt")
+        // Counts seconds into its checkpoint; resumed, it writes the count it found and the warning it got.
+        try dir.write("train.sh", """
+            c="$FLOW_CHECKPOINT_DIR/state"
+            if [ -f "$c" ]; then cat "$c" "$FLOW_CHECKPOINT_DIR/warned" > "$1" 2>/dev/null; echo resumed >> "$1"; exit 0; fi
+            trap 'echo usr1 > "$FLOW_CHECKPOINT_DIR/warned"' USR1
+            n=0
+            while true; do n=$((n+1)); echo "count $n" > "$c.tmp"; mv "$c.tmp" "$c"; sleep 1; done
+            """)
+        try dir.write("flow.dag", """
+            step train
+              out build/model.txt
+              executor slurm
+              checkpoint
+              time 1m
+              sbatch --signal=B:USR1@50
+              run sh train.sh {out}
+            """)
+        let r = try FlowBinary.run(["run"], in: dir.path, environment: TestSlurm.environment)
+        #expect(r.status == 0, "\(r)")
+        #expect((r.stdout + r.stderr).contains("ended TIMEOUT after writing a checkpoint"), "\(r)")
+        let model = (try? dir.read("build/model.txt")) ?? ""
+        #expect(model.contains("count "), "\(model)")
+        #expect(model.contains("usr1"), "the job was not warned with SIGUSR1 before its time limit: \(model)")
+        #expect(model.contains("resumed"), "\(model)")
+    }
+}
