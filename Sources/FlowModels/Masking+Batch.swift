@@ -18,6 +18,12 @@ public struct MaskBatch: Equatable, Sendable {
         self.upperbound = upperbound
     }
 
+    /// Every patch of every image selected: distillation runs iBOT on all patch tokens of the
+    /// global crops, without masking the student's input (DINOv2 paper §5; pass no masks to the ViT).
+    public static func allPatches(images: Int, patches: Int) -> MaskBatch {
+        MaskBatch(images: images, patches: patches, masks: [Bool](repeating: true, count: images * patches), upperbound: images * patches)
+    }
+
     /// Masked patches in image `image`.
     public func maskedCount(image: Int) -> Int {
         masks[(image * patches)..<((image + 1) * patches)].reduce(0) { $0 + ($1 ? 1 : 0) }

@@ -147,4 +147,15 @@ struct CentralDifferenceCheck {
         }
         #expect(!failures.isEmpty)
     }
+
+    /// Through a checkpoint's tensors under a prefix and back, bit for bit.
+    @Test func safetensorsRoundTrip() throws {
+        let head = Self.head(seed: 6)
+        let tensors = head.safetensorsTensors(prefix: "dino_head.")
+        #expect(tensors["dino_head.last_layer.weight_g"]?.shape == [6, 1])
+        var loaded = DINOHead(zeros: Self.config)
+        try loaded.load(from: tensors, prefix: "dino_head.", source: "test")
+        #expect(loaded == head)
+        #expect(throws: ModelError.self) { try loaded.load(from: tensors, prefix: "ibot_head.", source: "test") }
+    }
 }

@@ -62,4 +62,11 @@ import Testing
         #expect(batch.perImage == [[false, true, false], [true, false, true]])
         #expect(batch.weights == [1, 0.5, 0.5])
     }
+
+    /// Distillation: all patches count, each weighted 1/N.
+    @Test func allPatchesForDistillation() {
+        let all = MaskBatch.allPatches(images: 2, patches: 4)
+        #expect(all.maskedIndices == Array(0..<8) && all.patchImages == [0, 0, 0, 0, 1, 1, 1, 1])
+        #expect(all.weights.allSatisfy { $0 == 0.25 })
+    }
 }
