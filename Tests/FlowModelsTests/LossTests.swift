@@ -155,4 +155,31 @@ import Testing
         #expect(try KoLeoLoss().evaluate(bunched).loss > got)
         #expect(throws: ModelError.self) { try KoLeoLoss().evaluate(Matrix(rows: 2, cols: 3)) }
     }
+
+    // MARK: assembly
+
+    /// The total is the three terms, each computed as on its own; centres move; state is Codable.
+    @Test func assembledObjective() throws {
+        let b = 2, k = 8, d = 5
+        var loss = DINOv2Loss(mode: .centering, prototypes: k)
+        var rng = AugmentRNG(seed: 3)
+        let masks = MaskGenerator(height: 4, width: 4, minBlockPatches: 2).batch(images: 2 * b, rng: &rng)
+        let m = masks.maskedIndices.count
+        let sc = Self.random(4 * b, k, std: 1, seed: 1), tc = Self.random(2 * b, k, std: 1, seed: 2)
+        let sp = Self.random(m, k, std: 1, seed: 3), tp = Self.random(m, k, std: 1, seed: 4)
+        let tokens = Self.random(2 * b, d, std: 1, seed: 5)
+        let r = try loss.evaluate(studentClassLogits: sc, teacherClassLogits: tc, studentPatchLogits: sp,
+                                  teacherPatchLogits: tp, masks: masks, studentClassTokens: tokens, teacherTemperature: 0.04)
+        var centering = TeacherCentering(mode: .centering, prototypes: k)
+        let dino = try DINOLoss().evaluate(student: sc, teacher: centering.targets(tc, temperature: 0.04))
+        #expect(r.dino == dino.loss && r.studentClassLogits == dino.gradient)
+        #expect(loss.dinoTargets.center == centering.center && loss.ibotTargets.center != centering.center)
+        #expect(r.koleo == (try KoLeoLoss().evaluate(tokens)).loss)
+        #expect(r.ibot > 0 && abs(r.total - (r.dino + r.ibot + r.koleo)) < 1e-6)
+        #expect(r.studentPatchLogits.rows == m && r.studentClassTokens.rows == 2 * b)
+        #expect(throws: ModelError.self) {
+            try loss.evaluate(studentClassLogits: sc, teacherClassLogits: tc, studentPatchLogits: sp, teacherPatchLogits: tp,
+                              masks: MaskBatch.allPatches(images: 1, patches: 16), studentClassTokens: tokens, teacherTemperature: 0.04)
+        }
+    }
 }
