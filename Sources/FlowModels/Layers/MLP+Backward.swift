@@ -21,8 +21,11 @@ extension MLP {
                     let p = pb.baseAddress!, h = hb.baseAddress!, s = sb.baseAddress!
                     Parallel.chunks(count, threads: threads) { range in
                         for i in range {
-                            h[i] = FastMath.gelu(p[i])
-                            s[i] = FastMath.geluDerivative(p[i])
+                            // One erf for both: Φ(x) = ½(1 + erf(x/√2)), GELU = x·Φ, GELU' = Φ + x·φ.
+                            let x = p[i]
+                            let e = FastMath.erf(x * 0.707_106_781_186_547_6)
+                            h[i] = 0.5 * x * (1 + e)   // the same expression as FastMath.gelu
+                            s[i] = 0.5 * (1 + e) + x * 0.398_942_280_401_432_7 * FastMath.exp(-0.5 * x * x)
                         }
                     }
                 }
@@ -30,7 +33,12 @@ extension MLP {
         }
         var dHidden = fc2.backward(input: hidden, outputGradient: outputGradient, rows: rows,
                                    gradients: &gradients.fc2)!
-        for i in 0..<count { dHidden[i] *= slope[i] }
+        dHidden.withUnsafeMutableBufferPointer { db in
+            slope.withUnsafeBufferPointer { sb in
+                let dp = db.baseAddress!, sp = sb.baseAddress!
+                for i in 0..<count { dp[i] *= sp[i] }
+            }
+        }
         return fc1.backward(input: input, outputGradient: dHidden, rows: rows, gradients: &gradients.fc1)!
     }
 
