@@ -31,6 +31,9 @@ import Testing
         #expect((0..<50).allSatisfy { s.lastLayerLearningRate($0) == 0 })
         #expect((50..<1000).allSatisfy { s.lastLayerLearningRate($0) == s.learningRate($0) })
         #expect(s.learningRate(0) == 0 && abs(s.learningRate(99) - 1e-3) < 1e-15)
+        let v = s.values(at: 10)
+        #expect(v.lastLayerLearningRate == 0 && v.learningRate == Float(s.learningRate(10)))
+        #expect(v.teacherTemperature == Float(s.teacherTemperature(10)) && v.weightDecay == Float(s.weightDecay(10)))
     }
 
     /// dinov2/utils/utils.py CosineScheduler, run by NumPy, including freeze iterations.

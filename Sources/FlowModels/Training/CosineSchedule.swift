@@ -83,3 +83,23 @@ public struct TrainingSchedules: Equatable, Sendable {
                                                  start: teacherTemperature.start)
     }
 }
+
+/// Every schedule's value at one iteration, as the optimizer and the loss take them.
+public struct ScheduleValues: Equatable, Sendable {
+    public var learningRate: Float
+    public var lastLayerLearningRate: Float
+    public var weightDecay: Float
+    public var teacherMomentum: Float
+    public var teacherTemperature: Float
+}
+
+extension TrainingSchedules {
+    /// The values at `iteration` (0-based).
+    public func values(at iteration: Int) -> ScheduleValues {
+        ScheduleValues(learningRate: Float(learningRate(iteration)),
+                       lastLayerLearningRate: Float(lastLayerLearningRate(iteration)),
+                       weightDecay: Float(weightDecay(iteration)),
+                       teacherMomentum: Float(teacherMomentum(iteration)),
+                       teacherTemperature: Float(teacherTemperature(iteration)))
+    }
+}
