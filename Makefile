@@ -27,6 +27,7 @@ deps:
 ## build: the flow binary (release).
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product flow
+	$(SWIFT) build -c $(CONFIG) --product flow-supervisor
 
 ## run: the main job, the DINOv2 lifecycle in miniature.
 run: build

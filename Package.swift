@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "flow", targets: ["flow"]),
+        .executable(name: "flow-supervisor", targets: ["flow-supervisor"]),
         // Libraries, for the fuzz package in fuzz/ and for tools built on flow.
         .library(name: "FlowCore", targets: ["FlowCore"]),
         .library(name: "FlowFormats", targets: ["FlowFormats"]),
@@ -65,6 +66,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flow", dependencies: ["FlowCommands"]),
+        // The small C process between flow and each step's command (see its main.c).
+        .executableTarget(name: "flow-supervisor"),
 
         // Test helpers: temporary workspaces, running the built binary, in-memory fakes.
         .target(name: "FlowTestSupport", dependencies: ["FlowCore"], path: "Tests/FlowTestSupport"),

@@ -4,17 +4,25 @@ import FlowCore
 import Glibc
 
 /// Runs steps as child processes of flow, each in its own process group under a small
-/// supervisor (see CSpawn.h) that ends the whole group if flow dies, so that no step process
-/// outlives a flow that is killed, however it is killed.
+/// supervisor process (Sources/flow-supervisor) that ends the whole group if flow dies, so that
+/// no step process outlives a flow that is killed, however it is killed.
 public final class LocalExecutor: StepExecutor {
     /// Seconds the steps of a flow that died get between SIGTERM and SIGKILL.
     let graceSeconds: Int
+    /// The `flow-supervisor` executable (beside the `flow` executable).
+    let supervisor: String
     private let lock = NSCondition()
     private var finished: [(Int, Termination)] = []
     private var groups: [Int: pid_t] = [:]
 
-    public init(graceSeconds: Int = 30) {
+    public init(graceSeconds: Int = 30, supervisor: String = LocalExecutor.defaultSupervisor) {
         self.graceSeconds = graceSeconds
+        self.supervisor = supervisor
+    }
+
+    /// `flow-supervisor` in the directory of the running executable.
+    public static var defaultSupervisor: String {
+        (RunContext.currentExecutable() as NSString).deletingLastPathComponent + "/flow-supervisor"
     }
 
     public var running: Int {
@@ -24,6 +32,9 @@ public final class LocalExecutor: StepExecutor {
     }
 
     public func start(_ p: ProcessDescription, token: Int) throws -> String {
+        guard access(supervisor, X_OK) == 0 else {
+            throw SystemError("run the step supervisor (install flow-supervisor beside flow)", supervisor)
+        }
         let out = open(p.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard out >= 0 else { throw SystemError("create log", p.logPath) }
         defer { close(out) }
@@ -31,7 +42,7 @@ public final class LocalExecutor: StepExecutor {
         var error: Int32 = 0
         let pid = withCStrings(p.argv) { argv in
             withCStrings(env) { envp in
-                flow_spawn(argv, envp, p.workingDirectory, out, Int32(graceSeconds), &error)
+                flow_spawn(supervisor, argv, envp, p.workingDirectory, out, Int32(graceSeconds), &error)
             }
         }
         guard pid > 0 else {

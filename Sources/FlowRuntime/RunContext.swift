@@ -26,7 +26,7 @@ public final class RunContext {
         flowExecutable = RunContext.currentExecutable()
     }
 
-    static func currentExecutable() -> String {
+    public static func currentExecutable() -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         if n > 0 { return String(cString: buffer) }
