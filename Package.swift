@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "FlowFormatsTests", dependencies: ["FlowFormats", "FlowTestSupport"]),
         .testTarget(name: "FlowNumericsTests", dependencies: ["FlowNumerics", "FlowTestSupport"]),
         .testTarget(name: "FlowModelsTests", dependencies: ["FlowModels", "FlowTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "FlowEndToEndTests", dependencies: ["FlowTestSupport"]),
+        .testTarget(name: "FlowEndToEndTests", dependencies: ["FlowTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )
