@@ -46,7 +46,13 @@ struct ExecCommand: ParsableCommand {
                 let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
                 source.setEventHandler {
                     received.add(s)
-                    kill(-pid, s)
+                    if s == SIGUSR1 {
+                        // A warning, not a request to stop: only to the processes that handle it, so that
+                        // a `/bin/sh -c` around the command is not killed by it.
+                        for p in ExecCommand.processes(inGroup: pid, catching: s) { kill(p, s) }
+                    } else {
+                        kill(-pid, s)
+                    }
                 }
                 source.resume()
                 sources.append(source)
@@ -69,6 +75,24 @@ struct ExecCommand: ParsableCommand {
         try completion.write(to: SlurmCompletionRecord.path(record, job: job))
         if let signalled { throw ExitCode(128 + signalled) }
         if exitStatus != 0 { throw ExitCode(exitStatus ?? 1) }
+    }
+
+    /// The processes of process group `group` that have a handler for `signal` (SigCgt in /proc).
+    static func processes(inGroup group: pid_t, catching signal: Int32) -> [pid_t] {
+        var result: [pid_t] = []
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let p = pid_t(name),
+                  let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "pid (comm)": state, ppid, pgrp, ...
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, pid_t(fields[2]) == group,
+                  let status = try? String(contentsOfFile: "/proc/\(name)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+                  let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) else { continue }
+            if mask & (1 << UInt64(signal - 1)) != 0 { result.append(p) }
+        }
+        return result
     }
 
     /// Starts `argv` (searched in PATH) in a new process group with the given signals back at

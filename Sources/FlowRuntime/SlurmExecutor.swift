@@ -53,7 +53,8 @@ public final class SlurmExecutor: StepExecutor {
         self.settings = settings
     }
 
-    public var running: Int { jobs.count }
+    /// Jobs not yet reported: those still followed and those ended but not yet handed out by `next`.
+    public var running: Int { jobs.count + finished.count }
 
     /// The job id of a running step.
     public func jobID(token: Int) -> String? { jobs[token]?.id }

@@ -66,15 +66,17 @@ enum TestSlurm {
         ["SLURM_CONF": conf ?? "", "FLOW_SLURM_POLL": "0.3"]
     }
 
-    /// Runs a Slurm command against the test cluster.
-    static func run(_ tool: String, _ args: [String]) throws -> ProcessResult {
-        try FlowBinary.runProgram(tool, args, in: "/", environment: environment)
+    /// Runs a Slurm command line against the test cluster; returns its stdout.
+    static func run(_ command: String) -> String {
+        let out = NSTemporaryDirectory() + "flow-slurm-cmd-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = shell("SLURM_CONF='\(conf ?? "")' \(command) > '\(out)' 2>/dev/null")
+        return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
     }
 
     /// The ids of the jobs named `flow.flow.<step>` that squeue shows pending or running.
-    static func activeJobs(step: String) throws -> [String] {
-        try run("squeue", ["-h", "-n", "flow.flow.\(step)", "-t", "PD,R,CG", "-o", "%i"]).stdout
-            .split(separator: "\n").map(String.init)
+    static func activeJobs(step: String) -> [String] {
+        run("squeue -h -n flow.flow.\(step) -t PD,R,CG -o %i").split(separator: "\n").map(String.init)
     }
 }
 
@@ -188,7 +190,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
               run cat {in} > {out}
             """)
         let first = try startFlow(dir)
-        let running = try waitUntil(20) { try TestSlurm.activeJobs(step: "x1").count + TestSlurm.activeJobs(step: "x2").count == 2 }
+        let running = waitUntil(20) { TestSlurm.activeJobs(step: "x1").count + TestSlurm.activeJobs(step: "x2").count == 2 }
         #expect(running)
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
@@ -201,6 +203,36 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         #expect(submittedScripts(dir).count == 3, "\(submittedScripts(dir))")
     }
 
+    /// Slow (about 90 s): Slurm enforces time limits in whole minutes, checked every 30 s.
+    @Test func checkpointedStepThatHitsItsTimeLimitResumesInItsNextJob() throws {
+        guard TestSlurm.conf != nil else { return }
+        let dir = TemporaryDirectory("flow-slurm-ckpt")
+        // Counts seconds into its checkpoint; resumed, it writes the count it found and the warning it got.
+        try dir.write("train.sh", """
+            c="$FLOW_CHECKPOINT_DIR/state"
+            if [ -f "$c" ]; then cat "$c" "$FLOW_CHECKPOINT_DIR/warned" > "$1" 2>/dev/null; echo resumed >> "$1"; exit 0; fi
+            trap 'echo usr1 > "$FLOW_CHECKPOINT_DIR/warned"' USR1
+            n=0
+            while true; do n=$((n+1)); echo "count $n" > "$c.tmp"; mv "$c.tmp" "$c"; sleep 1; done
+            """)
+        try dir.write("flow.dag", """
+            step train
+              out build/model.txt
+              executor slurm
+              checkpoint
+              time 1m
+              sbatch --signal=B:USR1@50
+              run sh train.sh {out}
+            """)
+        let r = try FlowBinary.run(["run"], in: dir.path, environment: TestSlurm.environment)
+        #expect(r.status == 0, "\(r)")
+        #expect((r.stdout + r.stderr).contains("ended TIMEOUT after writing a checkpoint"), "\(r)")
+        let model = (try? dir.read("build/model.txt")) ?? ""
+        #expect(model.contains("count "), "\(model)")
+        #expect(model.contains("usr1"), "the job was not warned with SIGUSR1 before its time limit: \(model)")
+        #expect(model.contains("resumed"), "\(model)")
+    }
+
     @Test func scancelFromOutsideIsReportedAsCancelled() throws {
         guard TestSlurm.conf != nil else { return }
         let dir = try workspace("""
@@ -211,8 +243,8 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
             """)
         let p = try startFlow(dir)
         var ids: [String] = []
-        #expect(try waitUntil(20) { ids = try TestSlurm.activeJobs(step: "long"); return !ids.isEmpty })
-        _ = try TestSlurm.run("scancel", ids)
+        #expect(waitUntil(20) { ids = TestSlurm.activeJobs(step: "long"); return !ids.isEmpty })
+        _ = TestSlurm.run("scancel " + ids.joined(separator: " "))
         p.waitUntilExit()
         #expect(p.terminationStatus == 1)
         let output = try dir.read("flow.output")
@@ -287,34 +319,5 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         #expect(script == expected, "generated script differs from \(golden):\n\(script)")
         #expect(script.contains("#SBATCH --gres=gpu:2\n"))
         #expect(!script.contains("CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs of a job, not flow")
-    }
-
-    @Test func checkpointedStepThatHitsItsTimeLimitResumesInItsNextJob() throws {
-        guard TestSlurm.conf != nil else { return }
-        let dir = TemporaryDirectory("flow-slurm-ckpt")
-        // Counts seconds into its checkpoint; resumed, it writes the count it found and the warning it got.
-        try dir.write("train.sh", """
-            c="$FLOW_CHECKPOINT_DIR/state"
-            if [ -f "$c" ]; then cat "$c" "$FLOW_CHECKPOINT_DIR/warned" > "$1" 2>/dev/null; echo resumed >> "$1"; exit 0; fi
-            trap 'echo usr1 > "$FLOW_CHECKPOINT_DIR/warned"' USR1
-            n=0
-            while true; do n=$((n+1)); echo "count $n" > "$c.tmp"; mv "$c.tmp" "$c"; sleep 1; done
-            """)
-        try dir.write("flow.dag", """
-            step train
-              out build/model.txt
-              executor slurm
-              checkpoint
-              time 1m
-              sbatch --signal=B:USR1@50
-              run sh train.sh {out}
-            """)
-        let r = try FlowBinary.run(["run"], in: dir.path, environment: TestSlurm.environment)
-        #expect(r.status == 0, "\(r)")
-        #expect((r.stdout + r.stderr).contains("ended TIMEOUT after writing a checkpoint"), "\(r)")
-        let model = (try? dir.read("build/model.txt")) ?? ""
-        #expect(model.contains("count "), "\(model)")
-        #expect(model.contains("usr1"), "the job was not warned with SIGUSR1 before its time limit: \(model)")
-        #expect(model.contains("resumed"), "\(model)")
     }
 }
