@@ -112,8 +112,8 @@ public final class Runner {
         let selected = workflow.closure(of: options.targets)
         if !options.dryRun, let previous = try context.state.interruptedRun() {
             reporter.note("resuming run \(previous.run): \(previous.done) steps done, \(previous.inFlight) interrupted")
-            findDetachedJobs(run: previous.run)
         }
+        if !options.dryRun { findDetachedJobs() }
         if !options.dryRun {
             runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
             summary.runID = runID

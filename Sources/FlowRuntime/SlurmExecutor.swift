@@ -90,7 +90,9 @@ public final class SlurmExecutor: StepExecutor {
     /// Whether a job of an earlier flow is still pending or running, or has left a completion record.
     public func isAliveOrFinished(jobID: String, step: String) -> Bool {
         if SlurmCompletionRecord.read(SlurmCompletionRecord.path(recordPattern(step: step), job: jobID))?.succeeded == true { return true }
-        guard let state = try? client.queue([jobID])[jobID] else { return false }
+        // When Slurm cannot be asked, assume the job lives: following it is safe, a second job is not.
+        guard let queue = try? client.queue([jobID]) else { return true }
+        guard let state = queue[jobID] else { return false }
         return SlurmExecutor.isActive(state.state)
     }
 

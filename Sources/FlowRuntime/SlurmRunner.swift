@@ -29,10 +29,18 @@ extension Runner {
         if a.cluster { clusterPool.release(a.grant) } else { pool.release(a.grant) }
     }
 
-    /// Remembers the Slurm jobs an interrupted run left behind, to adopt rather than submit again.
-    func findDetachedJobs(run: Int64) {
-        for s in (try? context.state.steps(ofRun: run)) ?? [] where !s.jobID.isEmpty && (s.state == "running" || s.state == "interrupted") {
-            detachedJobs[s.step] = s
+    /// Remembers the Slurm jobs that earlier runs left behind (killed, detached, or failed before
+    /// they ended), to adopt rather than submit again: for each step, its latest journal entry among
+    /// the last 20 runs, when that entry is a job still marked running or interrupted.
+    func findDetachedJobs() {
+        var seen: Set<String> = []
+        for run in (try? context.state.runs(limit: 20)) ?? [] {
+            for s in (try? context.state.steps(ofRun: run.id)) ?? [] where !seen.contains(s.step) {
+                // Entries of steps that did not start in that run say nothing of their jobs.
+                guard s.state != "skipped" && !(s.state == "interrupted" && s.jobID.isEmpty && s.pid == 0) else { continue }
+                seen.insert(s.step)
+                if !s.jobID.isEmpty && (s.state == "running" || s.state == "interrupted") { detachedJobs[s.step] = s }
+            }
         }
     }
 
