@@ -3,8 +3,9 @@ import XXHash
 
 /// Hashing of file and directory content with XXH3-128.
 public enum ContentHash {
-    /// Read size: large enough that the hash, not the system calls, sets the pace.
-    static let chunk = 4 << 20
+    /// Read size: large enough that system calls cost little, small enough that the bytes read
+    /// are still in the L2 cache when hashed (4 MiB chunks were 13% slower here).
+    static let chunk = 256 << 10
 
     /// Streams `path` through XXH3-128 (`xxhsum -H2` gives the same digest).
     public static func file(_ path: String) throws -> Digest128 {
