@@ -11,7 +11,7 @@ so that accuracy is well below 100%. Written as .npy, then:
   LogisticRegression (lbfgs, C=1.0) when available: a different optimiser, so only the
   accuracies are expected to be close, not equal.
 
-Usage: /work/main/.venv/bin/python bench/eval.py --flow .build/release/flow [--n 20000 --val 5000
+Usage: .venv/bin/python bench/eval.py --flow .build/release/flow [--n 20000 --val 5000
        --d 384 --classes 100 --threads 2]
 (scikit-learn is taken from the running Python; run with a venv that has it, e.g. /tmp/benchvenv.)
 """
