@@ -123,7 +123,7 @@ struct EmbedOp: FlowOp {
                 } catch {
                     throw OpError("\(path): sample '\(sample.key)': cannot decode its .\(ext) entry: \(error)")
                 }
-                image = prepare(image, side: side)
+                image = Self.prepare(image, side: side, resize: resize)
                 pending += image.data
                 pendingCount += 1
                 allKeys.append(sample.key)
@@ -157,8 +157,9 @@ struct EmbedOp: FlowOp {
         return sample.sortedExtensions.first { ext in kinds.contains { ext.hasSuffix("." + $0) } }
     }
 
-    /// Square crop (or stretch), antialiased bicubic resize to side×side, ImageNet normalisation.
-    func prepare(_ image: ImageTensor, side: Int) -> ImageTensor {
+    /// Square crop (or stretch), antialiased bicubic resize to side×side, ImageNet normalisation:
+    /// the model input for embedding and for evaluation alike.
+    static func prepare(_ image: ImageTensor, side: Int, resize: String) -> ImageTensor {
         var region: PixelRegion? = nil
         if resize == "center-crop" {
             let s = min(image.height, image.width)

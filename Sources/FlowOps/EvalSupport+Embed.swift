@@ -57,7 +57,7 @@ struct LabelledEmbedder {
                 } catch {
                     throw OpError("\(path): sample '\(sample.key)': cannot decode its .\(ext) entry: \(error)")
                 }
-                pending += prepare(image).data
+                pending += EmbedOp.prepare(image, side: side, resize: resize).data
                 pendingCount += 1
                 if pendingCount == batch { try flush() }
             }
@@ -78,20 +78,5 @@ struct LabelledEmbedder {
             throw OpError("\(shard): sample '\(sample.key)': its .cls entry '\(text)' is not a class index (a non-negative integer such as 3)")
         }
         return c
-    }
-
-    /// Square crop (or stretch), antialiased bicubic resize to side×side, ImageNet normalisation.
-    func prepare(_ image: ImageTensor) -> ImageTensor {
-        var region: PixelRegion? = nil
-        if resize == "center-crop" {
-            let s = min(image.height, image.width)
-            region = PixelRegion(top: (image.height - s) / 2, left: (image.width - s) / 2, height: s, width: s)
-        }
-        var resized = image
-        if region != nil || image.height != side || image.width != side {
-            resized = Resize.resize(image, height: side, width: side, filter: .bicubic, antialias: true, region: region)
-        }
-        ImageNetNormalization.apply(&resized)
-        return resized
     }
 }
