@@ -305,4 +305,27 @@ import Testing
         #expect(again.status == 0, "\(again)")
         #expect(try FlowBinary.run(["verify", "--cache", cache], in: dir.path).status == 0)
     }
+
+    @Test func aReadOnlyCacheFailsClearlyAndStillServesWhatItHolds() throws {
+        let mount = TemporaryDirectory("flow-rofs")
+        let m = try FlowBinary.runProgram("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mount.path], in: "/")
+        guard m.status == 0 else {
+            print("skipped: cannot mount a tmpfs here (\(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            return
+        }
+        defer { _ = try? FlowBinary.runProgram("umount", ["-l", mount.path], in: "/") }
+        let dir = TemporaryDirectory("flow-ro")
+        try dir.write("flow.dag", "let v = 1\nstep s\n  out s.txt\n  run echo {v} > {out}\n")
+        let cache = mount.path + "/cache"
+        #expect(try FlowBinary.run(["run", "--cache", cache], in: dir.path).status == 0)
+        _ = try FlowBinary.runProgram("mount", ["-o", "remount,ro", mount.path], in: "/")
+        let changed = try FlowBinary.run(["run", "--cache", cache, "--set", "v=2"], in: dir.path)
+        #expect(changed.status == 1, "\(changed)")
+        #expect(changed.stderr.contains("Read-only file system") && changed.stderr.contains(cache), "\(changed)")
+        // What the cache holds still comes back.
+        try FileManager.default.removeItem(atPath: dir.path + "/s.txt")
+        let cached = try FlowBinary.run(["run", "--cache", cache], in: dir.path)
+        #expect(cached.status == 0, "\(cached)")
+        #expect(try dir.read("s.txt") == "1\n")
+    }
 }
