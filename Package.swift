@@ -60,9 +60,11 @@ let package = Package(
             "FlowFormats", "FlowNumerics", "FlowModels", "XXHash",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Seeing a run: the DAG as DOT, Mermaid and SVG, and the self-contained HTML report.
+        .target(name: "FlowReport", dependencies: ["FlowCore", "FlowRuntime"]),
         // The command line: run, status, explain, runs, verify, gc, op, ...
         .target(name: "FlowCommands", dependencies: [
-            "FlowCore", "FlowRuntime", "FlowOps",
+            "FlowCore", "FlowRuntime", "FlowOps", "FlowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "flow", dependencies: ["FlowCommands"]),
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "WrapperTests", dependencies: ["XXHash", "LZ4", "SQLite", "Archive", "JPEG", "PNG", "BLAS", "FlowTestSupport"]),
         .testTarget(name: "FlowCoreTests", dependencies: ["FlowCore", "FlowTestSupport"]),
         .testTarget(name: "FlowRuntimeTests", dependencies: ["FlowRuntime", "FlowTestSupport"]),
+        .testTarget(name: "FlowReportTests", dependencies: ["FlowReport", "FlowTestSupport"]),
         .testTarget(name: "FlowFormatsTests", dependencies: ["FlowFormats", "FlowTestSupport"]),
         .testTarget(name: "FlowNumericsTests", dependencies: ["FlowNumerics", "FlowTestSupport"]),
         .testTarget(name: "FlowModelsTests", dependencies: ["FlowModels", "FlowTestSupport"], exclude: ["Fixtures"]),

@@ -7,7 +7,9 @@ public struct FlowCommand: ParsableCommand {
         commandName: "flow",
         abstract: "A batch job runner for machine-learning pipelines, with a content-addressed cache.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, StatusCommand.self, ExplainCommand.self, RunsCommand.self, LogCommand.self, VerifyCommand.self, GCCommand.self, HashCommand.self, OpCommand.self, ExecCommand.self]
+        subcommands: [RunCommand.self, StatusCommand.self, ExplainCommand.self, RunsCommand.self, LogCommand.self]
+            + FlowCommand.reportCommands + FlowCommand.reproCommands
+            + [VerifyCommand.self, GCCommand.self, HashCommand.self, OpCommand.self, ExecCommand.self]
     )
 
     public init() {}

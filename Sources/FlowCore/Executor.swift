@@ -68,4 +68,11 @@ public protocol StepExecutor: AnyObject {
     func signal(token: Int, _ signal: Int32)
     /// The number of steps started and not yet reported.
     var running: Int { get }
+    /// The peak resident memory, in bytes, of a step that `next` has reported, if known.
+    /// Asking forgets it.
+    func takePeakMemory(token: Int) -> Int64?
+}
+
+extension StepExecutor {
+    public func takePeakMemory(token: Int) -> Int64? { nil }
 }

@@ -14,6 +14,7 @@ public final class LocalExecutor: StepExecutor {
     private let lock = NSCondition()
     private var finished: [(Int, Termination)] = []
     private var groups: [Int: pid_t] = [:]
+    private var peakMemory: [Int: Int64] = [:]
 
     public init(graceSeconds: Int = 30, supervisor: String = LocalExecutor.defaultSupervisor) {
         self.graceSeconds = graceSeconds
@@ -58,12 +59,15 @@ public final class LocalExecutor: StepExecutor {
         lock.unlock()
         let thread = Thread { [weak self] in
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            // wait4's usage of the supervisor includes the descendants it waited for (the step).
+            var usage = rusage()
+            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
             let termination: Termination = (status & 0x7f) == 0
                 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
             guard let self else { return }
             self.lock.lock()
             self.groups[token] = nil
+            self.peakMemory[token] = Int64(usage.ru_maxrss) * 1024
             self.finished.append((token, termination))
             self.lock.signal()
             self.lock.unlock()
@@ -81,6 +85,12 @@ public final class LocalExecutor: StepExecutor {
             if !lock.wait(until: deadline) { break }
         }
         return finished.isEmpty ? nil : finished.removeFirst()
+    }
+
+    public func takePeakMemory(token: Int) -> Int64? {
+        lock.lock()
+        defer { lock.unlock() }
+        return peakMemory.removeValue(forKey: token)
     }
 
     public func signalAll(_ signal: Int32) {

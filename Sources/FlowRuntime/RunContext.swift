@@ -40,10 +40,16 @@ public final class RunContext {
         return "\(dir)/\(RunContext.fileName(step)).log"
     }
 
+    /// The step's progress file in this run, its directory created.
     func progressPath(run: Int64, step: String) -> String {
         let dir = "\(stateDirectory)/progress/\(run)"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return "\(dir)/\(RunContext.fileName(step))"
+        return progressFile(run: run, step: step)
+    }
+
+    /// The step's progress file in this run (nothing created).
+    public func progressFile(run: Int64, step: String) -> String {
+        "\(stateDirectory)/progress/\(run)/\(RunContext.fileName(step))"
     }
 
     static func fileName(_ step: String) -> String {

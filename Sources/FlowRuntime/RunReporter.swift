@@ -12,6 +12,24 @@ public protocol RunReporter: AnyObject {
     func warning(_ message: String)
     func note(_ message: String)
     func end(_ summary: RunSummary, workflow: Workflow)
+    /// Called about ten times a second while the run goes, with the steps running now, so a
+    /// live display can redraw and read each step's progress file.
+    func tick(_ running: [RunningStep], summary: RunSummary)
+}
+
+extension RunReporter {
+    public func tick(_ running: [RunningStep], summary: RunSummary) {}
+}
+
+/// A step that is running, as a reporter sees it.
+public struct RunningStep: Sendable {
+    public var name: String
+    public var started: Date
+    public var attempt: Int
+    /// The file the step appends progress lines to (`FLOW_PROGRESS`); its last line is its status.
+    public var progressPath: String
+    /// The process id, or the Slurm job id.
+    public var handle: String
 }
 
 /// Plain lines, ninja-style: `[3/7] ran embed[3] (1.2s)`. Failures go to stderr with the log tail.

@@ -8,6 +8,9 @@ extension Runner {
     func finish(token: Int, termination: Termination) throws {
         guard let a = active.removeValue(forKey: token) else { return }
         release(a)
+        let peakMemory = executor.takePeakMemory(token: token)
+        defer { try? context.state.setUsage(run: runID, step: workflow[a.id].name, peakMemory: peakMemory,
+                                            outputSize: evaluator.manifests[a.id]?.totalSize) }
         let step = workflow[a.id]
         var failure: String?
         if a.timedOut {

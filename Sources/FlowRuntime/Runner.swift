@@ -141,6 +141,7 @@ public final class Runner {
                 try finish(token: token, termination: termination)
             }
             checkTimeouts()
+            reporter.tick(runningSteps(), summary: summary)
         }
         for id in workflow.order where selected.contains(id) && summary.outcomes[id] == nil {
             settle(id, summary.interrupted ? .interrupted : .skipped, note: summary.interrupted ? "interrupted" : "not started")
@@ -154,6 +155,13 @@ public final class Runner {
         }
         reporter.end(summary, workflow: workflow)
         return summary
+    }
+
+    func runningSteps() -> [RunningStep] {
+        active.values.sorted { $0.started < $1.started }.map { a in
+            RunningStep(name: workflow[a.id].name, started: a.started, attempt: a.attempt,
+                        progressPath: context.progressFile(run: runID, step: workflow[a.id].name), handle: a.handle)
+        }
     }
 
     func summaryText() -> String {

@@ -54,6 +54,10 @@ public final class SlurmDispatch: StepExecutor {
         return local.next(timeout: 0)
     }
 
+    public func takePeakMemory(token: Int) -> Int64? {
+        slurmTokens.contains(token) ? nil : local.takePeakMemory(token: token)
+    }
+
     public func signalAll(_ signal: Int32) {
         local.signalAll(signal)
         slurmExecutor?.signalAll(signal)

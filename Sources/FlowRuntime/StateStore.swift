@@ -39,6 +39,16 @@ public final class StateStore {
                 PRIMARY KEY(run_id, step));
             INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
             """)
+        try addColumnsIfMissing(table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
+    }
+
+    /// Columns added after a table was first created: a workspace made by an older flow gets
+    /// them on open (SQLite cannot `ADD COLUMN IF NOT EXISTS`).
+    func addColumnsIfMissing(table: String, _ columns: [String]) throws {
+        let existing = Set(try db.query("PRAGMA table_info(\(table))").compactMap { $0[1].string })
+        for column in columns where !existing.contains(String(column.split(separator: " ")[0])) {
+            try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)")
+        }
     }
 
     // MARK: stat cache
@@ -190,25 +200,40 @@ public final class StateStore {
         public var attempt: Int
         public var log: String
         public var note: String
+        /// The largest resident set of the step's processes, in bytes (local steps only).
+        public var peakMemory: Int64?
+        /// The total size of the step's outputs, in bytes, when it succeeded or was restored.
+        public var outputSize: Int64?
     }
 
     public func setStep(run: Int64, step: String, state: String, key: String = "", pid: Int32 = 0, jobID: String = "",
                         started: Date? = nil, ended: Date? = nil, exitStatus: Int32? = nil, attempt: Int = 1,
                         log: String = "", note: String = "") throws {
-        try db.query("INSERT OR REPLACE INTO run_steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        try db.query("""
+            INSERT OR REPLACE INTO run_steps(run_id, step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [
             .integer(run), .text(step), .text(state), .text(key), .integer(Int64(pid)), .text(jobID),
             started.map { .real($0.timeIntervalSince1970) } ?? .null, ended.map { .real($0.timeIntervalSince1970) } ?? .null,
             exitStatus.map { .integer(Int64($0)) } ?? .null, .integer(Int64(attempt)), .text(log), .text(note),
         ])
     }
 
+    /// Records what a finished step used and produced.
+    public func setUsage(run: Int64, step: String, peakMemory: Int64?, outputSize: Int64?) throws {
+        try db.query("UPDATE run_steps SET peak_rss = ?, output_size = ? WHERE run_id = ? AND step = ?", [
+            peakMemory.map { .integer($0) } ?? .null, outputSize.map { .integer($0) } ?? .null, .integer(run), .text(step),
+        ])
+    }
+
     public func steps(ofRun run: Int64) throws -> [RunStep] {
-        try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
+        try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note, peak_rss, output_size FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
                      [.integer(run)]).map { r in
             RunStep(step: r[0].string ?? "", state: r[1].string ?? "", key: r[2].string ?? "", pid: Int32(r[3].int ?? 0),
                     jobID: r[4].string ?? "", startedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
                     endedAt: r[6].double.map(Date.init(timeIntervalSince1970:)), exitStatus: r[7].int.map { Int32($0) },
-                    attempt: Int(r[8].int ?? 1), log: r[9].string ?? "", note: r[10].string ?? "")
+                    attempt: Int(r[8].int ?? 1), log: r[9].string ?? "", note: r[10].string ?? "",
+                    peakMemory: r[11].int, outputSize: r[12].int)
         }
     }
 

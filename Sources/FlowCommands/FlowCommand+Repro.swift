@@ -1,0 +1,6 @@
+import ArgumentParser
+
+extension FlowCommand {
+    /// Commands that check results: `repro`.
+    static let reproCommands: [ParsableCommand.Type] = []
+}
