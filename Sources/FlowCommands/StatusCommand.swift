@@ -26,6 +26,9 @@ struct StatusCommand: ParsableCommand {
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
         let targets = wf.closure(of: try workflow.targetIDs(wf))
+        // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
+        // first, so that those that finished are committed before the steps are evaluated.
+        let cluster = SlurmStatus.survey(context: context, workflow: wf)
         let evaluator = Evaluator(workflow: wf, workspace: context.workspace, store: context.store, actions: context.actions,
                                   records: try context.state.allRecords())
         let evaluations = evaluator.evaluateAll(targets: targets, forced: [])
@@ -39,8 +42,10 @@ struct StatusCommand: ParsableCommand {
             if step.checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
                 reasons.append("holds a checkpoint of \(Format.bytes(size)), \(Format.duration(age)) old")
             }
-            return StatusRow(step: step.name, state: e.state.label, reasons: reasons,
-                             lastDuration: record?.duration, outputSize: e.manifest?.totalSize ?? record?.outputSize)
+            var row = StatusRow(step: step.name, state: e.state.label, reasons: reasons,
+                                lastDuration: record?.duration, outputSize: e.manifest?.totalSize ?? record?.outputSize)
+            if let job = cluster[step.name], !job.committed { row.show(job) }
+            return row
         }
         let mustRun = rows.filter { $0.state != "fresh" }.count
         if json {
@@ -49,6 +54,9 @@ struct StatusCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(StatusReport(steps: rows, mustRun: mustRun)), as: UTF8.self))
         } else {
             printLiveRun(context)
+            for job in cluster.values.sorted(by: { $0.step < $1.step }) where job.committed {
+                print("\(job.step): \(job.summary)")
+            }
             printTable(rows)
         }
         if check && mustRun > 0 { throw ExitCode(1) }
@@ -103,6 +111,23 @@ struct StatusRow: Codable {
     var reasons: [String]
     var lastDuration: Double?
     var outputSize: Int64?
+    /// The step's Slurm job left by an earlier run, when there is one not yet committed.
+    var slurmJob: String?
+    var slurmState: String?
+    var slurmNode: String?
+
+    /// A job still on the cluster shows as pending or running; one that ended says how, before the reasons.
+    mutating func show(_ job: SlurmJobStatus) {
+        slurmJob = job.jobID
+        slurmState = job.state
+        slurmNode = job.node.isEmpty ? nil : job.node
+        if job.active {
+            state = job.state == "PENDING" ? "pending" : "running"
+            reasons = [job.summary]
+        } else {
+            reasons.insert(job.summary, at: 0)
+        }
+    }
 }
 
 struct StatusReport: Codable {

@@ -18,16 +18,50 @@ public final class SlurmClient {
         public var state: String
         public var reason: String
         public var exitCode: String
+        /// The node(s) the job runs or ran on (squeue `%N`, sacct `NodeList`); empty while pending.
+        public var node: String = ""
+
+        public init(state: String, reason: String, exitCode: String, node: String = "") {
+            self.state = state
+            self.reason = reason
+            self.exitCode = exitCode
+            self.node = node
+        }
     }
+
+    /// What a Slurm command printed and how it ended.
+    public struct Output: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+
+        public init(status: Int32, stdout: String, stderr: String) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
+    }
+
+    /// Runs one Slurm tool with its arguments. The default starts the real command; tests pass
+    /// one that answers from recorded output (the seam ninja calls `CommandRunner`).
+    public typealias CommandRunner = (_ tool: String, _ arguments: [String]) throws -> Output
 
     /// Directory of the Slurm commands; nil searches PATH.
     let binDirectory: String?
+    let commandRunner: CommandRunner?
     /// Whether plain `sacct` said accounting storage is disabled; then `sacct -c` (job completion
     /// records) is used instead.
     private var completionOnly = false
 
     public init(binDirectory: String? = ProcessInfo.processInfo.environment["FLOW_SLURM_BIN"]) {
         self.binDirectory = binDirectory
+        commandRunner = nil
+    }
+
+    /// A client whose commands are answered by `commandRunner` instead of Slurm.
+    public init(commandRunner: @escaping CommandRunner) {
+        binDirectory = nil
+        self.commandRunner = commandRunner
     }
 
     /// Whether `sbatch` can be found.
@@ -49,28 +83,38 @@ public final class SlurmClient {
     /// The jobs squeue still knows (pending, running, or recently ended), in one call.
     public func queue(_ ids: [String]) throws -> [String: JobState] {
         guard !ids.isEmpty else { return [:] }
-        let r = try run("squeue", ["-h", "--states=all", "-j", ids.joined(separator: ","), "-o", "%i|%T|%r"])
+        let r = try run("squeue", ["-h", "--states=all", "-j", ids.joined(separator: ","), "-o", "%i|%T|%r|%N"])
         if r.status != 0 {
             // When none of the jobs is known any more squeue says "Invalid job id specified".
             if r.stderr.contains("Invalid job id") { return [:] }
             throw SlurmError(command: "squeue", status: r.status, message: r.stderr)
         }
-        return SlurmClient.parse(r.stdout, fields: 3) { f in (f[0], JobState(state: f[1], reason: f[2], exitCode: "")) }
+        return SlurmClient.parseQueue(r.stdout)
     }
 
     /// What accounting says of ended jobs, in one call (`sacct`, or `sacct -c` without accounting storage).
     public func accounting(_ ids: [String]) throws -> [String: JobState] {
         guard !ids.isEmpty else { return [:] }
-        let args = ["-n", "-P", "-X", "-j", ids.joined(separator: ","), "--format=JobID,State,ExitCode"]
+        let args = ["-n", "-P", "-X", "-j", ids.joined(separator: ","), "--format=JobID,State,ExitCode,NodeList"]
         var r = try run("sacct", (completionOnly ? ["-c"] : []) + args)
         if r.status != 0 && !completionOnly && r.stdout.isEmpty && (r.stderr + r.stdout).contains("accounting storage is disabled") {
             completionOnly = true
             r = try run("sacct", ["-c"] + args)
         }
         guard r.status == 0 else { throw SlurmError(command: "sacct", status: r.status, message: r.stderr) }
-        // "CANCELLED by 0" → "CANCELLED".
-        return SlurmClient.parse(r.stdout, fields: 3) { f in
-            (f[0], JobState(state: String(f[1].split(separator: " ").first ?? ""), reason: "", exitCode: f[2]))
+        return SlurmClient.parseAccounting(r.stdout)
+    }
+
+    /// `squeue -h -o '%i|%T|%r|%N'` output: `812|RUNNING|None|gpu-a17` (the node field may be absent).
+    public static func parseQueue(_ text: String) -> [String: JobState] {
+        parse(text, fields: 3) { f in (f[0], JobState(state: f[1], reason: f[2], exitCode: "", node: f.count > 3 ? f[3] : "")) }
+    }
+
+    /// `sacct -n -P -X --format=JobID,State,ExitCode,NodeList` output: `812|CANCELLED by 1000|0:15|gpu-a17`.
+    /// "CANCELLED by 1000" becomes "CANCELLED"; a requeued array or het job line (`812+0`) is kept as printed.
+    public static func parseAccounting(_ text: String) -> [String: JobState] {
+        parse(text, fields: 3) { f in
+            (f[0], JobState(state: String(f[1].split(separator: " ").first ?? ""), reason: "", exitCode: f[2], node: f.count > 3 ? f[3] : ""))
         }
     }
 
@@ -87,21 +131,17 @@ public final class SlurmClient {
         var result: [String: JobState] = [:]
         for line in text.split(separator: "\n") {
             let f = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count >= fields, !f[0].isEmpty else { continue }
+            // A job id starts with a digit (`812`, `812_3` for an array task); anything else is not a job line.
+            guard f.count >= fields, f[0].first?.isNumber == true else { continue }
             let (id, state) = make(f)
             result[id] = state
         }
         return result
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     /// Runs a Slurm command to completion, capturing its output through temporary files.
     func run(_ tool: String, _ args: [String]) throws -> Output {
+        if let commandRunner { return try commandRunner(tool, args) }
         let p = Process()
         if let binDirectory {
             p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)

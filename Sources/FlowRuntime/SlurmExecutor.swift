@@ -34,6 +34,8 @@ public final class SlurmExecutor: StepExecutor {
         var step: String
         var recordPattern: String
         var state = "PENDING"
+        /// Where squeue last said it runs (empty while pending).
+        var node = ""
         var unseenSince: Date?
     }
 
@@ -47,6 +49,8 @@ public final class SlurmExecutor: StepExecutor {
     public var onStateChange: ((Int, String, String) -> Void)?
     private var lastPoll = Date.distantPast
     private var cancelled: Set<String> = []
+    /// Why the last poll could not ask Slurm (squeue or sacct failed), if it could not.
+    public private(set) var lastError: Error?
 
     public init(client: SlurmClient = SlurmClient(), settings: Settings) {
         self.client = client
@@ -58,6 +62,12 @@ public final class SlurmExecutor: StepExecutor {
 
     /// The job id of a running step.
     public func jobID(token: Int) -> String? { jobs[token]?.id }
+
+    /// A followed job's last seen Slurm state (`UNKNOWN` for an adopted job Slurm has not
+    /// answered for yet), its node, and since when no source has known it.
+    public func state(token: Int) -> (state: String, node: String, unseenSince: Date?)? {
+        jobs[token].map { ($0.state, $0.node, $0.unseenSince) }
+    }
 
     /// The completion record path pattern of a step (`%j` is the job id).
     func recordPattern(step: String) -> String {
@@ -117,6 +127,7 @@ public final class SlurmExecutor: StepExecutor {
     /// One round: records, then one squeue for the rest, then one sacct for those squeue has forgotten.
     func poll() {
         lastPoll = Date()
+        lastError = nil
         var open: [Int] = []
         var records: [Int: SlurmCompletionRecord] = [:]
         for (token, job) in jobs {
@@ -129,16 +140,19 @@ public final class SlurmExecutor: StepExecutor {
             open.append(token)
         }
         guard !open.isEmpty else { return }
-        let queue = (try? client.queue(open.compactMap { jobs[$0]?.id })) ?? [:]
+        var queue: [String: SlurmClient.JobState] = [:]
+        do { queue = try client.queue(open.compactMap { jobs[$0]?.id }) } catch { lastError = error }
         var forgotten: [Int] = []
         for token in open {
             guard let job = jobs[token] else { continue }
             guard let s = queue[job.id] else { forgotten.append(token); continue }
+            if !s.node.isEmpty { jobs[token]?.node = s.node }
             observe(token, s.state)
             if !SlurmExecutor.isActive(s.state) { settle(token, state: s.state, exitCode: "", record: records[token]) }
         }
         guard !forgotten.isEmpty else { return }
-        let accounting = (try? client.accounting(forgotten.compactMap { jobs[$0]?.id })) ?? [:]
+        var accounting: [String: SlurmClient.JobState] = [:]
+        do { accounting = try client.accounting(forgotten.compactMap { jobs[$0]?.id }) } catch { lastError = lastError ?? error }
         for token in forgotten {
             guard let job = jobs[token] else { continue }
             if let s = accounting[job.id], !SlurmExecutor.isActive(s.state) {

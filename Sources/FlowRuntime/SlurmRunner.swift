@@ -30,18 +30,9 @@ extension Runner {
     }
 
     /// Remembers the Slurm jobs that earlier runs left behind (killed, detached, or failed before
-    /// they ended), to adopt rather than submit again: for each step, its latest journal entry among
-    /// the last 20 runs, when that entry is a job still marked running or interrupted.
+    /// they ended), to adopt rather than submit again (see `SlurmJournal`).
     func findDetachedJobs() {
-        var seen: Set<String> = []
-        for run in (try? context.state.runs(limit: 20)) ?? [] {
-            for s in (try? context.state.steps(ofRun: run.id)) ?? [] where !seen.contains(s.step) {
-                // Entries of steps that did not start in that run say nothing of their jobs.
-                guard s.state != "skipped" && !(s.state == "interrupted" && s.jobID.isEmpty && s.pid == 0) else { continue }
-                seen.insert(s.step)
-                if !s.jobID.isEmpty && (s.state == "running" || s.state == "interrupted") { detachedJobs[s.step] = s }
-            }
-        }
+        for (name, entry) in SlurmJournal.openJobs(context.state) { detachedJobs[name] = entry.step }
     }
 
     /// Follows the step's job from an interrupted run when it is still alive or finished cleanly;
@@ -99,10 +90,9 @@ extension Runner {
               resumes[a.id, default: 0] < Runner.maxResumes else { return false }
         let dir = context.checkpointDirectory(key)
         let files = (try? ContentHash.listFiles(dir)) ?? []
-        let progressed = files.contains { f in
-            let date = (try? FileManager.default.attributesOfItem(atPath: dir + "/" + f))?[.modificationDate] as? Date
-            return (date ?? .distantPast) > a.started
-        }
+        // Nanosecond modification times (FileManager's dates here are whole seconds).
+        let since = Int64(a.started.timeIntervalSince1970 * 1e9)
+        let progressed = files.contains { f in (FileStat.of(dir + "/" + f)?.mtimeNs ?? 0) > since }
         guard progressed else { return false }
         resumes[a.id, default: 0] += 1
         attempts[a.id] = a.attempt - 1
