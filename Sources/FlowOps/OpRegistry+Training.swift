@@ -1,3 +1,3 @@
 extension OpRegistry {
-    static let trainingOps: [any FlowOp.Type] = [EvalKNNOp.self, EvalLinearOp.self]
+    static let trainingOps: [any FlowOp.Type] = [PretrainOp.self, DistillOp.self, EvalKNNOp.self, EvalLinearOp.self]
 }

@@ -1,0 +1,151 @@
+import Foundation
+import FlowFormats
+
+/// Which loop a `Trainer` runs.
+public enum TrainingMode: String, Sendable {
+    /// DINOv2 self-supervised pretraining: an EMA teacher of the student, masked iBOT.
+    case pretrain
+    /// Distillation (DINOv2 §5): a frozen teacher, no masking, iBOT on every patch token, and a
+    /// spare EMA of the student as the final model.
+    case distill
+}
+
+/// Every setting of a training run that changes its results. Checkpoints store it (as
+/// `settings`) and a resume refuses a checkpoint whose settings differ.
+public struct PretrainConfig: Equatable, Sendable {
+    public var mode: TrainingMode = .pretrain
+    /// The student backbone (and, in pretraining, the teacher's).
+    public var vit: ViTConfig
+    /// The frozen teacher's backbone in distillation.
+    public var teacherVit: ViTConfig? = nil
+    /// Head sizes; `inputDim` is set from the backbone that feeds the head.
+    public var hidden = 256
+    public var bottleneck = 64
+    public var prototypes = 256
+    public var localCrops = 4
+    public var localSize = 16
+    public var globalScale: ClosedRange<Double> = 0.32...1.0
+    public var localScale: ClosedRange<Double> = 0.05...0.32
+    public var epochs = 10
+    public var batch = 32
+    /// Images in the data set; with `batch` it fixes the steps per epoch (the last partial
+    /// batch of an epoch is dropped).
+    public var images: Int
+    /// Base learning rate; the peak rate is base·√(batch/1024) (DINOv2's `sqrt_wrt_1024` rule).
+    public var baseLR = 0.004
+    public var minLR = 1e-6
+    public var warmupEpochs = 1.0
+    public var freezeLastLayerEpochs = 1.0
+    /// Teacher temperature ramp 0.04 → 0.07 (30 of 100 epochs in DINOv2).
+    public var teacherTemperatureWarmupEpochs = 3.0
+    public var teacherMomentum = 0.994
+    public var weightDecay: ClosedRange<Double> = 0.04...0.2
+    public var layerDecay: Float = 1
+    public var centering: CenteringMode = .sinkhornKnopp
+    public var maskRatio: ClosedRange<Double> = 0.1...0.5
+    public var maskProbability = 0.5
+    public var koleo: Float = 0.1
+    public var clip = 3.0
+    public var seed: UInt64 = 0
+
+    public init(vit: ViTConfig, images: Int) {
+        self.vit = vit
+        self.images = images
+    }
+
+    public var stepsPerEpoch: Int { batch > 0 ? images / batch : 0 }
+    public var iterations: Int { epochs * stepsPerEpoch }
+    /// The peak learning rate: base·√(batch/1024).
+    public var peakLR: Double { baseLR * (Double(batch) / 1024).squareRoot() }
+
+    func epochIterations(_ epochs: Double) -> Int { Int((epochs * Double(stepsPerEpoch)).rounded()) }
+
+    /// The five schedules, with every length in epochs of this data set.
+    public var schedules: TrainingSchedules {
+        TrainingSchedules(iterations: iterations, lr: peakLR, minLR: minLR, warmup: epochIterations(warmupEpochs),
+                          weightDecay: (weightDecay.lowerBound, weightDecay.upperBound),
+                          teacherMomentum: (teacherMomentum, 1.0),
+                          teacherTemperatureWarmup: epochIterations(teacherTemperatureWarmupEpochs),
+                          freezeLastLayer: epochIterations(freezeLastLayerEpochs))
+    }
+
+    public var studentHead: DINOHeadConfig {
+        DINOHeadConfig(inputDim: vit.dim, hidden: hidden, bottleneck: bottleneck, prototypes: prototypes)
+    }
+
+    public var teacherHead: DINOHeadConfig {
+        DINOHeadConfig(inputDim: (teacherVit ?? vit).dim, hidden: hidden, bottleneck: bottleneck, prototypes: prototypes)
+    }
+
+    public var multiCrop: MultiCrop {
+        MultiCrop(globalSize: vit.imageSize, localSize: localSize, localCount: localCrops,
+                  globalScale: globalScale, localScale: localScale)
+    }
+
+    /// The checks a run needs before it starts; the message names the option to change.
+    public func validate() throws {
+        try vit.validate()
+        guard localSize > 0, localSize % vit.patch == 0 else {
+            throw ModelError("--local-size \(localSize) is not a multiple of the patch size \(vit.patch): use e.g. \(max(1, localSize / vit.patch) * vit.patch)")
+        }
+        guard localCrops >= 0 else { throw ModelError("--local-crops must be ≥ 0 (got \(localCrops))") }
+        guard batch >= 2 else { throw ModelError("--batch must be at least 2 (KoLeo needs a nearest neighbour; got \(batch))") }
+        guard epochs >= 1 else { throw ModelError("--epochs must be at least 1 (got \(epochs))") }
+        guard images > 0 else { throw ModelError("the data holds no images") }
+        guard batch <= images else {
+            throw ModelError("--batch \(batch) is larger than the data (\(images) images): lower --batch to at most \(images)")
+        }
+        guard prototypes >= 2, hidden >= 1, bottleneck >= 1 else {
+            throw ModelError("--prototypes must be ≥ 2 and the head sizes positive (got \(prototypes), \(hidden), \(bottleneck))")
+        }
+        guard baseLR.isFinite, baseLR >= 0, minLR.isFinite, minLR >= 0 else { throw ModelError("--lr and --min-lr must be finite and ≥ 0") }
+        for (name, r) in [("--global-scale", globalScale), ("--local-scale", localScale), ("--mask-ratio", maskRatio)] {
+            guard r.lowerBound > 0, r.upperBound <= 1 else {
+                throw ModelError("\(name) \(r.lowerBound),\(r.upperBound) must lie in (0, 1]")
+            }
+        }
+        guard (0...1).contains(maskProbability) else { throw ModelError("--mask-probability must be in [0, 1] (got \(maskProbability))") }
+        if mode == .pretrain && Int(Double(2 * batch) * maskProbability) == 0 {
+            throw ModelError("--mask-probability \(maskProbability) masks no image of a batch of \(batch): iBOT needs masked patches")
+        }
+        if let t = teacherVit {
+            guard t.patch == vit.patch, t.imageSize == vit.imageSize else {
+                throw ModelError("the teacher has patch \(t.patch) and image size \(t.imageSize); the student must match (it has \(vit.patch) and \(vit.imageSize)) so that their patch tokens line up")
+            }
+        }
+    }
+
+    /// The settings as ordered (name, value) pairs: stored in checkpoints and compared on resume.
+    public var settings: [(String, String)] {
+        func arch(_ c: ViTConfig) -> String {
+            "\(c.arch) dim \(c.dim) depth \(c.depth) heads \(c.heads) mlp \(c.mlpHidden) patch \(c.patch) image \(c.imageSize) registers \(c.registers) layerscale \(c.layerScale.map { String($0) } ?? "none")"
+        }
+        var s: [(String, String)] = [
+            ("mode", mode.rawValue), ("arch", arch(vit)),
+            ("head", "hidden \(hidden) bottleneck \(bottleneck) prototypes \(prototypes)"),
+            ("local-crops", String(localCrops)), ("local-size", String(localSize)),
+            ("global-scale", "\(globalScale.lowerBound),\(globalScale.upperBound)"),
+            ("local-scale", "\(localScale.lowerBound),\(localScale.upperBound)"),
+            ("epochs", String(epochs)), ("batch", String(batch)), ("images", String(images)),
+            ("lr", String(baseLR)), ("min-lr", String(minLR)), ("warmup-epochs", String(warmupEpochs)),
+            ("freeze-last-layer-epochs", String(freezeLastLayerEpochs)),
+            ("teacher-temp-warmup-epochs", String(teacherTemperatureWarmupEpochs)),
+            ("teacher-momentum", String(teacherMomentum)),
+            ("weight-decay", "\(weightDecay.lowerBound),\(weightDecay.upperBound)"),
+            ("layer-decay", String(layerDecay)), ("centering", centering.rawValue),
+            ("mask-ratio", "\(maskRatio.lowerBound),\(maskRatio.upperBound)"),
+            ("mask-probability", String(maskProbability)), ("koleo", String(koleo)), ("clip", String(clip)),
+            ("seed", String(seed)),
+        ]
+        if let t = teacherVit { s.append(("teacher-arch", arch(t))) }
+        return s
+    }
+
+    /// The settings that differ from `stored` (a checkpoint's), as "name: checkpoint X, this run Y".
+    public func differences(from stored: [String: String]) -> [String] {
+        settings.compactMap { name, value in
+            let old = stored[name] ?? "(none)"
+            return old == value ? nil : "\(name): checkpoint '\(old)', this run '\(value)'"
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import FlowFormats
+import FlowNumerics
+
+extension Trainer {
+    /// One optimizer step on the batch `images` (the decoded images of `nextBatchIndices()`, in
+    /// that order), following dinov2/train/ssl_meta_arch.py:
+    ///
+    /// 1. multi-crop every image (2 global + L local views); draw the block masks of the global
+    ///    crops (pretraining) or select every patch (distillation);
+    /// 2. teacher: backbone on the global crops (unmasked), head on their class tokens and on the
+    ///    patch tokens the iBOT loss uses; no gradient;
+    /// 3. student: backbone on the (masked) global crops and on the local crops, one head pass on
+    ///    [global cls; local cls; selected patch tokens];
+    /// 4. DINO + iBOT + KoLeo (`DINOv2Loss`), backward through head and backbone;
+    /// 5. clip the backbone and the head to `config.clip` each, AdamW, then the EMA.
+    ///
+    /// - Throws: `TrainingDiverged` (before any update) when a loss term or gradient norm is not finite.
+    public mutating func trainStep(images: [ImageTensor], threads: Int) throws -> StepRecord {
+        let b = config.batch, l = config.localCrops, g = config.vit.imageSize, s = config.localSize
+        precondition(images.count == b, "trainStep: \(images.count) images for a batch of \(b)")
+        let v = schedules.values(at: step)
+        let crops = CropBatch(images: images, multiCrop: config.multiCrop, seed: cropSeed,
+                              firstIndex: step * b, threads: threads)
+        let grid = g / config.vit.patch, n = grid * grid
+        let masks: MaskBatch
+        switch config.mode {
+        case .pretrain:
+            masks = MaskGenerator(height: grid, width: grid)
+                .batch(images: 2 * b, probability: config.maskProbability, ratio: config.maskRatio, rng: &maskRNG)
+        case .distill:
+            masks = MaskBatch.allPatches(images: 2 * b, patches: n)
+        }
+        let m = masks.maskedIndices.count, k = config.prototypes
+
+        // Teacher: [2B cls; M patches] through its head.  [2B + M, K]
+        let tOut = try teacher.forward(images: crops.globals, batch: 2 * b, height: g, width: g, threads: threads)
+        let tIn = tOut.classTokens + masks.gatherMasked(tOut.patchTokens, dim: teacher.config.dim)
+        let tLogits = teacherHead.forward(tIn, rows: 2 * b + m).output
+        let teacherClass = try Matrix(rows: 2 * b, cols: k, data: Array(tLogits[0..<(2 * b * k)]))
+        let teacherPatch = try Matrix(rows: m, cols: k, data: Array(tLogits[(2 * b * k)...]))
+
+        // Student: masked globals, locals, one head pass.  [2B + LB + M, K]
+        let d = student.config.dim
+        let sg = try student.forward(images: crops.globals, batch: 2 * b, height: g, width: g, threads: threads,
+                                     keepActivations: true, masks: config.mode == .pretrain ? masks.perImage : nil)
+        let sl = l > 0 ? try student.forward(images: crops.locals, batch: l * b, height: s, width: s,
+                                             threads: threads, keepActivations: true) : nil
+        let globalCls = sg.classTokens
+        let rows = (2 + l) * b + m
+        let sIn = globalCls + (sl?.classTokens ?? []) + masks.gatherMasked(sg.patchTokens, dim: d)
+        let (sLogits, activations) = studentHead.forward(sIn, rows: rows, keepActivations: true)
+        let classRows = (2 + l) * b
+        let result = try loss.evaluate(
+            studentClassLogits: Matrix(rows: classRows, cols: k, data: Array(sLogits[0..<(classRows * k)])),
+            teacherClassLogits: teacherClass,
+            studentPatchLogits: Matrix(rows: m, cols: k, data: Array(sLogits[(classRows * k)...])),
+            teacherPatchLogits: teacherPatch, masks: masks,
+            studentClassTokens: Matrix(rows: 2 * b, cols: d, data: globalCls),
+            teacherTemperature: v.teacherTemperature)
+        let terms = [("dino", result.dino), ("ibot", result.ibot), ("koleo", result.koleo)]
+        if let bad = terms.first(where: { !$0.1.isFinite }) {
+            throw TrainingDiverged(step: step, terms: "loss \(bad.0) (dino \(result.dino), ibot \(result.ibot), koleo \(result.koleo))")
+        }
+
+        // Backward: head, then the backbone once per crop size (gradients accumulate).
+        let (dIn, headGradients) = studentHead.backward(result.studentClassLogits.data + result.studentPatchLogits.data,
+                                                        activations: activations!)
+        var dGlobalCls = Array(dIn[0..<(2 * b * d)])
+        for i in dGlobalCls.indices { dGlobalCls[i] += result.studentClassTokens.data[i] }
+        let dPatches = masks.scatterMasked(Array(dIn[(classRows * d)...]), dim: d)
+        var grads = ViTGradients(zeros: student.config)
+        try student.backward(sg, tokenGradient: sg.tokenGradient(classTokens: dGlobalCls, patchTokens: dPatches),
+                             gradients: &grads, threads: threads)
+        if let sl {
+            let dLocal = Array(dIn[(2 * b * d)..<(classRows * d)])
+            try student.backward(sl, tokenGradient: sl.tokenGradient(classTokens: dLocal), gradients: &grads, threads: threads)
+        }
+        var headGrads = headGradients
+        let backboneNorm = GradientClipping.clip(&grads, maxNorm: config.clip)
+        let headNorm = GradientClipping.clip(&headGrads, maxNorm: config.clip)
+        guard backboneNorm.isFinite, headNorm.isFinite else {
+            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm); loss dino \(result.dino), ibot \(result.ibot), koleo \(result.koleo))")
+        }
+
+        optimizer.beginStep()
+        try optimizer.update(&student, gradients: grads, lr: v.learningRate, weightDecay: v.weightDecay, prefix: "backbone.")
+        try optimizer.update(&studentHead, gradients: headGrads, lr: v.learningRate, weightDecay: v.weightDecay,
+                             lastLayerLR: v.lastLayerLearningRate, prefix: "dino_head.")
+        switch config.mode {
+        case .pretrain:
+            try EMA.update(teacher: &teacher, student: student, momentum: v.teacherMomentum)
+            try EMA.update(teacher: &teacherHead, student: studentHead, momentum: v.teacherMomentum)
+        case .distill:
+            try EMA.update(teacher: &average!, student: student, momentum: v.teacherMomentum)
+        }
+        let record = StepRecord(step: step, epoch: epoch, dino: result.dino, ibot: result.ibot, koleo: result.koleo,
+                                values: v, backboneGradNorm: backboneNorm, headGradNorm: headNorm)
+        step += 1
+        return record
+    }
+}
