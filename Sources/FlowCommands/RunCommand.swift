@@ -106,7 +106,7 @@ struct RunCommand: ParsableCommand {
             Diagnostics.print("flow: error: \(held)")
             throw ExitCode(75)
         }
-        let reporter = PlainReporter(quiet: quiet, verbose: verbose, timestamps: false)
+        let reporter = makeReporter()
         let local = LocalExecutor(graceSeconds: Int(grace.rounded(.up)))
         let workflowName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         let executor = SlurmDispatch(local: local) {
@@ -118,6 +118,15 @@ struct RunCommand: ParsableCommand {
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed { throw ExitCode(1) }
+    }
+
+    /// A live status area on a terminal; plain lines otherwise (with timestamps when the output
+    /// is a log, not for dry runs), and always with --quiet. See docs/report.md.
+    func makeReporter() -> RunReporter {
+        if !quiet && !dryRun && TerminalReporter.suitable() {
+            return TerminalReporter(verbose: verbose)
+        }
+        return PlainReporter(quiet: quiet, verbose: verbose, timestamps: !dryRun && !TerminalReporter.suitable())
     }
 
     static func detectGPUs() -> Int {

@@ -33,13 +33,21 @@ public struct RunningStep: Sendable {
 }
 
 /// Plain lines, ninja-style: `[3/7] ran embed[3] (1.2s)`. Failures go to stderr with the log tail.
+/// `flow run` uses it when standard output is not a terminal, in CI, and with `--quiet`;
+/// `TerminalReporter` otherwise.
 public final class PlainReporter: RunReporter {
     var total = 0
     var settled = 0
     let quiet: Bool
     let verbose: Bool
+    /// Prefix each line with the wall-clock time (for logs: not a terminal, or CI).
     let timestamps: Bool
     let lock = NSLock()
+    let clockFormat: DateFormatter = {
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss"
+        return f
+    }()
 
     public init(quiet: Bool = false, verbose: Bool = false, timestamps: Bool = false) {
         self.quiet = quiet
@@ -51,11 +59,7 @@ public final class PlainReporter: RunReporter {
         lock.lock()
         defer { lock.unlock() }
         var text = line
-        if timestamps {
-            let f = DateFormatter()
-            f.dateFormat = "HH:mm:ss"
-            text = "\(f.string(from: Date())) \(line)"
-        }
+        if timestamps { text = "\(clockFormat.string(from: Date())) \(line)" }
         FileHandle(fileDescriptor: error ? 2 : 1).write(Data((text + "\n").utf8))
     }
 
