@@ -99,7 +99,7 @@ public final class SlurmExecutor: StepExecutor {
 
     /// Whether a job of an earlier flow is still pending or running, or has left a completion record.
     public func isAliveOrFinished(jobID: String, step: String) -> Bool {
-        if SlurmCompletionRecord.read(SlurmCompletionRecord.path(recordPattern(step: step), job: jobID))?.succeeded == true { return true }
+        if SlurmCompletionRecord.read(SlurmCompletionRecord.path(recordPattern(step: step), job: jobID)).map({ $0.succeeded && !$0.wasStopped }) == true { return true }
         // When Slurm cannot be asked, assume the job lives: following it is safe, a second job is not.
         guard let queue = try? client.queue([jobID]) else { return true }
         guard let state = queue[jobID] else { return false }
@@ -134,8 +134,12 @@ public final class SlurmExecutor: StepExecutor {
             if let r = SlurmCompletionRecord.read(SlurmCompletionRecord.path(job.recordPattern, job: job.id)) {
                 records[token] = r
                 // A clean exit needs nothing more; a failure after a signal may be Slurm's doing
-                // (TIMEOUT, CANCELLED, PREEMPTED, OUT_OF_MEMORY): then Slurm's state is the better report.
-                if r.succeeded || (r.signalsReceived.isEmpty && r.signal == nil) { end(token, record: r, state: r.succeeded ? "COMPLETED" : "FAILED"); continue }
+                // (TIMEOUT, CANCELLED, PREEMPTED, OUT_OF_MEMORY): then Slurm's state is the better
+                // report. So is an exit 0 after SIGTERM: a job that was cancelled is never committed.
+                if (r.succeeded && !r.wasStopped) || (!r.succeeded && r.signalsReceived.isEmpty && r.signal == nil) {
+                    end(token, record: r, state: r.succeeded ? "COMPLETED" : "FAILED")
+                    continue
+                }
             }
             open.append(token)
         }
@@ -157,8 +161,11 @@ public final class SlurmExecutor: StepExecutor {
             guard let job = jobs[token] else { continue }
             if let s = accounting[job.id], !SlurmExecutor.isActive(s.state) {
                 settle(token, state: s.state, exitCode: s.exitCode, record: records[token])
-            } else if let r = records[token] {
+            } else if let r = records[token], !(r.succeeded && r.wasStopped) {
                 end(token, record: r, state: "FAILED")
+            } else if records[token] != nil {
+                finish(token, .scheduler("UNKNOWN (the command exited 0 after SIGTERM, and Slurm no longer says whether the job was cancelled; not committed)"),
+                       state: "UNKNOWN")
             } else if let since = job.unseenSince {
                 if Date().timeIntervalSince(since) > settings.lostAfter {
                     finish(token, .scheduler("LOST (job \(job.id) is unknown to squeue and sacct, and left no completion record)"), state: "LOST")
@@ -191,7 +198,8 @@ public final class SlurmExecutor: StepExecutor {
                     : .scheduler("FAILED (exit code \(code), no completion record; see the log)"), state: base)
             }
         default:
-            if let r, r.succeeded { end(token, record: r, state: "COMPLETED") } else { finish(token, .scheduler(base), state: base) }
+            // The command finished on its own before Slurm's end (a time limit reached in the epilogue): its result stands.
+            if let r, r.succeeded, !r.wasStopped { end(token, record: r, state: "COMPLETED") } else { finish(token, .scheduler(base), state: base) }
         }
     }
 

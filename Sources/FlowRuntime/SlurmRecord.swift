@@ -35,6 +35,10 @@ public struct SlurmCompletionRecord: Codable, Equatable, Sendable {
 
     public var succeeded: Bool { exitStatus == 0 }
 
+    /// `flow exec` was asked to stop (SIGTERM, SIGINT or SIGHUP; SIGUSR1 is only a warning):
+    /// an exit 0 then counts only if Slurm says the job completed.
+    public var wasStopped: Bool { signalsReceived.contains { $0 != SIGUSR1 } }
+
     /// `path` with `%j` replaced by the job id.
     public static func path(_ pattern: String, job: String) -> String {
         pattern.replacingOccurrences(of: "%j", with: job)
