@@ -22,11 +22,17 @@ struct SynthImagesOp: FlowOp {
         DIR/classes.json. Each shard holds ceil(count / shards) samples (the last may hold \
         fewer, and a remainder can leave fewer shards than asked). Old PREFIX-NNNNNN.tar files \
         in DIR are removed first. The same arguments give the same bytes, whatever --threads.
+
+        With --shard-index I and --per-shard M, only shard I of the set is written: \
+        DIR/PREFIX-{I:06}.tar with images I*M to I*M+M-1, byte for byte shard I of the set \
+        written with --count (N*M) --shards N for any N > I; no classes.json, and no other \
+        file in DIR is touched. A pipeline can so generate each shard of a pool in its own \
+        step, and growing the pool by a shard adds one step.
         """)
     static let version = 1
 
-    @Option(help: "Number of images.")
-    var count: Int = 1000
+    @Option(help: "Number of images (default 1000; not with --shard-index).")
+    var count: Int?
 
     @Option(help: "Number of classes, 1 to \(SynthShape.allCases.count).")
     var classes: Int = 10
@@ -37,8 +43,14 @@ struct SynthImagesOp: FlowOp {
     @Option(help: "Seed: every image is drawn from (seed, index).")
     var seed: UInt64 = 0
 
-    @Option(help: "Number of shards to split the images into.")
-    var shards: Int = 1
+    @Option(help: "Number of shards to split the images into (default 1; not with --shard-index).")
+    var shards: Int?
+
+    @Option(name: .customLong("shard-index"), help: "Write only this shard of the set (0-based; needs --per-shard).")
+    var shardIndex: Int?
+
+    @Option(name: .customLong("per-shard"), help: "Images per shard, with --shard-index.")
+    var perShard: Int?
 
     @Option(help: "Output directory (created if missing).")
     var out: String
@@ -55,7 +67,21 @@ struct SynthImagesOp: FlowOp {
     @Option(help: "Threads for rendering and encoding (default: the step's cpus, FLOW_CPUS, else 1).")
     var threads: Int?
 
+    /// The whole set's image count (without --shard-index).
+    var total: Int { count ?? 1000 }
+
     func validate() throws {
+        if let shardIndex {
+            guard count == nil, shards == nil else {
+                throw ValidationError("--shard-index writes one shard of --per-shard images: drop --count and --shards")
+            }
+            guard let perShard else { throw ValidationError("--shard-index needs --per-shard (images per shard)") }
+            guard perShard >= 1 else { throw ValidationError("--per-shard must be at least 1 (got \(perShard))") }
+            guard shardIndex >= 0 else { throw ValidationError("--shard-index must be 0 or more (got \(shardIndex))") }
+        } else if perShard != nil {
+            throw ValidationError("--per-shard goes with --shard-index; for a whole set use --count and --shards")
+        }
+        let count = total, shards = self.shards ?? 1
         guard count >= 1 else { throw ValidationError("--count must be at least 1 (got \(count))") }
         guard (1...SynthShape.allCases.count).contains(classes) else {
             throw ValidationError("--classes must be 1 to \(SynthShape.allCases.count) (got \(classes))")
@@ -75,25 +101,64 @@ struct SynthImagesOp: FlowOp {
         do { try fm.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
             throw OpError("\(out): cannot create the output directory: \(error.localizedDescription)")
         }
-        try removeOldShards()
-        let generator = SynthImages(classes: classes, size: size, seed: seed)
-        let perShard = (count + shards - 1) / shards
-        let writer = try ShardWriter(directory: out, prefix: prefix, maxSamples: perShard)
-        let nThreads = max(1, min(StepEnvironment.threads(threads), count))
-        let batch = max(64, 16 * nThreads)
-        var first = 0
-        while first < count {
-            let n = min(batch, count - first)
-            let samples = try renderBatch(generator, first: first, count: n, threads: nThreads)
-            for sample in samples { try writer.write(sample) }
-            first += n
-            Progress.shared.report("synth-images \(first)/\(count)")
+        if let shardIndex, let perShard {
+            let path = try writeOneShard(shardIndex, perShard: perShard)
+            let seconds = Date().timeIntervalSince(start)
+            print("synth-images: shard \(shardIndex), images \(shardIndex * perShard) to \(shardIndex * perShard + perShard - 1) "
+                  + "of \(size)x\(size), \(classes) classes, in \(path) " + String(format: "(%.2f s)", seconds))
+            return
         }
+        try removeOldShards()
+        let count = total
+        let perShard = (count + (shards ?? 1) - 1) / (shards ?? 1)
+        let writer = try ShardWriter(directory: out, prefix: prefix, maxSamples: perShard)
+        try render(first: 0, count: count, into: writer)
         let paths = try writer.finish()
         try writeClasses(shardPaths: paths)
         let seconds = Date().timeIntervalSince(start)
         print("synth-images: \(count) images of \(size)x\(size), \(classes) classes, \(paths.count) shards in \(out) "
               + String(format: "(%.2f s)", seconds))
+    }
+
+    /// Renders images first..<first+count in batches and writes them in index order.
+    private func render(first start: Int, count: Int, into writer: ShardWriter) throws {
+        let generator = SynthImages(classes: classes, size: size, seed: seed)
+        let nThreads = max(1, min(StepEnvironment.threads(threads), count))
+        let batch = max(64, 16 * nThreads)
+        var done = 0
+        while done < count {
+            let n = min(batch, count - done)
+            let samples = try renderBatch(generator, first: start + done, count: n, threads: nThreads)
+            for sample in samples { try writer.write(sample) }
+            done += n
+            Progress.shared.report("synth-images \(done)/\(count)")
+        }
+    }
+
+    /// Writes shard `index` alone: rendered into a private directory inside `out`, then renamed
+    /// to PREFIX-{index:06}.tar (ShardWriter numbers its shards from 0), so steps writing other
+    /// shards of the same directory at the same time never see each other's files.
+    private func writeOneShard(_ index: Int, perShard: Int) throws -> String {
+        let fm = FileManager.default
+        let name = prefix + "-" + String(format: "%06d", index) + ".tar"
+        let final = out + "/" + name
+        let scratch = out + "/.synth-\(name)-\(getpid())"
+        defer { try? fm.removeItem(atPath: scratch) }
+        do {
+            try? fm.removeItem(atPath: scratch)
+            try fm.createDirectory(atPath: scratch, withIntermediateDirectories: false)
+        } catch {
+            throw OpError("\(scratch): cannot create a scratch directory: \(error.localizedDescription)")
+        }
+        let writer = try ShardWriter(directory: scratch, prefix: prefix, maxSamples: perShard)
+        try render(first: index * perShard, count: perShard, into: writer)
+        guard let written = try writer.finish().first else {
+            throw OpError("synth-images: shard \(index) was not written (internal error, please report)")
+        }
+        guard rename(written, final) == 0 else {
+            throw OpError("\(final): cannot move the shard into place: \(String(cString: strerror(errno)))")
+        }
+        return final
     }
 
     /// Renders and encodes images first..<first+count, in parallel, in index order.
@@ -141,7 +206,7 @@ struct SynthImagesOp: FlowOp {
     private func writeClasses(shardPaths: [String]) throws {
         let names = SynthShape.allCases.prefix(classes).map { "\"\($0.name)\"" }.joined(separator: ", ")
         let files = shardPaths.map { "\"\(($0 as NSString).lastPathComponent)\"" }.joined(separator: ", ")
-        let json = "{\"classes\": [\(names)], \"count\": \(count), \"size\": \(size), \"seed\": \(seed), "
+        let json = "{\"classes\": [\(names)], \"count\": \(total), \"size\": \(size), \"seed\": \(seed), "
             + "\"format\": \"\(format)\", \"shards\": [\(files)]}\n"
         let path = out + "/classes.json"
         do { try Data(json.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
