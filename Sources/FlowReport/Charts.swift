@@ -12,13 +12,10 @@ enum Chart {
         let raw = (hi - lo) / Double(max(1, count))
         let magnitude = pow(10, (log10(raw)).rounded(.down))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        var ticks: [Double] = []
-        var v = (lo / step).rounded(.up) * step
-        while v <= hi + step * 1e-9 {
-            ticks.append(abs(v) < step * 1e-9 ? 0 : v)
-            v += step
-        }
-        return ticks
+        // Multiples of the step, cleaned of binary noise (3 × 0.2 is 0.6000000000000001).
+        let first = Int((lo / step - 1e-9).rounded(.up)), last = Int((hi / step + 1e-9).rounded(.down))
+        guard first <= last else { return [] }
+        return (first...last).map { Double(String(format: "%.12g", Double($0) * step)) ?? Double($0) * step }
     }
 
     /// A short axis label: 12, 0.35, 1.5k, 2M.

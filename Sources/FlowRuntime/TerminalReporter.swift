@@ -75,7 +75,8 @@ public final class TerminalReporter: RunReporter {
                 let why = reasons.first.map { " (\($0))" } ?? ""
                 permanent(["[\(settled + 1)/\(total)] start \(step.name)\(attempt > 1 ? " attempt \(attempt)" : "")\(why)", "    \(step.commandLine)"])
             } else {
-                redraw(force: true)
+                // Shown at the next tick (within 0.1 s): a burst of starts is one redraw.
+                redraw(force: false)
             }
         }
     }
@@ -206,7 +207,10 @@ public final class TerminalReporter: RunReporter {
         var parts: [(String, String?)] = []
         for (o, word) in shown where (counts[o] ?? 0) > 0 { parts.append(("\(counts[o]!) \(word)", TerminalReporter.colorCode(o))) }
         parts.append(("\(running.count) running", "35"))
-        for (i, p) in parts.enumerated() { head.append(((i > 0 ? ", " : "") + p.0, p.1)) }
+        for (i, p) in parts.enumerated() {
+            if i > 0 { head.append((", ", nil)) }
+            head.append(p)
+        }
         head.append((" · " + TerminalReporter.elapsed(now.timeIntervalSince(start)), "2"))
         var lines = [fit(head, w)]
         let nameWidth = min(32, running.map(\.name.count).max() ?? 0)
