@@ -50,6 +50,11 @@ extension Trainer {
         let sIn = globalCls + (sl?.classTokens ?? []) + masks.gatherMasked(sg.patchTokens, dim: d)
         let (sLogits, activations) = studentHead.forward(sIn, rows: rows, keepActivations: true)
         let classRows = (2 + l) * b
+        // Non-finite activations would reach the losses (KoLeo's nearest neighbour is undefined).
+        for (what, values) in [("student head output", sLogits), ("teacher head output", tLogits), ("student class tokens", globalCls)]
+        where !values.allSatisfy(\.isFinite) {
+            throw TrainingDiverged(step: step, terms: "the \(what) (so every loss: dino, ibot, koleo)")
+        }
         let result = try loss.evaluate(
             studentClassLogits: Matrix(rows: classRows, cols: k, data: Array(sLogits[0..<(classRows * k)])),
             teacherClassLogits: teacherClass,

@@ -1,0 +1,156 @@
+import Foundation
+import FlowTestSupport
+import Testing
+
+/// `flow op pretrain` as a user runs it: outputs other ops load, a log line per step, exact
+/// resume after kill -9 of flow, corrupt and foreign checkpoints, divergence, bad input.
+@Suite(.serialized) struct PretrainOpTests {
+    /// A tiny run: vit-test on 16-px crops, 48 images, batch 8 (6 steps an epoch).
+    static let tiny = ["--arch", "vit-test", "--patch", "4", "--image-size", "16", "--local-crops", "2",
+                       "--local-size", "8", "--batch", "8", "--prototypes", "32", "--head-hidden", "32",
+                       "--head-bottleneck", "16", "--warmup-epochs", "1", "--teacher-temp-warmup-epochs", "1",
+                       "--threads", "2"]
+    static let outputs = ["--model-out", "teacher.safetensors", "--state-out", "state.safetensors", "--log", "train.jsonl"]
+
+    func data(_ dir: TemporaryDirectory, count: Int = 48) throws {
+        let r = try FlowBinary.run(["op", "synth-images", "--count", String(count), "--classes", "4", "--size", "16",
+                                    "--seed", "1", "--shards", "2", "--out", "data", "--prefix", "train"], in: dir.path)
+        #expect(r.status == 0, "\(r)")
+    }
+
+    func logSteps(_ dir: TemporaryDirectory, _ name: String = "train.jsonl") throws -> [[String: Any]] {
+        try dir.read(name).split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    @Test func writesAModelTheEvalOpsLoadAndALogLinePerStep() throws {
+        let dir = TemporaryDirectory("pretrain-op")
+        try data(dir)
+        let r = try FlowBinary.run(["op", "pretrain", "--data", "data", "--epochs", "2"] + Self.tiny + Self.outputs, in: dir.path)
+        #expect(r.status == 0, "\(r)")
+        let log = try logSteps(dir)
+        #expect(log.map { $0["step"] as? Int } == Array(1...12).map { $0 })
+        for key in ["step", "epoch", "loss", "dino", "ibot", "koleo", "lr", "wd", "momentum", "teacher_temp", "images_per_s"] {
+            #expect(log.allSatisfy { $0[key] != nil }, "missing \(key)")
+        }
+        #expect(log.last?["epoch"] as? Int == 2)
+        // The model is a plain backbone: embed and eval-knn load it.
+        let knn = try FlowBinary.run(["op", "eval-knn", "--model", "teacher.safetensors", "--train", "data", "--val", "data",
+                                      "--k", "5", "--out", "knn.json"], in: dir.path)
+        #expect(knn.status == 0, "\(knn)")
+        let embed = try FlowBinary.run(["op", "embed", "--model", "teacher.safetensors", "--shards", "data", "--out", "e.npy"], in: dir.path)
+        #expect(embed.status == 0, "\(embed)")
+        // The same arguments give the same bytes.
+        let again = try FlowBinary.run(["op", "pretrain", "--data", "data", "--epochs", "2"] + Self.tiny
+                                       + ["--model-out", "t2.safetensors", "--state-out", "s2.safetensors", "--log", "l2.jsonl"], in: dir.path)
+        #expect(again.status == 0, "\(again)")
+        #expect(try dir.readData("teacher.safetensors") == dir.readData("t2.safetensors"))
+        #expect(try dir.readData("state.safetensors") == dir.readData("s2.safetensors"))
+    }
+
+    static let dag = """
+        step train
+          in data/train-000000.tar data/train-000001.tar
+          out teacher.safetensors state.safetensors train.jsonl
+          checkpoint
+          cpus 2
+          op pretrain --data data --epochs 5 --checkpoint-every 2 \(tiny.joined(separator: " ")) \(outputs.joined(separator: " "))
+        """
+
+    @Test func killedFlowResumesFromTheCheckpointToTheSameBytes() throws {
+        let reference = TemporaryDirectory("pretrain-ref")
+        try data(reference)
+        try reference.write("flow.dag", Self.dag)
+        let r = try FlowBinary.run(["run"], in: reference.path)
+        #expect(r.status == 0, "\(r)")
+
+        let dir = TemporaryDirectory("pretrain-kill")
+        try data(dir)
+        try dir.write("flow.dag", Self.dag)
+        let flow = try BackgroundFlow(["run"], in: dir.path)
+        let checkpoints = dir.path + "/cache/checkpoints"
+        let appeared = BackgroundFlow.waitUntil(seconds: 120) {
+            let keys = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints)) ?? []
+            return keys.contains { key in
+                ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints + "/" + key)) ?? []).contains { $0.hasPrefix("ckpt-") }
+            }
+        }
+        #expect(appeared)
+        flow.signal(SIGKILL)
+        _ = flow.wait()
+        // The supervisor SIGTERMs the step; it saves and exits.
+        #expect(BackgroundFlow.waitUntil(seconds: 30) { ProcessScan.pids(inDirectory: dir.path).isEmpty })
+        let second = try FlowBinary.run(["run"], in: dir.path)
+        #expect(second.status == 0, "\(second)")
+        let stepLog = try FlowBinary.run(["log", "train"], in: dir.path)
+        #expect(stepLog.stdout.contains("resuming at step") || stepLog.stderr.contains("resuming at step"), "\(stepLog)")
+        for name in ["teacher.safetensors", "state.safetensors"] {
+            #expect(try dir.readData(name) == reference.readData(name), "\(name) differs after resume")
+        }
+        #expect(try logSteps(dir).map { $0["step"] as? Int } == Array(1...30).map { $0 })
+    }
+
+    @Test func aCorruptCheckpointIsSkippedAndAForeignOneRefused() throws {
+        let dir = TemporaryDirectory("pretrain-ckpt")
+        try data(dir)
+        let env = ["FLOW_CHECKPOINT_DIR": dir.path + "/ck"]
+        let args = ["op", "pretrain", "--data", "data", "--epochs", "2"] + Self.tiny + Self.outputs
+        #expect(try FlowBinary.run(args, in: dir.path, environment: env).status == 0)
+        let first = try dir.readData("state.safetensors")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/ck").sorted()
+        #expect(kept == ["ckpt-000000006.safetensors", "ckpt-000000012.safetensors"])
+        // Truncate the newest: the run warns, resumes from step 6 and ends in the same bytes.
+        let newest = dir.path + "/ck/" + kept[1]
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: newest))
+        let r = try FlowBinary.run(args, in: dir.path, environment: env)
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stderr.contains("warning: skipping unreadable checkpoint") && r.stderr.contains(kept[1]), "\(r)")
+        #expect(r.stderr.contains("resuming at step 6 of 12"), "\(r)")
+        #expect(try dir.readData("state.safetensors") == first)
+        #expect(try logSteps(dir).count == 12)
+        // Other settings in the same checkpoint directory: refused, naming the setting.
+        let other = try FlowBinary.run(args + ["--lr", "0.1"], in: dir.path, environment: env)
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("checkpoint of another configuration: lr: checkpoint '0.05', this run '0.1'"), "\(other)")
+    }
+
+    @Test func divergenceStopsNamingTheStepAndKeepsTheLastGoodCheckpoint() throws {
+        let dir = TemporaryDirectory("pretrain-nan")
+        try data(dir)
+        let env = ["FLOW_CHECKPOINT_DIR": dir.path + "/ck"]
+        let args = ["op", "pretrain", "--data", "data", "--epochs", "2", "--checkpoint-every", "1", "--lr", "1e30"]
+            + Self.tiny + Self.outputs
+        let r = try FlowBinary.run(args, in: dir.path, environment: env)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("training diverged at step") && r.stderr.contains("dino") && r.stderr.contains("koleo"), "\(r)")
+        #expect(!dir.exists("teacher.safetensors"))
+        // The checkpoints left are good ones: a rerun resumes from them (and diverges the same way).
+        let again = try FlowBinary.run(args, in: dir.path, environment: env)
+        #expect(again.stderr.contains("resuming at step"), "\(again)")
+        #expect(!again.stderr.contains("warning"), "\(again)")
+    }
+
+    @Test func badInputIsAClearError() throws {
+        let dir = TemporaryDirectory("pretrain-bad")
+        try data(dir, count: 12)
+        func run(_ extra: [String]) throws -> ProcessResult {
+            try FlowBinary.run(["op", "pretrain", "--data", "data", "--epochs", "1"] + Self.tiny + extra + Self.outputs, in: dir.path)
+        }
+        let size = try run(["--image-size", "18"])
+        #expect(size.status != 0 && size.stderr.contains("--image-size 18 is not a multiple of --patch 4"), "\(size)")
+        let batch = try run(["--batch", "16"])
+        #expect(batch.status != 0 && batch.stderr.contains("--batch 16 is larger than the data (12 images)"), "\(batch)")
+        let m = try FlowBinary.run(["op", "init-vit", "--arch", "vit-test", "--patch", "4", "--image-size", "16",
+                                    "--out", "m.safetensors"], in: dir.path)
+        #expect(m.status == 0)
+        let arch = try run(["--init", "m.safetensors", "--dim", "16"])
+        #expect(arch.status != 0 && arch.stderr.contains("m.safetensors: tensor 'cls_token' has shape [1, 1, 32]")
+                && arch.stderr.contains("needs [1, 1, 16]"), "\(arch)")
+        // A shard without samples.
+        try dir.write("empty/e.tar", Data(count: 1024))
+        let empty = try FlowBinary.run(["op", "pretrain", "--data", "empty"] + Self.tiny + Self.outputs, in: dir.path)
+        #expect(empty.status != 0 && empty.stderr.contains("no images"), "\(empty)")
+    }
+}
