@@ -6,7 +6,8 @@
 /// 3. the order within each layer starts in node order and is improved by barycenter sweeps
 ///    (down, using predecessors, then up, using successors), keeping the order with the fewest
 ///    edge crossings seen;
-/// 4. each layer is laid out left to right and centred.
+/// 4. each node is pulled towards the mean position of its neighbours, in a few passes that keep
+///    the order and the gaps within its layer.
 public struct LayeredLayout: Sendable {
     public struct Point: Equatable, Sendable {
         public var x: Double
@@ -105,21 +106,44 @@ public struct LayeredLayout: Sendable {
         order = best
         index()
 
-        // Coordinates: real boxes are nodeWidth wide, virtual points take a narrow slot.
+        // Coordinates: real boxes are nodeWidth wide, virtual points take a narrow slot. Start
+        // packed left to right, then pull each node towards the mean of its neighbours a few
+        // times, keeping the order and the gaps (the mean of a left-packed and a right-packed
+        // placement, both of which respect the gaps).
         let virtualWidth: Double = 8
         func slot(_ v: Int) -> Double { v < nodeCount ? nodeWidth : virtualWidth }
-        let layerWidths = order.map { layer in
-            layer.map(slot).reduce(0, +) + horizontalGap * Double(max(0, layer.count - 1))
+        func gap(_ a: Int, _ b: Int) -> Double {
+            (slot(a) + slot(b)) / 2 + (a < nodeCount && b < nodeCount ? horizontalGap : horizontalGap / 2)
         }
-        let width = (layerWidths.max() ?? 0) + 2 * margin
-        var all = [Point](repeating: Point(x: 0, y: 0), count: layerOfAll.count)
-        for (l, layer) in order.enumerated() {
-            var x = margin + ((layerWidths.max() ?? 0) - layerWidths[l]) / 2
-            let y = margin + Double(l) * (nodeHeight + verticalGap) + nodeHeight / 2
-            for v in layer {
-                all[v] = Point(x: x + slot(v) / 2, y: y)
-                x += slot(v) + horizontalGap
+        var xs = [Double](repeating: 0, count: layerOfAll.count)
+        for layer in order {
+            var x = 0.0
+            for (i, v) in layer.enumerated() {
+                x += i == 0 ? slot(v) / 2 : gap(layer[i - 1], v)
+                xs[v] = x
             }
+        }
+        for pass in 0..<8 {
+            let layersInTurn = pass % 2 == 0 ? Array(0..<layerCount) : Array((0..<layerCount).reversed())
+            for l in layersInTurn {
+                let layer = order[l]
+                guard !layer.isEmpty else { continue }
+                let desired = layer.map { v -> Double in
+                    let ns = pred[v] + succ[v]
+                    return ns.isEmpty ? xs[v] : ns.map { xs[$0] }.reduce(0, +) / Double(ns.count)
+                }
+                var left = desired, right = desired
+                for i in 1..<max(1, layer.count) { left[i] = max(desired[i], left[i - 1] + gap(layer[i - 1], layer[i])) }
+                for i in stride(from: layer.count - 2, through: 0, by: -1) { right[i] = min(desired[i], right[i + 1] - gap(layer[i], layer[i + 1])) }
+                for (i, v) in layer.enumerated() { xs[v] = (left[i] + right[i]) / 2 }
+            }
+        }
+        let minX = (0..<xs.count).map { xs[$0] - slot($0) / 2 }.min() ?? 0
+        let maxX = (0..<xs.count).map { xs[$0] + slot($0) / 2 }.max() ?? 0
+        let width = maxX - minX + 2 * margin
+        var all = [Point](repeating: Point(x: 0, y: 0), count: layerOfAll.count)
+        for v in 0..<xs.count {
+            all[v] = Point(x: xs[v] - minX + margin, y: margin + Double(layerOfAll[v]) * (nodeHeight + verticalGap) + nodeHeight / 2)
         }
         self.layerOf = layerOf
         self.layers = order.map { $0.filter { $0 < nodeCount } }

@@ -62,6 +62,7 @@ extension RunReport {
             \(body)
             <footer>Made by flow report on \(HTML.escape(RunReport.timestamp(generated))). Self-contained: no network, no external files.</footer>
             <script>document.body.setAttribute("data-sections", Array.prototype.map.call(document.querySelectorAll("section"), function (s) { return s.id; }).join(" "));
+            document.body.setAttribute("data-height", String(document.documentElement.scrollHeight));
             document.body.setAttribute("data-report", window.flowErrors.length ? "errors: " + window.flowErrors.join("; ") : "ok");</script>
             </body>
             </html>

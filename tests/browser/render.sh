@@ -38,7 +38,7 @@ flags="--headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=$
 
 # 1. The DOM after scripts ran, and the console log.
 # shellcheck disable=SC2086
-timeout 60 "$browser" $flags --enable-logging=stderr --v=0 --virtual-time-budget=2000 --dump-dom "$url" \
+timeout 60 "$browser" $flags --window-size=1200,900 --enable-logging=stderr --v=0 --virtual-time-budget=2000 --dump-dom "$url" \
     >"$work/dom.html" 2>"$work/console.log" || { cat "$work/console.log" >&2; echo "$0: chromium failed on $report" >&2; exit 1; }
 
 status=0
@@ -62,10 +62,10 @@ for s in $sections; do
     fi
 done
 
-# 2. The screenshot: tall enough for the whole page (height from the number of lines, capped).
-lines=$(wc -l <"$report")
-height=$((900 + lines * 6))
-[ "$height" -gt 6000 ] && height=6000
+# 2. The screenshot, as tall as the page (its script records its height), capped at 8000 px.
+height=$(grep -o 'data-height="[0-9]*"' "$work/dom.html" | grep -o '[0-9][0-9]*' || echo 1200)
+height=$((height + 20))
+[ "$height" -gt 8000 ] && height=8000
 rm -f "$png"
 # shellcheck disable=SC2086
 timeout 60 "$browser" $flags --window-size=1200,$height --screenshot="$png" "$url" >/dev/null 2>"$work/shot.log" || true
