@@ -92,6 +92,22 @@ public final class SlurmClient {
         return SlurmClient.parseQueue(r.stdout)
     }
 
+    /// The jobs with these names that squeue knows, with their batch scripts' paths (`%o`), in one call.
+    public func jobs(named names: [String]) throws -> [(id: String, state: String, script: String)] {
+        var result: [(id: String, state: String, script: String)] = []
+        // At most 500 names a call: one argument may not exceed 128 KiB.
+        for start in stride(from: 0, to: names.count, by: 500) {
+            let some = names[start..<min(names.count, start + 500)]
+            let r = try run("squeue", ["-h", "--states=all", "-n", some.joined(separator: ","), "-o", "%i|%T|%o"])
+            guard r.status == 0 else { throw SlurmError(command: "squeue", status: r.status, message: r.stderr) }
+            result += r.stdout.split(separator: "\n").compactMap { line in
+                let f = line.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+                return f.count == 3 && f[0].first?.isNumber == true ? (f[0], f[1], f[2]) : nil
+            }
+        }
+        return result
+    }
+
     /// What accounting says of ended jobs, in one call (`sacct`, or `sacct -c` without accounting storage).
     public func accounting(_ ids: [String]) throws -> [String: JobState] {
         guard !ids.isEmpty else { return [:] }

@@ -83,7 +83,8 @@ public final class SlurmExecutor: StepExecutor {
         let outputs = (p.executorOptions[SlurmExecutor.outputsOption] ?? "").split(separator: "\n").map(String.init)
         let job = SlurmScript.Job(name: "flow.\(settings.workflowName).\(p.step)", flowExecutable: settings.flowExecutable,
                                   recordPath: recordPattern(step: p.step), outputs: outputs,
-                                  checkpointWarning: p.environment["FLOW_CHECKPOINT_DIR"] == nil ? nil : settings.checkpointWarning)
+                                  checkpointWarning: p.environment["FLOW_CHECKPOINT_DIR"] == nil ? nil : settings.checkpointWarning,
+                                  key: p.executorOptions[SlurmExecutor.keyOption])
         let path = "\(scripts)/\(p.environment["FLOW_RUN"] ?? "0")-\(safe)-\(p.attempt)-\(token).sh"
         try Data(SlurmScript.render(p, job: job).utf8).write(to: URL(fileURLWithPath: path))
         let id = try client.submit(script: path)
@@ -246,4 +247,6 @@ public final class SlurmExecutor: StepExecutor {
 
     /// The `executorOptions` key through which the runner passes a step's declared outputs (one per line).
     public static let outputsOption = "flow.outputs"
+    /// The `executorOptions` key through which the runner passes a step's action key (hex).
+    public static let keyOption = "flow.key"
 }

@@ -10,9 +10,9 @@ import SQLite
 /// `skipped`, and `interrupted` without a job id or pid (the step had not started in that run).
 /// So a failed run in between does not hide a job that a detached run left running.
 ///
-/// Reads only the journal rows it needs: one query for candidate entries (usually none, and
-/// then nothing else is read and Slurm is never called), and one for the newer entries that
-/// may shadow them.
+/// Reads only the journal rows it needs: one query for candidate entries, among the steps of
+/// runs that were interrupted or died (usually there are none, and then no step row is read and
+/// Slurm is never called), and one for the newer entries that may shadow them.
 public enum SlurmJournal {
     /// How many of the latest runs are looked at.
     public static let runsLooked = 20
@@ -27,9 +27,12 @@ public enum SlurmJournal {
     /// The open Slurm jobs, by step name (empty when the journal holds none).
     public static func openJobs(_ state: StateStore) -> [String: Entry] {
         let recent = "SELECT id FROM runs ORDER BY id DESC LIMIT \(runsLooked)"
+        // Only a run that was interrupted or died leaves entries still running or interrupted (a run
+        // that ends otherwise waits for all its steps): the steps of the others are not even read.
+        let unfinished = "SELECT id FROM (SELECT id, status FROM runs ORDER BY id DESC LIMIT \(runsLooked)) WHERE status IN ('running', 'interrupted')"
         let candidates = (try? state.db.query("""
             SELECT run_id, step, state, key, job_id, started_at, attempt, log, note FROM run_steps
-            WHERE run_id IN (\(recent)) AND job_id != '' AND state IN ('running', 'interrupted')
+            WHERE run_id IN (\(unfinished)) AND job_id != '' AND state IN ('running', 'interrupted')
             """)) ?? []
         guard !candidates.isEmpty else { return [:] }
         var latest: [String: Entry] = [:]

@@ -22,6 +22,7 @@ extension Runner {
         o["sbatch"] = sbatch.isEmpty ? nil : sbatch.joined(separator: " ")
         o["executor"] = "slurm"
         o[SlurmExecutor.outputsOption] = step.outputs.map(\.path).joined(separator: "\n")
+        o[SlurmExecutor.keyOption] = evaluations[step.id]?.key?.hex
         return o
     }
 
@@ -33,6 +34,7 @@ extension Runner {
     /// they ended), to adopt rather than submit again (see `SlurmJournal`).
     func findDetachedJobs() {
         for (name, entry) in SlurmJournal.openJobs(context.state) { detachedJobs[name] = entry.step }
+        findUnjournaledJobs()
     }
 
     /// Follows the step's job from an interrupted run when it is still alive or finished cleanly;

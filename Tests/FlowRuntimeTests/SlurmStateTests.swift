@@ -123,6 +123,7 @@ final class FakeSlurm: @unchecked Sendable {
     /// Polls each planned job has answered RUNNING to.
     private var polls: [String: Int] = [:]
     private var checkpoints: [String: String] = [:]
+    private var scripts: [String: String] = [:]
     let queue: [String: String]
     let accounting: [String: String]
 
@@ -145,6 +146,13 @@ final class FakeSlurm: @unchecked Sendable {
         switch tool {
         case "sbatch":
             return try submit(script: args.last ?? "")
+        case "squeue" where args.contains("-n"):
+            // By name, with the script path: every job submitted here.
+            return .init(status: 0, stdout: submitted.map { id in
+                let done: Bool
+                if case .succeeds? = plan.first(where: { $0.id == id })?.fate { done = true } else { done = false }
+                return "\(id)|\(done ? "COMPLETED" : "RUNNING")|\(scripts[id] ?? "")\n"
+            }.joined(), stderr: "")
         case "squeue":
             var out = ""
             for id in ids {
@@ -174,6 +182,7 @@ final class FakeSlurm: @unchecked Sendable {
         let (id, fate) = plan[submitted.count]
         submitted.append(id)
         let script = try String(contentsOfFile: path, encoding: .utf8)
+        scripts[id] = path
         let checkpoint = script.split(separator: "\n").first { $0.hasPrefix("export FLOW_CHECKPOINT_DIR=") }
             .map { String($0.dropFirst("export FLOW_CHECKPOINT_DIR=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "'")) }
         checkpoints[id] = checkpoint
@@ -275,5 +284,42 @@ final class FakeSlurm: @unchecked Sendable {
         #expect(o.summary.failed)
         #expect(o.transcript.contains("FAILED train: Slurm job 5106 ended PREEMPTED"), "\(o.transcript)")
         #expect(o.submitted == ["5106"])
+    }
+}
+
+/// A flow killed between `sbatch` and its journal entry: the next run finds the job by its
+/// script and adopts it rather than submitting the step a second time.
+@Suite struct SlurmRecoveryTests {
+    @Test func aJobTheJournalMissedIsFoundByItsScriptAndAdopted() throws {
+        let dir = TemporaryDirectory("flow-slurm-recover")
+        try dir.write("flow.dag", SlurmDecisionTests.train)
+        let context = try RunContext(root: dir.path, cacheDirectory: nil)
+        let workflow = try WorkflowLoader(workspace: context.workspace, ops: FakeOps()).load(file: "flow.dag")
+        let slurm = try FakeSlurm()
+        slurm.plan = [(id: "4300", fate: .succeeds { _ in ["build/model.txt": "trained\n"] })]
+        let settings = SlurmExecutor.Settings(jobsDirectory: context.cacheDirectory + "/jobs", flowExecutable: "flow",
+                                              workflowName: "flow", pollInterval: 0.05)
+        // Run 1 submits the job as the runner would, then dies before journaling its id.
+        let run1 = try context.state.beginRun(command: "flow run", dag: "flow.dag", variables: [:])
+        let id = workflow.order[0]
+        let key = try #require(Evaluator(workflow: workflow, workspace: context.workspace, store: context.store, actions: context.actions,
+                                         records: [:]).evaluate(id, forced: false).key)
+        try FileManager.default.createDirectory(atPath: dir.path + "/.flow/logs/1", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.path + "/build", withIntermediateDirectories: true)
+        let p = ProcessDescription(step: "train", argv: ["/bin/sh", "-c", "echo trained > build/model.txt"], environment: ["FLOW_RUN": "\(run1)"],
+                                   workingDirectory: context.workspace.root, resources: Resources(), gpus: [], logPath: dir.path + "/.flow/logs/1/train.log",
+                                   timeout: 0, attempt: 1, executorOptions: [SlurmExecutor.keyOption: key.hex, "executor": "slurm"])
+        #expect(try SlurmExecutor(client: slurm.client, settings: settings).start(p, token: 0) == "4300")
+
+        let transcript = SlurmDecisionTests.Transcript()
+        var options = RunOptions()
+        options.executor = "slurm"
+        let summary = try Runner(context: context, workflow: workflow, options: options,
+                                 executor: SlurmDispatch(local: LocalExecutor()) { SlurmExecutor(client: slurm.client, settings: settings) },
+                                 reporter: transcript).run()
+        #expect(summary.count(.ran) == 1, "\(transcript.text)")
+        #expect(transcript.text.contains("train: found Slurm job 4300, submitted by run 1 just before that flow was stopped"), "\(transcript.text)")
+        #expect(transcript.text.contains("reattached to Slurm job 4300"), "\(transcript.text)")
+        #expect(slurm.submitted == ["4300"], "submitted twice")
     }
 }
