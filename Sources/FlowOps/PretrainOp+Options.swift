@@ -21,6 +21,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Override the preset's number of attention heads.")
     var heads: Int?
 
+    @Option(help: "Initial LayerScale gamma of a randomly initialised student (DINOv2: 1e-5, for runs of 100k+ steps).")
+    var layerscale: Float = 0.1
+
     @Option(help: "Patch size in pixels.")
     var patch: Int = 4
 
@@ -107,6 +110,7 @@ struct TrainingOptions: ParsableArguments {
         guard centering == "sinkhorn" || centering == "ema" else {
             throw ValidationError("--centering must be sinkhorn or ema, not '\(centering)'")
         }
+        guard layerscale.isFinite, layerscale > 0 else { throw ValidationError("--layerscale must be a positive number") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be ≥ 0") }
         for (name, text) in [("--global-scale", globalScale), ("--local-scale", localScale)] {
             _ = try Self.range(text, option: name)
@@ -125,12 +129,12 @@ struct TrainingOptions: ParsableArguments {
     /// The student architecture: the preset with the overrides.
     func architecture() throws -> ViTConfig {
         var c: ViTConfig
-        do { c = try ViTConfig.preset(arch, patch: patch, imageSize: imageSize) } catch let e as ModelError {
+        do { c = try ViTConfig.preset(arch, patch: patch, imageSize: imageSize, layerScale: layerscale) } catch let e as ModelError {
             throw OpError(e.message)
         }
         if dim != nil || depth != nil || heads != nil {
             c = ViTConfig(arch: "custom", dim: dim ?? c.dim, depth: depth ?? c.depth, heads: heads ?? c.heads,
-                          patch: patch, imageSize: imageSize)
+                          patch: patch, imageSize: imageSize, layerScale: layerscale)
             do { try c.validate() } catch let e as ModelError { throw OpError(e.message) }
         }
         return c
