@@ -77,6 +77,7 @@ struct GCCommand: ParsableCommand {
                 unlink(tmp + "/" + name)
             }
         }
+        if !dryRun && removedObjects > 0 { CacheGeneration.bump(context.cacheDirectory) }
         print("\(dryRun ? "would remove" : "removed") \(removedManifests) results and \(removedObjects) objects (\(Format.bytes(freed)))")
     }
 }

@@ -73,6 +73,7 @@ struct RunCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
+        if !dryRun && force.isEmpty && FreshPath.noopRun(workspace, workflow, quiet: quiet) { return }
         let context = try workspace.context()
         let (wf, file) = try workflow.load(context)
         var options = RunOptions()
@@ -99,6 +100,7 @@ struct RunCommand: ParsableCommand {
             if let value { options.clusterOptions[key] = value }
         }
         options.detach = detach
+        if force.isEmpty { options.snapshotContext = FreshPath.saveContext(workspace, workflow, wf) }
         let lock: WorkspaceLock?
         do {
             lock = dryRun ? nil : try WorkspaceLock(stateDirectory: context.stateDirectory, wait: wait)

@@ -23,6 +23,10 @@ struct StatusCommand: ParsableCommand {
     var all = false
 
     func run() throws {
+        if let snapshot = FreshPath.holding(workspace, workflow) {
+            try show(FreshPath.statusRows(snapshot), context: nil)
+            return
+        }
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
         let targets = wf.closure(of: try workflow.targetIDs(wf))
@@ -47,13 +51,23 @@ struct StatusCommand: ParsableCommand {
             if let job = cluster[step.name], !job.committed { row.show(job) }
             return row
         }
+        if cluster.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }), let snapshotContext = FreshPath.saveContext(workspace, workflow, wf),
+           let observations = context.workspace.observations {
+            FreshSnapshot(context: snapshotContext, environmentNames: Array(Set(wf.steps.flatMap { $0.environment.keys })).sorted(),
+                          steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) },
+                          observations: observations).write(stateDirectory: context.stateDirectory)
+        }
+        try show(rows, context: context, cluster: cluster)
+    }
+
+    func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:]) throws {
         let mustRun = rows.filter { $0.state != "fresh" }.count
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(StatusReport(steps: rows, mustRun: mustRun)), as: UTF8.self))
         } else {
-            printLiveRun(context)
+            if let context { printLiveRun(context) }
             for job in cluster.values.sorted(by: { $0.step < $1.step }) where job.committed {
                 print("\(job.step): \(job.summary)")
             }

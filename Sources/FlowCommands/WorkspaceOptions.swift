@@ -26,7 +26,10 @@ struct WorkspaceOptions: ParsableArguments {
         guard FileStat.of(root)?.isDirectory == true else {
             throw ValidationError("workspace '\(root)' is not a directory")
         }
-        return try RunContext(root: root, cacheDirectory: cacheDirectory, readOnly: readOnly)
+        let context = try RunContext(root: root, cacheDirectory: cacheDirectory, readOnly: readOnly)
+        // Record what loading and evaluating look at, for a FreshSnapshot.
+        context.workspace.observations = [:]
+        return context
     }
 }
 

@@ -129,7 +129,7 @@ public final class ActionCache {
     }
 
     public func remove(_ key: Digest128) {
-        unlink(path(key))
+        if unlink(path(key)) == 0 { CacheGeneration.bump(root) }
     }
 
     /// Every manifest, with its key.

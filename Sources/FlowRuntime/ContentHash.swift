@@ -53,7 +53,8 @@ public enum ContentHash {
 
     /// Regular files under `root`, recursively, as paths relative to it, sorted. Symbolic links
     /// are followed; `.`-files are included.
-    public static func listFiles(_ root: String) throws -> [String] {
+    /// `visitDirectory` is called with each sub-directory's relative path.
+    public static func listFiles(_ root: String, visitDirectory: ((String) -> Void)? = nil) throws -> [String] {
         var result: [String] = []
         func walk(_ relative: String) throws {
             let dirPath = relative.isEmpty ? root : root + "/" + relative
@@ -72,7 +73,10 @@ public enum ContentHash {
                 guard let st = FileStat.of(root + "/" + rel) else {
                     throw SystemError("stat", root + "/" + rel, errno: ENOENT)
                 }
-                if st.isDirectory { try walk(rel) } else if st.isRegular { result.append(rel) }
+                if st.isDirectory {
+                    visitDirectory?(rel)
+                    try walk(rel)
+                } else if st.isRegular { result.append(rel) }
             }
         }
         try walk("")

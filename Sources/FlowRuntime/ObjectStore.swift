@@ -250,6 +250,7 @@ public final class ObjectStore {
         guard got == digest else {
             unlink(tmp)
             unlink(object)
+            CacheGeneration.bump(root)
             throw CorruptObjectError(digest: digest, path: object)
         }
         if link != .hardlink { chmod(tmp, mode) }
@@ -275,7 +276,7 @@ public final class ObjectStore {
             actual = try? ContentHash.file(path)
         }
         if actual == digest { return true }
-        if !dryRun { unlink(path) }
+        if !dryRun, unlink(path) == 0 { CacheGeneration.bump(root) }
         return false
     }
 

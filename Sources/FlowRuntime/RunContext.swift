@@ -17,13 +17,18 @@ public final class RunContext {
 
     public init(root: String, cacheDirectory: String?, readOnly: Bool = false) throws {
         stateDirectory = root + "/.flow"
-        let cache = cacheDirectory.map { $0.hasPrefix("/") ? $0 : root + "/" + $0 } ?? root + "/cache"
+        let cache = RunContext.cachePath(root: root, cacheDirectory: cacheDirectory)
         self.cacheDirectory = cache
         state = try StateStore(directory: stateDirectory, readOnly: readOnly)
         store = try ObjectStore(root: cache)
         actions = ActionCache(root: cache)
         workspace = Workspace(root: root, state: state, cacheDirectory: cache)
         flowExecutable = RunContext.currentExecutable()
+    }
+
+    /// The cache directory: `cacheDirectory` (absolute, or relative to the root), else `cache/`.
+    public static func cachePath(root: String, cacheDirectory: String?) -> String {
+        cacheDirectory.map { $0.hasPrefix("/") ? $0 : root + "/" + $0 } ?? root + "/cache"
     }
 
     public static func currentExecutable() -> String {

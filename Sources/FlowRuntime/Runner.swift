@@ -29,6 +29,9 @@ public struct RunOptions {
     public var clusterOptions: [String: String] = [:]
     /// On Ctrl-C, leave Slurm jobs running (a later run reattaches to them) instead of cancelling them.
     public var detach = false
+    /// The `FreshSnapshot` context of this .dag and its `--set` values: when given, a run of the
+    /// whole workflow that finds every step fresh saves a snapshot for the next no-op.
+    public var snapshotContext: String?
     public init() {}
 }
 
@@ -113,7 +116,10 @@ public final class Runner {
         if !options.dryRun, let previous = try context.state.interruptedRun() {
             reporter.note("resuming run \(previous.run): \(previous.done) steps done, \(previous.inFlight) interrupted")
         }
-        if !options.dryRun { findDetachedJobs() }
+        if !options.dryRun {
+            FreshSnapshot.invalidate(stateDirectory: context.stateDirectory)
+            findDetachedJobs()
+        }
         if !options.dryRun {
             runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
             summary.runID = runID
@@ -153,8 +159,23 @@ public final class Runner {
             let status = summary.interrupted ? "interrupted" : (summary.failed ? "failed" : "succeeded")
             try context.state.endRun(runID, status: status, summary: summaryText())
         }
+        saveSnapshotIfAllFresh()
         reporter.end(summary, workflow: workflow)
         return summary
+    }
+
+    /// After a no-op run of the whole workflow, records what it looked at (see `FreshSnapshot`).
+    func saveSnapshotIfAllFresh() {
+        guard let snapshotContext = options.snapshotContext, !options.dryRun, options.targets.isEmpty,
+              let observations = context.workspace.observations,
+              summary.outcomes.count == workflow.steps.count, summary.outcomes.values.allSatisfy({ $0 == .cached }),
+              let records = try? context.state.allRecords() else { return }
+        let steps = workflow.order.map { id in
+            FreshSnapshot.StepInfo(name: workflow[id].name, lastDuration: records[workflow[id].name]?.duration,
+                                   outputSize: evaluator.manifests[id]?.totalSize)
+        }
+        FreshSnapshot(context: snapshotContext, environmentNames: Array(Set(workflow.steps.flatMap { $0.environment.keys })).sorted(),
+                      steps: steps, observations: observations).write(stateDirectory: context.stateDirectory)
     }
 
     func runningSteps() -> [RunningStep] {

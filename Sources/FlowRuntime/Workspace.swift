@@ -14,6 +14,10 @@ public final class Workspace: WorkspaceView {
     /// The stat cache, loaded whole at start; changes are written back by `saveStatCache()`.
     var statCache: [String: (FileStat, Digest128)] = [:]
     var dirtyStats: [String: (FileStat, Digest128)] = [:]
+    /// Every path looked at since `observations` was set, with what was seen (nil: missing):
+    /// the .dag files, directories listed by globs, inputs and outputs. If none of them has
+    /// changed, neither has the outcome of an evaluation (see `FreshSnapshot`).
+    public var observations: [String: FileStat?]?
 
     public init(root: String, state: StateStore?, cacheDirectory: String?) {
         self.root = root
@@ -37,14 +41,21 @@ public final class Workspace: WorkspaceView {
 
     public func readText(_ path: String) throws -> String {
         let p = path.hasPrefix("/") ? path : absolute(path)
+        observe(path, FileStat.of(p))
         guard let data = FileManager.default.contents(atPath: p) else {
             throw SystemError("read", path, errno: FileStat.of(p) == nil ? ENOENT : EACCES)
         }
         return String(decoding: data, as: UTF8.self)
     }
 
+    func observe(_ path: String, _ st: FileStat?) {
+        if observations != nil { observations![path] = st }
+    }
+
     public func kind(of path: String) -> PathKind {
-        guard let st = FileStat.of(absolute(path)) else { return .missing }
+        let st = FileStat.of(absolute(path))
+        observe(path, st)
+        guard let st else { return .missing }
         return st.isDirectory ? .directory : .file
     }
 
@@ -59,6 +70,8 @@ public final class Workspace: WorkspaceView {
         let maxDepth = parts.contains("**") ? Int.max : parts.count - fixed.count
         func walk(_ relative: String, depth: Int) {
             guard depth < maxDepth, let names = try? FileManager.default.contentsOfDirectory(atPath: absolute(relative)) else { return }
+            // An entry added, removed or renamed changes the directory's mtime and ctime.
+            observe(relative, FileStat.of(absolute(relative)))
             for name in names.sorted() {
                 let rel = relative.isEmpty ? name : relative + "/" + name
                 if relative.isEmpty && ignoredTopLevel.contains(name) { continue }
@@ -79,7 +92,9 @@ public final class Workspace: WorkspaceView {
     /// The content digest of a workspace file, from the stat cache when its signature is unchanged.
     public func fileDigest(_ path: String) throws -> (Digest128, FileStat) {
         let abs = absolute(path)
-        guard let before = FileStat.of(abs) else { throw SystemError("read", path, errno: ENOENT) }
+        let before = FileStat.of(abs)
+        observe(path, before)
+        guard let before else { throw SystemError("read", path, errno: ENOENT) }
         if let (st, d) = statCache[path], st.sameSignature(before) { return (d, before) }
         let digest = try ContentHash.file(abs)
         // Only trust the digest if the file did not change while it was read.
@@ -94,7 +109,11 @@ public final class Workspace: WorkspaceView {
 
     /// The files of a directory with their digests, and its Merkle digest.
     public func directoryDigest(_ path: String) throws -> (Digest128, [ContentHash.TreeEntry]) {
-        let files = try ContentHash.listFiles(absolute(path))
+        observe(path, FileStat.of(absolute(path)))
+        let files = try ContentHash.listFiles(absolute(path)) { dir in
+            let rel = path.isEmpty ? dir : path + "/" + dir
+            self.observe(rel, FileStat.of(self.absolute(rel)))
+        }
         var entries: [ContentHash.TreeEntry] = []
         entries.reserveCapacity(files.count)
         for f in files {

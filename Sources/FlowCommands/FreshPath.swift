@@ -1,0 +1,60 @@
+import Foundation
+import FlowCore
+import FlowRuntime
+
+/// The no-op fast path of `flow status` and `flow run`: when the workspace's `FreshSnapshot`
+/// still holds, every step is fresh, and the answer needs neither the workflow nor the cache.
+enum FreshPath {
+    /// The snapshot context for this workspace, .dag file and `--set` values.
+    static func context(root: String, cacheDirectory: String?, dag: String, overrides: [String: String],
+                        environmentNames: [String]) -> String {
+        FreshSnapshot.context(dag: dag, overrides: overrides,
+                              cacheDirectory: RunContext.cachePath(root: root, cacheDirectory: cacheDirectory),
+                              environmentNames: environmentNames, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// The snapshot, when the command acts on the whole workflow and the snapshot still holds.
+    static func holding(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments) -> FreshSnapshot.Holding? {
+        guard arguments.targets.isEmpty, let overrides = try? arguments.variableOverrides() else { return nil }
+        let root = workspace.root
+        return FreshSnapshot.check(stateDirectory: root + "/.flow", root: root) { names in
+            context(root: root, cacheDirectory: workspace.cacheDirectory, dag: arguments.file(root: root),
+                    overrides: overrides, environmentNames: names)
+        }
+    }
+
+    /// The context a run or status of the whole workflow saves its snapshot under (nil: none).
+    static func saveContext(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments, _ workflow: Workflow) -> String? {
+        guard arguments.targets.isEmpty, let overrides = try? arguments.variableOverrides() else { return nil }
+        let names = Array(Set(workflow.steps.flatMap { $0.environment.keys })).sorted()
+        return context(root: workspace.root, cacheDirectory: workspace.cacheDirectory, dag: arguments.file(root: workspace.root),
+                       overrides: overrides, environmentNames: names)
+    }
+
+    /// `flow status` rows for a workspace whose snapshot holds: every step fresh.
+    static func statusRows(_ snapshot: FreshSnapshot.Holding) -> [StatusRow] {
+        snapshot.steps().map { StatusRow(step: $0.name, state: "fresh", reasons: [], lastDuration: $0.lastDuration, outputSize: $0.outputSize) }
+    }
+}
+
+extension FreshPath {
+    /// `flow run` on a workspace whose snapshot holds: journals a run in which every step was
+    /// cached and prints what the full path would print. False when it cannot (the workspace is
+    /// locked by another run, or the journal cannot be written): the caller takes the full path.
+    static func noopRun(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments, quiet: Bool) -> Bool {
+        guard let snapshot = holding(workspace, arguments) else { return false }
+        let start = Date()
+        let stateDirectory = workspace.root + "/.flow"
+        guard let lock = try? WorkspaceLock(stateDirectory: stateDirectory, wait: false),
+              let state = try? StateStore(directory: stateDirectory),
+              let run = try? state.beginRun(command: CommandLine.arguments.joined(separator: " "), dag: arguments.file(root: workspace.root),
+                                            variables: (try? arguments.variableOverrides()) ?? [:]) else { return false }
+        let summary = "\(snapshot.stepCount) cached"
+        try? state.endRun(run, status: "succeeded", summary: summary)
+        withExtendedLifetime(lock) {}
+        if !quiet {
+            print(String(format: "flow: run %lld done: %@ (%.2fs)", run, summary, Date().timeIntervalSince(start)))
+        }
+        return true
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Glibc
+
+extension FreshSnapshot {
+    /// A snapshot that was found to hold: the step count, and the steps on demand.
+    public struct Holding {
+        public let stepCount: Int
+        let text: [UInt8]
+        let stepsOffset: Int
+
+        /// The steps' names, last durations and output sizes, for `flow status` to print.
+        public func steps() -> [StepInfo] {
+            let rest = String(decoding: text[stepsOffset...], as: UTF8.self)
+            return TextRecord.records(rest).compactMap { r in
+                r.count == 4 && r[0] == "S" ? StepInfo(name: r[1], lastDuration: Double(r[2]), outputSize: Int64(r[3])) : nil
+            }
+        }
+    }
+
+    /// Reads the workspace's snapshot and checks it in one pass over its bytes, stopping at the
+    /// first path whose signature changed: the no-op path of `flow status` and `flow run` on a
+    /// large DAG is mostly this, so it allocates nothing per path. `context` computes the
+    /// expected context from the environment variable names the snapshot lists.
+    public static func check(stateDirectory: String, root: String, context: ([String]) -> String) -> Holding? {
+        guard let text = try? FileIO.readAll(path(stateDirectory: stateDirectory), sizeHint: 1 << 20) else { return nil }
+        return text.withUnsafeBufferPointer { bytes -> Holding? in
+            var scanner = LineScanner(bytes: bytes)
+            guard scanner.line().elementsEqual(header.utf8) else { return nil }
+            guard let contextLine = scanner.fields(), contextLine.count == 2, contextLine[0] == "context",
+                  let envLine = scanner.fields(), envLine.first == "env",
+                  contextLine[1] == context(Array(envLine.dropFirst())) else { return nil }
+            // The path buffer: root + "/" + relative path + NUL, reused for every stat.
+            var path = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
+            let base = path.count
+            var st = stat()
+            while let kind = scanner.peek() {
+                if kind == UInt8(ascii: "s") {
+                    guard let r = scanner.fields(), r.count == 2, r[0] == "steps", let n = Int(r[1]) else { return nil }
+                    return Holding(stepCount: n, text: Array(bytes), stepsOffset: scanner.offset)
+                }
+                guard kind == UInt8(ascii: "P") || kind == UInt8(ascii: "M") else { return nil }
+                let line = scanner.line()
+                guard let f = Fields(line), f.count >= 2 else { return nil }
+                let rel = f[1]
+                if rel.contains(UInt8(ascii: "%")) {
+                    // Escaped names are rare: take the slow, exact way.
+                    let name = TextRecord.unescape(UnsafeBufferPointer(rebasing: rel))
+                    path.removeSubrange(base...)
+                    if name.hasPrefix("/") { path = [] }
+                    path += name.utf8CString.dropLast()
+                } else {
+                    path.removeSubrange(base...)
+                    if rel.first == UInt8(ascii: "/") { path = [] }
+                    if rel.isEmpty { path.removeLast() }
+                    for c in rel { path.append(CChar(bitPattern: c)) }
+                }
+                path.append(0)
+                let exists = stat(path, &st) == 0
+                if kind == UInt8(ascii: "M") {
+                    if exists { return nil }
+                    continue
+                }
+                guard exists, f.count == 8, let dev = f.uint(2), let ino = f.uint(3), let size = f.uint(4),
+                      let m = f.int(5), let c = f.int(6) else { return nil }
+                let now = FileStat(st)
+                guard now.device == dev, now.inode == ino, now.size == Int64(size), now.mtimeNs == m, now.ctimeNs == c,
+                      now.isDirectory == (f[7].first == UInt8(ascii: "d")) else { return nil }
+            }
+            return nil
+        }
+    }
+}
+
+/// Lines of a byte buffer.
+struct LineScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
+
+    /// The next line, without its newline.
+    mutating func line() -> Slice<UnsafeBufferPointer<UInt8>> {
+        let start = offset
+        while offset < bytes.count && bytes[offset] != UInt8(ascii: "\n") { offset += 1 }
+        let line = bytes[start..<offset]
+        if offset < bytes.count { offset += 1 }
+        return line
+    }
+
+    /// The next line's tab-separated fields, unescaped.
+    mutating func fields() -> [String]? {
+        let l = line()
+        return l.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false).map {
+            TextRecord.unescape(UnsafeBufferPointer(rebasing: $0))
+        }
+    }
+}
+
+/// The tab-separated fields of one line, as byte slices.
+struct Fields {
+    let parts: [Slice<UnsafeBufferPointer<UInt8>>]
+
+    init?(_ line: Slice<UnsafeBufferPointer<UInt8>>) {
+        parts = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
+    }
+
+    var count: Int { parts.count }
+    subscript(i: Int) -> Slice<UnsafeBufferPointer<UInt8>> { parts[i] }
+
+    func uint(_ i: Int) -> UInt64? {
+        let p = parts[i]
+        guard !p.isEmpty else { return nil }
+        var v: UInt64 = 0
+        for c in p {
+            guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(c - UInt8(ascii: "0")))
+            if o1 || o2 { return nil }
+            v = a
+        }
+        return v
+    }
+
+    /// A non-negative integer field as Int64 (times before 1970 make the snapshot invalid).
+    func int(_ i: Int) -> Int64? {
+        uint(i).flatMap { $0 <= UInt64(Int64.max) ? Int64($0) : nil }
+    }
+}
