@@ -22,7 +22,7 @@ struct TrainingOptions: ParsableArguments {
     var heads: Int?
 
     @Option(help: "Initial LayerScale gamma of a randomly initialised student (DINOv2: 1e-5, for runs of 100k+ steps).")
-    var layerscale: Float = 0.1
+    var layerscale: Float = 1
 
     @Option(help: "Patch size in pixels.")
     var patch: Int = 4
@@ -43,31 +43,31 @@ struct TrainingOptions: ParsableArguments {
     var localScale: String = "0.05,0.32"
 
     @Option(help: "Passes over the data (an epoch is floor(images / batch) steps).")
-    var epochs: Int = 30
+    var epochs: Int = 12
 
     @Option(help: "Images per step.")
     var batch: Int = 32
 
     @Option(help: "Base learning rate; the peak rate is LR * sqrt(batch / 1024) (DINOv2's rule).")
-    var lr: Double = 0.05
+    var lr: Double = 0.1
 
     @Option(name: .customLong("min-lr"), help: "Final learning rate of the cosine schedule.")
     var minLR: Double = 1e-6
 
     @Option(name: .customLong("warmup-epochs"), help: "Linear learning-rate warmup from 0, in epochs (fractions allowed).")
-    var warmupEpochs: Double = 3
+    var warmupEpochs: Double = 1
 
     @Option(name: .customLong("freeze-last-layer-epochs"), help: "Epochs with the heads' last layer frozen.")
     var freezeLastLayerEpochs: Double = 1
 
     @Option(name: .customLong("teacher-temp-warmup-epochs"), help: "Epochs of the teacher temperature ramp 0.04 -> 0.07.")
-    var teacherTempWarmupEpochs: Double = 9
+    var teacherTempWarmupEpochs: Double = 3
 
-    @Option(name: .customLong("teacher-momentum"), help: "Start of the EMA momentum schedule (cosine up to 1).")
-    var teacherMomentum: Double = 0.994
+    @Option(name: .customLong("teacher-momentum"), help: "Start of the EMA momentum schedule (cosine up to 1; DINOv2: 0.994 over 100k+ steps).")
+    var teacherMomentum: Double = 0.99
 
     @Option(help: "Prototypes K of the DINO/iBOT head.")
-    var prototypes: Int = 256
+    var prototypes: Int = 64
 
     @Option(name: .customLong("head-hidden"), help: "Hidden width of the head's MLP.")
     var headHidden: Int = 256

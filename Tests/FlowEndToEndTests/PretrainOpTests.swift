@@ -111,9 +111,9 @@ import Testing
         #expect(try dir.readData("state.safetensors") == first)
         #expect(try logSteps(dir).count == 12)
         // Other settings in the same checkpoint directory: refused, naming the setting.
-        let other = try FlowBinary.run(args + ["--lr", "0.1"], in: dir.path, environment: env)
+        let other = try FlowBinary.run(args + ["--lr", "0.2"], in: dir.path, environment: env)
         #expect(other.status != 0)
-        #expect(other.stderr.contains("checkpoint of another configuration: lr: checkpoint '0.05', this run '0.1'"), "\(other)")
+        #expect(other.stderr.contains("checkpoint of another configuration: lr: checkpoint '0.1', this run '0.2'"), "\(other)")
     }
 
     @Test func divergenceStopsNamingTheStepAndKeepsTheLastGoodCheckpoint() throws {
