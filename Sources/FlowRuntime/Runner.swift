@@ -312,12 +312,15 @@ public final class Runner {
             if let (token, termination) = executor.next(timeout: 0.1) {
                 if let a = active.removeValue(forKey: token) {
                     release(a)
-                    // A step that finished cleanly within the grace period is still committed.
-                    if termination.succeeded, (try? commit(a)) != nil { continue }
+                    // Not committed even if it exited 0: a step that traps SIGTERM may exit 0 with
+                    // half its work done (a training script that saves and exits cleanly), and a
+                    // cached partial result is far worse than running a finished step again.
+                    let note = termination.succeeded ? "exited 0 after SIGTERM; not cached, as it may have stopped early"
+                                                     : termination.description
                     journal(a.id, "interrupted", key: a.evaluation.key, pid: a.handle, started: a.started,
-                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath, cluster: a.cluster)
+                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath, note: note, cluster: a.cluster)
                     summary.outcomes[a.id] = .interrupted
-                    reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: termination.description)
+                    reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: note)
                 }
             }
         }

@@ -175,6 +175,24 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/checkpoints")) ?? []).isEmpty)
     }
 
+    @Test func aStepThatExitsZeroAfterSigtermIsNotCached() throws {
+        let dir = TemporaryDirectory("flow-term0")
+        // Writes half its output, and on SIGTERM exits 0: a clean exit that is not a result.
+        try dir.write("flow.dag", """
+            step half
+              out out.txt
+              run trap 'exit 0' TERM; echo first > {out}; echo started > started; sleep 30 & wait; echo second >> {out}
+            """)
+        let flow = try BackgroundFlow(["run", "--grace", "5"], in: dir.path)
+        #expect(BackgroundFlow.waitUntil(seconds: 20) { dir.exists("started") })
+        flow.signal(SIGINT)
+        let result = flow.wait()
+        #expect(result.status == 130, "\(result)")
+        #expect(result.stdout.contains("not cached") || result.stderr.contains("not cached"), "\(result)")
+        let status = try FlowBinary.run(["status"], in: dir.path)
+        #expect(status.stdout.contains("half") && !status.stdout.contains("fresh "), "\(status)")
+    }
+
     @Test func aSecondRunOfTheWorkspaceIsRefusedOrWaits() throws {
         let dir = TemporaryDirectory("flow-lock")
         try dir.write("flow.dag", "step slow\n  out a.txt\n  run sleep 1.5; echo a > {out}\n")
