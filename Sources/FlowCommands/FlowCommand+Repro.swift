@@ -2,5 +2,5 @@ import ArgumentParser
 
 extension FlowCommand {
     /// Commands that check results: `repro`.
-    static let reproCommands: [ParsableCommand.Type] = []
+    static let reproCommands: [ParsableCommand.Type] = [ReproCommand.self]
 }

@@ -37,29 +37,44 @@ extension Runner {
     }
 
     func argv(for step: Step) -> [String] {
+        Runner.argv(for: step, flowExecutable: context.flowExecutable)
+    }
+
+    /// The command line of a step: its shell command under `/bin/sh -c`, or `flow op NAME ARGS`.
+    public static func argv(for step: Step, flowExecutable: String) -> [String] {
         switch step.action {
         case .shell(let command): return ["/bin/sh", "-c", command]
-        case .op(let name, _, let arguments): return [context.flowExecutable, "op", name] + arguments
+        case .op(let name, _, let arguments): return [flowExecutable, "op", name] + arguments
         }
     }
 
     func environment(for step: Step, grant: ResourcePool.Grant, attempt: Int) -> [String: String] {
+        let progress = context.progressPath(run: runID, step: step.name)
+        _ = FileManager.default.createFile(atPath: progress, contents: nil)
+        var env = Runner.environment(for: step, cpus: grant.cpus, attempt: attempt, runID: runID, root: context.workspace.root,
+                                     progressPath: progress)
+        if !isSlurm(step) && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
+            env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
+        }
+        return env
+    }
+
+    /// A step's environment: the base variables from flow's own, thread counts for `cpus`, the
+    /// step's declared `env`, and the FLOW_* variables (docs/dag-language.md).
+    public static func environment(for step: Step, cpus: Int, attempt: Int, runID: Int64, root: String,
+                                   progressPath: String) -> [String: String] {
         let mine = ProcessInfo.processInfo.environment
         var env: [String: String] = [:]
         for name in Runner.baseEnvironment { if let v = mine[name] { env[name] = v } }
         // Thread counts follow the step's cpus, for BLAS, OpenMP and PyTorch alike, unless declared.
-        for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] { env[name] = String(grant.cpus) }
+        for name in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] { env[name] = String(cpus) }
         for (k, v) in step.environment { env[k] = v }
         env["FLOW_STEP"] = step.name
-        env["FLOW_CPUS"] = String(grant.cpus)
+        env["FLOW_CPUS"] = String(cpus)
         env["FLOW_ATTEMPT"] = String(attempt)
         env["FLOW_RUN"] = String(runID)
-        env["FLOW_WORKSPACE"] = context.workspace.root
-        if !isSlurm(step) && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
-            env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
-        }
-        env["FLOW_PROGRESS"] = context.progressPath(run: runID, step: step.name)
-        _ = FileManager.default.createFile(atPath: env["FLOW_PROGRESS"]!, contents: nil)
+        env["FLOW_WORKSPACE"] = root
+        env["FLOW_PROGRESS"] = progressPath
         return env
     }
 
