@@ -11,8 +11,9 @@ public final class Progress {
 
     private init() {
         if let path = ProcessInfo.processInfo.environment["FLOW_PROGRESS"], !path.isEmpty {
-            handle = FileHandle(forWritingAtPath: path)
-            handle?.seekToEndOfFile()
+            // Created on the first report: flow does not make a file per step that most never use.
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            handle = fd >= 0 ? FileHandle(fileDescriptor: fd, closeOnDealloc: true) : nil
         } else {
             handle = nil
         }

@@ -14,6 +14,8 @@ public final class RunContext {
     public let cacheDirectory: String
     /// The `flow` binary that runs `op` steps: this very executable.
     public let flowExecutable: String
+    /// Directories this process made, so a run of many steps does not ask again for each.
+    var createdDirectories: Set<String> = []
 
     public init(root: String, cacheDirectory: String?, readOnly: Bool = false) throws {
         stateDirectory = root + "/.flow"
@@ -41,14 +43,21 @@ public final class RunContext {
     /// `.flow/logs/<run>/<step>.log`; step names are made file-name safe.
     func logPath(run: Int64, step: String) throws -> String {
         let dir = "\(stateDirectory)/logs/\(run)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if !createdDirectories.contains(dir) {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            createdDirectories.insert(dir)
+        }
         return "\(dir)/\(RunContext.fileName(step)).log"
     }
 
-    /// The step's progress file in this run, its directory created.
+    /// The step's progress file in this run, its directory created (the step creates the file
+    /// when it first reports).
     func progressPath(run: Int64, step: String) -> String {
         let dir = "\(stateDirectory)/progress/\(run)"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if !createdDirectories.contains(dir) {
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            createdDirectories.insert(dir)
+        }
         return progressFile(run: run, step: step)
     }
 

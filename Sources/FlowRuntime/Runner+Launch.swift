@@ -50,7 +50,6 @@ extension Runner {
 
     func environment(for step: Step, grant: ResourcePool.Grant, attempt: Int) -> [String: String] {
         let progress = context.progressPath(run: runID, step: step.name)
-        _ = FileManager.default.createFile(atPath: progress, contents: nil)
         var env = Runner.environment(for: step, cpus: grant.cpus, attempt: attempt, runID: runID, root: context.workspace.root,
                                      progressPath: progress)
         if !isSlurm(step) && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
