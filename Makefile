@@ -8,7 +8,7 @@ DEBIAN_PKGS := libxxhash-dev xxhash liblz4-dev lz4 libsqlite3-dev libarchive-dev
                libpng-dev libopenblas-dev pkg-config slurm-wlm munge
 DAG        ?= workflows/pretrain.dag
 
-.PHONY: all deps build run test bench fuzz soak clean
+.PHONY: all deps build run test bench fuzz soak report-check clean
 
 all: build
 
@@ -62,6 +62,16 @@ bench: build
 	bash bench/setup-peers.sh
 	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/dag-bench.sh
 	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/hash.sh
+
+## report-check: runs tests/browser/demo.dag, writes its HTML report, and renders it in headless
+## Chromium (installed if missing), failing on a page error or a missing section.
+report-check: build
+	command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+	d=$$(mktemp -d) && cp tests/browser/demo.dag $$d/ && cd $$d && \
+	  $(CURDIR)/$(FLOW) run -q demo.dag && $(CURDIR)/$(FLOW) report demo.dag -o report.html && \
+	  $(CURDIR)/tests/browser/render.sh report.html $$d/report.png graph timeline steps loss clusters accuracy && \
+	  echo "report-check: $$d/report.png"
 
 clean:
 	rm -rf .build
