@@ -42,6 +42,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("local-scale"), help: "RandomResizedCrop area range of the local crops, as LO,HI.")
     var localScale: String = "0.05,0.32"
 
+    @Option(name: .customLong("blur-sigma"), help: "Gaussian blur sigma range in pixels, as LO,HI (default: DINOv2's 0.1,2, meant for 224-px crops).")
+    var blurSigma: String?
+
     @Option(help: "Passes over the data (an epoch is floor(images / batch) steps).")
     var epochs: Int = 12
 
@@ -147,6 +150,7 @@ struct TrainingOptions: ParsableArguments {
         c.localSize = localSize
         c.globalScale = try Self.range(globalScale, option: "--global-scale")
         c.localScale = try Self.range(localScale, option: "--local-scale")
+        c.blurSigma = try blurSigma.map { try Self.range($0, option: "--blur-sigma") }
         c.epochs = epochs
         c.batch = batch
         c.baseLR = lr

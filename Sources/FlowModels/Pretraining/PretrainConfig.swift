@@ -26,6 +26,9 @@ public struct PretrainConfig: Equatable, Sendable {
     public var localSize = 16
     public var globalScale: ClosedRange<Double> = 0.32...1.0
     public var localScale: ClosedRange<Double> = 0.05...0.32
+    /// Gaussian-blur σ range in pixels; nil: DINOv2's U(0.1, 2). That range is meant for 224-px
+    /// crops; scaling it by imageSize/224 for 32-px crops made no measurable difference.
+    public var blurSigma: ClosedRange<Double>? = nil
     public var epochs = 10
     public var batch = 32
     /// Images in the data set; with `batch` it fixes the steps per epoch (the last partial
@@ -77,9 +80,16 @@ public struct PretrainConfig: Equatable, Sendable {
         DINOHeadConfig(inputDim: (teacherVit ?? vit).dim, hidden: hidden, bottleneck: bottleneck, prototypes: prototypes)
     }
 
+    /// The σ range the crops use (see `blurSigma`).
+    public var effectiveBlurSigma: ClosedRange<Double> {
+        blurSigma ?? 0.1...2.0
+    }
+
     public var multiCrop: MultiCrop {
-        MultiCrop(globalSize: vit.imageSize, localSize: localSize, localCount: localCrops,
-                  globalScale: globalScale, localScale: localScale)
+        var m = MultiCrop(globalSize: vit.imageSize, localSize: localSize, localCount: localCrops,
+                          globalScale: globalScale, localScale: localScale)
+        m.blurSigma = effectiveBlurSigma
+        return m
     }
 
     /// The checks a run needs before it starts; the message names the option to change.
@@ -126,6 +136,7 @@ public struct PretrainConfig: Equatable, Sendable {
             ("local-crops", String(localCrops)), ("local-size", String(localSize)),
             ("global-scale", "\(globalScale.lowerBound),\(globalScale.upperBound)"),
             ("local-scale", "\(localScale.lowerBound),\(localScale.upperBound)"),
+            ("blur-sigma", "\(effectiveBlurSigma.lowerBound),\(effectiveBlurSigma.upperBound)"),
             ("epochs", String(epochs)), ("batch", String(batch)), ("images", String(images)),
             ("lr", String(baseLR)), ("min-lr", String(minLR)), ("warmup-epochs", String(warmupEpochs)),
             ("freeze-last-layer-epochs", String(freezeLastLayerEpochs)),

@@ -14,6 +14,8 @@
 import Foundation
 import FlowFormats
 
+/// Encodes a `Trainer` as a safetensors file (layout above), restores one, and writes it
+/// durably. A restore into a trainer of other settings throws `CheckpointMismatch`.
 public enum TrainingCheckpoint {
     public static let format = "flow-train-state"
     public static let version = "1"
