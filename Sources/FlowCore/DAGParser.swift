@@ -162,11 +162,14 @@ public struct DAGParser {
         if i == scalars.count { return decl }
         // The bracket part: columns are found in the original line text.
         let original = Array(line.text.unicodeScalars)
-        guard scalars[i] == "[", let open = original.firstIndex(of: "["), let close = original.lastIndex(of: "]") else {
+        guard scalars[i] == "[", let open = original.firstIndex(of: "["),
+              let close = original[open...].firstIndex(of: "]") else {
             error("unexpected text after step name '\(name)'", line: n, column: headerColumn + i)
             return nil
         }
-        if close + 1 < original.count, !String(String.UnicodeScalarView(original[(close + 1)...])).allSatisfy({ $0 == " " || $0 == "\t" }) {
+        // After ']': nothing, or a comment.
+        let after = String(String.UnicodeScalarView(original[(close + 1)...])).drop { $0 == " " || $0 == "\t" }
+        if !after.isEmpty && !after.hasPrefix("#") {
             error("unexpected text after ']'", line: n, column: close + 2)
             return nil
         }

@@ -36,6 +36,19 @@ import Testing
         #expect(wf.step(named: "pool")!.outputs == [PathRef(path: "data/pool", isDirectory: true)])
     }
 
+    @Test func stepHeadersTakeTrailingComments() throws {
+        let wf = try load("""
+            step a   # the first step
+              out a.txt
+              run true
+            step b[i in 0..<2]   # one per shard [see docs]
+              in  a.txt
+              out b{i}.txt
+              run true
+            """)
+        #expect(wf.steps.map(\.name) == ["a", "b[0]", "b[1]"])
+    }
+
     @Test func overridesFlowThroughDerivedVariables() throws {
         let wf = try load("let a = 1\nlet b = {a}0\nstep s\n  out x{b}\n  run true\n", overrides: ["a": "2"])
         #expect(wf.steps[0].outputs[0].path == "x20")
