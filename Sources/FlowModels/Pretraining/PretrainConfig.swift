@@ -29,6 +29,8 @@ public struct PretrainConfig: Equatable, Sendable {
     /// Gaussian-blur σ range in pixels; nil: DINOv2's U(0.1, 2). That range is meant for 224-px
     /// crops; scaling it by imageSize/224 for 32-px crops made no measurable difference.
     public var blurSigma: ClosedRange<Double>? = nil
+    /// Colour jitter, grayscale, blur and solarize as DINOv2 (true), or crops and flips only.
+    public var photometric = true
     public var epochs = 10
     public var batch = 32
     /// Images in the data set; with `batch` it fixes the steps per epoch (the last partial
@@ -48,6 +50,11 @@ public struct PretrainConfig: Equatable, Sendable {
     public var maskRatio: ClosedRange<Double> = 0.1...0.5
     public var maskProbability = 0.5
     public var koleo: Float = 0.1
+    /// Train the heads' `last_layer.weight_g` (DINOv2's code does; DINOv1's `norm_last_layer`
+    /// default keeps it at 1). False (the default here): g stays 1, so every logit is a cosine
+    /// and the student cannot flatten its predictions by shrinking g (measured: with g trained
+    /// and weight-decayed it fell from 1 to 0.4 within 4 short epochs and the losses stayed at ln K).
+    public var trainLastLayerG = false
     public var clip = 3.0
     public var seed: UInt64 = 0
 
@@ -89,6 +96,12 @@ public struct PretrainConfig: Equatable, Sendable {
         var m = MultiCrop(globalSize: vit.imageSize, localSize: localSize, localCount: localCrops,
                           globalScale: globalScale, localScale: localScale)
         m.blurSigma = effectiveBlurSigma
+        if !photometric {
+            m.jitterProbability = 0
+            m.grayscaleProbability = 0
+            m.blurProbability = (0, 0, 0)
+            m.solarizeProbability = 0
+        }
         return m
     }
 
@@ -146,6 +159,7 @@ public struct PretrainConfig: Equatable, Sendable {
             ("layer-decay", String(layerDecay)), ("centering", centering.rawValue),
             ("mask-ratio", "\(maskRatio.lowerBound),\(maskRatio.upperBound)"),
             ("mask-probability", String(maskProbability)), ("koleo", String(koleo)), ("clip", String(clip)),
+            ("last-layer-g", trainLastLayerG ? "trained" : "frozen"), ("photometric", String(photometric)),
             ("seed", String(seed)),
         ]
         if let t = teacherVit { s.append(("teacher-arch", arch(t))) }

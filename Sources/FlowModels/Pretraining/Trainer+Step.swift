@@ -16,6 +16,40 @@ extension Trainer {
     ///
     /// - Throws: `TrainingDiverged` (before any update) when a loss term or gradient norm is not finite.
     public mutating func trainStep(images: [ImageTensor], threads: Int) throws -> StepRecord {
+        let v = schedules.values(at: step)
+        var s = try forwardBackward(images: images, threads: threads)
+        let backboneNorm = GradientClipping.clip(&s.backbone, maxNorm: config.clip)
+        let headNorm = GradientClipping.clip(&s.head, maxNorm: config.clip)
+        guard backboneNorm.isFinite, headNorm.isFinite else {
+            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm); loss dino \(s.dino), ibot \(s.ibot), koleo \(s.koleo))")
+        }
+
+        let frozenG = studentHead.lastLayerG
+        optimizer.beginStep()
+        try optimizer.update(&student, gradients: s.backbone, lr: v.learningRate, weightDecay: v.weightDecay, prefix: "backbone.")
+        try optimizer.update(&studentHead, gradients: s.head, lr: v.learningRate, weightDecay: v.weightDecay,
+                             lastLayerLR: v.lastLayerLearningRate, prefix: "dino_head.")
+        // A frozen g gets neither gradient nor weight decay (its gradient is 0 already).
+        if !config.trainLastLayerG { studentHead.lastLayerG = frozenG }
+        switch config.mode {
+        case .pretrain:
+            try EMA.update(teacher: &teacher, student: student, momentum: v.teacherMomentum)
+            try EMA.update(teacher: &teacherHead, student: studentHead, momentum: v.teacherMomentum)
+        case .distill:
+            try EMA.update(teacher: &average!, student: student, momentum: v.teacherMomentum)
+        }
+        let record = StepRecord(step: step, epoch: epoch, dino: s.dino, ibot: s.ibot, koleo: s.koleo,
+                                values: v, backboneGradNorm: backboneNorm, headGradNorm: headNorm)
+        step += 1
+        return record
+    }
+
+    /// Steps 1–4 of `trainStep` without any update: the loss terms of this step's batch and
+    /// their gradients with respect to every student parameter (before clipping). Draws this
+    /// step's masks from `maskRNG` and updates the EMA centres, as the step does; a copy of the
+    /// trainer gives the same crops, masks and teacher targets, which is what a whole-step
+    /// finite-difference check needs.
+    public mutating func forwardBackward(images: [ImageTensor], threads: Int) throws -> StepGradients {
         let b = config.batch, l = config.localCrops, g = config.vit.imageSize, s = config.localSize
         precondition(images.count == b, "trainStep: \(images.count) images for a batch of \(b)")
         let v = schedules.values(at: step)
@@ -81,26 +115,20 @@ extension Trainer {
             try student.backward(sl, tokenGradient: sl.tokenGradient(classTokens: dLocal), gradients: &grads, threads: threads)
         }
         var headGrads = headGradients
-        let backboneNorm = GradientClipping.clip(&grads, maxNorm: config.clip)
-        let headNorm = GradientClipping.clip(&headGrads, maxNorm: config.clip)
-        guard backboneNorm.isFinite, headNorm.isFinite else {
-            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm); loss dino \(result.dino), ibot \(result.ibot), koleo \(result.koleo))")
+        if !config.trainLastLayerG {
+            for i in headGrads.values.lastLayerG.indices { headGrads.values.lastLayerG[i] = 0 }
         }
-
-        optimizer.beginStep()
-        try optimizer.update(&student, gradients: grads, lr: v.learningRate, weightDecay: v.weightDecay, prefix: "backbone.")
-        try optimizer.update(&studentHead, gradients: headGrads, lr: v.learningRate, weightDecay: v.weightDecay,
-                             lastLayerLR: v.lastLayerLearningRate, prefix: "dino_head.")
-        switch config.mode {
-        case .pretrain:
-            try EMA.update(teacher: &teacher, student: student, momentum: v.teacherMomentum)
-            try EMA.update(teacher: &teacherHead, student: studentHead, momentum: v.teacherMomentum)
-        case .distill:
-            try EMA.update(teacher: &average!, student: student, momentum: v.teacherMomentum)
-        }
-        let record = StepRecord(step: step, epoch: epoch, dino: result.dino, ibot: result.ibot, koleo: result.koleo,
-                                values: v, backboneGradNorm: backboneNorm, headGradNorm: headNorm)
-        step += 1
-        return record
+        return StepGradients(dino: result.dino, ibot: result.ibot, koleo: result.koleo,
+                             backbone: grads, head: headGrads)
     }
+}
+
+/// The loss terms of one step and the unclipped gradients of the student's parameters.
+public struct StepGradients {
+    public var dino: Float
+    public var ibot: Float
+    public var koleo: Float
+    public var loss: Float { dino + ibot + koleo }
+    public var backbone: ViTGradients
+    public var head: DINOHeadGradients
 }
