@@ -84,6 +84,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "KoLeo weight.")
     var koleo: Float = 0.1
 
+    @Flag(name: .customLong("train-last-layer-g"), help: "Train the heads' last-layer weight-norm g as DINOv2's code does (default: keep it at 1, as DINOv1's norm_last_layer).")
+    var trainLastLayerG = false
+
+    @Flag(name: .customLong("no-photometric"), help: "Crops and flips only: no colour jitter, grayscale, blur or solarize (a diagnostic; DINOv2 uses them).")
+    var noPhotometric = false
+
     @Option(name: .customLong("checkpoint-every"), help: "Also checkpoint every this many steps (0: only at epoch ends and on SIGTERM).")
     var checkpointEvery: Int = 0
 
@@ -164,6 +170,8 @@ struct TrainingOptions: ParsableArguments {
         c.bottleneck = headBottleneck
         c.centering = centering == "ema" ? .centering : .sinkhornKnopp
         c.koleo = koleo
+        c.trainLastLayerG = trainLastLayerG
+        c.photometric = !noPhotometric
         c.seed = seed
         return c
     }
