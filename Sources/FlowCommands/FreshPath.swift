@@ -53,7 +53,14 @@ extension FreshPath {
         try? state.endRun(run, status: "succeeded", summary: summary)
         withExtendedLifetime(lock) {}
         if !quiet {
-            print(String(format: "flow: run %lld done: %@ (%.2fs)", run, summary, Date().timeIntervalSince(start)))
+            // As the full path prints it: timestamped unless on a terminal.
+            var line = String(format: "flow: run %lld done: %@ (%.2fs)", run, summary, Date().timeIntervalSince(start))
+            if !TerminalReporter.suitable() {
+                let f = DateFormatter()
+                f.dateFormat = "HH:mm:ss"
+                line = f.string(from: Date()) + " " + line
+            }
+            print(line)
         }
         return true
     }
