@@ -265,6 +265,16 @@ public final class ObjectStore {
         }
     }
 
+    /// The bytes of a stored object (decompressed), checked against its digest.
+    public func contents(_ digest: Digest128) throws -> [UInt8] {
+        guard let info = lookup(digest) else { throw SystemError("find cache object \(digest.hex)", root, errno: ENOENT) }
+        let path = objectPath(digest, compressed: info.compressed)
+        let raw = try FileIO.readAll(path, sizeHint: 0)
+        let bytes = info.compressed ? try LZ4Frame.decompress(raw) : raw
+        guard XXH128.hash(bytes) == digest else { throw CorruptObjectError(digest: digest, path: path) }
+        return bytes
+    }
+
     /// Re-hashes one stored object; false (and the object removed, unless `dryRun`) when corrupt.
     public func verify(_ digest: Digest128, dryRun: Bool = false) -> Bool {
         guard let info = lookup(digest) else { return true }

@@ -237,9 +237,10 @@ public final class StateStore {
         }
     }
 
-    /// The step's most recent journal entry across runs (for `flow log STEP`).
+    /// The step's most recent journal entry across runs that has a log (for `flow log STEP`):
+    /// runs in which the step was only cached have none. With `run`, that run's entry.
     public func lastEntry(step: String, run: Int64? = nil) throws -> (run: Int64, entry: RunStep)? {
-        let sql = "SELECT run_id FROM run_steps WHERE step = ? \(run == nil ? "" : "AND run_id = ?") ORDER BY run_id DESC LIMIT 1"
+        let sql = "SELECT run_id FROM run_steps WHERE step = ? \(run == nil ? "AND log != ''" : "AND run_id = ?") ORDER BY run_id DESC LIMIT 1"
         guard let id = try db.query(sql, [.text(step)] + (run.map { [.integer($0)] } ?? [])).first?[0].int else { return nil }
         guard let entry = try steps(ofRun: id).first(where: { $0.step == step }) else { return nil }
         return (id, entry)

@@ -53,6 +53,19 @@ import Testing
         #expect(status.status == 0, "\(status)")
     }
 
+    @Test func logShowsTheLastRunThatRanTheStepThenTheCachedLog() throws {
+        let dir = TemporaryDirectory("flow-log")
+        try dir.write("flow.dag", "step say\n  out said.txt\n  run echo hello from say; echo x > {out}\n")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)  // cached: no log of its own
+        let log = try FlowBinary.run(["log", "say"], in: dir.path)
+        #expect(log.status == 0 && log.stdout == "hello from say\n", "\(log)")
+        #expect(log.stderr.contains("run 1"), "\(log)")
+        try FileManager.default.removeItem(atPath: dir.path + "/.flow/logs")
+        let cached = try FlowBinary.run(["log", "say"], in: dir.path)
+        #expect(cached.status == 0 && cached.stdout == "hello from say\n" && cached.stderr.contains("from the cache"), "\(cached)")
+    }
+
     @Test func editingAnInputRerunsExactlyItsDownstream() throws {
         let dir = try workspace()
         _ = try ran(dir, ["run"])
