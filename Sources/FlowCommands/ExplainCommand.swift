@@ -17,8 +17,7 @@ struct ExplainCommand: ParsableCommand {
         let (wf, _) = try workflow.load(context)
         let ids = try workflow.targetIDs(wf)
         guard !ids.isEmpty else { throw ValidationError("name the step to explain: flow explain [FILE] STEP") }
-        let evaluator = Evaluator(workflow: wf, workspace: context.workspace, store: context.store, actions: context.actions,
-                                  records: try context.state.allRecords())
+        let evaluator = try context.evaluator(for: wf)
         let evaluations = evaluator.evaluateAll(targets: wf.closure(of: ids), forced: [])
         context.workspace.saveStatCache()
         for id in ids {

@@ -26,9 +26,8 @@ enum FreshPath {
     /// The context a run or status of the whole workflow saves its snapshot under (nil: none).
     static func saveContext(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments, _ workflow: Workflow) -> String? {
         guard arguments.targets.isEmpty, let overrides = try? arguments.variableOverrides() else { return nil }
-        let names = Array(Set(workflow.steps.flatMap { $0.environment.keys })).sorted()
         return context(root: workspace.root, cacheDirectory: workspace.cacheDirectory, dag: arguments.file(root: workspace.root),
-                       overrides: overrides, environmentNames: names)
+                       overrides: overrides, environmentNames: FreshSnapshot.environmentNames(workflow))
     }
 
     /// `flow status` rows for a workspace whose snapshot holds: every step fresh.

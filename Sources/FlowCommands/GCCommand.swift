@@ -37,8 +37,7 @@ struct GCCommand: ParsableCommand {
         let dagFiles = files.isEmpty ? [try WorkflowArguments.words([]).file(root: context.workspace.root)] : files
         for file in dagFiles {
             let (wf, _) = try WorkflowArguments.words([file]).load(context)
-            let evaluator = Evaluator(workflow: wf, workspace: context.workspace, store: context.store, actions: context.actions,
-                                      records: try context.state.allRecords())
+            let evaluator = try context.evaluator(for: wf)
             for e in evaluator.evaluateAll(targets: Set(wf.steps.map(\.id)), forced: []).values {
                 if let k = e.key { keep.insert(k) }
             }

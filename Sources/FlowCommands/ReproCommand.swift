@@ -41,8 +41,8 @@ struct ReproCommand: ParsableCommand {
         if let sample, sample < steps.count {
             guard sample > 0 else { throw ValidationError("--sample needs at least 1") }
             // A repeatable draw: the steps whose (seed, name) hash lowest.
-            func rank(_ id: StepID) -> String { XXH128.hash(Array("\(seed) \(wf[id].name)".utf8)).hex }
-            steps = Array(steps.sorted { rank($0) < rank($1) }.prefix(sample))
+            let ranked = steps.map { (XXH128.hash(Array("\(seed) \(wf[$0].name)".utf8)).hex, $0) }
+            steps = ranked.sorted { $0.0 < $1.0 }.prefix(sample).map(\.1)
         }
         let scratch = context.stateDirectory + "/repro/\(getpid())"
         defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }

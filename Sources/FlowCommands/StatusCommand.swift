@@ -33,8 +33,7 @@ struct StatusCommand: ParsableCommand {
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
         let cluster = SlurmStatus.survey(context: context, workflow: wf)
-        let evaluator = Evaluator(workflow: wf, workspace: context.workspace, store: context.store, actions: context.actions,
-                                  records: try context.state.allRecords())
+        let evaluator = try context.evaluator(for: wf)
         let evaluations = evaluator.evaluateAll(targets: targets, forced: [])
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
@@ -51,11 +50,10 @@ struct StatusCommand: ParsableCommand {
             if let job = cluster[step.name], !job.committed { row.show(job) }
             return row
         }
-        if cluster.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }), let snapshotContext = FreshPath.saveContext(workspace, workflow, wf),
-           let observations = context.workspace.observations {
-            FreshSnapshot(context: snapshotContext, environmentNames: Array(Set(wf.steps.flatMap { $0.environment.keys })).sorted(),
-                          steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) },
-                          observations: observations).write(stateDirectory: context.stateDirectory)
+        if cluster.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }),
+           let snapshotContext = FreshPath.saveContext(workspace, workflow, wf) {
+            FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext,
+                               steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) })
         }
         try show(rows, context: context, cluster: cluster)
     }

@@ -9,8 +9,7 @@ public enum WorkflowStates {
     /// the newest); steps only count as running when that run is the newest and still holds the
     /// workspace lock.
     public static func evaluate(context: RunContext, workflow: Workflow, run: Int64? = nil) throws -> [String: NodeState] {
-        let evaluator = Evaluator(workflow: workflow, workspace: context.workspace, store: context.store, actions: context.actions,
-                                  records: try context.state.allRecords())
+        let evaluator = try context.evaluator(for: workflow)
         let evaluations = evaluator.evaluateAll(targets: Set(workflow.steps.map(\.id)), forced: [])
         context.workspace.saveStatCache()
         let newest = try context.state.runs(limit: 1).first

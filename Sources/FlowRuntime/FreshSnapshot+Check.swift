@@ -40,7 +40,8 @@ extension FreshSnapshot {
                 }
                 guard kind == UInt8(ascii: "P") || kind == UInt8(ascii: "M") else { return nil }
                 let line = scanner.line()
-                guard let f = Fields(line), f.count >= 2 else { return nil }
+                let f = Fields(line)
+                guard f.count >= 2 else { return nil }
                 let rel = f[1]
                 if rel.contains(UInt8(ascii: "%")) {
                     // Escaped names are rare: take the slow, exact way.
@@ -102,7 +103,7 @@ struct LineScanner {
 struct Fields {
     let parts: [Slice<UnsafeBufferPointer<UInt8>>]
 
-    init?(_ line: Slice<UnsafeBufferPointer<UInt8>>) {
+    init(_ line: Slice<UnsafeBufferPointer<UInt8>>) {
         parts = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
     }
 

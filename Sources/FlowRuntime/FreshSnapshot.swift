@@ -1,4 +1,5 @@
 import Foundation
+import FlowCore
 import Glibc
 import XXHash
 
@@ -40,6 +41,19 @@ public struct FreshSnapshot {
     static let racyWindow = 0.1
 
     public static func path(stateDirectory: String) -> String { stateDirectory + "/fresh" }
+
+    /// The environment variables a workflow's steps pass through (their values enter keys).
+    public static func environmentNames(_ workflow: Workflow) -> [String] {
+        Array(Set(workflow.steps.flatMap { $0.environment.keys })).sorted()
+    }
+
+    /// Writes the snapshot of an evaluation that found every step of `workflow` fresh, from what
+    /// the context's workspace observed (nothing when it was not recording).
+    public static func save(_ context: RunContext, workflow: Workflow, contextDigest: String, steps: [StepInfo]) {
+        guard let observations = context.workspace.observations else { return }
+        FreshSnapshot(context: contextDigest, environmentNames: environmentNames(workflow), steps: steps,
+                      observations: observations).write(stateDirectory: context.stateDirectory)
+    }
 
     /// Removes the snapshot: the next status or run evaluates everything.
     public static func invalidate(stateDirectory: String) {

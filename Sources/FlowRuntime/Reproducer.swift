@@ -45,8 +45,7 @@ public final class Reproducer {
     /// Reproduces `steps` in dependency order, calling `report` after each.
     public func run(_ steps: [StepID], report: (Outcome) -> Void) throws -> [Outcome] {
         let needed = workflow.closure(of: steps)
-        let evaluator = Evaluator(workflow: workflow, workspace: context.workspace, store: context.store,
-                                  actions: context.actions, records: try context.state.allRecords())
+        let evaluator = try context.evaluator(for: workflow)
         let evaluations = evaluator.evaluateAll(targets: needed, forced: [])
         context.workspace.saveStatCache()
         let wanted = Set(steps)

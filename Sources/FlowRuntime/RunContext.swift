@@ -28,6 +28,11 @@ public final class RunContext {
         flowExecutable = RunContext.currentExecutable()
     }
 
+    /// An evaluator of `workflow` in this workspace, against its cache and step records.
+    public func evaluator(for workflow: Workflow) throws -> Evaluator {
+        Evaluator(workflow: workflow, workspace: workspace, store: store, actions: actions, records: try state.allRecords())
+    }
+
     /// The cache directory: `cacheDirectory` (absolute, or relative to the root), else `cache/`.
     public static func cachePath(root: String, cacheDirectory: String?) -> String {
         cacheDirectory.map { $0.hasPrefix("/") ? $0 : root + "/" + $0 } ?? root + "/cache"

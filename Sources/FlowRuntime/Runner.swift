@@ -104,8 +104,7 @@ public final class Runner {
         self.options = options
         self.executor = executor
         self.reporter = reporter
-        evaluator = Evaluator(workflow: workflow, workspace: context.workspace, store: context.store, actions: context.actions,
-                              records: try context.state.allRecords())
+        evaluator = try context.evaluator(for: workflow)
         pool = ResourcePool(jobs: options.jobs, cpus: options.cpus, memory: options.memory, gpus: options.gpus)
         summary = RunSummary(runID: 0)
     }
@@ -167,15 +166,13 @@ public final class Runner {
     /// After a no-op run of the whole workflow, records what it looked at (see `FreshSnapshot`).
     func saveSnapshotIfAllFresh() {
         guard let snapshotContext = options.snapshotContext, !options.dryRun, options.targets.isEmpty,
-              let observations = context.workspace.observations,
               summary.outcomes.count == workflow.steps.count, summary.outcomes.values.allSatisfy({ $0 == .cached }),
               let records = try? context.state.allRecords() else { return }
         let steps = workflow.order.map { id in
             FreshSnapshot.StepInfo(name: workflow[id].name, lastDuration: records[workflow[id].name]?.duration,
                                    outputSize: evaluator.manifests[id]?.totalSize)
         }
-        FreshSnapshot(context: snapshotContext, environmentNames: Array(Set(workflow.steps.flatMap { $0.environment.keys })).sorted(),
-                      steps: steps, observations: observations).write(stateDirectory: context.stateDirectory)
+        FreshSnapshot.save(context, workflow: workflow, contextDigest: snapshotContext, steps: steps)
     }
 
     func runningSteps() -> [RunningStep] {
