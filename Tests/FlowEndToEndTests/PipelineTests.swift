@@ -67,6 +67,15 @@ import Testing
             #expect(top1.count == 2 && table.contains("| \(row) | ") && table.contains(" | \(cells) | "), "\(row): \(cells)\n\(table)")
         }
 
+        // The report of that run has every section, the training and curation ones included.
+        let report = try FlowBinary.run(["report", "workflows/ci.dag", "--out", "report.html"], in: dir.path)
+        #expect(report.status == 0, "\(report)")
+        let html = try dir.read("report.html")
+        for id in ["graph", "timeline", "steps", "loss", "clusters", "accuracy"] {
+            #expect(html.contains("<section id=\"\(id)\">"), "the report of ci.dag has no \(id) section")
+        }
+        #expect(!html.lowercased().contains("http"))
+
         // The second run is a no-op.
         #expect(try ran(dir) == [])
         let status = try FlowBinary.run(["status", "workflows/ci.dag", "--check"], in: dir.path)
