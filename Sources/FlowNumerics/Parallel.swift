@@ -1,5 +1,6 @@
 // The core's own parallel loops and its seeded random numbers.
 import Dispatch
+import Foundation
 
 enum Parallel {
     /// Splits 0..<count into at most `Numerics.threads` contiguous ranges and runs `body` on
@@ -16,6 +17,52 @@ enum Parallel {
             let lo = p * step, hi = min(count, lo + step)
             if lo < hi { body(lo..<hi) }
         }
+    }
+
+    /// Runs `body(worker, part)` once for every part in 0..<parts on up to `Numerics.threads`
+    /// workers; each worker takes the next unclaimed part when it finishes one, so a worker
+    /// slowed by other load simply does fewer parts. `worker` (0..<workers) lets a body use
+    /// scratch memory of its own.
+    ///
+    /// While the workers run, OpenBLAS is set to 1 thread: each worker makes its own sgemm
+    /// calls and then works on their result at once, with no hand-over between BLAS's threads
+    /// and the caller's. (A multi-threaded sgemm followed by a parallel pass over its output
+    /// left cores idle at every switch.) The BLAS thread count is restored on return.
+    /// Bodies must not depend on which worker runs a part: then results never depend on the
+    /// thread count. Threading rule: call from one thread, like `Numerics.setThreads`.
+    static func forEachPart(_ parts: Int, workers maxWorkers: Int? = nil,
+                            _ body: (_ worker: Int, _ part: Int) -> Void) {
+        let workers = max(1, min(maxWorkers ?? Numerics.threads, Numerics.threads, parts))
+        if parts <= 0 { return }
+        if workers == 1 {
+            // One worker: BLAS keeps its configured threads (1 here unless a caller asked
+            // for fewer workers than threads).
+            for p in 0..<parts { body(0, p) }
+            return
+        }
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(Numerics.threads) }
+        let next = PartCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            while let p = next.claim(below: parts) { body(w, p) }
+        }
+    }
+
+    /// Workers a `forEachPart` over `parts` parts would use.
+    static func workerCount(_ parts: Int) -> Int { max(1, min(Numerics.threads, parts)) }
+}
+
+/// The next unclaimed part of a `forEachPart`, handed out under a lock.
+private final class PartCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+
+    func claim(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < limit else { return nil }
+        next += 1
+        return next - 1
     }
 }
 

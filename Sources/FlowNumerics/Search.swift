@@ -1,7 +1,9 @@
 // Exact k-nearest-neighbour search by cosine similarity, blocked over the pool.
 //
 // Memory stays bounded: the pool is read one block of rows at a time (from a file when it is
-// larger than RAM allows), and scores exist only as one [queryChunk, poolBlock] tile.
+// larger than RAM allows), and scores exist only as one [queryChunk, tileCols] tile per worker
+// thread. Workers take query chunks in turn; each runs its own single-threaded sgemm and then
+// merges its rows' top-k lists (see Parallel.forEachPart).
 
 /// Rows that can be read one block at a time: an in-memory matrix, or a file read piecewise.
 public protocol RowSource {
@@ -19,8 +21,12 @@ extension Matrix: RowSource {
 
 /// Exact top-k search by cosine similarity (dot products of L2-normalised rows, through sgemm).
 public enum NearestNeighbors {
-    /// Queries per score tile and pool rows per block. Tile = 1024 × 4096 floats (16 MiB).
+    /// Queries per score tile and pool rows per block. Tile = 1024 × 4096 floats (16 MiB) per thread.
     public static let queryChunk = 1024
+    /// Pool rows per score tile (a larger `poolBlock` is scored in slices of this width), so a
+    /// tile is at most 1024 × 4096 floats whatever the block. Smaller tiles (128-512 queries by
+    /// 512-1024 rows) measured no faster: sgemm repacks its operands more often.
+    static let tileCols = 4096
     public static let defaultPoolBlock = 4096
 
     /// The k pool rows most similar to each query, best first, with their cosine similarities.
@@ -28,7 +34,8 @@ public enum NearestNeighbors {
     /// Rows are normalised here (queries once, the pool block by block), so callers pass raw
     /// embeddings. Throws for an empty input, mismatched dimensions, NaN or zero rows (naming
     /// the row), or k larger than the pool. `poolBlock` bounds memory: one block of pool rows
-    /// plus one score tile are alive at a time.
+    /// plus one score tile per thread are alive at a time. Results are the same for any
+    /// thread count.
     public static func search(queries: Matrix, pool: RowSource, k: Int,
                               poolBlock: Int = defaultPoolBlock,
                               progress: ((Int, Int) -> Void)? = nil) throws -> TopK {
@@ -45,7 +52,12 @@ public enum NearestNeighbors {
         let d = q.cols
         var result = TopK(rows: q.rows, k: k)
         let qChunk = min(queryChunk, q.rows)
-        var tile = [Float](repeating: 0, count: qChunk * max(1, poolBlock))
+        let chunks = (q.rows + qChunk - 1) / qChunk
+        let workers = Parallel.workerCount(chunks)
+        // One [qChunk, poolBlock] score tile per worker.
+        let tileCols = min(Self.tileCols, max(1, poolBlock))
+        let tileSize = qChunk * tileCols
+        var tiles = [Float](repeating: 0, count: workers * tileSize)
         var start = 0
         while start < pool.rowCount {
             let end = min(pool.rowCount, start + max(1, poolBlock))
@@ -57,16 +69,36 @@ public enum NearestNeighbors {
                 throw NumericsError(e.message.replacingFirstRowNumber(offset: start, prefix: "pool "))
             }
             let n = block.rows
-            var q0 = 0
-            while q0 < q.rows {
-                let m = min(qChunk, q.rows - q0)
-                // tile[m, n] = Q[q0..<q0+m, d] · blockᵀ[d, n]
-                gemm(.none, .transpose, m: m, n: n, k: d, q.data, Block(offset: q0 * d, ld: d),
-                     block.data, Block(ld: d), &tile, Block(ld: n))
-                tile.withUnsafeBufferPointer { t in
-                    result.merge(t.baseAddress!, rows: q0..<(q0 + m), n: n, ld: n, baseIndex: start)
+            // Each worker scores a chunk of queries against the block (its own sgemm), then
+            // merges those rows into their top-k lists: rows are independent, so no two
+            // workers touch the same list, and the result does not depend on the thread count.
+            q.data.withUnsafeBufferPointer { qp in
+                block.data.withUnsafeBufferPointer { bp in
+                    tiles.withUnsafeMutableBufferPointer { tp in
+                        result.scores.withUnsafeMutableBufferPointer { sp in
+                            result.indices.withUnsafeMutableBufferPointer { ip in
+                                let qb = qp.baseAddress!, bb = bp.baseAddress!, tb = tp.baseAddress!
+                                let s = sp.baseAddress!, ix = ip.baseAddress!
+                                Parallel.forEachPart(chunks) { worker, c in
+                                    let q0 = c * qChunk, m = min(qChunk, q.rows - q0)
+                                    let tile = tb + worker * tileSize
+                                    var j0 = 0
+                                    while j0 < n {
+                                        let w = min(tileCols, n - j0)
+                                        // tile[m, w] = Q[q0..<q0+m, d] · block[j0..<j0+w, d]ᵀ
+                                        BLAS.sgemm(.none, .transpose, m: m, n: w, k: d, a: qb + q0 * d, lda: d,
+                                                   b: bb + j0 * d, ldb: d, c: tile, ldc: w)
+                                        for r in 0..<m {
+                                            TopK.mergeRow(tile + r * w, n: w, baseIndex: start + j0, k: k,
+                                                          scores: s + (q0 + r) * k, indices: ix + (q0 + r) * k)
+                                        }
+                                        j0 += w
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                q0 += m
             }
             start = end
             progress?(start, pool.rowCount)

@@ -96,6 +96,36 @@ func gaussian(_ rng: inout SeededGenerator) -> Float {
         #expect(Set(r.assignment).count == 3)
     }
 
+    /// Small integer coordinates make every distance exact in Float, so the nearest centroid,
+    /// ties (first index wins) included, can be checked exactly against brute force. Centroid
+    /// counts around the argmin's 64-wide blocks; k = 1000 with 2,500 rows spans two tiles.
+    @Test(arguments: [(1, 300), (5, 300), (63, 300), (64, 300), (65, 300), (130, 300), (1000, 2500)])
+    func assignmentIsTheExactNearestWithTiesToTheLowerIndex(k: Int, n: Int) throws {
+        var rng = SeededGenerator(seed: UInt64(k))
+        func integers(_ rows: Int) -> Matrix {
+            var m = Matrix(rows: rows, cols: 3)
+            for i in m.data.indices { m.data[i] = Float(Int.random(in: -3...3, using: &rng)) }
+            return m
+        }
+        let x = integers(n), c = integers(k)
+        defer { Numerics.setThreads(1) }
+        for threads in [1, 2] {
+            Numerics.setThreads(threads)
+            let (assignment, distances) = KMeans.assign(x, centroids: c)
+            for i in 0..<n {
+                var best = Float.infinity, bestJ = -1
+                for j in 0..<k {
+                    var s: Float = 0
+                    for t in 0..<3 { let e = x[i, t] - c[j, t]; s += e * e }
+                    if s < best { best = s; bestJ = j }
+                }
+                #expect(assignment[i] == bestJ, "row \(i), \(threads) threads")
+                #expect(distances[i] == best, "row \(i), \(threads) threads")
+                if assignment[i] != bestJ { return }
+            }
+        }
+    }
+
     @Test func resultsDoNotDependOnTheThreadCount() throws {
         var rng = SeededGenerator(seed: 31)
         var x = Matrix(rows: 3000, cols: 24)

@@ -18,6 +18,37 @@ import FlowTestSupport
         }
     }
 
+    /// More queries than one chunk (1024), so several workers each run their own sgemm and
+    /// merge: the lists must equal brute force and be identical for 1 and 2 threads.
+    @Test func searchOverSeveralQueryChunksIsTheSameForAnyThreadCount() throws {
+        var rng = SeededGenerator(seed: 77)
+        let q = random(2500, 16, &rng), p = random(700, 16, &rng)
+        defer { Numerics.setThreads(1) }
+        Numerics.setThreads(1)
+        let one = try NearestNeighbors.search(queries: q, pool: p, k: 5, poolBlock: 256)
+        Numerics.setThreads(2)
+        let two = try NearestNeighbors.search(queries: q, pool: p, k: 5, poolBlock: 256)
+        #expect(one.indices == two.indices)
+        #expect(one.scores == two.scores)
+        for i in Array(stride(from: 0, to: q.rows, by: 97)) + [1023, 1024, 2047, 2048, 2499] {
+            let sims = (0..<p.rows).map { j in cosine(q.row(i), p.row(j)) }
+            let want = sims.indices.sorted { sims[$0] > sims[$1] || (sims[$0] == sims[$1] && $0 < $1) }.prefix(5)
+            #expect(two.row(i).map(\.index) == Array(want), "query \(i)")
+        }
+    }
+
+    /// A pool block wider than one score tile (4096 columns) is scored in slices.
+    @Test func poolBlockWiderThanATileIsScoredInSlices() throws {
+        var rng = SeededGenerator(seed: 78)
+        let q = random(9, 4, &rng), p = random(5000, 4, &rng)
+        let r = try NearestNeighbors.search(queries: q, pool: p, k: 3, poolBlock: 10_000)
+        for i in 0..<q.rows {
+            let sims = (0..<p.rows).map { j in cosine(q.row(i), p.row(j)) }
+            let want = sims.indices.sorted { sims[$0] > sims[$1] || (sims[$0] == sims[$1] && $0 < $1) }.prefix(3)
+            #expect(r.row(i).map(\.index) == Array(want), "query \(i)")
+        }
+    }
+
     @Test func topKOfMatrixKeepsLowerIndexOnTies() throws {
         let s = try Matrix([[1, 3, 3, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5],
                             [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
