@@ -86,7 +86,28 @@ public struct Matrix: Equatable, Sendable {
     /// The index of the first row holding a NaN or an infinity, or nil when all values are finite.
     public func firstNonFiniteRow() -> Int? {
         data.withUnsafeBufferPointer { p in
-            for i in 0..<p.count where !p[i].isFinite { return i / max(cols, 1) }
+            guard let base = p.baseAddress else { return nil }
+            let raw = UnsafeRawPointer(base)
+            // Blocks of 4096 values: x · 0 is 0 for finite x and NaN for ±infinity and NaN, so a
+            // block's sum of x · 0 is 0 exactly when the block is all finite. This vectorises
+            // (the per-value `isFinite` test did not: 40 ms for 200,000 × 384 values); only a
+            // block that fails is scanned value by value.
+            var start = 0
+            while start < p.count {
+                let end = min(p.count, start + 4096)
+                var acc = SIMD4<Float>()
+                var i = start
+                while i + 4 <= end {
+                    acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD4<Float>.self) * 0
+                    i += 4
+                }
+                var tail: Float = 0
+                while i < end { tail += p[i] * 0; i += 1 }
+                if acc.sum() + tail != 0 {
+                    for j in start..<end where !p[j].isFinite { return j / max(cols, 1) }
+                }
+                start = end
+            }
             return nil
         }
     }
