@@ -40,8 +40,9 @@ enum Parallel {
             for p in 0..<parts { body(0, p) }
             return
         }
+        let previous = BLAS.threads
         BLAS.setThreads(1)
-        defer { BLAS.setThreads(Numerics.threads) }
+        defer { BLAS.setThreads(previous) }
         let next = PartCounter()
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             while let p = next.claim(below: parts) { body(w, p) }
