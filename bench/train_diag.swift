@@ -141,7 +141,8 @@ if let only = settings["only"] {
 let threads = Int(setting("threads", "2"))!
 let imageSize = train.images[0].height
 var vit = try ViTConfig.preset(setting("arch", "vit-test"), patch: Int(setting("patch", "4"))!, imageSize: imageSize)
-if let d = settings["dim"] { vit.dim = Int(d)! }
+if let d = settings["dim"] { vit.dim = Int(d)!; vit.mlpHidden = 4 * vit.dim }
+if let h = settings["heads"] { vit.heads = Int(h)! }
 if let d = settings["depth"] { vit.depth = Int(d)! }
 vit.layerScale = Float(setting("layerscale", "1"))!
 var c = PretrainConfig(vit: vit, images: Int(setting("images", String(train.images.count)))!)
@@ -163,11 +164,24 @@ c.seed = UInt64(setting("seed", "0"))!
 if let s = settings["global-scale"] { let p = s.split(separator: ","); c.globalScale = Double(p[0])!...Double(p[1])! }
 c.trainLastLayerG = setting("train-g", "0") == "1"
 c.photometric = setting("photometric", "1") == "1"
+if let s = settings["teacher-temp"] { let p = s.split(separator: ","); c.teacherTemperatureStart = Double(p[0])!; c.teacherTemperatureEnd = Double(p[1])! }
+c.jitterStrength = Double(setting("jitter", "1"))!
+c.grayscaleProbability = Double(setting("gray", "0.2"))!
+c.solarizeProbability = Double(setting("solarize", "0.2"))!
+if let s = settings["blur-sigma"] { let p = s.split(separator: ","); c.blurSigma = Double(p[0])!...Double(p[1])! }
+if let s = settings["local-scale"] { let p = s.split(separator: ","); c.localScale = Double(p[0])!...Double(p[1])! }
 c.maskProbability = Double(setting("mask-probability", "0.5"))!
 let every = Int(setting("every", "50"))!
 let knnEvery = Int(setting("knn-every", "200"))!
 let classes = (train.labels.max() ?? 0) + 1
 let images = Array(train.images.prefix(c.images))
+if setting("mode", "ssl") == "supervised" {
+    // The ceiling: the same backbone trained with labels (a linear classifier on the class
+    // token, softmax cross-entropy), global crop 1 of the same augmentation, same schedule.
+    try supervised(c, train: train, val: val, threads: threads, classes: (train.labels.max() ?? 0) + 1,
+                   every: Int(setting("every", "50"))!)
+    exit(0)
+}
 var trainer = try Trainer(config: c)
 let probe = Array(train.images.prefix(64))
 print("config: \(c.settings.map { "\($0.0)=\($0.1)" }.joined(separator: " "))")
@@ -181,5 +195,64 @@ while !trainer.finished {
                      r.dino, r.ibot, r.koleo, r.backboneGradNorm, r.headGradNorm, r.values.learningRate, Date().timeIntervalSince(start)))
         print(try diagnose(trainer, step: trainer.step, probe: probe, train: train, val: val, threads: threads, classes: classes,
                            withKNN: trainer.step % knnEvery == 0 || trainer.finished))
+    }
+}
+
+/// Supervised training of `config.vit` for the diagnostics' ceiling (`mode=supervised`).
+func supervised(_ config: PretrainConfig, train: (images: [ImageTensor], labels: [Int]),
+                val: (images: [ImageTensor], labels: [Int]), threads: Int, classes: Int, every: Int) throws {
+    var vit = ViT(randomlyInitialized: config.vit, seed: config.seed)
+    let d = config.vit.dim, b = config.batch, side = config.vit.imageSize
+    var head = NamedParameters([
+        .init(name: "weight", values: [Float](repeating: 0, count: classes * d), info: ParameterInfo(shape: [classes, d])),
+        .init(name: "bias", values: [Float](repeating: 0, count: classes), info: ParameterInfo(shape: [classes], weightDecay: false)),
+    ])
+    var optimizer = AdamW()
+    let schedules = config.schedules, crop = config.multiCrop
+    var order = FlowNumerics.SplitMix64(seed: config.seed)
+    let start = Date()
+    for step in 0..<config.iterations {
+        if step % config.stepsPerEpoch == 0 { order = FlowNumerics.SplitMix64(seed: config.seed &+ UInt64(step)) }
+        var flat: [Float] = [], labels: [Int] = []
+        for i in 0..<b {
+            let j = Int(order.next() % UInt64(train.images.count))
+            var rng = AugmentRNG(seed: config.seed, index: UInt64(step * b + i))
+            flat += crop(train.images[j], rng: &rng).globals[0].data
+            labels.append(train.labels[j])
+        }
+        let out = try vit.forward(images: flat, batch: b, height: side, width: side, threads: threads, keepActivations: true)
+        let cls = out.classTokens, w = head["weight"]!, bias = head["bias"]!
+        var gw = [Float](repeating: 0, count: classes * d), gb = [Float](repeating: 0, count: classes)
+        var gcls = [Float](repeating: 0, count: b * d)
+        var loss = 0.0
+        for r in 0..<b {
+            var logits = (0..<classes).map { c in (0..<d).reduce(bias[c]) { $0 + w[c * d + $1] * cls[r * d + $1] } }
+            let mx = logits.max()!
+            logits = logits.map { exp($0 - mx) }
+            let z = logits.reduce(0, +)
+            loss -= Double(log(logits[labels[r]] / z))
+            for c in 0..<classes {
+                let g = (logits[c] / z - (c == labels[r] ? 1 : 0)) / Float(b)
+                gb[c] += g
+                for k in 0..<d { gw[c * d + k] += g * cls[r * d + k]; gcls[r * d + k] += g * w[c * d + k] }
+            }
+        }
+        var grads = ViTGradients(zeros: config.vit)
+        try vit.backward(out, tokenGradient: out.tokenGradient(classTokens: gcls), gradients: &grads, threads: threads)
+        _ = GradientClipping.clip(&grads, maxNorm: config.clip)
+        let v = schedules.values(at: step)
+        optimizer.beginStep()
+        try optimizer.update(&vit, gradients: grads, lr: v.learningRate, weightDecay: v.weightDecay, prefix: "backbone.")
+        try optimizer.update(&head, gradients: NamedParameters([
+            .init(name: "weight", values: gw, info: ParameterInfo(shape: [classes, d])),
+            .init(name: "bias", values: gb, info: ParameterInfo(shape: [classes], weightDecay: false)),
+        ]), lr: v.learningRate, weightDecay: v.weightDecay, prefix: "head.")
+        if (step + 1) % every == 0 || step + 1 == config.iterations {
+            let trc = try classTokens(vit, train.images, threads: threads)
+            let vac = try classTokens(vit, val.images, threads: threads)
+            print(String(format: "step %4d  loss %.3f  knn %.3f  %.0f s", step + 1, loss / Double(b),
+                         knn(train: trc, trainLabels: train.labels, val: vac, valLabels: val.labels, classes: classes),
+                         Date().timeIntervalSince(start)))
+        }
     }
 }

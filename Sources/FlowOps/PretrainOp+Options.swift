@@ -66,6 +66,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("teacher-temp-warmup-epochs"), help: "Epochs of the teacher temperature ramp 0.04 -> 0.07.")
     var teacherTempWarmupEpochs: Double = 3
 
+    @Option(name: .customLong("teacher-temp"), help: "Teacher temperature, START,END: linear from START to END over --teacher-temp-warmup-epochs, then END (DINOv2: 0.04,0.07).")
+    var teacherTemp: String = "0.04,0.07"
+
     @Option(name: .customLong("teacher-momentum"), help: "Start of the EMA momentum schedule (cosine up to 1; DINOv2: 0.994 over 100k+ steps).")
     var teacherMomentum: Double = 0.99
 
@@ -89,6 +92,15 @@ struct TrainingOptions: ParsableArguments {
 
     @Flag(name: .customLong("no-photometric"), help: "Crops and flips only: no colour jitter, grayscale, blur or solarize (a diagnostic; DINOv2 uses them).")
     var noPhotometric = false
+
+    @Option(name: .customLong("jitter-strength"), help: "Scale of DINOv2's colour jitter (brightness 0.4, contrast 0.4, saturation 0.2, hue 0.1); 0 turns it off.")
+    var jitterStrength: Double = 1
+
+    @Option(help: "Probability of turning a crop grayscale (DINOv2: 0.2).")
+    var grayscale: Double = 0.2
+
+    @Option(help: "Probability of solarizing the second global crop (DINOv2: 0.2).")
+    var solarize: Double = 0.2
 
     @Option(name: .customLong("checkpoint-every"), help: "Also checkpoint every this many steps (0: only at epoch ends and on SIGTERM).")
     var checkpointEvery: Int = 0
@@ -165,6 +177,11 @@ struct TrainingOptions: ParsableArguments {
         c.freezeLastLayerEpochs = freezeLastLayerEpochs
         c.teacherTemperatureWarmupEpochs = teacherTempWarmupEpochs
         c.teacherMomentum = teacherMomentum
+        let temp = try Self.range(teacherTemp, option: "--teacher-temp")
+        (c.teacherTemperatureStart, c.teacherTemperatureEnd) = (temp.lowerBound, temp.upperBound)
+        c.jitterStrength = jitterStrength
+        c.grayscaleProbability = grayscale
+        c.solarizeProbability = solarize
         c.prototypes = prototypes
         c.hidden = headHidden
         c.bottleneck = headBottleneck

@@ -31,6 +31,12 @@ public struct PretrainConfig: Equatable, Sendable {
     public var blurSigma: ClosedRange<Double>? = nil
     /// Colour jitter, grayscale, blur and solarize as DINOv2 (true), or crops and flips only.
     public var photometric = true
+    /// Scales DINOv2's colour-jitter strengths (brightness 0.4, contrast 0.4, saturation 0.2,
+    /// hue 0.1); 1 is the reference.
+    public var jitterStrength = 1.0
+    /// Grayscale and solarize probabilities (DINOv2: 0.2 each; solarize on global crop 2 only).
+    public var grayscaleProbability = 0.2
+    public var solarizeProbability = 0.2
     public var epochs = 10
     public var batch = 32
     /// Images in the data set; with `batch` it fixes the steps per epoch (the last partial
@@ -44,6 +50,9 @@ public struct PretrainConfig: Equatable, Sendable {
     /// Teacher temperature ramp 0.04 → 0.07 (30 of 100 epochs in DINOv2).
     public var teacherTemperatureWarmupEpochs = 3.0
     public var teacherMomentum = 0.994
+    /// Teacher temperature: `start` ramps linearly to `end` over the warmup (DINOv2: 0.04 → 0.07).
+    public var teacherTemperatureStart = 0.04
+    public var teacherTemperatureEnd = 0.07
     public var weightDecay: ClosedRange<Double> = 0.04...0.2
     public var layerDecay: Float = 1
     public var centering: CenteringMode = .sinkhornKnopp
@@ -75,6 +84,7 @@ public struct PretrainConfig: Equatable, Sendable {
         TrainingSchedules(iterations: iterations, lr: peakLR, minLR: minLR, warmup: epochIterations(warmupEpochs),
                           weightDecay: (weightDecay.lowerBound, weightDecay.upperBound),
                           teacherMomentum: (teacherMomentum, 1.0),
+                          teacherTemperature: (teacherTemperatureStart, teacherTemperatureEnd),
                           teacherTemperatureWarmup: epochIterations(teacherTemperatureWarmupEpochs),
                           freezeLastLayer: epochIterations(freezeLastLayerEpochs))
     }
@@ -96,6 +106,11 @@ public struct PretrainConfig: Equatable, Sendable {
         var m = MultiCrop(globalSize: vit.imageSize, localSize: localSize, localCount: localCrops,
                           globalScale: globalScale, localScale: localScale)
         m.blurSigma = effectiveBlurSigma
+        let j = ColorJitter.dinov2
+        m.jitter = ColorJitter(brightness: j.brightness * jitterStrength, contrast: j.contrast * jitterStrength,
+                               saturation: j.saturation * jitterStrength, hue: j.hue * jitterStrength)
+        m.grayscaleProbability = grayscaleProbability
+        m.solarizeProbability = solarizeProbability
         if !photometric {
             m.jitterProbability = 0
             m.grayscaleProbability = 0
@@ -127,6 +142,13 @@ public struct PretrainConfig: Equatable, Sendable {
                 throw ModelError("\(name) \(r.lowerBound),\(r.upperBound) must lie in (0, 1]")
             }
         }
+        guard teacherTemperatureStart > 0, teacherTemperatureEnd > 0 else {
+            throw ModelError("--teacher-temp must be positive (got \(teacherTemperatureStart),\(teacherTemperatureEnd))")
+        }
+        guard jitterStrength >= 0, jitterStrength.isFinite else { throw ModelError("--jitter-strength must be ≥ 0 (got \(jitterStrength))") }
+        for (name, p) in [("--grayscale", grayscaleProbability), ("--solarize", solarizeProbability)] {
+            guard (0...1).contains(p) else { throw ModelError("\(name) must be a probability in [0, 1] (got \(p))") }
+        }
         guard (0...1).contains(maskProbability) else { throw ModelError("--mask-probability must be in [0, 1] (got \(maskProbability))") }
         if mode == .pretrain && Int(Double(2 * batch) * maskProbability) == 0 {
             throw ModelError("--mask-probability \(maskProbability) masks no image of a batch of \(batch): iBOT needs masked patches")
@@ -155,11 +177,14 @@ public struct PretrainConfig: Equatable, Sendable {
             ("freeze-last-layer-epochs", String(freezeLastLayerEpochs)),
             ("teacher-temp-warmup-epochs", String(teacherTemperatureWarmupEpochs)),
             ("teacher-momentum", String(teacherMomentum)),
+            ("teacher-temp", "\(teacherTemperatureStart),\(teacherTemperatureEnd)"),
             ("weight-decay", "\(weightDecay.lowerBound),\(weightDecay.upperBound)"),
             ("layer-decay", String(layerDecay)), ("centering", centering.rawValue),
             ("mask-ratio", "\(maskRatio.lowerBound),\(maskRatio.upperBound)"),
             ("mask-probability", String(maskProbability)), ("koleo", String(koleo)), ("clip", String(clip)),
             ("last-layer-g", trainLastLayerG ? "trained" : "frozen"), ("photometric", String(photometric)),
+            ("jitter-strength", String(jitterStrength)), ("grayscale", String(grayscaleProbability)),
+            ("solarize", String(solarizeProbability)),
             ("seed", String(seed)),
         ]
         if let t = teacherVit { s.append(("teacher-arch", arch(t))) }
