@@ -52,7 +52,7 @@ struct TrainingOptions: ParsableArguments {
     var batch: Int = 32
 
     @Option(help: "Base learning rate; the peak rate is LR * sqrt(batch / 1024) (DINOv2's rule).")
-    var lr: Double = 0.1
+    var lr: Double = 0.005
 
     @Option(name: .customLong("min-lr"), help: "Final learning rate of the cosine schedule.")
     var minLR: Double = 1e-6
@@ -67,7 +67,7 @@ struct TrainingOptions: ParsableArguments {
     var teacherTempWarmupEpochs: Double = 3
 
     @Option(name: .customLong("teacher-temp"), help: "Teacher temperature, START,END: linear from START to END over --teacher-temp-warmup-epochs, then END (DINOv2: 0.04,0.07).")
-    var teacherTemp: String = "0.04,0.07"
+    var teacherTemp: String = "0.02,0.02"
 
     @Option(name: .customLong("teacher-momentum"), help: "Start of the EMA momentum schedule (cosine up to 1; DINOv2: 0.994 over 100k+ steps).")
     var teacherMomentum: Double = 0.99
