@@ -113,7 +113,7 @@ import Testing
         // Other settings in the same checkpoint directory: refused, naming the setting.
         let other = try FlowBinary.run(args + ["--lr", "0.2"], in: dir.path, environment: env)
         #expect(other.status != 0)
-        #expect(other.stderr.contains("checkpoint of another configuration: lr: checkpoint '0.1', this run '0.2'"), "\(other)")
+        #expect(other.stderr.contains("checkpoint of another configuration: lr: checkpoint '0.005', this run '0.2'"), "\(other)")
     }
 
     @Test func divergenceStopsNamingTheStepAndKeepsTheLastGoodCheckpoint() throws {
