@@ -38,12 +38,21 @@ public enum Augment {
 
     /// `RandomResizedCrop(size, scale, ratio, interpolation)`: a random region resized to
     /// `size` x `size`. `antialias` as torchvision's default (Pillow-style resampling).
+    ///
+    /// The result is clamped to [0, 1], as DINOv2's crops are: they are Pillow images, whose
+    /// bicubic resampling rounds and clips to 0...255. Unclamped, bicubic overshoot leaves values
+    /// below 0 next to dark edges, and a pixel whose largest channel is exactly 0 while another is
+    /// negative made the hue jitter divide 0 by 0 (a NaN crop, then a NaN loss).
     public static func randomResizedCrop(_ image: ImageTensor, size: Int, scale: ClosedRange<Double>,
                                          ratio: ClosedRange<Double> = (3.0 / 4.0)...(4.0 / 3.0),
                                          filter: ResizeFilter = .bicubic, antialias: Bool = true,
                                          rng: inout AugmentRNG) -> ImageTensor {
         let region = randomResizedCropRegion(height: image.height, width: image.width, scale: scale, ratio: ratio, rng: &rng)
-        return Resize.resize(image, height: size, width: size, filter: filter, antialias: antialias, region: region)
+        var out = Resize.resize(image, height: size, width: size, filter: filter, antialias: antialias, region: region)
+        out.data.withUnsafeMutableBufferPointer { d in
+            for i in d.indices { d[i] = min(max(d[i], 0), 1) }
+        }
+        return out
     }
 
     /// Mirrors left and right.

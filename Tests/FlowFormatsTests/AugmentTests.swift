@@ -61,6 +61,26 @@ import FlowTestSupport
         #expect(square == PixelRegion(top: 0, left: 0, height: 30, width: 30))
     }
 
+    @Test func cropsOfHardEdgesStayInRangeAndFinite() {
+        // Black next to magenta (1, 0, 0.6): bicubic undershoot makes red and blue negative on
+        // the black side while green stays exactly 0, so the largest channel is 0 and the hue
+        // jitter's saturation would be 0/0. Crops must stay in [0, 1] (up to rounding) and finite.
+        let n = 32
+        var img = ImageTensor(channels: 3, height: n, width: n)
+        for y in 0..<n { for x in (n / 2)..<n { img.data[y * n + x] = 1; img.data[2 * n * n + y * n + x] = 0.6 } }
+        var crop = MultiCrop(globalSize: 32, localSize: 16, localCount: 4)
+        crop.jitterProbability = 1
+        crop.normalize = false
+        for seed in 0..<200 {
+            var rng = AugmentRNG(seed: UInt64(seed))
+            let views = crop(img, rng: &rng)
+            for v in views.globals + views.locals {
+                let bad = v.data.filter { !($0 >= -1e-5 && $0 <= 1 + 1e-5) }  // rounding only; NaN fails
+                #expect(bad.isEmpty, "seed \(seed): \(bad.prefix(3))")
+            }
+        }
+    }
+
     @Test func flipAndSolarize() {
         var img = ImageTensor(channels: 1, height: 2, width: 3, data: [0, 0.2, 0.6, 0.9, 0.5, 0.1])
         Augment.horizontalFlip(&img)

@@ -85,8 +85,16 @@ extension Trainer {
         let (sLogits, activations) = studentHead.forward(sIn, rows: rows, keepActivations: true)
         let classRows = (2 + l) * b
         // Non-finite activations would reach the losses (KoLeo's nearest neighbour is undefined).
-        for (what, values) in [("student head output", sLogits), ("teacher head output", tLogits), ("student class tokens", globalCls)]
-        where !values.allSatisfy(\.isFinite) {
+        // Crops come from decoded images and the augmentation alone: not finite there is not
+        // divergence, so it gets its own message.
+        for (what, values) in [("global crops", crops.globals), ("local crops", crops.locals)] where !values.allSatisfy(\.isFinite) {
+            throw ModelError("step \(step + 1): the \(what) of the batch hold NaN or infinite pixels before any model ran, so the images or the augmentation are at fault (not the learning rate); nothing was updated, the last checkpoint is intact. Please report it with the data and the settings.")
+        }
+        let checks: [(String, [Float])] = [
+            ("student class tokens", globalCls), ("student local class tokens", sl?.classTokens ?? []),
+            ("student patch tokens", sg.patchTokens), ("teacher head output", tLogits), ("student head output", sLogits),
+        ]
+        for (what, values) in checks where !values.allSatisfy(\.isFinite) {
             throw TrainingDiverged(step: step, terms: "the \(what) (so every loss: dino, ibot, koleo)")
         }
         let result = try loss.evaluate(
