@@ -18,7 +18,8 @@ struct DistillOp: FlowOp {
         token of the global crops. --model-out is the EMA of the student backbone. Options, \
         checkpoints and resume are those of pretrain.
         """)
-    static let version = 1
+    // 2: crops clamped to [0, 1]; default lr 0.005 and teacher temperature 0.02.
+    static let version = 2
 
     @OptionGroup var training: TrainingOptions
 

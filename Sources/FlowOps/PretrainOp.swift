@@ -20,7 +20,8 @@ struct PretrainOp: FlowOp {
         and resumes from there: an interrupted run ends in the same bytes as an uninterrupted \
         one (same seed and threads).
         """)
-    static let version = 1
+    // 2: crops clamped to [0, 1]; default lr 0.005 and teacher temperature 0.02.
+    static let version = 2
 
     @OptionGroup var training: TrainingOptions
 

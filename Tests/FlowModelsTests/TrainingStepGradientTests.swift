@@ -74,9 +74,10 @@ import Testing
         for name in names {
             let g = try #require(backbone[name], "\(name)")
             #expect(g.contains { $0 != 0 }, "no gradient reaches \(name)")
-            // patch_embed sees every pixel: a direction of all its 768 weights at ε = 1e-2 moves
-            // the tokens far enough to switch KoLeo's nearest neighbours (a kink), so step less.
-            let eps: Float = name.hasPrefix("patch_embed") ? 1e-3 : 1e-2
+            // patch_embed sees every pixel and qkv every token: a direction of all their weights
+            // at ε = 1e-2 can move the tokens far enough to switch KoLeo's nearest neighbours (a
+            // kink; qkv in distill mode hit one, 9% off at 1e-2), so step less.
+            let eps: Float = name.hasPrefix("patch_embed") || name.hasSuffix("qkv.weight") ? 1e-3 : 1e-2
             let err = GradientCheck.error(values: student[name]!, analytic: g, eps: eps) {
                 Self.loss(t, backbone: name, values: $0)
             }
