@@ -33,6 +33,7 @@ let package = Package(
         systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
         // fork/exec with a new process group and a parent-death signal: not expressible with posix_spawn.
         .target(name: "CSpawn"),
+        .target(name: "CKernels"),
 
         // One Swift wrapper per C library; none of them knows about flow.
         .target(name: "XXHash", dependencies: ["CXXHash"]),
@@ -52,7 +53,7 @@ let package = Package(
         // Artifacts: .npy, safetensors, WebDataset shards, images.
         .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"]),
         // Numeric core and curation algorithms on OpenBLAS.
-        .target(name: "FlowNumerics", dependencies: ["BLAS"]),
+        .target(name: "FlowNumerics", dependencies: ["BLAS", "CKernels"]),
         // ViT, DINO heads, losses, training.
         .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"]),
         // Built-in steps, each a `flow op NAME` subcommand.

@@ -1,4 +1,5 @@
 // Lloyd k-means with distances through sgemm, float64 means and re-seeded empty clusters.
+import CKernels
 import Foundation
 
 /// How k-means picks its first centroids.
@@ -155,51 +156,12 @@ public enum KMeans {
     /// Rows per assignment tile: about 2 Mi floats (8 MiB) per tile.
     static func assignChunkRows(k: Int) -> Int { max(64, min(16_384, (1 << 21) / max(1, k))) }
 
-    /// argmin over j of row[j] + add[j]; the first minimum wins.
-    ///
-    /// Two passes, both cheap on baseline x86-64 (SSE2, what this build targets): the minimum
-    /// of each block of 64 sums (`minps`), then a scan of the first block holding the overall
-    /// minimum for its first occurrence. The sums are computed the same way in both passes, so
-    /// the equality test is exact. (Tracking an index per lane instead cost a compare and a
-    /// three-instruction blend per 4 values: 2-3x slower.)
+    /// argmin over j of row[j] + add[j]; the first minimum wins. In C (`CKernels`), which
+    /// picks AVX-512 or AVX2 at run time: this build targets baseline x86-64 so that one binary
+    /// runs everywhere, and this loop was 10 % of a k-means pass at its SSE2 width.
     @inline(__always)
     static func argminPlus(_ row: UnsafePointer<Float>, _ add: UnsafePointer<Float>, count: Int) -> Int {
-        let rr = UnsafeRawPointer(row), ar = UnsafeRawPointer(add)
-        var best = Float.infinity, bestBlock = -1
-        var j = 0
-        while j + 64 <= count {
-            @inline(__always) func sum(_ t: Int) -> SIMD4<Float> {
-                rr.loadUnaligned(fromByteOffset: (j + 4 * t) * 4, as: SIMD4<Float>.self)
-                    + ar.loadUnaligned(fromByteOffset: (j + 4 * t) * 4, as: SIMD4<Float>.self)
-            }
-            var m = vmin(vmin(vmin(sum(0), sum(1)), vmin(sum(2), sum(3))),
-                         vmin(vmin(sum(4), sum(5)), vmin(sum(6), sum(7))))
-            m = vmin(m, vmin(vmin(vmin(sum(8), sum(9)), vmin(sum(10), sum(11))),
-                             vmin(vmin(sum(12), sum(13)), vmin(sum(14), sum(15)))))
-            let lo = m[0] < m[1] ? m[0] : m[1], hi = m[2] < m[3] ? m[2] : m[3]
-            let blockMin = lo < hi ? lo : hi
-            if blockMin < best { best = blockMin; bestBlock = j }
-            j += 64
-        }
-        // The tail (when count is not a multiple of 64) wins only with a strictly smaller value.
-        var tailBest = Float.infinity, tailIndex = -1
-        while j < count {
-            let v = row[j] + add[j]
-            if v < tailBest { tailBest = v; tailIndex = j }
-            j += 1
-        }
-        if bestBlock >= 0 && best <= tailBest {
-            for t in bestBlock..<(bestBlock + 64) where row[t] + add[t] == best { return t }
-        }
-        return max(0, tailIndex)
-    }
-
-    /// Lane-wise minimum of finite values (a compare and a select, which LLVM turns into `minps`).
-    @inline(__always)
-    static func vmin(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
-        var r = a
-        r.replace(with: b, where: b .< a)
-        return r
+        max(0, flow_argmin_plus(row, add, count))
     }
 
     /// Moves centroids to the float64 means of their members; re-seeds empty clusters.
