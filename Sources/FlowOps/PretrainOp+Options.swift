@@ -63,7 +63,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("freeze-last-layer-epochs"), help: "Epochs with the heads' last layer frozen.")
     var freezeLastLayerEpochs: Double = 1
 
-    @Option(name: .customLong("teacher-temp-warmup-epochs"), help: "Epochs of the teacher temperature ramp 0.04 -> 0.07.")
+    @Option(name: .customLong("teacher-temp-warmup-epochs"), help: "Epochs of the teacher temperature ramp from the first to the second value of --teacher-temp.")
     var teacherTempWarmupEpochs: Double = 3
 
     @Option(name: .customLong("teacher-temp"), help: "Teacher temperature, START,END: linear from START to END over --teacher-temp-warmup-epochs, then END (DINOv2: 0.04,0.07).")

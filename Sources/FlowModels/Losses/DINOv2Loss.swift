@@ -42,7 +42,7 @@ public struct DINOv2Loss: Equatable, Codable, Sendable {
     /// - studentPatchLogits, teacherPatchLogits: [M, K'] for the masked patches, in
     ///   `masks.maskedIndices` order.
     /// - studentClassTokens: [2B, d], the student's backbone class tokens of the global crops.
-    /// - teacherTemperature: this iteration's τ_t (0.04 → 0.07 schedule).
+    /// - teacherTemperature: this iteration's τ_t (from the schedule; DINOv2 ramps 0.04 → 0.07).
     public mutating func evaluate(studentClassLogits: Matrix, teacherClassLogits: Matrix,
                                   studentPatchLogits: Matrix, teacherPatchLogits: Matrix, masks: MaskBatch,
                                   studentClassTokens: Matrix, teacherTemperature: Float) throws -> Result {

@@ -47,7 +47,7 @@ public struct PretrainConfig: Equatable, Sendable {
     public var minLR = 1e-6
     public var warmupEpochs = 1.0
     public var freezeLastLayerEpochs = 1.0
-    /// Teacher temperature ramp 0.04 → 0.07 (30 of 100 epochs in DINOv2).
+    /// Length of the teacher temperature ramp (30 of 100 epochs in DINOv2).
     public var teacherTemperatureWarmupEpochs = 3.0
     public var teacherMomentum = 0.994
     /// Teacher temperature: `start` ramps linearly to `end` over the warmup (DINOv2: 0.04 → 0.07).
