@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 pid_t flow_spawn(const char *supervisor, const char *const argv[], const char *const envp[],
-                 const char *cwd, int out_fd, int grace_seconds, int *err) {
+                 const char *cwd, int out_fd, int keep_fd, int grace_seconds, int *err) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) { *err = errno; return -1; }
 
@@ -34,7 +34,8 @@ pid_t flow_spawn(const char *supervisor, const char *const argv[], const char *c
     posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
     posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
     posix_spawn_file_actions_adddup2(&actions, report[1], 3); /* dup2 clears close-on-exec */
-    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    if (keep_fd >= 0) posix_spawn_file_actions_adddup2(&actions, keep_fd, 4);
+    posix_spawn_file_actions_addclosefrom_np(&actions, keep_fd >= 0 ? 5 : 4);
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);

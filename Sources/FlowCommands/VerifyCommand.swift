@@ -30,6 +30,12 @@ struct VerifyCommand: ParsableCommand {
         var broken = 0
         let manifests = context.actions.all()
         for (key, manifest) in manifests {
+            if let reason = manifest.structuralProblem {
+                broken += 1
+                print("action \(key.short) of \(manifest.step) is invalid or unsafe (\(reason))\(dryRun ? "" : ": removed, the step will run again")")
+                if !dryRun { context.actions.remove(key) }
+                continue
+            }
             let missing = manifest.objectDigests.filter { !context.store.contains($0) }
             if !missing.isEmpty {
                 broken += 1
@@ -38,7 +44,7 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         print("verified \(objects.count) objects (\(Format.bytes(bytes))) and \(manifests.count) manifests: " +
-              (corrupt.isEmpty && broken == 0 ? "all good" : "\(corrupt.count) corrupt objects, \(broken) incomplete manifests"))
+              (corrupt.isEmpty && broken == 0 ? "all good" : "\(corrupt.count) corrupt objects, \(broken) incomplete or invalid manifests"))
         if !corrupt.isEmpty || broken > 0 { throw ExitCode(1) }
     }
 }

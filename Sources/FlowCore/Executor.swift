@@ -18,6 +18,9 @@ public struct ProcessDescription: Sendable {
     public var attempt: Int
     /// Cluster options from the .dag and command line (`partition`, `account`, ...).
     public var executorOptions: [String: String]
+    /// A descriptor the step's processes must hold open until they have all ended (the lock of
+    /// its checkpoint directory), or -1.
+    public var heldDescriptor: Int32 = -1
 
     public init(step: String, argv: [String], environment: [String: String], workingDirectory: String,
                 resources: Resources, gpus: [Int], logPath: String, timeout: Int, attempt: Int,

@@ -58,19 +58,26 @@ struct Template {
         }
     }
 
-    /// Substitutes every placeholder through `lookup`, which returns nil for an unknown name.
-    func render(_ lookup: (String) -> String?) -> Result<String, TemplateError> {
+    /// Substitutes every placeholder through `lookup`, which returns nil for an unknown name;
+    /// `finish` sees each value after formatting, with the shell quoting the text around the
+    /// placeholder puts it in (a `run` line quotes values there).
+    func render(_ lookup: (String) -> String?,
+                finish: (_ name: String, _ format: String?, _ value: String, _ context: ShellContext) -> String = { _, _, value, _ in value })
+        -> Result<String, TemplateError> {
         var out = ""
+        var context = ShellContext.bare
         for segment in segments {
             switch segment {
-            case .literal(let s): out += s
+            case .literal(let s):
+                out += s
+                context = context.after(s)
             case .placeholder(let name, let format, let offset):
                 guard let value = lookup(name) else {
                     return .failure(TemplateError(message: "unknown placeholder '{\(name)}'", offset: offset, unknownName: name))
                 }
-                guard let format else { out += value; continue }
+                guard let format else { out += finish(name, nil, value, context); continue }
                 switch Template.format(value, format) {
-                case .success(let s): out += s
+                case .success(let s): out += finish(name, format, s, context)
                 case .failure(var e):
                     e.offset = offset
                     return .failure(e)
@@ -80,11 +87,16 @@ struct Template {
         return .success(out)
     }
 
+    /// The format that inserts a value into a `run` line as it is, unquoted: `{flags:raw}`.
+    static let rawFormat = "raw"
+
     /// `06` zero-pads an integer to width 6; `6` pads with spaces. Anything else is an error.
+    /// `raw` leaves the value as it is (in a `run` line: not shell-quoted).
     static func format(_ value: String, _ format: String) -> Result<String, TemplateError> {
+        if format == Template.rawFormat { return .success(value) }
         let zero = format.hasPrefix("0")
         guard let width = Int(format), width >= 0, width <= 64 else {
-            return .failure(TemplateError(message: "unknown format ':\(format)' (use ':06' to zero-pad to 6 digits)", offset: 0))
+            return .failure(TemplateError(message: "unknown format ':\(format)' (use ':06' to zero-pad to 6 digits, ':raw' to insert a value unquoted)", offset: 0))
         }
         guard let n = Int(value) else {
             return .failure(TemplateError(message: "format ':\(format)' needs an integer, got '\(value)'", offset: 0))
@@ -101,4 +113,28 @@ struct TemplateError: Error {
     /// 0-based offset, in Unicode scalars, of the problem within the template text.
     var offset: Int
     var unknownName: String?
+}
+
+/// Where a placeholder stands in a shell command: outside quotes, or inside '...' or "...".
+/// Only the quoting that the command's own text opens counts (not `$(...)` nesting).
+enum ShellContext: Equatable {
+    case bare, singleQuoted, doubleQuoted
+
+    /// The context after the shell reads `text` in this one.
+    func after(_ text: String) -> ShellContext {
+        var state = self
+        var escaped = false
+        for c in text.unicodeScalars {
+            if escaped { escaped = false; continue }
+            switch (state, c) {
+            case (.bare, "\\"), (.doubleQuoted, "\\"): escaped = true
+            case (.bare, "'"): state = .singleQuoted
+            case (.bare, "\""): state = .doubleQuoted
+            case (.singleQuoted, "'"): state = .bare
+            case (.doubleQuoted, "\""): state = .bare
+            default: break
+            }
+        }
+        return state
+    }
 }

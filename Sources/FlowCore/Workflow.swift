@@ -134,8 +134,25 @@ public struct Workflow: Sendable {
     }
 }
 
-/// POSIX shell quoting, for showing argument vectors as command lines.
+/// POSIX shell quoting, for showing argument vectors as command lines and for inserting values
+/// into `run` commands.
 public enum ShellQuote {
+    /// `value` as the shell must see it to read it back as exactly that text where it stands:
+    /// one quoted word outside quotes, escaped for "...", and closed-and-reopened for '...'.
+    static func quote(_ value: String, in context: ShellContext) -> String {
+        switch context {
+        case .bare: return quote(value)
+        case .singleQuoted: return value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''")
+        case .doubleQuoted:
+            var out = ""
+            for c in value.unicodeScalars {
+                if c == "\\" || c == "\"" || c == "$" || c == "`" { out.unicodeScalars.append("\\") }
+                out.unicodeScalars.append(c)
+            }
+            return out
+        }
+    }
+
     public static func quote(_ s: String) -> String {
         if !s.isEmpty, s.unicodeScalars.allSatisfy({ Tokenizer.isNameScalar($0) || "./=:,+@%^".unicodeScalars.contains($0) }) {
             return s

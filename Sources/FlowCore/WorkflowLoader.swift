@@ -74,9 +74,27 @@ struct LoaderState {
 
     // MARK: files and includes
 
-    mutating func read(file: String, includedFrom: Located<String>?) throws {
-        guard let path = WorkspacePath.normalize(file) ?? (file.hasPrefix("/") ? file : nil) else {
+    /// How deep includes may nest: deeper is almost surely a mistake, and the limit keeps a
+    /// hostile chain from exhausting the stack.
+    static let maxIncludeDepth = 64
+
+    mutating func read(file: String, includedFrom: Located<String>?, depth: Int = 0) throws {
+        if let inc = includedFrom {
+            if file.hasPrefix("/") || file.hasPrefix("~") {
+                error("include path '\(file)' is absolute: an included file must be inside the workspace", at: inc.location)
+                return
+            }
+            if depth > Self.maxIncludeDepth {
+                error("includes nest more than \(Self.maxIncludeDepth) deep", at: inc.location)
+                return
+            }
+        }
+        guard let path = WorkspacePath.normalize(file) ?? (file.hasPrefix("/") && includedFrom == nil ? file : nil) else {
             if let inc = includedFrom { error("include path '\(file)' escapes the workspace", at: inc.location) }
+            return
+        }
+        if let inc = includedFrom, loader.workspace.isOwnedByFlow(path) {
+            error(Self.ownedMessage(path), at: inc.location)
             return
         }
         if fileOrder.contains(path) {
@@ -107,11 +125,15 @@ struct LoaderState {
         let index = files.count - 1
         for item in parsed.items {
             if case .include(let inc) = item {
-                try read(file: inc.value, includedFrom: inc)
+                try read(file: inc.value, includedFrom: inc, depth: depth + 1)
             } else {
                 items.append((index, item))
             }
         }
+    }
+
+    static func ownedMessage(_ path: String) -> String {
+        "'\(path.isEmpty ? "." : path)' is flow's own directory or holds it (its state or its cache): no step may read or write there"
     }
 
     // MARK: variables
@@ -144,7 +166,12 @@ struct LoaderState {
 
     /// Renders a located template against the variables plus `extra` bindings; records which
     /// `let` variables it used (transitively) in `used`. Reports errors at the right column.
-    mutating func render(_ text: Located<String>, extra: [String: String], used: inout Set<String>) -> String? {
+    /// With `shell`, the text is a `run` command: every value is quoted so that the shell reads it
+    /// back as exactly that text, wherever it stands (outside quotes, or inside "..." or '...'),
+    /// unless written `{NAME:raw}`. Outside quotes, a path list (`{in}`, `{out}`, `{in.X}`,
+    /// `{out.X}`, in `pathLists`) becomes one word per path.
+    mutating func render(_ text: Located<String>, extra: [String: String], used: inout Set<String>, shell: Bool = false,
+                         pathLists: [String: [String]] = [:]) -> String? {
         let template: Template
         switch Template.parse(text.value) {
         case .success(let t): template = t
@@ -154,14 +181,18 @@ struct LoaderState {
         }
         let vars = variables, sources = variableSources
         var touched: Set<String> = []
-        let result = template.render { name in
+        let result = template.render({ name in
             if let v = extra[name] { return v }
             if let v = vars[name] {
                 touched.formUnion(sources[name] ?? [name])
                 return v
             }
             return nil
-        }
+        }, finish: { name, format, value, context in
+            guard shell, format != Template.rawFormat else { return value }
+            if let paths = pathLists[name], context == .bare { return paths.map { ShellQuote.quote($0) }.joined(separator: " ") }
+            return ShellQuote.quote(value, in: context)
+        })
         used.formUnion(touched)
         switch result {
         case .success(let s): return s
@@ -247,6 +278,7 @@ struct LoaderState {
         var inputs: [PathRef] = [], inLocations: [SourceLocation] = []
         var outputs: [PathRef] = [], outLocations: [SourceLocation] = []
         var named = bindings
+        var pathLists: [String: [String]] = [:]
         var actionText: (kind: String, attribute: StepAttribute)?
         var after: [Located<String>] = []
         var step = Step(id: StepID(steps.count), name: name, baseName: decl.name.value, location: decl.name.location,
@@ -265,6 +297,10 @@ struct LoaderState {
                     let isDir = text.hasSuffix("/")
                     guard let norm = WorkspacePath.normalize(text), !norm.isEmpty else {
                         error("path '\(text)' escapes the workspace (paths are relative to the workspace root)", at: p.location)
+                        continue
+                    }
+                    if loader.workspace.isOwnedByFlow(norm) {
+                        error(Self.ownedMessage(norm), at: p.location)
                         continue
                     }
                     if isInput && WorkspacePath.isGlob(norm) {
@@ -292,7 +328,8 @@ struct LoaderState {
                     if named[key] != nil {
                         error("\(isInput ? "input" : "output") name '\(label.value)' is used twice in step '\(decl.name.value)'", at: label.location)
                     }
-                    named[key] = rendered.map(ShellQuote.quote).joined(separator: " ")
+                    named[key] = rendered.joined(separator: " ")
+                    pathLists[key] = rendered
                 }
             case .run, .op:
                 if actionText != nil {
@@ -317,14 +354,16 @@ struct LoaderState {
                 step.checkpoint = true
             }
         }
-        named["in"] = inputs.map { ShellQuote.quote($0.path) }.joined(separator: " ")
-        named["out"] = outputs.map { ShellQuote.quote($0.path) }.joined(separator: " ")
+        pathLists["in"] = inputs.map(\.path)
+        pathLists["out"] = outputs.map(\.path)
+        named["in"] = pathLists["in"]!.joined(separator: " ")
+        named["out"] = pathLists["out"]!.joined(separator: " ")
         named["step"] = name
 
         if let (_, attribute) = actionText {
             switch attribute.kind {
             case .run(let command):
-                if let text = render(command, extra: named, used: &used) { step.action = .shell(text) }
+                if let text = render(command, extra: named, used: &used, shell: true, pathLists: pathLists) { step.action = .shell(text) }
             case .op(let opName, let arguments):
                 step.action = elaborateOp(opName, arguments, named: named, inputs: inputs, outputs: outputs, used: &used) ?? .shell("")
             default: break

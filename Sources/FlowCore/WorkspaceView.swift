@@ -7,6 +7,13 @@ public protocol WorkspaceView {
     /// Files (not directories) matching `pattern` (`*`, `?`, `[...]` within a component, `**` across
     /// components), relative to the root, sorted.
     func glob(_ pattern: String) -> [String]
+    /// True for paths inside flow's own directories (its state and its cache), which no step may
+    /// read or write.
+    func isOwnedByFlow(_ path: String) -> Bool
+}
+
+extension WorkspaceView {
+    public func isOwnedByFlow(_ path: String) -> Bool { WorkspacePath.isReserved(path) }
 }
 
 public enum PathKind: Equatable, Sendable {
@@ -24,6 +31,14 @@ public protocol OpCatalog {
 
 /// Path arithmetic on workspace-relative paths, without touching the disk.
 public enum WorkspacePath {
+    /// flow's state directory in every workspace (`.flow/`): the state database, logs, the lock.
+    public static let stateDirectory = ".flow"
+
+    /// True for `.flow` and anything inside it.
+    public static func isReserved(_ path: String) -> Bool {
+        path == stateDirectory || path.hasPrefix(stateDirectory + "/")
+    }
+
     /// Removes `.`, empty components and resolves `..` lexically; nil if the path escapes the root
     /// or is absolute. A trailing `/` is dropped (the caller records that it was a directory).
     public static func normalize(_ path: String) -> String? {

@@ -51,13 +51,37 @@ public enum ContentHash {
         return XXH128.hash(text)
     }
 
+    /// How `listFiles` treats symbolic links.
+    public enum Links: Sendable {
+        /// Follow them (an input directory may hold links to data elsewhere).
+        case follow
+        /// Follow only links that stay inside the listed directory; any other is an error (an
+        /// output: flow stores its files, and must not copy in whatever a link points to).
+        case within
+    }
+
+    /// A symbolic link in a step's output that leads out of it.
+    public struct LinkError: Error, CustomStringConvertible {
+        public var path: String
+        public var target: String
+        public var description: String {
+            "output '\(path)' is a symbolic link to '\(target)', outside the output: flow stores files, not links; " +
+            "write the file itself (or copy it) instead"
+        }
+    }
+
+    /// Directories nest at most this deep (a link loop would otherwise never end).
+    static let maxDepth = 256
+
     /// Regular files under `root`, recursively, as paths relative to it, sorted. Symbolic links
-    /// are followed; `.`-files are included.
+    /// are followed (see `Links`); `.`-files are included.
     /// `visitDirectory` is called with each sub-directory's relative path.
-    public static func listFiles(_ root: String, visitDirectory: ((String) -> Void)? = nil) throws -> [String] {
+    public static func listFiles(_ root: String, links: Links = .follow, visitDirectory: ((String) -> Void)? = nil) throws -> [String] {
         var result: [String] = []
-        func walk(_ relative: String) throws {
+        let realRoot = links == .within ? realPath(root) : nil
+        func walk(_ relative: String, depth: Int) throws {
             let dirPath = relative.isEmpty ? root : root + "/" + relative
+            guard depth < maxDepth else { throw SystemError("list directory (nested too deep, or a link loop)", dirPath, errno: ELOOP) }
             guard let dir = opendir(dirPath) else { throw SystemError("list directory", dirPath) }
             defer { closedir(dir) }
             var names: [String] = []
@@ -70,16 +94,28 @@ public enum ContentHash {
             }
             for name in names.sorted() {
                 let rel = relative.isEmpty ? name : relative + "/" + name
-                guard let st = FileStat.of(root + "/" + rel) else {
-                    throw SystemError("stat", root + "/" + rel, errno: ENOENT)
+                let full = root + "/" + rel
+                if let realRoot, FileStat.of(full, followLinks: false)?.isSymlink == true {
+                    let target = realPath(full) ?? full
+                    guard target.hasPrefix(realRoot + "/") else { throw LinkError(path: full, target: target) }
+                }
+                guard let st = FileStat.of(full) else {
+                    throw SystemError("stat", full, errno: ENOENT)
                 }
                 if st.isDirectory {
                     visitDirectory?(rel)
-                    try walk(rel)
+                    try walk(rel, depth: depth + 1)
                 } else if st.isRegular { result.append(rel) }
             }
         }
-        try walk("")
+        try walk("", depth: 0)
         return result
+    }
+
+    /// `realpath(3)`: the path with every link resolved, or nil.
+    public static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
     }
 }

@@ -15,6 +15,8 @@ public final class Evaluator {
     public var manifests: [StepID: Manifest] = [:]
     /// Steps that must run and have not yet: their dependents' keys cannot be known.
     public var pending: Set<StepID> = []
+    /// Where problems found in the cache are reported (standard error unless set).
+    public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
 
     public init(workflow: Workflow, workspace: Workspace, store: ObjectStore, actions: ActionCache,
                 records: [String: StateStore.StepRecord]) {
@@ -68,13 +70,25 @@ public final class Evaluator {
         if forced {
             return Evaluation(state: .stale([.forced]), key: key, definition: definition, inputStats: stats)
         }
-        if let manifest = actions.lookup(key), manifest.objectDigests.allSatisfy({ store.contains($0) }) {
+        if let manifest = trustedManifest(key, for: step), manifest.objectDigests.allSatisfy({ store.contains($0) }) {
             let problems = outputProblems(manifest)
             return Evaluation(state: problems.isEmpty ? .fresh : .restorable(problems), key: key, definition: definition,
                               manifest: manifest, inputStats: stats)
         }
         let reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
         return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats)
+    }
+
+    /// The cached manifest of `key`, if there is one that passes `Manifest.problem`: one that does
+    /// not is removed (it can only have been damaged or doctored) and reported through `warn`.
+    func trustedManifest(_ key: Digest128, for step: Step) -> Manifest? {
+        guard let manifest = actions.lookup(key) else { return nil }
+        if let reason = manifest.problem(declared: step.outputs) {
+            actions.remove(key)
+            warn("\(step.name): \(CorruptManifestError(key: key, reason: reason))")
+            return nil
+        }
+        return manifest
     }
 
     /// An input's digest from the manifest of the upstream step that wrote it, when known.

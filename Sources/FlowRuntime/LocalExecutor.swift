@@ -43,7 +43,7 @@ public final class LocalExecutor: StepExecutor {
         var error: Int32 = 0
         let pid = withCStrings(p.argv) { argv in
             withCStrings(env) { envp in
-                flow_spawn(supervisor, argv, envp, p.workingDirectory, out, Int32(graceSeconds), &error)
+                flow_spawn(supervisor, argv, envp, p.workingDirectory, out, p.heldDescriptor, Int32(graceSeconds), &error)
             }
         }
         guard pid > 0 else {

@@ -85,11 +85,13 @@ public final class ObjectStore {
     }
 
     /// The stored form of an object, if present.
+    /// Only a regular file counts: a directory or a link where an object should be (a damaged or
+    /// doctored cache) is no object, and `verify` removes it.
     public func lookup(_ digest: Digest128) -> ObjectInfo? {
-        if let st = FileStat.of(objectPath(digest, compressed: false)) {
+        if let st = FileStat.of(objectPath(digest, compressed: false), followLinks: false), st.isRegular {
             return ObjectInfo(digest: digest, size: st.size, compressed: false)
         }
-        if FileStat.of(objectPath(digest, compressed: true)) != nil {
+        if let st = FileStat.of(objectPath(digest, compressed: true), followLinks: false), st.isRegular {
             return ObjectInfo(digest: digest, size: -1, compressed: true)
         }
         return nil
@@ -163,7 +165,11 @@ public final class ObjectStore {
         let dir = (dest as NSString).deletingLastPathComponent
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { unlink(tmp); throw SystemError("create directory", dir) }
         chmod(tmp, 0o444)
-        if FileStat.of(dest) != nil { unlink(tmp); return }
+        if let st = FileStat.of(dest, followLinks: false) {
+            if st.isRegular { unlink(tmp); return }
+            // Not an object (a damaged cache): replace it.
+            try? FileManager.default.removeItem(atPath: dest)
+        }
         guard rename(tmp, dest) == 0 else {
             let e = errno
             unlink(tmp)
@@ -277,7 +283,18 @@ public final class ObjectStore {
 
     /// Re-hashes one stored object; false (and the object removed, unless `dryRun`) when corrupt.
     public func verify(_ digest: Digest128, dryRun: Bool = false) -> Bool {
-        guard let info = lookup(digest) else { return true }
+        guard let info = lookup(digest) else {
+            // Something that is not a regular file sits where the object would be.
+            var bad = false
+            for compressed in [false, true] {
+                let p = objectPath(digest, compressed: compressed)
+                guard FileStat.of(p, followLinks: false) != nil else { continue }
+                bad = true
+                if !dryRun { try? FileManager.default.removeItem(atPath: p) }
+            }
+            if bad && !dryRun { CacheGeneration.bump(root) }
+            return !bad
+        }
         let path = objectPath(digest, compressed: info.compressed)
         let actual: Digest128?
         if info.compressed {

@@ -45,8 +45,9 @@ extension Runner {
         if !options.keepGoing { stopStarting = true }
     }
 
-    struct StepCheckError: Error {
+    struct StepCheckError: Error, CustomStringConvertible {
         var message: String
+        var description: String { message }
     }
 
     /// Checks a finished step's outputs and inputs, stores its outputs and log as objects, then its
@@ -61,6 +62,11 @@ extension Runner {
             let kind = context.workspace.kind(of: out.path)
             if kind == .missing || (out.isDirectory && kind != .directory) {
                 throw StepCheckError(message: "exited 0 without producing its declared output '\(out.path)\(out.isDirectory ? "/" : "")'")
+            }
+            let abs = context.workspace.absolute(out.path)
+            if FileStat.of(abs, followLinks: false)?.isSymlink == true {
+                throw StepCheckError(message: "its output '\(out.path)' is a symbolic link (to '\(ContentHash.realPath(abs) ?? "?")'): " +
+                                              "flow stores files, not links; write the output itself")
             }
         }
         for (path, before) in a.evaluation.inputStats {
@@ -97,7 +103,13 @@ extension Runner {
         if out.isDirectory || ws.kind(of: out.path) == .directory {
             var entries: [Manifest.Entry] = []
             var tree: [ContentHash.TreeEntry] = []
-            for rel in try ContentHash.listFiles(ws.absolute(out.path)) {
+            let files: [String]
+            do {
+                files = try ContentHash.listFiles(ws.absolute(out.path), links: .within)
+            } catch let e as ContentHash.LinkError {
+                throw StepCheckError(message: "\(e)")
+            }
+            for rel in files {
                 let path = out.path + "/" + rel
                 let (digest, st) = try ingestFile(path)
                 entries.append(Manifest.Entry(path: rel, digest: digest.hex, size: st.size, executable: st.isExecutable))

@@ -8,7 +8,7 @@ extension Runner {
     static let baseEnvironment = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "TERM", "TZ", "SHELL"]
 
     /// Prepares the step's outputs and log, and hands it to the executor.
-    func launch(_ id: StepID, grant: ResourcePool.Grant) throws {
+    func launch(_ id: StepID, grant: ResourcePool.Grant, checkpointLock: CheckpointLock? = nil) throws {
         let step = workflow[id]
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
@@ -25,13 +25,14 @@ extension Runner {
             let dir = context.checkpointDirectory(key)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             process.environment["FLOW_CHECKPOINT_DIR"] = dir
+            if !cluster, let checkpointLock { process.heldDescriptor = checkpointLock.fd }
         }
         let token = nextToken
         nextToken += 1
         let handle = try executor.start(process, token: token)
         let started = Date()
         active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath,
-                               handle: handle, cluster: cluster)
+                               handle: handle, cluster: cluster, checkpointLock: checkpointLock)
         journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, cluster: cluster)
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
     }

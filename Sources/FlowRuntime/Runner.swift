@@ -80,10 +80,14 @@ public final class Runner {
         var timedOut = false
         /// A Slurm job (its handle is the job id), not a local process.
         var cluster = false
+        /// Held from before the start until the result is committed (see `CheckpointLock`).
+        var checkpointLock: CheckpointLock?
     }
     var active: [Int: Active] = [:]
     var nextToken = 0
     var done: Set<StepID> = []
+    /// Checkpointed steps that found their checkpoint directory locked by another attempt.
+    var checkpointWaits: Set<StepID> = []
     var waiting: [StepID] = []
     var stopStarting = false
     var selected: Set<StepID> = []
@@ -105,6 +109,7 @@ public final class Runner {
         self.executor = executor
         self.reporter = reporter
         evaluator = try context.evaluator(for: workflow)
+        evaluator.warn = { [reporter] in reporter.warning($0) }
         pool = ResourcePool(jobs: options.jobs, cpus: options.cpus, memory: options.memory, gpus: options.gpus)
         summary = RunSummary(runID: 0)
     }
@@ -270,9 +275,20 @@ public final class Runner {
     func startWaiting() {
         guard !stopStarting && !summary.interrupted else { return }
         var still: [StepID] = []
-        for id in waiting {
+        // Settling a step here may enqueue others: they join after the ones still waiting.
+        let current = waiting
+        waiting = []
+        for id in current {
             let step = workflow[id]
             let cluster = isSlurm(step)
+            var lock: CheckpointLock?
+            if step.checkpoint, let key = evaluations[id]?.key {
+                switch takeCheckpointLock(id, key: key) {
+                case .wait: still.append(id); continue
+                case .settled: continue
+                case .held(let l): lock = l
+                }
+            }
             guard let grant = cluster ? clusterPool.acquire(step.resources) : pool.acquire(step.resources) else {
                 still.append(id)
                 continue
@@ -281,7 +297,7 @@ public final class Runner {
                 reporter.warning("\(step.name) asks for more than this machine has; it runs with what there is")
             }
             do {
-                try launch(id, grant: grant)
+                try launch(id, grant: grant, checkpointLock: lock)
             } catch {
                 if cluster { clusterPool.release(grant) } else { pool.release(grant) }
                 reporter.stepFailed(step, message: "\(error)", logTail: [], logPath: nil)
@@ -289,7 +305,41 @@ public final class Runner {
                 if !options.keepGoing { stopStarting = true }
             }
         }
-        waiting = still
+        waiting = still + waiting
+    }
+
+    enum CheckpointLockOutcome {
+        case held(CheckpointLock)
+        /// Another attempt holds the lock: try again later.
+        case wait
+        /// While this step waited, the attempt that held the lock committed this very result.
+        case settled
+    }
+
+    /// The lock of a checkpointed step's directory. A step that had to wait for it is evaluated
+    /// again once it has it: the other attempt (another workspace on this cache, or what a killed
+    /// run left running) may have committed the result meanwhile.
+    func takeCheckpointLock(_ id: StepID, key: Digest128) -> CheckpointLockOutcome {
+        let lock: CheckpointLock?
+        do {
+            lock = try CheckpointLock(checkpointDirectory: context.checkpointDirectory(key))
+        } catch {
+            reporter.warning("\(workflow[id].name): \(error); running it without a checkpoint lock")
+            return .wait
+        }
+        guard let lock else {
+            if checkpointWaits.insert(id).inserted {
+                reporter.note("\(workflow[id].name): its checkpoint directory is in use by another run of the same step; waiting for it")
+            }
+            return .wait
+        }
+        guard checkpointWaits.contains(id) else { return .held(lock) }
+        let again = evaluator.evaluate(id, forced: options.forced.contains(id))
+        guard case .stale = again.state else {
+            consider(id)
+            return .settled
+        }
+        return .held(lock)
     }
 
     // MARK: interruption

@@ -11,6 +11,8 @@ public final class Workspace: WorkspaceView {
     /// Top-level directories that globs never enter (flow's own state, the cache, VCS data).
     public var ignoredTopLevel: Set<String>
     let state: StateStore?
+    /// The cache directory relative to the root, when the cache lives inside the workspace.
+    let cacheRelative: String?
     /// The stat cache, loaded whole at start; changes are written back by `saveStatCache()`.
     var statCache: [String: (FileStat, Digest128)] = [:]
     var dirtyStats: [String: (FileStat, Digest128)] = [:]
@@ -23,7 +25,9 @@ public final class Workspace: WorkspaceView {
         self.root = root
         self.state = state
         var ignored: Set<String> = [".flow", ".git", ".build"]
-        if let c = cacheDirectory, let rel = Workspace.relative(c, to: root) { ignored.insert(String(rel.split(separator: "/").first ?? "")) }
+        let cacheRel = cacheDirectory.flatMap { Workspace.relative($0, to: root) }.flatMap { WorkspacePath.normalize($0) }
+        if let rel = cacheRel { ignored.insert(String(rel.split(separator: "/").first ?? "")) }
+        cacheRelative = cacheRel
         ignoredTopLevel = ignored
         if let state { statCache = (try? state.loadStatCache()) ?? [:] }
     }
@@ -38,6 +42,13 @@ public final class Workspace: WorkspaceView {
     }
 
     // MARK: WorkspaceView
+
+    public func isOwnedByFlow(_ path: String) -> Bool {
+        if WorkspacePath.isReserved(path) { return true }
+        guard let c = cacheRelative else { return false }
+        // The cache itself, anything in it, and any directory that holds it.
+        return path == c || path.hasPrefix(c + "/") || c.hasPrefix(path + "/") || path.isEmpty
+    }
 
     public func readText(_ path: String) throws -> String {
         let p = path.hasPrefix("/") ? path : absolute(path)

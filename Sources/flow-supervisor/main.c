@@ -5,7 +5,8 @@
  * flow starts it with posix_spawn (no copy of flow's page tables, however large flow has grown),
  * as the leader of a new process group, with stdout/stderr already on the step's log. It:
  * - asks for a signal when its parent dies (PR_SET_PDEATHSIG), and then sends SIGTERM to the whole
- *   group, waits GRACE_SECONDS, and sends SIGKILL: no step process outlives flow, however flow ends;
+ *   group, waits GRACE_SECONDS, and sends SIGKILL: no step process outlives flow, however flow ends
+ *   (if flow is already gone when the supervisor starts, the command is never started);
  * - ignores the usual termination signals, so that a signal flow sends to the group reaches the
  *   command while the supervisor stays to report how the command ended;
  * - forks and execs COMMAND in DIR (stdin from /dev/null), writes 0 or the exec errno to REPORT_FD;
@@ -22,11 +23,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t parent_died = 0;
-static volatile sig_atomic_t grace_over = 0;
-static void on_parent_death(int s) { (void)s; parent_died = 1; }
-static void on_alarm(int s) { (void)s; grace_over = 1; }
 
 static void report(int fd, int value) {
     ssize_t unused = write(fd, &value, sizeof value);
@@ -47,18 +43,27 @@ int main(int argc, char **argv) {
     char **command = argv + 6;
     int death_signal = SIGRTMIN + 3;
 
+    /* The parent-death signal, SIGCHLD and the grace alarm are blocked for good and taken with
+     * sigtimedwait below, so none of them can arrive in a gap between a check and a wait (a flag
+     * set by a handler just before waitpid blocks would be seen only when the command ends, and
+     * the step would outlive flow). The one-second timeout is a second line of defence: a
+     * supervisor whose parent is no longer flow notices it within a second whatever happens. */
+    sigset_t waited;
+    sigemptyset(&waited);
+    sigaddset(&waited, death_signal);
+    sigaddset(&waited, SIGCHLD);
+    sigaddset(&waited, SIGALRM);
+    sigprocmask(SIG_BLOCK, &waited, NULL);
+
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_parent_death;
-    sigaction(death_signal, &sa, NULL);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     int ignored[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE};
     for (unsigned i = 0; i < sizeof ignored / sizeof ignored[0]; i++) sigaction(ignored[i], &sa, NULL);
     prctl(PR_SET_PDEATHSIG, death_signal);
-    if (getppid() != flow) parent_died = 1; /* flow died before prctl took effect */
+    /* flow may have died before prctl took effect: then nothing is started at all. */
+    if (getppid() != flow) { report(report_fd, ESRCH); return 127; }
     struct rlimit nocore = {0, 0};
     setrlimit(RLIMIT_CORE, &nocore);
 
@@ -68,6 +73,7 @@ int main(int argc, char **argv) {
     if (child < 0) { report(report_fd, errno); return 127; }
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* only if the supervisor itself is killed */
+        if (getppid() == 1) _exit(127);   /* ... and it was, before prctl */
         for (int s = 1; s < NSIG; s++) {
             if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
         }
@@ -91,15 +97,23 @@ int main(int argc, char **argv) {
     int status = 0;
     int terminating = 0;
     for (;;) {
-        pid_t r = waitpid(child, &status, 0);
+        pid_t r = waitpid(child, &status, WNOHANG);
         if (r == child) break;
         if (r < 0 && errno != EINTR) return 127;
-        if (parent_died && !terminating) {
+        if (!terminating && getppid() != flow) {
             terminating = 1;
             kill(0, SIGTERM); /* the whole group; this process ignores it */
             alarm(grace > 0 ? (unsigned)grace : 1);
         }
-        if (grace_over) kill(0, SIGKILL); /* ends this process too */
+        struct timespec second = {1, 0};
+        int sig = sigtimedwait(&waited, NULL, terminating ? NULL : &second);
+        if (sig == death_signal && !terminating) {
+            terminating = 1;
+            kill(0, SIGTERM);
+            alarm(grace > 0 ? (unsigned)grace : 1);
+        } else if (sig == SIGALRM && terminating) {
+            kill(0, SIGKILL); /* ends this process too */
+        }
     }
     kill(0, SIGTERM); /* anything the command left running in its group */
     if (WIFEXITED(status)) return WEXITSTATUS(status);
