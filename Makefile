@@ -46,10 +46,11 @@ PY_PKGS := numpy safetensors webdataset pillow
 	.venv/bin/pip install -q $(PY_PKGS)
 	touch $@
 
-## soak: the kill-and-resume fault-injection test with 200 trials instead of 20.
+## soak: the kill-and-resume, kill-while-starting, gc-during-run, shared-checkpoint and
+## kill-during-restore tests with 200 rounds each instead of a few.
 soak: deps .venv/ok
 	$(SWIFT) build --build-tests
-	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_SOAK_TRIALS=200 $(SWIFT) test --skip-build --filter killedAtRandomMoments
+	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_SOAK_TRIALS=200 $(SWIFT) test --skip-build --filter 'killedAtRandomMoments|ResilienceTests'
 
 ## fuzz: every libFuzzer target for FUZZ_SECONDS each (default 600), from the committed corpora.
 FUZZ_SECONDS ?= 600

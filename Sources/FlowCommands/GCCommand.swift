@@ -42,41 +42,47 @@ struct GCCommand: ParsableCommand {
                 if let k = e.key { keep.insert(k) }
             }
         }
-        for record in try context.state.allRecords().values { keep.insert(record.key) }
-        for run in try context.state.runs(limit: keepRuns) {
-            for s in try context.state.steps(ofRun: run.id) { if let k = Digest128(hex: s.key) { keep.insert(k) } }
-        }
+        let started = Date().timeIntervalSince1970
         let cutoff = Date().addingTimeInterval(-keepDays * 86400).timeIntervalSince1970
-        var liveObjects = Set<Digest128>()
-        var removedManifests = 0
-        for (key, manifest) in context.actions.all() {
-            if keep.contains(key) || manifest.finishedAt >= cutoff && keepDays > 0 {
-                liveObjects.formUnion(manifest.objectDigests)
-            } else {
-                removedManifests += 1
-                if !dryRun { context.actions.remove(key) }
+        // Under the exclusive cache lock, no commit or restore is half done (see CacheLock); a
+        // result committed since gc started is kept whatever it is (a run going on meanwhile,
+        // here or in another workspace on this cache).
+        let (removedManifests, removedObjects, freed) = try context.cacheLock.exclusive { () throws -> (Int, Int, Int64) in
+            // Records are read under the lock: a commit saves its record before it lets go.
+            for record in try context.state.allRecords().values { keep.insert(record.key) }
+            for run in try context.state.runs(limit: keepRuns) {
+                for s in try context.state.steps(ofRun: run.id) { if let k = Digest128(hex: s.key) { keep.insert(k) } }
             }
+            var liveObjects = Set<Digest128>()
+            var removedManifests = 0
+            for (key, manifest) in context.actions.all() {
+                if keep.contains(key) || manifest.finishedAt >= started || (manifest.finishedAt >= cutoff && keepDays > 0) {
+                    liveObjects.formUnion(manifest.objectDigests)
+                } else {
+                    removedManifests += 1
+                    if !dryRun { context.actions.remove(key) }
+                }
+            }
+            var removedObjects = 0
+            var freed: Int64 = 0
+            for o in context.store.allObjects() where !liveObjects.contains(o.digest) {
+                removedObjects += 1
+                freed += o.bytes
+                if !dryRun { unlink(o.path) }
+            }
+            if !dryRun && removedObjects > 0 { CacheGeneration.bump(context.cacheDirectory) }
+            return (removedManifests, removedObjects, freed)
         }
-        var removedObjects = 0
-        var freed: Int64 = 0
-        for o in context.store.allObjects() where !liveObjects.contains(o.digest) {
-            removedObjects += 1
-            freed += o.bytes
-            if !dryRun { unlink(o.path) }
-        }
-        // Checkpoints of keys nobody keeps, and temporaries older than a day.
+        // Checkpoints of keys nobody keeps and no running step holds, and temporaries of dead processes.
         let fm = FileManager.default
         for name in (try? fm.contentsOfDirectory(atPath: context.cacheDirectory + "/checkpoints")) ?? [] {
-            guard let key = Digest128(hex: name), !keep.contains(key) else { continue }
-            if !dryRun { try? fm.removeItem(atPath: context.checkpointDirectory(key)) }
+            guard let key = Digest128(hex: name), !keep.contains(key), !dryRun else { continue }
+            let dir = context.checkpointDirectory(key)
+            guard let lock = try? CheckpointLock(checkpointDirectory: dir) else { continue }
+            try? fm.removeItem(atPath: dir)
+            withExtendedLifetime(lock) {}
         }
-        let tmp = context.cacheDirectory + "/tmp"
-        for name in (try? fm.contentsOfDirectory(atPath: tmp)) ?? [] {
-            if let st = FileStat.of(tmp + "/" + name), Double(st.mtimeNs) / 1e9 < Date().timeIntervalSince1970 - 86400, !dryRun {
-                unlink(tmp + "/" + name)
-            }
-        }
-        if !dryRun && removedObjects > 0 { CacheGeneration.bump(context.cacheDirectory) }
+        if !dryRun { TemporaryName.removeLeftovers(in: context.cacheDirectory + "/tmp") }
         print("\(dryRun ? "would remove" : "removed") \(removedManifests) results and \(removedObjects) objects (\(Format.bytes(freed)))")
     }
 }

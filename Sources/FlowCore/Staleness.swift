@@ -17,6 +17,8 @@ public enum StaleReason: Equatable, Sendable, CustomStringConvertible {
     case forced
     /// The key is new but no single field explains it (e.g. flow's key encoding changed).
     case definitionChanged
+    /// Nothing changed, but the result is no longer in the cache (gc, verify, another cache).
+    case notInCache
 
     public var description: String {
         switch self {
@@ -35,6 +37,7 @@ public enum StaleReason: Equatable, Sendable, CustomStringConvertible {
         case .outputModified(let path): return "output modified: \(path)"
         case .forced: return "forced"
         case .definitionChanged: return "definition changed"
+        case .notInCache: return "result no longer in the cache"
         }
     }
 
@@ -108,7 +111,7 @@ public enum Staleness {
         where current.inputs[path] != previous.inputs[path] {
             reasons.append(.inputChanged(path: path, old: previous.inputs[path], new: current.inputs[path]))
         }
-        if reasons.isEmpty && current.key != previous.key { reasons.append(.definitionChanged) }
+        if reasons.isEmpty { reasons.append(current.key != previous.key ? .definitionChanged : .notInCache) }
         return reasons
     }
 }

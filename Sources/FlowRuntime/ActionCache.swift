@@ -119,7 +119,7 @@ public final class ActionCache {
         let p = path(key)
         let dir = (p as NSString).deletingLastPathComponent
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SystemError("create directory", dir) }
-        let tmp = "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0 ... .max))"
+        let tmp = "\(root)/tmp/\(TemporaryName.make())"
         try FileIO.writeAll(tmp, Array(manifest.text.utf8), sync: false)
         guard rename(tmp, p) == 0 else {
             let e = errno

@@ -11,7 +11,7 @@ public enum CacheGeneration {
 
     /// Marks that something was removed from the cache at `cacheRoot`.
     public static func bump(_ cacheRoot: String) {
-        let tmp = "\(cacheRoot)/tmp/generation-\(getpid())-\(UInt64.random(in: 0 ... .max))"
+        let tmp = "\(cacheRoot)/tmp/generation-\(TemporaryName.make())"
         guard (try? FileIO.writeAll(tmp, Array("\(Date().timeIntervalSince1970)\n".utf8), sync: false)) != nil else { return }
         if rename(tmp, path(cacheRoot)) != 0 { unlink(tmp) }
     }

@@ -39,6 +39,14 @@ public struct CorruptObjectError: Error, CustomStringConvertible {
     public var description: String { "cache object \(digest.hex) is corrupt (\(path)); it was removed and will be rebuilt" }
 }
 
+/// An object a manifest names is not in the cache (removed by gc or verify since the manifest
+/// was read): the step runs again.
+public struct MissingObjectError: Error, CustomStringConvertible {
+    public var digest: Digest128
+    public var destination: String
+    public var description: String { "cache object \(digest.hex) for '\(destination)' is no longer in the cache" }
+}
+
 /// How outputs are put into the workspace from the cache.
 public enum LinkMode: String, CaseIterable, Sendable {
     /// A reflink (copy-on-write clone) where the file system supports it, else a copy. Never
@@ -100,7 +108,7 @@ public final class ObjectStore {
     public func contains(_ digest: Digest128) -> Bool { lookup(digest) != nil }
 
     func temporaryPath() -> String {
-        "\(root)/tmp/\(getpid())-\(UInt64.random(in: 0 ... .max))"
+        "\(root)/tmp/\(TemporaryName.make())"
     }
 
     /// Copies the file at `path` into the store and returns its digest. `knownDigest` (from the
@@ -224,15 +232,22 @@ public final class ObjectStore {
 
     /// Puts object `digest` at `dest` (replacing what is there), verifying its content.
     /// A corrupt object is removed from the cache and reported as `CorruptObjectError`.
-    public func restore(_ digest: Digest128, to dest: String, executable: Bool, link: LinkMode) throws {
+    ///
+    /// The copy is written under a temporary name in `scratch` (the workspace's `.flow/tmp/`, which
+    /// each run empties) and renamed into place, so a restore killed half-way leaves nothing in an
+    /// output directory. Where `scratch` is on another file system than `dest`, the temporary goes
+    /// beside `dest` instead.
+    public func restore(_ digest: Digest128, to dest: String, executable: Bool, link: LinkMode, scratch: String? = nil) throws {
         guard let info = lookup(digest) else {
-            throw SystemError("find cache object \(digest.hex) for", dest, errno: ENOENT)
+            throw MissingObjectError(digest: digest, destination: dest)
         }
         let object = objectPath(digest, compressed: info.compressed)
         let dir = (dest as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
-        let tmp = "\(dest).flow-tmp-\(getpid())"
-        unlink(tmp)
+        var tmp = "\(dest).flow-tmp-\(TemporaryName.make())"
+        if let scratch, let a = FileStat.of(scratch), let b = FileStat.of(dir.isEmpty ? "." : dir), a.device == b.device {
+            tmp = scratch + "/" + TemporaryName.make()
+        }
         let mode: mode_t = executable ? 0o755 : 0o644
         var got: Digest128
         if info.compressed {

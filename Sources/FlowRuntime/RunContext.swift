@@ -9,6 +9,8 @@ public final class RunContext {
     public let state: StateStore
     public let store: ObjectStore
     public let actions: ActionCache
+    /// Held shared by commits and restores, exclusively by gc (see `CacheLock`).
+    public let cacheLock: CacheLock
     /// `.flow/` under the workspace root: state.db, logs, progress files, the lock.
     public let stateDirectory: String
     public let cacheDirectory: String
@@ -24,6 +26,7 @@ public final class RunContext {
         state = try StateStore(directory: stateDirectory, readOnly: readOnly)
         store = try ObjectStore(root: cache)
         actions = ActionCache(root: cache)
+        cacheLock = CacheLock(cacheRoot: cache)
         workspace = Workspace(root: root, state: state, cacheDirectory: cache)
         flowExecutable = RunContext.currentExecutable()
     }
@@ -73,6 +76,17 @@ public final class RunContext {
 
     static func fileName(_ step: String) -> String {
         String(step.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+    }
+
+    /// `.flow/tmp/`: restores write their temporaries here; a run empties it when it starts.
+    public var scratchDirectory: String { stateDirectory + "/tmp" }
+
+    /// Removes what killed processes left half-written: `.flow/tmp/` of this workspace (called by
+    /// a run, which holds the workspace lock) and the cache's temporaries of dead processes.
+    public func removeLeftovers() {
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
+        try? FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        TemporaryName.removeLeftovers(in: cacheDirectory + "/tmp")
     }
 
     /// The checkpoint directory of an action key: it survives failures and retries of that key.

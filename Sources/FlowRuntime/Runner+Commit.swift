@@ -74,23 +74,32 @@ extension Runner {
                 throw StepCheckError(message: "changed its input '\(path)' while running; its result is not cached")
             }
         }
-        var outputs: [Manifest.Output] = []
-        for out in step.outputs {
-            outputs.append(try ingest(out))
-        }
-        try checkAgainstRecord(a, outputs)
-        let logInfo = try? context.store.ingest(bytes: (try? FileIO.readAll(a.logPath, sizeHint: 0)) ?? [])
         let duration = Date().timeIntervalSince(a.started)
-        let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
-                                finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
-                                host: a.cluster ? completionRecord(a)?.node ?? "slurm" : ProcessInfo.processInfo.hostName)
-        if options.syncEveryCommit { try context.store.sync() }
-        try context.actions.store(manifest, key: key)
+        // Objects and the manifest that names them under the shared cache lock: gc cannot remove
+        // an object between its ingest and the manifest.
+        let manifest: Manifest = try context.cacheLock.shared {
+            var outputs: [Manifest.Output] = []
+            for out in step.outputs {
+                outputs.append(try ingest(out))
+            }
+            try checkAgainstRecord(a, outputs)
+            let logInfo = try? context.store.ingest(bytes: (try? FileIO.readAll(a.logPath, sizeHint: 0)) ?? [])
+            let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
+                                    finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
+                                    host: a.cluster ? completionRecord(a)?.node ?? "slurm" : ProcessInfo.processInfo.hostName)
+            if options.syncEveryCommit { try context.store.sync() }
+            try context.actions.store(manifest, key: key)
+            // The record too, so that a gc of this workspace that reads the records sees it.
+            try context.state.saveRecord(step: step.name, StateStore.StepRecord(
+                key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
+            return manifest
+        }
         try context.store.syncIfDue()
         evaluator.manifests[a.id] = manifest
-        try context.state.saveRecord(step: step.name, StateStore.StepRecord(
-            key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
-        if step.checkpoint { context.removeCheckpoint(key) }
+        if step.checkpoint {
+            context.removeCheckpoint(key)
+            a.checkpointLock?.removeFile()
+        }
         journal(a.id, "succeeded", key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
                 cluster: a.cluster)
         context.workspace.saveStatCache()
@@ -134,6 +143,10 @@ extension Runner {
 
     /// Puts a cached result's outputs back into the workspace, only those missing or different.
     func restore(_ id: StepID, _ manifest: Manifest) throws {
+        try context.cacheLock.shared { try restoreLocked(id, manifest) }
+    }
+
+    func restoreLocked(_ id: StepID, _ manifest: Manifest) throws {
         let ws = context.workspace
         for out in manifest.outputs {
             if out.isDirectory {
@@ -155,7 +168,7 @@ extension Runner {
     func restoreFile(_ path: String, digest hex: String, executable: Bool) throws {
         guard let digest = Digest128(hex: hex) else { throw StepCheckError(message: "manifest names an invalid digest '\(hex)'") }
         let abs = context.workspace.absolute(path)
-        try context.store.restore(digest, to: abs, executable: executable, link: options.link)
+        try context.store.restore(digest, to: abs, executable: executable, link: options.link, scratch: context.scratchDirectory)
         if let st = FileStat.of(abs) { context.workspace.remember(path, st, digest) }
     }
 

@@ -122,6 +122,7 @@ public final class Runner {
         }
         if !options.dryRun {
             FreshSnapshot.invalidate(stateDirectory: context.stateDirectory)
+            context.removeLeftovers()
             findDetachedJobs()
         }
         if !options.dryRun {
@@ -146,7 +147,8 @@ public final class Runner {
                 if summary.outcomes[id] == nil { consider(id) }
             }
             startWaiting()
-            if active.isEmpty && (waiting.isEmpty || summary.interrupted || stopStarting) { break }
+            // Starting may have settled steps (a checkpointed one restored after waiting) and readied others.
+            if active.isEmpty && ((waiting.isEmpty && ready.isEmpty) || summary.interrupted || stopStarting) { break }
             if let (token, termination) = executor.next(timeout: 0.1) {
                 try finish(token: token, termination: termination)
             }
@@ -213,6 +215,10 @@ public final class Runner {
                 evaluator.manifests[id] = evaluation.manifest
                 journal(id, "restored", key: evaluation.key)
                 settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
+            } catch let e as MissingObjectError {
+                reporter.warning("\(workflow[id].name): \(e); running the step instead")
+                enqueue(id, Evaluator.Evaluation(state: .stale([.outputMissing(path: e.destination)]), key: evaluation.key,
+                                                 definition: evaluation.definition, inputStats: evaluation.inputStats))
             } catch let e as CorruptObjectError {
                 reporter.warning("\(workflow[id].name): \(e); running the step instead")
                 context.actions.remove(evaluation.key!)

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void report(int fd, int value) {
@@ -93,6 +94,14 @@ int main(int argc, char **argv) {
     close(exec_report[0]);
     report(report_fd, n == (ssize_t)sizeof exec_errno ? exec_errno : 0);
     close(report_fd);
+
+    /* Fault injection for the tests: stay here, between starting the command and waiting for it,
+     * for this many milliseconds (the window where a death of flow used to go unnoticed). */
+    const char *pause_ms = getenv("FLOW_SUPERVISOR_TEST_PAUSE_MS");
+    if (pause_ms) {
+        struct timespec pause = {atol(pause_ms) / 1000, (atol(pause_ms) % 1000) * 1000000L};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {}
+    }
 
     int status = 0;
     int terminating = 0;

@@ -273,7 +273,7 @@ import Testing
         let r = try FlowBinary.run(["verify"], in: dir.path)
         #expect(r.status == 1, "\(r)")
         #expect(r.stdout.contains("corrupt object"), "\(r)")
-        #expect(r.stdout.contains("incomplete manifests"), "\(r)")
+        #expect(r.stdout.contains("incomplete or invalid manifests"), "\(r)")
         #expect(try FlowBinary.run(["verify"], in: dir.path).status == 0)
         #expect(try FlowBinary.run(["status", "--check"], in: dir.path).status == 1)
         #expect(try FlowBinary.run(["run"], in: dir.path).status == 0)

@@ -1,0 +1,134 @@
+import Foundation
+import FlowTestSupport
+import Testing
+
+/// Kills at the moments that used to fail, gc during runs, two workspaces on one checkpoint:
+/// whatever happens, no step outlives flow, no committed result loses an object, and nothing
+/// half-written is left where a step would read it. `make soak` repeats them many more times.
+@Suite(.serialized) struct ResilienceTests {
+    static var rounds: Int { Int(ProcessInfo.processInfo.environment["FLOW_SOAK_TRIALS"] ?? "") ?? 6 }
+
+    @Test func noStepOutlivesAFlowKilledWhileItStartsSteps() throws {
+        // Many short-lived starts at once: the moments when a supervisor is being set up.
+        let dag = """
+            step s[i in 0..<400]
+              out out/{i}
+              run sleep 0.6; touch late/{i}; echo > {out}
+            """
+        for round in 0..<Self.rounds {
+            let dir = TemporaryDirectory("flow-pdeath")
+            try dir.write("flow.dag", dag)
+            try FileManager.default.createDirectory(atPath: dir.path + "/late", withIntermediateDirectories: true)
+            let flow = try BackgroundFlow(["run", "-j", "16"], in: dir.path)
+            usleep(UInt32(150_000 + (round * 37_000) % 200_000))
+            flow.signal(SIGKILL)
+            _ = flow.wait()
+            let killedAt = Date()
+            // Any step that survived its flow would touch late/ within 0.6 s.
+            usleep(1_500_000)
+            let late = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/late")
+            #expect(late.isEmpty, "round \(round): \(late.count) steps ran to their end after flow died at \(killedAt)")
+        }
+    }
+
+    @Test func aFlowThatDiesWhileSupervisorsAreSettingUpTakesItsStepsWithIt() throws {
+        // Every supervisor pauses between starting its command and waiting for it: flow dies then.
+        let dir = TemporaryDirectory("flow-pdeath-window")
+        try dir.write("flow.dag", """
+            step s[i in 0..<2]
+              out out/{i}
+              env FLOW_SUPERVISOR_TEST_PAUSE_MS=600
+              run sleep 0.9; touch late/{i}; echo > {out}
+            """)
+        try FileManager.default.createDirectory(atPath: dir.path + "/late", withIntermediateDirectories: true)
+        let flow = try BackgroundFlow(["run", "-j", "2"], in: dir.path)
+        usleep(300_000)
+        flow.signal(SIGKILL)
+        _ = flow.wait()
+        usleep(1_500_000)
+        let late = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/late")
+        #expect(late.isEmpty, "\(late.count) steps ran to their end after flow died")
+    }
+
+    @Test func twoWorkspacesNeverShareACheckpointDirectory() throws {
+        // Each attempt records its own pid in the checkpoint; sharing shows as two pids.
+        let dag = """
+            step train
+              out model.txt
+              checkpoint
+              run for k in 1 2 3 4 5 6; do echo $$ >> "$FLOW_CHECKPOINT_DIR/owners"; sleep 0.1; done; sort -u "$FLOW_CHECKPOINT_DIR/owners" | wc -l > {out}
+            """
+        for round in 0..<Self.rounds {
+            let cache = TemporaryDirectory("flow-ck-cache")
+            let a = TemporaryDirectory("flow-ck-a"), b = TemporaryDirectory("flow-ck-b")
+            try a.write("flow.dag", dag)
+            try b.write("flow.dag", dag)
+            let env = ["FLOW_CACHE": cache.path]
+            let runA = try BackgroundFlow(["run"], in: a.path, environment: env)
+            usleep(UInt32(round % 3) * 150_000)
+            let runB = try BackgroundFlow(["run"], in: b.path, environment: env)
+            let ra = runA.wait(), rb = runB.wait()
+            #expect(ra.status == 0, "\(ra)")
+            #expect(rb.status == 0, "\(rb)")
+            #expect((try? a.read("model.txt"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "round \(round)")
+            #expect((try? b.read("model.txt"))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "round \(round)")
+        }
+    }
+
+    @Test func gcDuringRunsNeverLeavesAManifestWithoutItsObjects() throws {
+        let dag = """
+            step s[i in 0..<40]
+              out out/{i}.bin
+              run head -c 2000 /dev/urandom > {out}
+            """
+        for round in 0..<Self.rounds {
+            let dir = TemporaryDirectory("flow-gc-race")
+            try dir.write("flow.dag", dag)
+            // gc keeps only what other.dag needs and what this workspace's records name.
+            try dir.write("other.dag", "step z\n  out z.txt\n  run echo z > {out}\n")
+            let flow = try BackgroundFlow(["run", "-j", "2", "flow.dag"], in: dir.path)
+            var gcs = 0
+            while flow.process.isRunning {
+                let gc = try FlowBinary.run(["gc", "--keep-runs", "0", "other.dag"], in: dir.path)
+                #expect(gc.status == 0, "\(gc)")
+                gcs += 1
+            }
+            let r = flow.wait()
+            #expect(r.status == 0, "round \(round): \(r)")
+            let verify = try FlowBinary.run(["verify"], in: dir.path)
+            #expect(verify.status == 0, "round \(round) after \(gcs) gc runs: \(verify)")
+            let status = try FlowBinary.run(["status", "--check", "flow.dag"], in: dir.path)
+            #expect(status.status == 0, "round \(round): \(status)")
+        }
+    }
+
+    @Test func aRestoreKilledHalfWayLeavesNoPartialFileInAnOutputDirectory() throws {
+        let dir = TemporaryDirectory("flow-restore-kill")
+        try dir.write("flow.dag", """
+            step big
+              out data/
+              run mkdir -p data && for i in 1 2 3 4 5 6 7 8; do head -c 8000000 /dev/urandom > data/part$i.bin; done
+            step sum
+              in data/
+              out sum.txt
+              run ls data | wc -l > {out}
+            """)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        let expected = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/data").sorted()
+        for round in 0..<Self.rounds {
+            try FileManager.default.removeItem(atPath: dir.path + "/data")
+            let flow = try BackgroundFlow(["run", "--link", "copy"], in: dir.path)
+            usleep(UInt32(5_000 + round * 9_000))
+            flow.signal(SIGKILL)
+            _ = flow.wait()
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/data")) ?? []
+            #expect(names.allSatisfy { expected.contains($0) }, "round \(round): \(names)")
+            let r = try FlowBinary.run(["run"], in: dir.path)
+            #expect(r.status == 0, "\(r)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/data").sorted() == expected)
+            #expect(!r.stdout.contains("ran sum"), "the partial restore changed what sum reads: \(r)")
+        }
+        let tmp = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/tmp")) ?? []
+        #expect(tmp.isEmpty, "\(tmp)")
+    }
+}
