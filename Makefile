@@ -34,10 +34,11 @@ run: build
 	$(FLOW) run $(DAG)
 
 ## test: unit and end-to-end tests (Swift Testing); the end-to-end tests run the built binary.
+## Nothing may be skipped here (FLOW_REQUIRE_ALL=1): a test that lacks Python, Slurm or tmpfs fails.
 ## Interoperability tests use the Python in .venv (numpy, safetensors, webdataset, Pillow).
 test: deps .venv/ok
 	$(SWIFT) build --build-tests
-	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_PYTHON=$(CURDIR)/.venv/bin/python \
+	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_PYTHON=$(CURDIR)/.venv/bin/python FLOW_REQUIRE_ALL=1 \
 	  $(SWIFT) test --skip-build --parallel --num-workers 2
 
 PY_PKGS := numpy safetensors webdataset pillow

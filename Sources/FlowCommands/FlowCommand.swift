@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import FlowRuntime
+import SQLite
 import FlowOps
 
 /// `flow`: the root command.
@@ -22,4 +25,29 @@ struct OpCommand: ParsableCommand {
         abstract: "Run a built-in op (the steps of the DINOv2 pipeline).",
         subcommands: OpRegistry.all
     )
+}
+
+extension FlowCommand {
+    /// Parses and runs the command line. A file-system or state failure outside any step (a full
+    /// disk, a read-only directory, a file where a directory must be) exits 74 (EX_IOERR) with a
+    /// message that names the path and what to do; everything else exits as ArgumentParser decides
+    /// (or as the command threw `ExitCode`).
+    public static func runMain() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(0)
+        } catch let e as SystemError {
+            Diagnostics.print("flow: error: \(e)")
+            Foundation.exit(74)
+        } catch let e as SQLiteError where e.isFull {
+            Diagnostics.print("flow: error: the disk holding the workspace state is full (\(e.message)): free some space, e.g. `flow gc`")
+            Foundation.exit(74)
+        } catch let e as SQLiteError where e.isReadOnly {
+            Diagnostics.print("flow: error: cannot write the workspace state (\(e.message)): check the permissions of .flow/")
+            Foundation.exit(74)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -19,7 +19,7 @@ public final class CheckpointLock {
     public init?(checkpointDirectory: String) throws {
         path = checkpointDirectory + ".lock"
         let parent = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        try FileIO.makeDirectories(parent)
         while true {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw SystemError("open checkpoint lock", path) }

@@ -68,6 +68,40 @@ enum FileIO {
         }
     }
 
+    /// `mkdir -p`: creates `path` and its missing parents. A failure names the component that
+    /// failed and why (a file where a directory should be, a read-only parent, a full disk).
+    static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o755) == 0 { continue }
+            let e = errno
+            guard e == EEXIST else { throw SystemError("create directory", current, errno: e) }
+            guard let st = FileStat.of(current), st.isDirectory else { throw SystemError("create directory", current, errno: ENOTDIR) }
+        }
+    }
+
+    /// `rm -rf`: removes a file, a link or a directory tree (never following links). A missing
+    /// path is not an error; any other failure names the path and why.
+    static func removeTree(_ path: String) throws {
+        guard let st = FileStat.of(path, followLinks: false) else { return }
+        if !st.isDirectory {
+            if unlink(path) != 0 && errno != ENOENT { throw SystemError("remove", path) }
+            return
+        }
+        guard let dir = opendir(path) else { throw SystemError("list directory", path) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(dir)
+        for name in names { try removeTree(path + "/" + name) }
+        if rmdir(path) != 0 && errno != ENOENT { throw SystemError("remove directory", path) }
+    }
+
     /// A copy-on-write clone (FICLONE) of `from` at new file `to`; false where unsupported.
     static func reflink(from: String, to: String, mode: mode_t) -> Bool {
         let src = open(from, O_RDONLY | O_CLOEXEC)

@@ -78,11 +78,7 @@ public final class ObjectStore {
             let p = root + "/" + sub
             if mkdir(p, 0o755) != 0 && errno != EEXIST {
                 // Create intermediate directories too (a new --cache path).
-                do {
-                    try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-                } catch {
-                    throw SystemError("create cache directory", p)
-                }
+                try FileIO.makeDirectories(p)
             }
         }
     }
@@ -243,7 +239,7 @@ public final class ObjectStore {
         }
         let object = objectPath(digest, compressed: info.compressed)
         let dir = (dest as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir.isEmpty ? "." : dir, withIntermediateDirectories: true)
+        try FileIO.makeDirectories(dir.isEmpty ? "." : dir)
         var tmp = "\(dest).flow-tmp-\(TemporaryName.make())"
         if let scratch, let a = FileStat.of(scratch), let b = FileStat.of(dir.isEmpty ? "." : dir), a.device == b.device {
             tmp = scratch + "/" + TemporaryName.make()

@@ -73,7 +73,7 @@ public final class Reproducer {
         }
         do {
             try? FileManager.default.removeItem(atPath: directory)
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileIO.makeDirectories(directory)
             try stageInputs(step, upstream: upstream, into: directory)
             for out in step.outputs {
                 let abs = directory + "/" + out.path
@@ -83,7 +83,7 @@ public final class Reproducer {
             var env = Runner.environment(for: step, cpus: cpus, attempt: 1, runID: 0, root: directory, progressPath: directory + ".progress")
             if step.checkpoint {
                 let checkpoints = directory + ".checkpoint"
-                try FileManager.default.createDirectory(atPath: checkpoints, withIntermediateDirectories: true)
+                try FileIO.makeDirectories(checkpoints)
                 env["FLOW_CHECKPOINT_DIR"] = checkpoints
             }
             let process = ProcessDescription(step: step.name, argv: Runner.argv(for: step, flowExecutable: context.flowExecutable),
@@ -114,7 +114,7 @@ public final class Reproducer {
             }
             let from = context.workspace.absolute(input.path)
             let to = directory + "/" + input.path
-            try FileManager.default.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileIO.makeDirectories((to as NSString).deletingLastPathComponent)
             if FileStat.of(to, followLinks: false) == nil {
                 try FileManager.default.copyItem(atPath: from, toPath: to)
             }
@@ -135,7 +135,7 @@ public final class Reproducer {
     func restore(_ out: Manifest.Output, from step: String, into directory: String) throws {
         let entries = out.isDirectory ? (out.entries ?? []).map { (out.path + "/" + $0.path, $0.digest, $0.executable) }
                                       : [(out.path, out.digest, out.executable)]
-        if out.isDirectory { try FileManager.default.createDirectory(atPath: directory + "/" + out.path, withIntermediateDirectories: true) }
+        if out.isDirectory { try FileIO.makeDirectories(directory + "/" + out.path) }
         for (path, hex, executable) in entries {
             guard let digest = Digest128(hex: hex) else { throw SystemError("read the manifest of \(step) for", path, errno: EINVAL) }
             try context.store.restore(digest, to: directory + "/" + path, executable: executable, link: .auto)

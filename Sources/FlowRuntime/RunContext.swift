@@ -52,7 +52,7 @@ public final class RunContext {
     func logPath(run: Int64, step: String) throws -> String {
         let dir = "\(stateDirectory)/logs/\(run)"
         if !createdDirectories.contains(dir) {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileIO.makeDirectories(dir)
             createdDirectories.insert(dir)
         }
         return "\(dir)/\(RunContext.fileName(step)).log"

@@ -40,7 +40,11 @@ extension Runner {
             waiting.insert(a.id, at: 0)
             return
         }
-        reporter.stepFailed(step, message: failure ?? "failed", logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
+        // What a failed step wrote is not a result: remove it, so that nothing reads it as one and
+        // a step that filled the disk does not keep it full (its log says what happened).
+        let removed = removePartialOutputs(step)
+        reporter.stepFailed(step, message: (failure ?? "failed") + (removed ? "; its partial outputs were removed" : ""),
+                            logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
         settle(a.id, .failed)
         if !options.keepGoing { stopStarting = true }
     }
@@ -106,6 +110,18 @@ extension Runner {
         settle(a.id, .ran, note: String(format: "%.1fs", duration))
     }
 
+    /// Removes the declared outputs of a step that failed; true when there was anything to remove.
+    func removePartialOutputs(_ step: Step) -> Bool {
+        var any = false
+        for out in step.outputs {
+            let abs = context.workspace.absolute(out.path)
+            guard FileStat.of(abs, followLinks: false) != nil else { continue }
+            any = true
+            try? FileIO.removeTree(abs)
+        }
+        return any
+    }
+
     /// Stores one output (a file, or every file of a directory) and describes it for the manifest.
     func ingest(_ out: PathRef) throws -> Manifest.Output {
         let ws = context.workspace
@@ -152,8 +168,8 @@ extension Runner {
             if out.isDirectory {
                 if let (d, _) = try? ws.directoryDigest(out.path), d.hex == out.digest { continue }
                 let abs = ws.absolute(out.path)
-                if FileStat.of(abs, followLinks: false) != nil { try FileManager.default.removeItem(atPath: abs) }
-                try FileManager.default.createDirectory(atPath: abs, withIntermediateDirectories: true)
+                try FileIO.removeTree(abs)
+                try FileIO.makeDirectories(abs)
                 for e in out.entries ?? [] {
                     try restoreFile(out.path + "/" + e.path, digest: e.digest, executable: e.executable)
                 }

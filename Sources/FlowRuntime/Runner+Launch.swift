@@ -23,7 +23,7 @@ extension Runner {
                                          executorOptions: cluster ? clusterOptions(for: step) : step.executorOptions)
         if step.checkpoint, let key = evaluation.key {
             let dir = context.checkpointDirectory(key)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileIO.makeDirectories(dir)
             process.environment["FLOW_CHECKPOINT_DIR"] = dir
             if !cluster, let checkpointLock { process.heldDescriptor = checkpointLock.fd }
         }
@@ -81,22 +81,17 @@ extension Runner {
     /// Removes the step's old outputs and creates the directories it writes into. Outputs are
     /// never moved or edited in place: their cached copies stay intact.
     func prepareOutputs(_ step: Step) throws {
-        let fm = FileManager.default
         for out in step.outputs {
             let abs = context.workspace.absolute(out.path)
             if let st = FileStat.of(abs, followLinks: false) {
                 if st.isDirectory {
-                    try fm.removeItem(atPath: abs)
+                    try FileIO.removeTree(abs)
                 } else if unlink(abs) != 0 {
                     throw SystemError("remove old output", out.path)
                 }
             }
             let dir = out.isDirectory ? abs : (abs as NSString).deletingLastPathComponent
-            do {
-                try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            } catch {
-                throw SystemError("create output directory", dir, errno: EACCES)
-            }
+            try FileIO.makeDirectories(dir)
         }
     }
 }

@@ -77,7 +77,7 @@ public final class SlurmExecutor: StepExecutor {
     public func start(_ p: ProcessDescription, token: Int) throws -> String {
         let safe = RunContext.fileName(p.step)
         let scripts = settings.jobsDirectory + "/scripts"
-        try FileManager.default.createDirectory(atPath: scripts, withIntermediateDirectories: true)
+        try FileIO.makeDirectories(scripts)
         // The log starts empty for each attempt; the job appends to it (so a requeue keeps the first part).
         guard FileManager.default.createFile(atPath: p.logPath, contents: nil) else { throw SystemError("create log", p.logPath) }
         let outputs = (p.executorOptions[SlurmExecutor.outputsOption] ?? "").split(separator: "\n").map(String.init)

@@ -19,32 +19,80 @@ public final class StateStore {
     static let schemaVersion = 1
 
     public init(directory: String, readOnly: Bool = false) throws {
-        if !readOnly {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !readOnly { try FileIO.makeDirectories(directory) }
+        let path = directory + "/state.db"
+        do {
+            db = try StateStore.open(path, readOnly: readOnly)
+        } catch let e as StateDamaged where !readOnly {
+            // Only a cache and a journal: move it aside (for a post-mortem), say what is lost, start anew.
+            let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
+            for suffix in ["", "-wal", "-shm"] { rename(path + suffix, aside + suffix) }
+            FileHandle.standardError.write(Data("""
+                flow: warning: the workspace state \(path) is damaged (\(e.reason)); it was moved to \(aside) and a new one started. \
+                Nothing in the cache is lost: inputs are hashed again, and results come back from the cache. \
+                Lost: the run journal (flow runs, flow log of earlier runs) and the last definitions that explain why a step is stale.
+
+                """.utf8))
+            db = try StateStore.open(path, readOnly: readOnly)
         }
-        db = try Database(path: directory + "/state.db", readOnly: readOnly)
-        if readOnly { return }
-        _ = try db.query("PRAGMA journal_mode=WAL")
+    }
+
+    /// The state database is damaged (a crash of the disk, a truncated or overwritten file).
+    struct StateDamaged: Error { var reason: String }
+
+    /// Opens the database, checks it (`PRAGMA quick_check`, about a tenth of the cost of loading
+    /// the stat cache) and creates or upgrades its tables.
+    static func open(_ path: String, readOnly: Bool) throws -> Database {
+        let db = try Database(path: path, readOnly: readOnly)
+        do {
+            let check = try db.query("PRAGMA quick_check(1)").first?[0].string ?? "no answer"
+            guard check == "ok" else { throw StateDamaged(reason: check) }
+            if readOnly { return db }
+            try createSchema(db)
+        } catch let e as SQLiteError where e.isCorrupt {
+            throw StateDamaged(reason: e.message)
+        } catch let e as SQLiteError where e.isReadOnly {
+            throw SystemError("write the workspace state", path, errno: EACCES)
+        }
+        return db
+    }
+
+    /// Creates the tables, in one write transaction: two flows opening a new workspace at once
+    /// must not both add a column (the second would fail), nor see a half-made schema.
+    static func createSchema(_ db: Database) throws {
+        // Switching to WAL takes a lock that the busy timeout does not wait for: retry a while.
+        var tries = 0
+        while true {
+            do {
+                _ = try db.query("PRAGMA journal_mode=WAL")
+                break
+            } catch let e as SQLiteError where e.isBusy && tries < 200 {
+                tries += 1
+                usleep(50_000)
+            }
+        }
         try db.execute("PRAGMA synchronous=NORMAL")
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
-            CREATE TABLE IF NOT EXISTS stat_cache(path TEXT PRIMARY KEY, device INTEGER, inode INTEGER, size INTEGER,
-                mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT);
-            CREATE TABLE IF NOT EXISTS step_records(step TEXT PRIMARY KEY, key TEXT, definition TEXT, duration REAL,
-                output_size INTEGER, finished_at REAL, run_id INTEGER);
-            CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, command TEXT, dag TEXT, variables TEXT,
-                started_at REAL, ended_at REAL, status TEXT, pid INTEGER, host TEXT, summary TEXT);
-            CREATE TABLE IF NOT EXISTS run_steps(run_id INTEGER, step TEXT, state TEXT, key TEXT, pid INTEGER,
-                job_id TEXT, started_at REAL, ended_at REAL, exit_status INTEGER, attempt INTEGER, log TEXT, note TEXT,
-                PRIMARY KEY(run_id, step));
-            INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
-            """)
-        try addColumnsIfMissing(table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
+        try db.transaction {
+            try db.execute("""
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+                CREATE TABLE IF NOT EXISTS stat_cache(path TEXT PRIMARY KEY, device INTEGER, inode INTEGER, size INTEGER,
+                    mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT);
+                CREATE TABLE IF NOT EXISTS step_records(step TEXT PRIMARY KEY, key TEXT, definition TEXT, duration REAL,
+                    output_size INTEGER, finished_at REAL, run_id INTEGER);
+                CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY, command TEXT, dag TEXT, variables TEXT,
+                    started_at REAL, ended_at REAL, status TEXT, pid INTEGER, host TEXT, summary TEXT);
+                CREATE TABLE IF NOT EXISTS run_steps(run_id INTEGER, step TEXT, state TEXT, key TEXT, pid INTEGER,
+                    job_id TEXT, started_at REAL, ended_at REAL, exit_status INTEGER, attempt INTEGER, log TEXT, note TEXT,
+                    PRIMARY KEY(run_id, step));
+                INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
+                """)
+            try addColumnsIfMissing(db, table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
+        }
     }
 
     /// Columns added after a table was first created: a workspace made by an older flow gets
     /// them on open (SQLite cannot `ADD COLUMN IF NOT EXISTS`).
-    func addColumnsIfMissing(table: String, _ columns: [String]) throws {
+    static func addColumnsIfMissing(_ db: Database, table: String, _ columns: [String]) throws {
         let existing = Set(try db.query("PRAGMA table_info(\(table))").compactMap { $0[1].string })
         for column in columns where !existing.contains(String(column.split(separator: " ")[0])) {
             try db.execute("ALTER TABLE \(table) ADD COLUMN \(column)")

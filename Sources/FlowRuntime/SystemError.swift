@@ -19,6 +19,8 @@ public struct SystemError: Error, CustomStringConvertible {
         case ENOSPC, EDQUOT: s += " (free some space, e.g. `flow gc`, or use another cache with --cache)"
         case EACCES, EPERM: s += " (check the permissions of this path)"
         case EROFS: s += " (the file system is read-only: use --cache to point to a writable cache)"
+        case ENOTDIR: s += " (a file stands where a directory must be: move it away)"
+        case ENAMETOOLONG: s += " (the name is too long for the file system: shorten the step or path name)"
         default: break
         }
         return s

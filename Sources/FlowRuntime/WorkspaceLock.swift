@@ -17,7 +17,7 @@ public final class WorkspaceLock {
 
     /// Takes the lock; waits for it when `wait`, else throws `Held` naming the holder.
     public init(stateDirectory: String, wait: Bool) throws {
-        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        try FileIO.makeDirectories(stateDirectory)
         path = stateDirectory + "/lock"
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("open lock file", path) }

@@ -11,6 +11,8 @@ public struct SQLiteError: Error, CustomStringConvertible {
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
     public var isFull: Bool { primaryCode == SQLITE_FULL }
     public var isReadOnly: Bool { primaryCode == SQLITE_READONLY || primaryCode == SQLITE_CANTOPEN }
+    /// The file is damaged or is not a database at all.
+    public var isCorrupt: Bool { primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB }
 }
 
 /// A value to bind to, or read from, a statement.

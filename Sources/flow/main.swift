@@ -11,4 +11,4 @@ if getenv("OPENBLAS_NUM_THREADS") == nil {
     // exec failed (no /proc): carry on with the spinning threads.
 }
 
-FlowCommand.main()
+FlowCommand.runMain()

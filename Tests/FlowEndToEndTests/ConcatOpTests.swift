@@ -38,7 +38,7 @@ import Testing
         #expect(args.status == 0, "\(args)")
         #expect(try dir.readData("args.npy") == dir.readData("all.npy"))
 
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let script = """
             import numpy as np
             parts = [np.load('parts/%06d.npy' % i) for i in range(3)]

@@ -295,13 +295,7 @@ import Testing
     }
 
     @Test func aFullDiskFailsClearlyAndTheRerunCompletes() throws {
-        let mount = TemporaryDirectory("flow-tmpfs")
-        let m = try FlowBinary.runProgram("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mount.path], in: "/")
-        guard m.status == 0 else {
-            print("skipped: cannot mount a small tmpfs here (\(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))")
-            return
-        }
-        defer { _ = try? FlowBinary.runProgram("umount", ["-l", mount.path], in: "/") }
+        let mount = try Requirement.tmpfs(size: "2m")
         let dir = TemporaryDirectory("flow-full")
         try dir.write("flow.dag", """
             step small
@@ -318,25 +312,19 @@ import Testing
         let verify = try FlowBinary.run(["verify", "--cache", cache], in: dir.path)
         #expect(verify.status == 0, "\(verify)")
         // Free space (a bigger file system in the same place), and the rerun completes.
-        _ = try FlowBinary.runProgram("mount", ["-o", "remount,size=16m", mount.path], in: "/")
+        try mount.remount("size=16m")
         let again = try FlowBinary.run(["run", "--cache", cache], in: dir.path)
         #expect(again.status == 0, "\(again)")
         #expect(try FlowBinary.run(["verify", "--cache", cache], in: dir.path).status == 0)
     }
 
     @Test func aReadOnlyCacheFailsClearlyAndStillServesWhatItHolds() throws {
-        let mount = TemporaryDirectory("flow-rofs")
-        let m = try FlowBinary.runProgram("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", mount.path], in: "/")
-        guard m.status == 0 else {
-            print("skipped: cannot mount a tmpfs here (\(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))")
-            return
-        }
-        defer { _ = try? FlowBinary.runProgram("umount", ["-l", mount.path], in: "/") }
+        let mount = try Requirement.tmpfs(size: "8m")
         let dir = TemporaryDirectory("flow-ro")
         try dir.write("flow.dag", "let v = 1\nstep s\n  out s.txt\n  run echo {v} > {out}\n")
         let cache = mount.path + "/cache"
         #expect(try FlowBinary.run(["run", "--cache", cache], in: dir.path).status == 0)
-        _ = try FlowBinary.runProgram("mount", ["-o", "remount,ro", mount.path], in: "/")
+        try mount.remount("ro")
         let changed = try FlowBinary.run(["run", "--cache", cache, "--set", "v=2"], in: dir.path)
         #expect(changed.status == 1, "\(changed)")
         #expect(changed.stderr.contains("Read-only file system") && changed.stderr.contains(cache), "\(changed)")

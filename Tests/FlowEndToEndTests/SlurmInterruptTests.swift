@@ -18,7 +18,7 @@ extension SlurmTests {
     }
 
     @Test func ctrlCWithDetachLeavesTheJobRunningAndTheNextRunAdoptsIt() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = try workspace("""
             step slow
               out build/slow.out
@@ -50,7 +50,7 @@ extension SlurmTests {
     }
 
     @Test func ctrlCSignalsTheJobThenCancelsItAndCommitsNothing() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         // Notes SIGTERM (as a step saving a checkpoint would) but goes on, so flow must cancel it.
         let dir = try workspace("""
             step stubborn
@@ -77,7 +77,7 @@ extension SlurmTests {
     }
 
     @Test func statusCommitsAJobThatFinishedAfterFlowWasKilled() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = try workspace("""
             step orphan
               out build/orphan.out

@@ -7,24 +7,32 @@ import Testing
 /// and stopped when the test process exits, or an existing one given by FLOW_TEST_SLURM_CONF.
 /// nil, with the reason printed, when Slurm is not installed or cannot be started here.
 enum TestSlurm {
+    /// Why the test cluster could not be had, once `conf` has been asked.
+    nonisolated(unsafe) static var unavailable = ""
+
+    /// Skips the test (visibly; under `make test` fails it) when there is no test cluster.
+    static func require(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if conf == nil { try Requirement.unmet("Slurm: \(unavailable)", sourceLocation: sourceLocation) }
+    }
+
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     static let conf: String? = {
         if let c = ProcessInfo.processInfo.environment["FLOW_TEST_SLURM_CONF"] { return c }
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/slurmctld"),
               FileManager.default.isExecutableFile(atPath: "/usr/sbin/munged") else {
-            print("SlurmTests skipped: Slurm is not installed (apt-get install slurm-wlm munge)")
+            unavailable = "Slurm is not installed (apt-get install slurm-wlm munge)"
             return nil
         }
         guard getuid() == 0 else {
-            print("SlurmTests skipped: the test cluster runs its daemons as root")
+            unavailable = "the test cluster runs its daemons as root"
             return nil
         }
         let dir = NSTemporaryDirectory() + "flow-slurm-\(getpid())"
         let port = 20000 + Int(getpid() % 5000) * 2
         let script = repository + "/tests/slurm/start.sh"
         guard shell("FLOW_SLURM_PORT=\(port) '\(script)' '\(dir)' > '\(dir).log' 2>&1") == 0 else {
-            print("SlurmTests skipped: tests/slurm/start.sh \(dir) failed: \((try? String(contentsOfFile: dir + ".log", encoding: .utf8)) ?? "")")
+            unavailable = "tests/slurm/start.sh \(dir) failed: \((try? String(contentsOfFile: dir + ".log", encoding: .utf8)) ?? "")"
             return nil
         }
         startedDirectory = strdup(dir)
@@ -126,7 +134,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
     }
 
     @Test func stepsRunAsJobsAndAreCacheHitsForALocalRunLater() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = try workspace("""
             step a
               in  src/a.txt
@@ -156,7 +164,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
     }
 
     @Test func aFailingJobIsReportedWithItsSlurmStateAndLog() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = try workspace("""
             step bad
               out build/bad.out
@@ -173,7 +181,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
     }
 
     @Test func killNineThenRunAgainReattachesWithoutSubmittingTwice() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = try workspace("""
             step x1
               out build/x1.out
@@ -207,7 +215,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
 
     /// Slow (about 90 s): Slurm enforces time limits in whole minutes, checked every 30 s.
     @Test func checkpointedStepThatHitsItsTimeLimitResumesInItsNextJob() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = TemporaryDirectory("flow-slurm-ckpt")
         // Counts seconds into its checkpoint; resumed, it writes the count it found and the warning it got.
         try dir.write("train.sh", """
@@ -236,7 +244,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
     }
 
     @Test func scancelFromOutsideIsReportedAsCancelled() throws {
-        guard TestSlurm.conf != nil else { return }
+        try TestSlurm.require()
         let dir = try workspace("""
             step long
               out build/long.out

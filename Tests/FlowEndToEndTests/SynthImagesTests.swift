@@ -73,7 +73,7 @@ import FlowTestSupport
     /// not colour or position. Leave-one-out over 320 images of 8 classes (chance 12.5%),
     /// computed by NumPy on the PNGs read back with Pillow.
     @Test func rawPixelNearestNeighbourIsWeak() throws {
-        guard let python = Python.interpreter(requiring: ["numpy", "PIL"]) else { return }
+        let python = try Python.require(["numpy", "PIL"])
         let dir = TemporaryDirectory("synth-knn")
         let r = try FlowBinary.run(["op", "synth-images", "--count", "320", "--classes", "8", "--size", "16", "--out", "s"], in: dir.path)
         #expect(r.status == 0, "\(r)")

@@ -124,7 +124,7 @@ import FlowTestSupport
 
     /// Hue against Python's colorsys (an independent HSV implementation).
     @Test func hueMatchesColorsys() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let dir = TemporaryDirectory("hue")
         let img = Self.image(6, 7, seed: 5)
         try img.data.withUnsafeBytes { try Data($0).write(to: dir.url("in.f32")) }
@@ -147,7 +147,7 @@ import FlowTestSupport
 
     /// Blur against NumPy: reflect padding and a 9-tap normalised Gaussian, in float64, in 2-D.
     @Test func gaussianBlurMatchesNumPy() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let dir = TemporaryDirectory("blur")
         let img = Self.image(7, 11, seed: 6)
         try img.data.withUnsafeBytes { try Data($0).write(to: dir.url("in.f32")) }

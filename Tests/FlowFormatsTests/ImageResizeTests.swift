@@ -46,7 +46,7 @@ import FlowTestSupport
 
     @Test(arguments: [("bicubic", 9, 13, 20, 6), ("bicubic", 17, 11, 5, 23), ("bilinear", 9, 13, 20, 6), ("bilinear", 7, 5, 3, 12)])
     func plainResizeMatchesPyTorchFormula(mode: String, h: Int, w: Int, outH: Int, outW: Int) throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let dir = TemporaryDirectory("resize")
         let img = Self.image(3, h, w, seed: 3)
         try img.data.withUnsafeBytes { try Data($0).write(to: dir.url("in.f32")) }
@@ -61,7 +61,7 @@ import FlowTestSupport
 
     @Test(arguments: [("bicubic", 40, 30, 7, 11), ("bicubic", 6, 9, 14, 10), ("bilinear", 40, 30, 7, 11)])
     func antialiasedResizeMatchesPillow(mode: String, h: Int, w: Int, outH: Int, outW: Int) throws {
-        guard let python = Python.interpreter(requiring: ["numpy", "PIL"]) else { return }
+        let python = try Python.require(["numpy", "PIL"])
         let dir = TemporaryDirectory("resize-aa")
         let img = Self.image(1, h, w, seed: 4)
         try img.data.withUnsafeBytes { try Data($0).write(to: dir.url("in.f32")) }

@@ -7,7 +7,7 @@ import FlowTestSupport
 /// the same bytes. Skipped (with a printed reason) when no Python with numpy is available.
 @Suite struct NPYInteropTests {
     @Test func numpyReadsWhatFlowWrites() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let dir = TemporaryDirectory()
         for (i, a) in NPYTests.sampleArrays.enumerated() { try NPY.write(a, to: dir.path + "/\(i).npy") }
         let script = """
@@ -36,7 +36,7 @@ import FlowTestSupport
     }
 
     @Test func flowReadsWhatNumpyWritesByteForByte() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let dir = TemporaryDirectory()
         let script = """
         import numpy as np

@@ -7,7 +7,7 @@ import FlowTestSupport
 /// and both write the same bytes. Skipped (with a printed reason) without safetensors and numpy.
 @Suite struct SafetensorsInteropTests {
     @Test func pythonReadsWhatFlowWrites() throws {
-        guard let python = Python.interpreter(requiring: ["numpy", "safetensors"]) else { return }
+        let python = try Python.require(["numpy", "safetensors"])
         let dir = TemporaryDirectory()
         var file = SafetensorsTests.sample
         file.tensors["packed"] = nil  // numpy has no F4
@@ -44,7 +44,7 @@ import FlowTestSupport
     }
 
     @Test func flowReadsWhatPythonWritesByteForByte() throws {
-        guard let python = Python.interpreter(requiring: ["numpy", "safetensors"]) else { return }
+        let python = try Python.require(["numpy", "safetensors"])
         let dir = TemporaryDirectory()
         let script = """
         import numpy as np

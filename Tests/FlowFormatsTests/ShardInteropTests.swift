@@ -23,7 +23,7 @@ import FlowTestSupport
     }
 
     @Test func pythonReadsFlowShards() throws {
-        guard let python = Python.interpreter(requiring: ["webdataset"]) else { return }
+        let python = try Python.require(["webdataset"])
         let dir = TemporaryDirectory("interop")
         let samples = makeSamples(12, seed: 3)
         let writer = try ShardWriter(directory: dir.path, prefix: "f", maxSamples: 5)
@@ -52,7 +52,7 @@ import FlowTestSupport
     }
 
     @Test func flowReadsPythonShards() throws {
-        guard let python = Python.interpreter(requiring: ["webdataset"]) else { return }
+        let python = try Python.require(["webdataset"])
         let dir = TemporaryDirectory("interop")
         // webdataset's ShardWriter (pax headers, float mtimes), then tarfile in GNU and pax formats with
         // a name longer than 100 bytes and non-ASCII keys, plus a directory and a metadata entry.

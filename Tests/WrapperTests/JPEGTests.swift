@@ -100,7 +100,7 @@ func meanAbsDiff(_ a: [UInt8], _ b: [UInt8]) -> Double {
     /// Pillow (also libjpeg-turbo, accurate DCT, fancy upsampling) decodes our file to nearly
     /// the same pixels, and we decode Pillow's file to nearly the same pixels as Pillow.
     @Test func matchesPillow() throws {
-        guard let python = Python.interpreter(requiring: ["PIL", "numpy"]) else { return }
+        let python = try Python.require(["PIL", "numpy"])
         let dir = TemporaryDirectory("jpeg-pillow")
         var rng = SeededGenerator(seed: 7)
         var px = gradientRGB(width: 48, height: 40)

@@ -51,7 +51,7 @@ import PNG
     /// 16-bit RGB, palette-with-transparency and grey+alpha files written by Python decode to
     /// what Pillow reports (16-bit: the top byte, within rounding).
     @Test func matchesPillow() throws {
-        guard let python = Python.interpreter(requiring: ["PIL", "numpy"]) else { return }
+        let python = try Python.require(["PIL", "numpy"])
         let dir = TemporaryDirectory("png-pillow")
         let script = """
         import numpy as np, zlib, struct
