@@ -18,6 +18,14 @@ public struct DAGParser {
 
     public static func parse(source: String, file: String) throws -> DAGFile {
         var parser = DAGParser(path: file, source: source)
+        // A NUL would end the command where a C string ends: a damaged or binary file, never a .dag.
+        for (n, line) in parser.lines.enumerated() {
+            if let column = line.unicodeScalars.firstIndex(of: "\u{0}") {
+                parser.error("a NUL character: this is not a text file (damaged, or binary)", line: n + 1,
+                             column: line.unicodeScalars.distance(from: line.unicodeScalars.startIndex, to: column) + 1)
+            }
+        }
+        if !parser.errors.isEmpty { throw DAGErrors(parser.errors) }
         let items = parser.parseItems()
         if !parser.errors.isEmpty { throw DAGErrors(parser.errors) }
         return DAGFile(path: file, lines: parser.lines, items: items)
@@ -25,9 +33,10 @@ public struct DAGParser {
 
     init(path: String, source: String) {
         self.path = path
-        var lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // By scalars: "\r\n" is one Character, and a Character split would not see the "\n" in it.
+        var lines = source.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
         if lines.last == "" { lines.removeLast() }
-        self.lines = lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
+        self.lines = lines.map { $0.unicodeScalars.last == "\r" ? String(String.UnicodeScalarView($0.unicodeScalars.dropLast())) : $0 }
     }
 
     func location(_ line: Int, _ column: Int) -> SourceLocation {

@@ -51,6 +51,16 @@ struct Template {
         return .success(Template(segments: segments))
     }
 
+    /// The longest text a template may expand to (1 MiB): a few `let`s that double each other
+    /// would otherwise take all memory.
+    static let maxRenderedLength = 1 << 20
+
+    static func checkLength(_ text: String) -> Result<String, TemplateError> {
+        text.utf8.count > maxRenderedLength
+            ? .failure(TemplateError(message: "expands to more than \(maxRenderedLength) bytes (variables that double each other?)", offset: 0))
+            : .success(text)
+    }
+
     var placeholders: [(name: String, format: String?, offset: Int)] {
         segments.compactMap {
             if case .placeholder(let n, let f, let o) = $0 { return (n, f, o) }
@@ -67,6 +77,9 @@ struct Template {
         var out = ""
         var context = ShellContext.bare
         for segment in segments {
+            if out.utf8.count > Template.maxRenderedLength {
+                return .failure(TemplateError(message: "expands to more than \(Template.maxRenderedLength) bytes (variables that double each other?)", offset: 0))
+            }
             switch segment {
             case .literal(let s):
                 out += s
@@ -84,7 +97,7 @@ struct Template {
                 }
             }
         }
-        return .success(out)
+        return Template.checkLength(out)
     }
 
     /// The format that inserts a value into a `run` line as it is, unquoted: `{flags:raw}`.

@@ -53,6 +53,11 @@ struct LoaderState {
     var outputLocations: [[SourceLocation]] = []
     var afterNames: [[Located<String>]] = []
     var fanOutItems: [String?] = []
+    /// Step instances made so far, against `maxInstances`.
+    var instanceCount = 0
+    /// The most step instances one workflow may have: every instance costs memory and time to
+    /// evaluate, and a typo (`0..<10000000`) should be an error, not an exhausted machine.
+    static let maxInstances = 1_000_000
 
     init(loader: WorkflowLoader) { self.loader = loader }
 
@@ -251,13 +256,17 @@ struct LoaderState {
                 error("range bound '\(upperS)' is not an integer", at: upperText.location)
                 return []
             }
-            let end = closed ? upper + 1 : upper
-            guard end - lower <= 1_000_000 else {
-                error("range \(lower)..<\(end) has more than 1,000,000 items", at: lowerText.location)
+            // Counted without overflow, whatever the bounds (0...Int.max, Int.min..<0).
+            let (span, overflow) = upper.subtractingReportingOverflow(lower)
+            let count = overflow ? Int.max : (span < 0 ? 0 : (closed ? (span == Int.max ? Int.max : span + 1) : span))
+            guard count <= LoaderState.maxInstances - instanceCount else {
+                error("this fan-out has \(count == Int.max ? "more than \(Int.max)" : String(count)) items: with the \(instanceCount) " +
+                      "before it, more than the \(LoaderState.maxInstances) step instances a workflow may have", at: lowerText.location)
                 return []
             }
-            guard end > lower else { return [] }
-            return (lower..<end).map { ("\($0)", [v: "\($0)"]) }
+            guard count > 0 else { return [] }
+            instanceCount += count
+            return (0..<count).map { k in let i = lower + k; return ("\(i)", [v: "\(i)"]) }
         case .glob(let patternText):
             guard let pattern = render(patternText, extra: [:], used: &unused) else { return [] }
             guard let normalized = WorkspacePath.normalize(pattern) else {
@@ -265,6 +274,12 @@ struct LoaderState {
                 return []
             }
             let matches = loader.workspace.glob(normalized)
+            guard matches.count <= LoaderState.maxInstances - instanceCount else {
+                error("this fan-out has \(matches.count) items: with the \(instanceCount) before it, more than the " +
+                      "\(LoaderState.maxInstances) step instances a workflow may have", at: patternText.location)
+                return []
+            }
+            instanceCount += matches.count
             return matches.map { path in
                 (path, [v: path, "\(v).name": WorkspacePath.name(path), "\(v).stem": WorkspacePath.stem(path),
                         "\(v).dir": WorkspacePath.directory(path)])

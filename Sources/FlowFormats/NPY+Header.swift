@@ -135,7 +135,10 @@ extension NPY {
             guard case .int(let v) = d, v >= 0 else { throw fail("shape must be a tuple of non-negative integers") }
             shape.append(v)
         }
-        guard let dataSize = byteCount(shape: shape, itemSize: dtype.itemSize) else {
+        // The non-zero dimensions too: an empty array of shape (0, 2**63-1) has no bytes, but the
+        // size of one of its rows would overflow whatever code computes it.
+        guard let dataSize = byteCount(shape: shape, itemSize: dtype.itemSize),
+              byteCount(shape: shape.filter { $0 != 0 }, itemSize: dtype.itemSize) != nil else {
             throw fail("shape \(shapeText(shape)) is too large (its byte size overflows)")
         }
         let available = bytes.count - dataOffset

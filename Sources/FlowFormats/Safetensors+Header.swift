@@ -70,7 +70,8 @@ struct SafetensorsHeader {
                 throw fail("tensor '\(t.name)': data_offsets [\(t.begin), \(t.end)] "
                     + (t.begin > position ? "leave a gap after byte \(position)" : t.end < t.begin ? "end before they begin" : "overlap the previous tensor, which ends at \(position)"))
             }
-            guard let size = t.dtype.byteCount(shape: t.shape) else {
+            // Non-zero dimensions too (see NPY's header): no row size of an empty tensor may overflow.
+            guard let size = t.dtype.byteCount(shape: t.shape), t.dtype.byteCount(shape: t.shape.filter { $0 != 0 }) != nil else {
                 throw fail("tensor '\(t.name)': shape \(t.shape) of \(t.dtype.rawValue) overflows or does not fill whole bytes")
             }
             guard size == t.end - t.begin else {

@@ -1,3 +1,4 @@
+import Glibc
 import Archive
 
 /// One regular-file entry of a shard, with its WebDataset key and extension.
@@ -55,6 +56,13 @@ public final class ShardReader {
         return sample
     }
 
+    /// The largest entry a shard may hold (1 GiB, or FLOW_MAX_SHARD_ENTRY_BYTES): entries are read
+    /// into memory whole, so this bounds what one hostile or broken shard can make flow allocate.
+    public static let maxEntryBytes: Int64 = {
+        if let s = getenv("FLOW_MAX_SHARD_ENTRY_BYTES"), let n = Int64(String(cString: s)), n > 0 { return n }
+        return 1 << 30
+    }()
+
     /// The next regular-file entry that belongs to a sample, or nil at the end of the shard.
     public func nextEntry() throws -> ShardEntry? {
         while !atEnd {
@@ -84,6 +92,12 @@ public final class ShardReader {
             }
             guard !WebDatasetName.isMetadata(name), let (key, ext) = WebDatasetName.split(name) else {
                 continue
+            }
+            // The size comes from the header, before a byte is read: a small compressed shard can
+            // claim gigabytes, and an entry is held in memory whole.
+            if header.size > ShardReader.maxEntryBytes {
+                throw FormatError(path: path, message: "entry '\(name)' at byte \(offset) claims \(header.size) bytes, more than the " +
+                    "\(ShardReader.maxEntryBytes) an entry may have (set FLOW_MAX_SHARD_ENTRY_BYTES to allow more)")
             }
             let bytes: [UInt8]
             do {

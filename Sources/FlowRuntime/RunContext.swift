@@ -74,8 +74,13 @@ public final class RunContext {
         "\(stateDirectory)/progress/\(run)/\(RunContext.fileName(step))"
     }
 
+    /// A file name for a step's log, progress file or job record: the name itself when it is
+    /// plain and short; otherwise its plain characters (at most 80) and a digest of the whole name,
+    /// so that `s[1]` and `s_1_` never share a file and a long instance name still fits.
     static func fileName(_ step: String) -> String {
-        String(step.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
+        let plain = String(step.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") ? $0 : "_" })
+        if plain == step && step.utf8.count <= 100 && !step.hasPrefix(".") { return step }
+        return String(plain.prefix(80)) + "-" + XXH128.hash(step).hex.prefix(12)
     }
 
     /// `.flow/tmp/`: restores write their temporaries here; a run empties it when it starts.
