@@ -74,6 +74,35 @@ import Testing
         #expect(r.stderr.contains(".flow/logs") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r)")
     }
 
+    @Test func aCacheObjectReplacedByADirectoryIsRemovedByVerifyAndRebuilt() throws {
+        let dir = try workspace()
+        let objects = dir.path + "/cache/objects"
+        var replaced = 0
+        for sub in try FileManager.default.contentsOfDirectory(atPath: objects) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: objects + "/" + sub) {
+                let p = objects + "/" + sub + "/" + name
+                try FileManager.default.removeItem(atPath: p)
+                try FileManager.default.createDirectory(atPath: p + "/inside", withIntermediateDirectories: true)
+                replaced += 1
+            }
+        }
+        #expect(replaced > 0)
+        try FileManager.default.removeItem(atPath: dir.path + "/out.txt")
+        let run = try FlowBinary.run(["run"], in: dir.path)
+        #expect(run.status == 0, "\(run)")
+        #expect(try dir.read("out.txt") == "hello\n")
+        let verify = try FlowBinary.run(["verify"], in: dir.path)
+        #expect(verify.status == 0 || verify.stdout.contains("removed"), "\(verify)")
+        #expect(try FlowBinary.run(["verify"], in: dir.path).status == 0)
+        for sub in try FileManager.default.contentsOfDirectory(atPath: objects) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: objects + "/" + sub) {
+                var isDir: ObjCBool = false
+                _ = FileManager.default.fileExists(atPath: objects + "/" + sub + "/" + name, isDirectory: &isDir)
+                #expect(!isDir.boolValue, "a directory is still where an object should be: \(name)")
+            }
+        }
+    }
+
     @Test func twoRunsStartingTogetherInANewWorkspace() throws {
         for round in 0..<8 {
             let dir = TemporaryDirectory("flow-race")
