@@ -111,7 +111,7 @@ public enum Staleness {
         where current.inputs[path] != previous.inputs[path] {
             reasons.append(.inputChanged(path: path, old: previous.inputs[path], new: current.inputs[path]))
         }
-        if reasons.isEmpty { reasons.append(current.key != previous.key ? .definitionChanged : .notInCache) }
+        if reasons.isEmpty && current.key != previous.key { reasons.append(.definitionChanged) }
         return reasons
     }
 }

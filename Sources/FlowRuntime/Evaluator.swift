@@ -75,7 +75,9 @@ public final class Evaluator {
             return Evaluation(state: problems.isEmpty ? .fresh : .restorable(problems), key: key, definition: definition,
                               manifest: manifest, inputStats: stats)
         }
-        let reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
+        var reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
+        // The same definition as the last result, which the cache no longer holds.
+        if reasons.isEmpty { reasons = [.notInCache] }
         return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats)
     }
 

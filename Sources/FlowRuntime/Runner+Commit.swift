@@ -13,6 +13,9 @@ extension Runner {
                                             outputSize: evaluator.manifests[a.id]?.totalSize) }
         let step = workflow[a.id]
         var failure: String?
+        // Whether the command itself failed (its outputs are then no result), as opposed to its
+        // result failing to be stored (its outputs may be fine).
+        var commandFailed = true
         if a.timedOut {
             failure = "timed out after \(step.timeout) s"
         } else if !termination.succeeded {
@@ -28,8 +31,10 @@ extension Runner {
                 // Nothing half-written is visible; the step can run again once there is space.
                 failure = "\(e)"
                 stopStarting = true
+                commandFailed = false
             } catch {
                 failure = "could not store its results: \(error)"
+                commandFailed = false
             }
         }
         let exit = exitCode(termination)
@@ -42,7 +47,7 @@ extension Runner {
         }
         // What a failed step wrote is not a result: remove it, so that nothing reads it as one and
         // a step that filled the disk does not keep it full (its log says what happened).
-        let removed = removePartialOutputs(step)
+        let removed = commandFailed && removePartialOutputs(step)
         reporter.stepFailed(step, message: (failure ?? "failed") + (removed ? "; its partial outputs were removed" : ""),
                             logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
         settle(a.id, .failed)

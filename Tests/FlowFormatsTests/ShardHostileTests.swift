@@ -96,6 +96,15 @@ struct TarBuilder {
         tar.add("a.cls", [49])
         tar.add("a.jpg", [1, 2, 3], claimedSize: 0o77777777777)  // 8 GiB claimed, 512 bytes present
         let message = try readError(tar)
+        // Refused on its claim, before any of it is read or allocated.
+        #expect(message?.hasPrefix("entry 'a.jpg' at byte 1024 claims 8589934591 bytes, more than the") == true, "\(message ?? "no error")")
+    }
+
+    @Test func aClaimWithinTheLimitThatIsNotThereIsTruncation() throws {
+        var tar = TarBuilder()
+        tar.add("a.cls", [49])
+        tar.add("a.jpg", [1, 2, 3], claimedSize: 0o7777777)  // 2 MiB claimed, 512 bytes present
+        let message = try readError(tar)
         #expect(message?.hasPrefix("entry 'a.jpg' at byte 1024: data truncated or corrupt") == true, "\(message ?? "no error")")
     }
 
