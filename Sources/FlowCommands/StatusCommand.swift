@@ -33,6 +33,9 @@ struct StatusCommand: ParsableCommand {
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
         let cluster = SlurmStatus.survey(context: context, workflow: wf)
+        // Outputs of steps that left the workflow: evaluated as gone, as the next run makes them.
+        let orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(), workspace: context.workspace).removable
+        context.workspace.hiddenPaths = Set(orphans.map(\.path))
         let evaluator = try context.evaluator(for: wf)
         let evaluations = evaluator.evaluateAll(targets: targets, forced: [])
         context.workspace.saveStatCache()
@@ -50,21 +53,27 @@ struct StatusCommand: ParsableCommand {
             if let job = cluster[step.name], !job.committed { row.show(job) }
             return row
         }
-        if cluster.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }),
+        if cluster.isEmpty, orphans.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }),
            let snapshotContext = FreshPath.saveContext(workspace, workflow, wf) {
             FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext,
                                steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) })
         }
-        try show(rows, context: context, cluster: cluster)
+        try show(rows, context: context, cluster: cluster, orphans: orphans)
     }
 
-    func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:]) throws {
-        let mustRun = rows.filter { $0.state != "fresh" }.count
+    func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:],
+              orphans: [OrphanOutputs.Orphan] = []) throws {
+        let mustRun = rows.filter { $0.state != "fresh" }.count + orphans.count
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(StatusReport(steps: rows, mustRun: mustRun)), as: UTF8.self))
+            let report = StatusReport(steps: rows, mustRun: mustRun,
+                                      orphans: orphans.map { StatusReport.OrphanRow(path: $0.path, step: $0.step) })
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
+            for o in orphans {
+                print("orphaned: \(o.path) (an output of \(o.step), which is no longer in the workflow; flow run removes it)")
+            }
             if let context { printLiveRun(context) }
             for job in cluster.values.sorted(by: { $0.step < $1.step }) where job.committed {
                 print("\(job.step): \(job.summary)")
@@ -144,7 +153,14 @@ struct StatusRow: Codable {
 
 struct StatusReport: Codable {
     var steps: [StatusRow]
+    /// Steps that must run or be restored, plus orphaned outputs to remove.
     var mustRun: Int
+    var orphans: [OrphanRow] = []
+
+    struct OrphanRow: Codable {
+        var path: String
+        var step: String
+    }
 }
 
 enum Format {

@@ -51,7 +51,7 @@ public final class Evaluator {
             }
             do {
                 if input.isDirectory || workspace.kind(of: input.path) == .directory {
-                    digests[input.path] = try workspace.directoryDigest(input.path).0
+                    digests[input.path] = try directoryInputDigest(input.path, of: step)
                 } else {
                     let (d, st) = try workspace.fileDigest(input.path)
                     digests[input.path] = d
@@ -72,7 +72,13 @@ public final class Evaluator {
         }
         if let manifest = trustedManifest(key, for: step), manifest.objectDigests.allSatisfy({ store.contains($0) }) {
             let problems = outputProblems(manifest)
-            return Evaluation(state: problems.isEmpty ? .fresh : .restorable(problems), key: key, definition: definition,
+            guard !problems.isEmpty else {
+                return Evaluation(state: .fresh, key: key, definition: definition, manifest: manifest, inputStats: stats)
+            }
+            // What the workspace holds came from another definition (the record follows the
+            // workspace): say what changed since, not only that the outputs differ.
+            let changed = records[step.name].map { Staleness.reasons(current: definition, previous: $0.definition) } ?? []
+            return Evaluation(state: .restorable(changed.isEmpty ? problems : changed), key: key, definition: definition,
                               manifest: manifest, inputStats: stats)
         }
         var reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)

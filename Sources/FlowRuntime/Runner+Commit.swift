@@ -101,6 +101,7 @@ extension Runner {
             // The record too, so that a gc of this workspace that reads the records sees it.
             try context.state.saveRecord(step: step.name, StateStore.StepRecord(
                 key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
+            try recordProduced(a.id, manifest)
             return manifest
         }
         try context.store.syncIfDue()

@@ -88,6 +88,8 @@ public final class Runner {
     var done: Set<StepID> = []
     /// Checkpointed steps that found their checkpoint directory locked by another attempt.
     var checkpointWaits: Set<StepID> = []
+    /// What the state records as produced in the workspace, kept current as steps settle.
+    var produced: [String: StateStore.ProducedOutput] = [:]
     var waiting: [StepID] = []
     var stopStarting = false
     var selected: Set<StepID> = []
@@ -129,6 +131,7 @@ public final class Runner {
             runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
             summary.runID = runID
         }
+        try handleOrphans()
         reporter.begin(total: selected.count, runID: runID, dryRun: options.dryRun)
         installSignalHandlers()
         defer { restoreSignalHandlers() }
@@ -170,6 +173,45 @@ public final class Runner {
         return summary
     }
 
+    /// Outputs of step instances that left the workflow: removed before anything is evaluated
+    /// (a dry run evaluates as if they were, and says what it would remove). See `OrphanOutputs`.
+    func handleOrphans() throws {
+        produced = try context.state.producedOutputs()
+        let found = OrphanOutputs(workflow: workflow, produced: produced, workspace: context.workspace)
+        guard !found.orphans.isEmpty else { return }
+        if options.dryRun {
+            context.workspace.hiddenPaths = Set(found.removable.map(\.path))
+            for o in found.removable {
+                reporter.note("would remove \(o.path): an output of \(o.step), which is no longer in the workflow")
+            }
+            return
+        }
+        let (removed, kept) = try found.remove(workspace: context.workspace, state: context.state)
+        for o in removed {
+            reporter.note("removed \(o.path): an output of \(o.step), which is no longer in the workflow (its result stays in the cache)")
+            produced[o.path] = nil
+        }
+        for o in kept {
+            reporter.warning("kept \(o.path): it was an output of \(o.step), which is no longer in the workflow, but it changed since flow wrote it")
+            produced[o.path] = nil
+        }
+    }
+
+    /// Records in the state that the outputs of `manifest` are in the workspace for step `id`
+    /// (only what changed, so a no-op writes nothing).
+    func recordProduced(_ id: StepID, _ manifest: Manifest) throws {
+        let name = workflow[id].name
+        var changed: [(path: String, digest: Digest128)] = []
+        for out in manifest.outputs {
+            guard let d = Digest128(hex: out.digest) else { continue }
+            if produced[out.path] != StateStore.ProducedOutput(step: name, digest: d) {
+                changed.append((out.path, d))
+                produced[out.path] = StateStore.ProducedOutput(step: name, digest: d)
+            }
+        }
+        if !changed.isEmpty { try context.state.recordProduced(step: name, changed) }
+    }
+
     /// After a no-op run of the whole workflow, records what it looked at (see `FreshSnapshot`).
     func saveSnapshotIfAllFresh() {
         guard let snapshotContext = options.snapshotContext, !options.dryRun, options.targets.isEmpty,
@@ -202,7 +244,10 @@ public final class Runner {
         switch evaluation.state {
         case .fresh:
             evaluator.manifests[id] = evaluation.manifest
-            if !options.dryRun { journal(id, "cached", key: evaluation.key) }
+            if !options.dryRun {
+                journal(id, "cached", key: evaluation.key)
+                noteInWorkspace(id, evaluation)
+            }
             settle(id, .cached)
         case .restorable(let reasons):
             if options.dryRun {
@@ -214,6 +259,7 @@ public final class Runner {
                 try restore(id, evaluation.manifest!)
                 evaluator.manifests[id] = evaluation.manifest
                 journal(id, "restored", key: evaluation.key)
+                noteInWorkspace(id, evaluation)
                 settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
             } catch let e as MissingObjectError {
                 reporter.warning("\(workflow[id].name): \(e); running the step instead")
@@ -238,6 +284,19 @@ public final class Runner {
             }
             enqueue(id, evaluation)
         }
+    }
+
+    /// A cached result is now what the workspace holds for step `id`: its outputs are recorded as
+    /// produced, and its definition becomes the step's record, so that the next change is
+    /// explained against what is in the workspace (not against the last run that executed it).
+    func noteInWorkspace(_ id: StepID, _ evaluation: Evaluator.Evaluation) {
+        guard let manifest = evaluation.manifest, let key = evaluation.key, let definition = evaluation.definition else { return }
+        try? recordProduced(id, manifest)
+        let name = workflow[id].name
+        guard evaluator.records[name]?.key != key else { return }
+        try? context.state.saveRecord(step: name, StateStore.StepRecord(
+            key: key, definition: definition, duration: manifest.duration, outputSize: manifest.totalSize,
+            finishedAt: Date(timeIntervalSince1970: manifest.finishedAt), runID: runID))
     }
 
     var evaluations: [StepID: Evaluator.Evaluation] = [:]

@@ -9,6 +9,9 @@ import XXHash
 ///   that signature, so an unchanged file is never read twice.
 /// - `step_records`: for each step name, the definition and key of its last successful run, to
 ///   explain why it is stale now.
+/// - `produced`: every output path flow put in the workspace, with the step instance and the
+///   content digest, so that outputs of steps that left the workflow can be found and removed
+///   (and never what a user wrote by hand). See `OrphanOutputs`.
 /// - `runs` and `run_steps`: the run journal: every run, and each step's state, pid, times and
 ///   exit status, written as things happen, so a killed run can be resumed and reported.
 ///
@@ -84,6 +87,7 @@ public final class StateStore {
                 CREATE TABLE IF NOT EXISTS run_steps(run_id INTEGER, step TEXT, state TEXT, key TEXT, pid INTEGER,
                     job_id TEXT, started_at REAL, ended_at REAL, exit_status INTEGER, attempt INTEGER, log TEXT, note TEXT,
                     PRIMARY KEY(run_id, step));
+                CREATE TABLE IF NOT EXISTS produced(path TEXT PRIMARY KEY, step TEXT, digest TEXT);
                 INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
                 """)
             try addColumnsIfMissing(db, table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])

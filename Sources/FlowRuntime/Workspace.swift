@@ -20,6 +20,9 @@ public final class Workspace: WorkspaceView {
     /// the .dag files, directories listed by globs, inputs and outputs. If none of them has
     /// changed, neither has the outcome of an evaluation (see `FreshSnapshot`).
     public var observations: [String: FileStat?]?
+    /// Paths that hashing a directory acts as if absent: outputs of steps that left the workflow,
+    /// which a run removes first, when `flow status` or `flow run -n` evaluate without removing.
+    public var hiddenPaths: Set<String> = []
 
     public init(root: String, state: StateStore?, cacheDirectory: String?) {
         self.root = root
@@ -128,10 +131,22 @@ public final class Workspace: WorkspaceView {
         var entries: [ContentHash.TreeEntry] = []
         entries.reserveCapacity(files.count)
         for f in files {
+            if !hiddenPaths.isEmpty && isHidden(path.isEmpty ? f : path + "/" + f) { continue }
             let (d, st) = try fileDigest(path.isEmpty ? f : path + "/" + f)
             entries.append(ContentHash.TreeEntry(path: f, digest: d, size: st.size, executable: st.isExecutable))
         }
         return (ContentHash.tree(entries), entries)
+    }
+
+    /// True when `path` or a directory above it is in `hiddenPaths`.
+    public func isHidden(_ path: String) -> Bool {
+        if hiddenPaths.contains(path) { return true }
+        var p = Substring(path)
+        while let slash = p.lastIndex(of: "/") {
+            p = p[..<slash]
+            if hiddenPaths.contains(String(p)) { return true }
+        }
+        return false
     }
 
     /// The digest of an input: a file's content digest or a directory's Merkle digest.
