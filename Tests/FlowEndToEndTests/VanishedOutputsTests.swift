@@ -87,6 +87,28 @@ import Testing
         #expect(try dir.read("data/feat/notes.txt") == "written by hand\n")
     }
 
+    @Test func cleanRemovesWhatFlowProducedAndRunBringsItBack() throws {
+        let dir = TemporaryDirectory("flow-vanish")
+        try dir.write("flow.dag", Self.shards)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        try dir.write("data/feat/notes.txt", "written by hand\n")
+        let one = try FlowBinary.run(["clean", "join"], in: dir.path)
+        #expect(one.status == 0 && one.stdout.contains("removed data/joined.txt (join)") && one.stdout.contains("removed 2 outputs"), "\(one)")
+        #expect(dir.exists("data/feat/shard-0.txt"))
+        let all = try FlowBinary.run(["clean"], in: dir.path)
+        #expect(all.status == 0 && all.stdout.contains("removed 10 outputs"), "\(all)")
+        #expect(try dir.read("data/feat/notes.txt") == "written by hand\n")
+        let back = try FlowBinary.run(["run"], in: dir.path)
+        // Everything comes back from the cache but join, whose directory input gained notes.txt.
+        #expect(back.status == 0 && !back.stdout.contains("ran features") && !back.stdout.contains("ran prep"), "\(back)")
+        #expect(back.stdout.contains("ran join"), "\(back)")
+        #expect(try dir.read("data/count.txt") == "6\n", "notes.txt is a source file of data/feat/ and counts")
+        // Orphans only.
+        #expect(try FlowBinary.run(["run", "-q", "--set", "n_shards=6"], in: dir.path).status == 0)
+        let orphans = try FlowBinary.run(["clean", "--orphans"], in: dir.path)
+        #expect(orphans.stdout.contains("removed data/feat/shard-5.txt (features[5])") && orphans.stdout.contains("removed 2 outputs"), "\(orphans)")
+    }
+
     @Test func aRestoredStepIsExplainedByWhatChangedNotByItsOutputs() throws {
         let dir = TemporaryDirectory("flow-vanish")
         try dir.write("flow.dag", """
