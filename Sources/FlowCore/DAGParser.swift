@@ -6,7 +6,7 @@
 public struct DAGParser {
     public static let stepKeywords = [
         "in", "out", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
-        "after", "checkpoint", "executor", "partition", "account", "qos", "constraint", "sbatch",
+        "after", "checkpoint", "allow-empty", "executor", "partition", "account", "qos", "constraint", "sbatch",
     ]
     static let settingKeywords: Set<String> = [
         "cpus", "mem", "gpus", "time", "retry", "timeout", "executor", "partition", "account", "qos", "constraint", "sbatch",
@@ -80,10 +80,22 @@ public struct DAGParser {
             if let s = step { items.append(.step(s)) }
             step = nil
         }
+        // After a step line that could not be parsed, its attributes are skipped without more errors.
+        var inBrokenStep = false
         for line in logicalLines() {
             let words = Tokenizer.words(line.text, stripComment: true)
             guard let first = words.first else { continue }
             let n = line.number
+            if line.indented && ["step", "let", "include"].contains(first.text) {
+                error("'\(first.text)' must start its line (it is indented)", line: n, column: first.column)
+                if first.text == "step" {
+                    flush(&items, &currentStep)
+                    currentStep = parseStepHeader(words, line: line)
+                    inBrokenStep = true
+                }
+                continue
+            }
+            if line.indented && inBrokenStep && currentStep == nil { continue }
             if line.indented && currentStep != nil {
                 if let attribute = parseAttribute(words, line: line) {
                     currentStep!.attributes.append(attribute)
@@ -106,6 +118,7 @@ public struct DAGParser {
                 items.append(.include(Located(words[1].text, at: location(n, words[1].column))))
             case "step":
                 currentStep = parseStepHeader(words, line: line)
+                inBrokenStep = currentStep == nil
             default:
                 let hint = Spellcheck.hint(for: first.text, among: ["let", "include", "step"])
                 if DAGParser.stepKeywords.contains(first.text) {
@@ -167,7 +180,7 @@ public struct DAGParser {
             error("invalid step name '\(rest)': use letters, digits, '_' and '-', starting with a letter or '_'", line: n, column: headerColumn)
             return nil
         }
-        var decl = StepDecl(name: Located(name, at: location(n, headerColumn)), fanOut: nil, attributes: [])
+        var decl = StepDecl(name: Located(name, at: location(n, headerColumn)), attributes: [])
         if i == scalars.count { return decl }
         // The bracket part: columns are found in the original line text.
         let original = Array(line.text.unicodeScalars)
@@ -184,23 +197,78 @@ public struct DAGParser {
         }
         let inner = Tokenizer.words(String(String.UnicodeScalarView(original[(open + 1)..<close])), stripComment: false)
             .map { Tokenizer.Word(text: $0.text, column: $0.column + open + 1) }
-        guard inner.count == 3, inner[1].text == "in", Tokenizer.isName(inner[0].text) else {
-            error("expected '[VAR in 0..<N]' or '[VAR in GLOB]' after step name", line: n, column: open + 2)
+        guard let fanOuts = parseDomains(inner, line: n, bracketColumn: open + 2) else { return nil }
+        decl.fanOuts = fanOuts
+        return decl
+    }
+
+    /// `VAR in DOMAIN` separated by commas: `i in 0..<8`, `f in data/*.tar`, `C in 0.01, 0.1, 1`,
+    /// `C in {Cs}, seed in 0..<3` (a product). A new domain starts at a word that is a name followed
+    /// by `in`; everything before it, up to a comma, is the previous domain's value.
+    mutating func parseDomains(_ words: [Tokenizer.Word], line n: Int, bracketColumn: Int) -> [FanOut]? {
+        let usage = "expected '[VAR in 0..<N]', '[VAR in GLOB]', '[VAR in A, B, C]' or several of them separated by ','"
+        func startsDomain(_ k: Int) -> Bool { k + 1 < words.count && words[k + 1].text == "in" && Tokenizer.isName(words[k].text) }
+        guard startsDomain(0) else {
+            error(usage, line: n, column: words.first?.column ?? bracketColumn)
             return nil
         }
-        let variable = Located(inner[0].text, at: location(n, inner[0].column))
-        let spec = inner[2]
-        if let r = spec.text.firstRange(of: "..<") ?? spec.text.firstRange(of: "...") {
-            let lower = String(spec.text[..<r.lowerBound]), upper = String(spec.text[r.upperBound...])
-            let closed = spec.text[r] == "..."
-            let upperColumn = spec.column + lower.count + 3
-            decl.fanOut = FanOut(variable: variable, domain: .range(
-                lower: Located(lower, at: location(n, spec.column)),
-                upper: Located(upper, at: location(n, upperColumn)), closed: closed))
-        } else {
-            decl.fanOut = FanOut(variable: variable, domain: .glob(Located(spec.text, at: location(n, spec.column))))
+        var result: [FanOut] = []
+        var k = 0
+        while k < words.count {
+            let variable = Located(words[k].text, at: location(n, words[k].column))
+            if result.contains(where: { $0.variable.value == variable.value }) {
+                error("fan-out variable '\(variable.value)' is used twice", line: n, column: words[k].column)
+                return nil
+            }
+            var j = k + 2
+            var valueWords: [Tokenizer.Word] = []
+            while j < words.count && !startsDomain(j) { valueWords.append(words[j]); j += 1 }
+            guard !valueWords.isEmpty else {
+                error("expected a range, a glob or a list of values after '\(variable.value) in'", line: n, column: words[k + 1].column + 3)
+                return nil
+            }
+            if j < words.count {
+                // Another domain follows: the last value word must end with the ',' that separates them.
+                guard valueWords[valueWords.count - 1].text.hasSuffix(",") else {
+                    error("separate the domains of a product with ','", line: n, column: words[j].column)
+                    return nil
+                }
+                valueWords[valueWords.count - 1].text.removeLast()
+            }
+            // Items: the value words split at commas, each with its own column.
+            var items: [Located<String>] = []
+            var sawComma = false
+            for w in valueWords {
+                var column = w.column
+                for part in w.text.split(separator: ",", omittingEmptySubsequences: false) {
+                    if !part.isEmpty { items.append(Located(String(part), at: location(n, column))) }
+                    column += part.unicodeScalars.count + 1
+                }
+                if w.text.contains(",") { sawComma = true }
+            }
+            guard !items.isEmpty else {
+                error("expected a range, a glob or a list of values after '\(variable.value) in'", line: n, column: words[k + 1].column + 3)
+                return nil
+            }
+            if items.count == 1 && !sawComma {
+                let text = items[0]
+                if let r = text.value.firstRange(of: "..<") ?? text.value.firstRange(of: "...") {
+                    let lower = String(text.value[..<r.lowerBound]), upper = String(text.value[r.upperBound...])
+                    let upperColumn = text.location.column + lower.unicodeScalars.count + 3
+                    result.append(FanOut(variable: variable, domain: .range(
+                        lower: Located(lower, at: text.location),
+                        upper: Located(upper, at: location(n, upperColumn)), closed: text.value[r] == "...")))
+                } else if WorkspacePath.isGlob(text.value) || text.value.contains("/") {
+                    result.append(FanOut(variable: variable, domain: .glob(text)))
+                } else {
+                    result.append(FanOut(variable: variable, domain: .expression(text)))
+                }
+            } else {
+                result.append(FanOut(variable: variable, domain: .list(items)))
+            }
+            k = j
         }
-        return decl
+        return result
     }
 
     mutating func parseAttribute(_ words: [Tokenizer.Word], line: LogicalLine) -> StepAttribute? {
@@ -272,12 +340,12 @@ public struct DAGParser {
                 return nil
             }
             return StepAttribute(kind: .after(words.dropFirst().map(loc)), location: at)
-        case "checkpoint":
+        case "checkpoint", "allow-empty":
             if words.count > 1 {
-                error("'checkpoint' takes no value", line: n, column: words[1].column)
+                error("'\(keyword.text)' takes no value", line: n, column: words[1].column)
                 return nil
             }
-            return StepAttribute(kind: .checkpoint, location: at)
+            return StepAttribute(kind: keyword.text == "checkpoint" ? .checkpoint : .allowEmpty, location: at)
         case let key where DAGParser.settingKeywords.contains(key):
             guard words.count >= 2 else {
                 error("'\(key)' needs a value", line: n, column: keyword.column + key.count + 1)

@@ -33,22 +33,53 @@ public struct LetBinding: Equatable {
     public var value: Located<String>
 }
 
-/// `step NAME` or `step NAME[VAR in 0..<N]` or `step NAME[VAR in GLOB]`, and its indented attributes.
+/// `step NAME`, or a fan-out `step NAME[VAR in DOMAIN, VAR in DOMAIN...]`, and its indented
+/// attributes.
 public struct StepDecl: Equatable {
     public var name: Located<String>
-    public var fanOut: FanOut?
+    /// The fan-out's domains, one per variable; several make a product. Empty: a single step.
+    public var fanOuts: [FanOut] = []
     public var attributes: [StepAttribute]
+
+    public init(name: Located<String>, fanOuts: [FanOut] = [], attributes: [StepAttribute]) {
+        self.name = name
+        self.fanOuts = fanOuts
+        self.attributes = attributes
+    }
+
+    /// True when the step says `allow-empty`: a fan-out of no instances is then not an error.
+    public var allowsEmpty: Bool { attributes.contains { $0.kind == .allowEmpty } }
 }
 
 public struct FanOut: Equatable {
     public enum Domain: Equatable {
         /// `lower..<upper` (half-open) or `lower...upper` (closed); bounds may use `{var}`.
         case range(lower: Located<String>, upper: Located<String>, closed: Bool)
-        /// A glob over source files, e.g. `data/raw/*.tar`.
+        /// A glob over files, e.g. `data/raw/*.tar`.
         case glob(Located<String>)
+        /// `0.01, 0.1, 1`: values as written (each may use `{var}`).
+        case list([Located<String>])
+        /// Text that is only classified once its variables are expanded (`{Cs}`): a range if it
+        /// holds `..<` or `...`, a list if it holds a comma, a glob if it holds a wildcard or a
+        /// `/`, else a list of one value.
+        case expression(Located<String>)
     }
     public var variable: Located<String>
     public var domain: Domain
+
+    public init(variable: Located<String>, domain: Domain) {
+        self.variable = variable
+        self.domain = domain
+    }
+
+    /// Where the domain is written, for errors about it.
+    public var location: SourceLocation {
+        switch domain {
+        case .range(let lower, _, _): return lower.location
+        case .glob(let g), .expression(let g): return g.location
+        case .list(let items): return items.first?.location ?? variable.location
+        }
+    }
 }
 
 /// One indented line inside a step.
@@ -70,6 +101,8 @@ public struct StepAttribute: Equatable {
         case after([Located<String>])
         /// `checkpoint`
         case checkpoint
+        /// `allow-empty`: a fan-out that expands to no instance is not an error.
+        case allowEmpty
     }
     public var kind: Kind
     public var location: SourceLocation

@@ -236,54 +236,134 @@ struct LoaderState {
         }
     }
 
-    /// The instances of a step: one with no bindings, or one per fan-out item.
+    /// The instances of a step: one with no bindings, or one per combination of its fan-out
+    /// domains' items (the first domain varies slowest), labelled by their values joined with ','.
+    /// A fan-out of no instance is an error at its domain unless the step says `allow-empty`.
     mutating func fanOutInstances(_ decl: StepDecl) -> [(label: String?, bindings: [String: String])] {
-        guard let fan = decl.fanOut else { return [(nil, [:])] }
-        let v = fan.variable.value
-        if variables[v] != nil {
-            error("fan-out variable '\(v)' hides the variable of the same name", at: fan.variable.location)
+        guard !decl.fanOuts.isEmpty else { return [(nil, [:])] }
+        var domains: [[(label: String, bindings: [String: String])]] = []
+        var total = 1
+        for fan in decl.fanOuts {
+            if variables[fan.variable.value] != nil {
+                error("fan-out variable '\(fan.variable.value)' hides the variable of the same name", at: fan.variable.location)
+            }
+            guard let items = domainItems(fan) else { return [] }
+            if items.isEmpty {
+                if !decl.allowsEmpty {
+                    error("this fan-out has no instance: \(emptyReason(fan)) (add 'allow-empty' to the step if that can be right)",
+                          at: fan.location)
+                }
+                return []
+            }
+            let (product, overflow) = total.multipliedReportingOverflow(by: items.count)
+            total = overflow ? Int.max : product
+            domains.append(items)
         }
+        guard total <= LoaderState.maxInstances - instanceCount else {
+            error("this fan-out has \(total == Int.max ? "more than \(Int.max)" : String(total)) items: with the \(instanceCount) " +
+                  "before it, more than the \(LoaderState.maxInstances) step instances a workflow may have", at: decl.fanOuts[0].location)
+            return []
+        }
+        instanceCount += total
+        var result: [(label: String?, bindings: [String: String])] = [("", [:])]
+        for (d, items) in domains.enumerated() {
+            var next: [(label: String?, bindings: [String: String])] = []
+            next.reserveCapacity(result.count * items.count)
+            for partial in result {
+                for item in items {
+                    next.append(((d == 0 ? "" : partial.label! + ",") + item.label, partial.bindings.merging(item.bindings) { a, _ in a }))
+                }
+            }
+            result = next
+        }
+        return result
+    }
+
+    /// The items of one domain, or nil after reporting an error. A range is checked against the
+    /// instance limit before any item is made.
+    mutating func domainItems(_ fan: FanOut) -> [(label: String, bindings: [String: String])]? {
+        let v = fan.variable.value
         var unused: Set<String> = []
+        func values(_ list: [String]) -> [(label: String, bindings: [String: String])] { list.map { ($0, [v: $0]) } }
         switch fan.domain {
         case .range(let lowerText, let upperText, let closed):
             guard let lowerS = render(lowerText, extra: [:], used: &unused),
-                  let upperS = render(upperText, extra: [:], used: &unused) else { return [] }
-            guard let lower = Int(lowerS) else {
-                error("range bound '\(lowerS)' is not an integer", at: lowerText.location)
-                return []
-            }
-            guard let upper = Int(upperS) else {
-                error("range bound '\(upperS)' is not an integer", at: upperText.location)
-                return []
-            }
-            // Counted without overflow, whatever the bounds (0...Int.max, Int.min..<0).
-            let (span, overflow) = upper.subtractingReportingOverflow(lower)
-            let count = overflow ? Int.max : (span < 0 ? 0 : (closed ? (span == Int.max ? Int.max : span + 1) : span))
-            guard count <= LoaderState.maxInstances - instanceCount else {
-                error("this fan-out has \(count == Int.max ? "more than \(Int.max)" : String(count)) items: with the \(instanceCount) " +
-                      "before it, more than the \(LoaderState.maxInstances) step instances a workflow may have", at: lowerText.location)
-                return []
-            }
-            guard count > 0 else { return [] }
-            instanceCount += count
-            return (0..<count).map { k in let i = lower + k; return ("\(i)", [v: "\(i)"]) }
+                  let upperS = render(upperText, extra: [:], used: &unused) else { return nil }
+            return rangeItems(lowerS, upperS, closed: closed, v: v, lowerAt: lowerText.location, upperAt: upperText.location)
         case .glob(let patternText):
-            guard let pattern = render(patternText, extra: [:], used: &unused) else { return [] }
-            guard let normalized = WorkspacePath.normalize(pattern) else {
-                error("path '\(pattern)' escapes the workspace (paths are relative to the workspace root)", at: patternText.location)
-                return []
+            guard let pattern = render(patternText, extra: [:], used: &unused) else { return nil }
+            return globItems(pattern, v: v, at: patternText.location)
+        case .list(let items):
+            var list: [String] = []
+            for item in items {
+                guard let value = render(item, extra: [:], used: &unused) else { return nil }
+                list.append(value.trimmingBlanks)
             }
-            let matches = loader.workspace.glob(normalized)
-            guard matches.count <= LoaderState.maxInstances - instanceCount else {
-                error("this fan-out has \(matches.count) items: with the \(instanceCount) before it, more than the " +
-                      "\(LoaderState.maxInstances) step instances a workflow may have", at: patternText.location)
-                return []
+            return values(list)
+        case .expression(let text):
+            guard let rendered = render(text, extra: [:], used: &unused) else { return nil }
+            if let r = rendered.firstRange(of: "..<") ?? rendered.firstRange(of: "...") {
+                return rangeItems(String(rendered[..<r.lowerBound]).trimmingBlanks, String(rendered[r.upperBound...]).trimmingBlanks,
+                                  closed: rendered[r] == "...", v: v, lowerAt: text.location, upperAt: text.location)
             }
-            instanceCount += matches.count
-            return matches.map { path in
-                (path, [v: path, "\(v).name": WorkspacePath.name(path), "\(v).stem": WorkspacePath.stem(path),
-                        "\(v).dir": WorkspacePath.directory(path)])
+            if rendered.contains(",") {
+                return values(rendered.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty })
             }
+            if WorkspacePath.isGlob(rendered) || rendered.contains("/") { return globItems(rendered, v: v, at: text.location) }
+            let one = rendered.trimmingBlanks
+            return values(one.isEmpty ? [] : [one])
+        }
+    }
+
+    mutating func rangeItems(_ lowerS: String, _ upperS: String, closed: Bool, v: String,
+                             lowerAt: SourceLocation, upperAt: SourceLocation) -> [(label: String, bindings: [String: String])]? {
+        guard let lower = Int(lowerS) else {
+            error("range bound '\(lowerS)' is not an integer", at: lowerAt)
+            return nil
+        }
+        guard let upper = Int(upperS) else {
+            error("range bound '\(upperS)' is not an integer", at: upperAt)
+            return nil
+        }
+        // Counted without overflow, whatever the bounds (0...Int.max, Int.min..<0).
+        let (span, overflow) = upper.subtractingReportingOverflow(lower)
+        let count = overflow ? Int.max : (span < 0 ? 0 : (closed ? (span == Int.max ? Int.max : span + 1) : span))
+        guard count <= LoaderState.maxInstances - instanceCount else {
+            error("this fan-out has \(count == Int.max ? "more than \(Int.max)" : String(count)) items: with the \(instanceCount) " +
+                  "before it, more than the \(LoaderState.maxInstances) step instances a workflow may have", at: lowerAt)
+            return nil
+        }
+        return (0..<count).map { k in let i = lower + k; return ("\(i)", [v: "\(i)"]) }
+    }
+
+    mutating func globItems(_ pattern: String, v: String, at location: SourceLocation) -> [(label: String, bindings: [String: String])]? {
+        guard let normalized = WorkspacePath.normalize(pattern) else {
+            error("path '\(pattern)' escapes the workspace (paths are relative to the workspace root)", at: location)
+            return nil
+        }
+        let matches = loader.workspace.glob(normalized)
+        guard matches.count <= LoaderState.maxInstances - instanceCount else {
+            error("this fan-out has \(matches.count) items: with the \(instanceCount) before it, more than the " +
+                  "\(LoaderState.maxInstances) step instances a workflow may have", at: location)
+            return nil
+        }
+        return matches.map { path in
+            (path, [v: path, "\(v).name": WorkspacePath.name(path), "\(v).stem": WorkspacePath.stem(path),
+                    "\(v).dir": WorkspacePath.directory(path)])
+        }
+    }
+
+    /// Why a domain came out empty, for the error.
+    mutating func emptyReason(_ fan: FanOut) -> String {
+        var unused: Set<String> = []
+        switch fan.domain {
+        case .range(let l, let u, let closed):
+            return "the range \(render(l, extra: [:], used: &unused) ?? l.value)\(closed ? "..." : "..<")\(render(u, extra: [:], used: &unused) ?? u.value) is empty"
+        case .glob(let g): return "'\(render(g, extra: [:], used: &unused) ?? g.value)' matches no file"
+        case .list: return "the list is empty"
+        case .expression(let e):
+            let r = render(e, extra: [:], used: &unused) ?? e.value
+            return r.trimmingBlanks.isEmpty ? "'\(e.value)' is empty" : "'\(r)' matches nothing"
         }
     }
 
@@ -367,6 +447,8 @@ struct LoaderState {
                 after += names
             case .checkpoint:
                 step.checkpoint = true
+            case .allowEmpty:
+                break
             }
         }
         pathLists["in"] = inputs.map(\.path)
@@ -396,7 +478,7 @@ struct LoaderState {
         inputLocations.append(inLocations)
         outputLocations.append(outLocations)
         afterNames.append(after)
-        fanOutItems.append(decl.fanOut == nil ? nil : bindings[decl.fanOut!.variable.value])
+        fanOutItems.append(instance)
     }
 
     mutating func elaborateOp(_ opName: Located<String>, _ arguments: [Located<String>], named: [String: String],
@@ -589,6 +671,16 @@ struct LoaderState {
     func workflow() -> Workflow {
         let order = (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
         return Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
+    }
+}
+
+extension String {
+    /// Without leading and trailing blanks (spaces and tabs).
+    var trimmingBlanks: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
     }
 }
 
