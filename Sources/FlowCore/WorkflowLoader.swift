@@ -53,6 +53,12 @@ struct LoaderState {
     var outputLocations: [[SourceLocation]] = []
     var afterNames: [[Located<String>]] = []
     var fanOutItems: [String?] = []
+    /// The step declarations by base name, in file order, and how far each is elaborated.
+    var decls: [StepDecl] = []
+    var declIndex: [String: Int] = [:]
+    var declDone: [Bool] = []
+    var declBusy: [Bool] = []
+    var declaredOutputsCache: [String]?
     /// Step instances made so far, against `maxInstances`.
     var instanceCount = 0
     /// The most step instances one workflow may have: every instance costs memory and time to
@@ -230,10 +236,57 @@ struct LoaderState {
                 continue
             }
             firstDefinition[base] = decl.name.location
-            for (label, bindings) in fanOutInstances(decl) {
-                elaborate(decl, instance: label, bindings: bindings)
+            declIndex[base] = decls.count
+            decls.append(decl)
+        }
+        declDone = Array(repeating: false, count: decls.count)
+        declBusy = Array(repeating: false, count: decls.count)
+        for i in decls.indices { elaborateDecl(i) }
+    }
+
+    /// Elaborates every instance of one step, after the steps it gathers (`in STEP[*]`), so
+    /// that their instances are known whatever the order of the file.
+    mutating func elaborateDecl(_ i: Int) {
+        guard !declDone[i] else { return }
+        let decl = decls[i]
+        guard !declBusy[i] else {
+            error("step '\(decl.name.value)' gathers from itself, through other gathers", at: decl.name.location)
+            return
+        }
+        declBusy[i] = true
+        for base in Gather.bases(in: decl) where base != decl.name.value {
+            if let j = declIndex[base] { elaborateDecl(j) }
+        }
+        for (label, bindings) in fanOutInstances(decl) {
+            elaborate(decl, instance: label, bindings: bindings)
+        }
+        declBusy[i] = false
+        declDone[i] = true
+    }
+
+    /// The outputs of every instance of every step, for glob inputs over produced files: computed
+    /// once, on a scratch copy of this state (its errors are reported by the real elaboration).
+    mutating func allDeclaredOutputs() -> [String] {
+        if let known = declaredOutputsCache { return known }
+        var scratch = self
+        scratch.errors = []
+        var result: [String] = []
+        for decl in decls {
+            for (_, bindings) in scratch.fanOutInstances(decl) {
+                for attribute in decl.attributes {
+                    guard case .output(_, let paths) = attribute.kind else { continue }
+                    var unused: Set<String> = []
+                    for p in paths {
+                        if let text = scratch.render(p, extra: bindings, used: &unused), let norm = WorkspacePath.normalize(text) {
+                            result.append(norm)
+                        }
+                    }
+                }
             }
         }
+        result.sort()
+        declaredOutputsCache = result
+        return result
     }
 
     /// The instances of a step: one with no bindings, or one per combination of its fan-out
@@ -341,7 +394,9 @@ struct LoaderState {
             error("path '\(pattern)' escapes the workspace (paths are relative to the workspace root)", at: location)
             return nil
         }
-        let matches = loader.workspace.glob(normalized)
+        // Files that flow produced are not source files: those of current steps are expanded
+        // from their producers, and the others are outputs of vanished steps.
+        let matches = loader.workspace.glob(normalized).filter { !loader.workspace.wasProducedByFlow($0) }
         guard matches.count <= LoaderState.maxInstances - instanceCount else {
             error("this fan-out has \(matches.count) items: with the \(instanceCount) before it, more than the " +
                   "\(LoaderState.maxInstances) step instances a workflow may have", at: location)
@@ -398,8 +453,20 @@ struct LoaderState {
                         error(Self.ownedMessage(norm), at: p.location)
                         continue
                     }
+                    if isInput, let gather = Gather(text), declIndex[gather.base] != nil {
+                        guard let paths = gatheredPaths(gather, from: decl, at: p.location) else { continue }
+                        for ref in paths {
+                            inputs.append(ref)
+                            inLocations.append(p.location)
+                            rendered.append(ref.path)
+                        }
+                        continue
+                    }
                     if isInput && WorkspacePath.isGlob(norm) {
-                        let matches = loader.workspace.glob(norm)
+                        // Source files, and the outputs that steps declare (they match in a fresh checkout too).
+                        let declared = allDeclaredOutputs().filter { WorkspacePath.matches($0, pattern: norm) }
+                        let sources = loader.workspace.glob(norm).filter { !loader.workspace.wasProducedByFlow($0) }
+                        let matches = Array(Set(sources + declared)).sorted()
                         if matches.isEmpty {
                             error("glob '\(text)' matches no file", at: p.location)
                         }
@@ -479,6 +546,32 @@ struct LoaderState {
         outputLocations.append(outLocations)
         afterNames.append(after)
         fanOutItems.append(instance)
+    }
+
+    /// The outputs a gather names, in instance order; nil after an error.
+    mutating func gatheredPaths(_ gather: Gather, from decl: StepDecl, at location: SourceLocation) -> [PathRef]? {
+        guard gather.base != decl.name.value else {
+            error("step '\(decl.name.value)' cannot gather its own outputs", at: location)
+            return nil
+        }
+        let instances = steps.filter { $0.baseName == gather.base }
+        var paths: [PathRef] = []
+        for instance in instances {
+            for out in instance.outputs where gather.output == nil || out.name == gather.output {
+                paths.append(PathRef(path: out.path, isDirectory: out.isDirectory, name: nil))
+            }
+        }
+        if let name = gather.output, paths.isEmpty, !instances.isEmpty {
+            let names = Set(instances.flatMap { $0.outputs.compactMap(\.name) })
+            error("step '\(gather.base)' has no output named '\(name)'\(Spellcheck.hint(for: name, among: names))", at: location)
+            return nil
+        }
+        if instances.isEmpty && !(declIndex[gather.base].map { decls[$0].allowsEmpty } ?? false) {
+            // Its own fan-out reported why; say where it is gathered too.
+            error("'\(gather.base)[*]' gathers nothing: the step has no instance", at: location)
+            return nil
+        }
+        return paths
     }
 
     mutating func elaborateOp(_ opName: Located<String>, _ arguments: [Located<String>], named: [String: String],
@@ -719,5 +812,36 @@ public enum Units {
             number = ""
         }
         return number.isEmpty && total >= 0 ? total : nil
+    }
+}
+
+/// `STEP[*]`, `STEP[*].out` (every output of every instance of STEP, in instance order) or
+/// `STEP[*].out.NAME` (the output named NAME of each instance): an input that gathers a fan-out.
+struct Gather: Equatable {
+    var base: String
+    var output: String?
+
+    init?(_ text: String) {
+        guard let open = text.firstIndex(of: "["), text[open...].hasPrefix("[*]") else { return nil }
+        let base = String(text[..<open])
+        guard Tokenizer.isName(base) else { return nil }
+        var rest = text[text.index(open, offsetBy: 3)...]
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        if rest.isEmpty || rest == ".out" {
+            output = nil
+        } else if rest.hasPrefix(".out."), Tokenizer.isName(String(rest.dropFirst(5))) {
+            output = String(rest.dropFirst(5))
+        } else {
+            return nil
+        }
+        self.base = base
+    }
+
+    /// The steps a declaration gathers from, by base name.
+    static func bases(in decl: StepDecl) -> [String] {
+        decl.attributes.flatMap { attribute -> [String] in
+            guard case .input(_, let paths) = attribute.kind else { return [] }
+            return paths.compactMap { Gather($0.value)?.base }
+        }
     }
 }

@@ -10,10 +10,15 @@ public protocol WorkspaceView {
     /// True for paths inside flow's own directories (its state and its cache), which no step may
     /// read or write.
     func isOwnedByFlow(_ path: String) -> Bool
+    /// True for a path flow put in the workspace as a step's output. A glob does not match such a
+    /// file unless a step of the workflow being loaded still declares it: the others are outputs
+    /// of steps that left the workflow, which a run removes.
+    func wasProducedByFlow(_ path: String) -> Bool
 }
 
 extension WorkspaceView {
     public func isOwnedByFlow(_ path: String) -> Bool { WorkspacePath.isReserved(path) }
+    public func wasProducedByFlow(_ path: String) -> Bool { false }
 }
 
 public enum PathKind: Equatable, Sendable {

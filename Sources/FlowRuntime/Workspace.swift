@@ -46,6 +46,14 @@ public final class Workspace: WorkspaceView {
 
     // MARK: WorkspaceView
 
+    /// The `produced` table of the state, loaded when first asked.
+    var producedPaths: Set<String>?
+
+    public func wasProducedByFlow(_ path: String) -> Bool {
+        if producedPaths == nil { producedPaths = Set(((try? state?.producedOutputs()) ?? [:]).keys) }
+        return producedPaths!.contains(path)
+    }
+
     public func isOwnedByFlow(_ path: String) -> Bool {
         if WorkspacePath.isReserved(path) { return true }
         guard let c = cacheRelative else { return false }
