@@ -78,6 +78,7 @@ struct RunCommand: ParsableCommand {
         let (wf, file) = try workflow.load(context)
         var options = RunOptions()
         options.targets = try workflow.targetIDs(wf)
+        options.deferredTargets = wf.deferred.map(\.baseName).filter { workflow.targets.contains($0) }
         if let jobs {
             guard jobs >= 1 else { throw ValidationError("-j needs at least 1") }
             options.jobs = jobs
@@ -116,6 +117,7 @@ struct RunCommand: ParsableCommand {
                                                            flowExecutable: context.flowExecutable, workflowName: workflowName))
         }
         let runner = try Runner(context: context, workflow: wf, options: options, executor: executor, reporter: reporter)
+        runner.replan = { try workflow.load(context).0 }
         let summary = try runner.run()
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }

@@ -28,16 +28,27 @@ struct StatusCommand: ParsableCommand {
             return
         }
         let context = try workspace.context()
-        let (wf, _) = try workflow.load(context)
-        let targets = wf.closure(of: try workflow.targetIDs(wf))
+        var (wf, _) = try workflow.load(context)
+        var targets = wf.closure(of: try workflow.targetIDs(wf))
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
         let cluster = SlurmStatus.survey(context: context, workflow: wf)
         // Outputs of steps that left the workflow: evaluated as gone, as the next run makes them.
         let orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(), workspace: context.workspace).removable
         context.workspace.hiddenPaths = Set(orphans.map(\.path))
-        let evaluator = try context.evaluator(for: wf)
-        let evaluations = evaluator.evaluateAll(targets: targets, forced: [])
+        var evaluator = try context.evaluator(for: wf)
+        var evaluations = evaluator.evaluateAll(targets: targets, forced: [])
+        // Fan-outs over files that a step writes expand where that step's result is known.
+        while !wf.deferred.isEmpty {
+            for (id, e) in evaluations where e.state.isKnown { if let m = e.manifest { context.workspace.knownResults[wf[id].name] = m } }
+            guard wf.deferred.contains(where: { context.workspace.knownResults[$0.after] != nil }) else { break }
+            let next = try workflow.load(context).0
+            guard next.steps.count != wf.steps.count || next.deferred != wf.deferred else { break }
+            wf = next
+            targets = wf.closure(of: try workflow.targetIDs(wf))
+            evaluator = try context.evaluator(for: wf)
+            evaluations = evaluator.evaluateAll(targets: targets, forced: [])
+        }
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
         let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in
@@ -53,12 +64,14 @@ struct StatusCommand: ParsableCommand {
             if let job = cluster[step.name], !job.committed { row.show(job) }
             return row
         }
-        if cluster.isEmpty, orphans.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }),
+        let waiting = wf.deferred.map { StatusRow(step: $0.displayName, state: "waits", reasons: ["expands after \($0.after)"],
+                                                  lastDuration: nil, outputSize: nil) }
+        if cluster.isEmpty, orphans.isEmpty, waiting.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }),
            let snapshotContext = FreshPath.saveContext(workspace, workflow, wf) {
             FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext,
                                steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) })
         }
-        try show(rows, context: context, cluster: cluster, orphans: orphans)
+        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans)
     }
 
     func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:],

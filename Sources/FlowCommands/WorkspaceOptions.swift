@@ -80,9 +80,14 @@ struct WorkflowArguments: ParsableArguments {
         }
     }
 
-    /// Resolves target names, failing with a suggestion for unknown ones.
+    /// Resolves target names, failing with a suggestion for unknown ones. A target that names a
+    /// step that expands later (`Workflow.deferred`) selects the step it waits for.
     func targetIDs(_ workflow: Workflow) throws -> [StepID] {
-        let (ids, unknown) = workflow.resolve(targets: targets)
+        var (ids, unknown) = workflow.resolve(targets: targets)
+        for d in workflow.deferred where unknown.contains(d.baseName) {
+            unknown.removeAll { $0 == d.baseName }
+            ids += workflow.resolve(targets: [d.after]).ids
+        }
         if let name = unknown.first {
             let names = Set(workflow.steps.map(\.baseName)).union(workflow.steps.map(\.name))
             Diagnostics.print("flow: error: no step named '\(name)'\(Spellcheck.hint(for: name, among: names))")

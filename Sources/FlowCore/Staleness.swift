@@ -63,6 +63,12 @@ public enum StepState: Equatable, Sendable {
     /// Must run.
     case stale([StaleReason])
 
+    /// Fresh or restorable: the step's result is known without running it.
+    public var isKnown: Bool {
+        if case .stale = self { return false }
+        return true
+    }
+
     public var label: String {
         switch self {
         case .fresh: return "fresh"

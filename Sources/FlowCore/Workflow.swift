@@ -94,6 +94,10 @@ public struct Workflow: Sendable {
     public var variables: [String: String]
     /// The .dag files read, the main one first (their text is part of nothing's key: only steps are).
     public var files: [String]
+    /// Steps whose instances are not known yet: a fan-out over files that another step writes
+    /// (or a step that reads what such a fan-out writes). They expand once `after` has a result,
+    /// in the same run: the runner loads the workflow again then.
+    public var deferred: [DeferredStep] = []
 
     public subscript(id: StepID) -> Step { steps[id.index] }
 
@@ -159,4 +163,17 @@ public enum ShellQuote {
         }
         return "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
     }
+}
+
+/// A step that expands only once another step's result is known ("expands after split").
+public struct DeferredStep: Equatable, Sendable {
+    public var baseName: String
+    /// The step instance whose result it waits for.
+    public var after: String
+    public var location: SourceLocation
+    /// A fan-out (`stats[*]`), or one step that reads what one writes (`report`).
+    public var isFanOut: Bool
+
+    /// How `flow status` shows it.
+    public var displayName: String { isFanOut ? baseName + "[*]" : baseName }
 }

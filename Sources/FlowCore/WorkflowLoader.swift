@@ -58,7 +58,16 @@ struct LoaderState {
     var declIndex: [String: Int] = [:]
     var declDone: [Bool] = []
     var declBusy: [Bool] = []
-    var declaredOutputsCache: [String]?
+    var declaredOutputsCache: [DeclaredOutput]?
+    /// The errors found in elaborating each step, by base name (dropped if the step is deferred).
+    var declErrors: [String: [DAGError]] = [:]
+    /// Set on the scratch copy that lists declared outputs.
+    var listingDeclaredOutputs = false
+    /// The step being elaborated, by base name.
+    var currentDecl = ""
+    /// Steps whose fan-out can only be expanded once another step's result is known, by base
+    /// name, with that step and where the fan-out is written (see `Workflow.deferred`).
+    var deferred: [String: (after: String, location: SourceLocation)] = [:]
     /// Step instances made so far, against `maxInstances`.
     var instanceCount = 0
     /// The most step instances one workflow may have: every instance costs memory and time to
@@ -257,36 +266,56 @@ struct LoaderState {
         for base in Gather.bases(in: decl) where base != decl.name.value {
             if let j = declIndex[base] { elaborateDecl(j) }
         }
+        currentDecl = decl.name.value
+        let errorCount = errors.count
         for (label, bindings) in fanOutInstances(decl) {
             elaborate(decl, instance: label, bindings: bindings)
         }
+        declErrors[decl.name.value] = Array(errors[errorCount...])
         declBusy[i] = false
         declDone[i] = true
     }
 
-    /// The outputs of every instance of every step, for glob inputs over produced files: computed
-    /// once, on a scratch copy of this state (its errors are reported by the real elaboration).
-    mutating func allDeclaredOutputs() -> [String] {
+    /// An output some instance declares, with that instance's name.
+    struct DeclaredOutput {
+        var path: String
+        var isDirectory: Bool
+        var step: String
+    }
+
+    /// The outputs of every instance of every step, sorted by path, for globs over produced files:
+    /// computed once, on a scratch copy of this state (its errors are reported by the real
+    /// elaboration; fan-outs over produced files count as globs over the workspace there).
+    mutating func allDeclaredOutputs() -> [DeclaredOutput] {
         if let known = declaredOutputsCache { return known }
         var scratch = self
         scratch.errors = []
-        var result: [String] = []
+        scratch.listingDeclaredOutputs = true
+        var result: [DeclaredOutput] = []
         for decl in decls {
-            for (_, bindings) in scratch.fanOutInstances(decl) {
+            for (label, bindings) in scratch.fanOutInstances(decl) {
+                let name = label.map { "\(decl.name.value)[\($0)]" } ?? decl.name.value
                 for attribute in decl.attributes {
                     guard case .output(_, let paths) = attribute.kind else { continue }
                     var unused: Set<String> = []
                     for p in paths {
                         if let text = scratch.render(p, extra: bindings, used: &unused), let norm = WorkspacePath.normalize(text) {
-                            result.append(norm)
+                            result.append(DeclaredOutput(path: norm, isDirectory: text.hasSuffix("/"), step: name))
                         }
                     }
                 }
             }
         }
-        result.sort()
+        result.sort { $0.path < $1.path }
         declaredOutputsCache = result
         return result
+    }
+
+    /// The declared output directory (and its step) that holds what `pattern` matches, if any:
+    /// a fan-out over it expands from that step's result, not from the workspace.
+    mutating func producingDirectory(of pattern: String) -> DeclaredOutput? {
+        let fixed = pattern.split(separator: "/").prefix { !WorkspacePath.isGlob(String($0)) }.joined(separator: "/")
+        return allDeclaredOutputs().first { $0.isDirectory && (fixed == $0.path || fixed.hasPrefix($0.path + "/")) }
     }
 
     /// The instances of a step: one with no bindings, or one per combination of its fan-out
@@ -301,6 +330,7 @@ struct LoaderState {
                 error("fan-out variable '\(fan.variable.value)' hides the variable of the same name", at: fan.variable.location)
             }
             guard let items = domainItems(fan) else { return [] }
+            if deferred[decl.name.value] != nil { return [] }
             if items.isEmpty {
                 if !decl.allowsEmpty {
                     error("this fan-out has no instance: \(emptyReason(fan)) (add 'allow-empty' to the step if that can be right)",
@@ -394,9 +424,20 @@ struct LoaderState {
             error("path '\(pattern)' escapes the workspace (paths are relative to the workspace root)", at: location)
             return nil
         }
-        // Files that flow produced are not source files: those of current steps are expanded
-        // from their producers, and the others are outputs of vanished steps.
-        let matches = loader.workspace.glob(normalized).filter { !loader.workspace.wasProducedByFlow($0) }
+        var matches: [String]
+        if !listingDeclaredOutputs, let producer = producingDirectory(of: normalized) {
+            // Files another step writes: expanded from that step's result once it is known, in
+            // this very run; until then the step waits ("expands after ...").
+            guard let files = loader.workspace.resultFiles(of: producer.step, directory: producer.path) else {
+                deferred[currentDecl] = (producer.step, location)
+                return []
+            }
+            matches = files.filter { WorkspacePath.matches($0, pattern: normalized) }.sorted()
+        } else {
+            // Files that flow produced are not source files: those of current steps are expanded
+            // from their producers, and the others are outputs of vanished steps.
+            matches = loader.workspace.glob(normalized).filter { !loader.workspace.wasProducedByFlow($0) }
+        }
         guard matches.count <= LoaderState.maxInstances - instanceCount else {
             error("this fan-out has \(matches.count) items: with the \(instanceCount) before it, more than the " +
                   "\(LoaderState.maxInstances) step instances a workflow may have", at: location)
@@ -464,7 +505,7 @@ struct LoaderState {
                     }
                     if isInput && WorkspacePath.isGlob(norm) {
                         // Source files, and the outputs that steps declare (they match in a fresh checkout too).
-                        let declared = allDeclaredOutputs().filter { WorkspacePath.matches($0, pattern: norm) }
+                        let declared = allDeclaredOutputs().map(\.path).filter { WorkspacePath.matches($0, pattern: norm) }
                         let sources = loader.workspace.glob(norm).filter { !loader.workspace.wasProducedByFlow($0) }
                         let matches = Array(Set(sources + declared)).sorted()
                         if matches.isEmpty {
@@ -554,6 +595,11 @@ struct LoaderState {
             error("step '\(decl.name.value)' cannot gather its own outputs", at: location)
             return nil
         }
+        if let waiting = deferred[gather.base] {
+            // Its instances are not known yet, so neither are this step's inputs.
+            deferred[decl.name.value] = (waiting.after, location)
+            return nil
+        }
         let instances = steps.filter { $0.baseName == gather.base }
         var paths: [PathRef] = []
         for instance in instances {
@@ -630,7 +676,86 @@ struct LoaderState {
 
     // MARK: edges
 
+    /// The part of a path template that is known before its step's instances are: its variables
+    /// expanded, cut before the first placeholder or wildcard, back to a whole directory.
+    func literalPrefix(_ text: Located<String>) -> String {
+        guard case .success(let template) = Template.parse(text.value) else { return "" }
+        let marker = "\u{1}"
+        let vars = variables
+        let rendered = (try? template.render({ vars[$0] ?? marker }).get()) ?? marker
+        var cut = rendered
+        if let i = rendered.firstIndex(where: { $0 == "\u{1}" || $0 == "*" || $0 == "?" || $0 == "[" }) {
+            cut = String(rendered[..<i])
+            cut = cut.hasSuffix("/") ? cut : WorkspacePath.directory(cut)
+        }
+        return WorkspacePath.normalize(cut) ?? ""
+    }
+
+    /// Steps that read what a deferred step writes (by path, gather or `after`) are deferred too,
+    /// until nothing changes; then every instance of a deferred step leaves the workflow, with the
+    /// errors found in elaborating it (a glob over files that do not exist yet, say).
+    mutating func deferDependents() {
+        guard !deferred.isEmpty else { return }
+        func overlaps(_ a: String, _ b: String) -> Bool {
+            a.isEmpty || b.isEmpty || a == b || a.hasPrefix(b + "/") || b.hasPrefix(a + "/")
+        }
+        func templates(_ decl: StepDecl, inputs: Bool) -> [Located<String>] {
+            decl.attributes.flatMap { attribute -> [Located<String>] in
+                switch attribute.kind {
+                case .input(_, let paths) where inputs: return paths
+                case .output(_, let paths) where !inputs: return paths
+                default: return []
+                }
+            }
+        }
+        var changed = true
+        while changed {
+            changed = false
+            let blocked = decls.filter { deferred[$0.name.value] != nil }.flatMap { templates($0, inputs: false).map(literalPrefix) }
+            for decl in decls where deferred[decl.name.value] == nil {
+                let base = decl.name.value
+                let cause: (String, SourceLocation)?
+                if let input = templates(decl, inputs: true).first(where: { t in blocked.contains { overlaps(literalPrefix(t), $0) } }) {
+                    cause = (deferredCause(blocked: literalPrefix(input)), input.location)
+                } else if let name = afterNames(decl).first(where: { deferred[$0.value] != nil }) {
+                    cause = (deferred[name.value]!.after, name.location)
+                } else {
+                    cause = nil
+                }
+                if let (after, location) = cause {
+                    deferred[base] = (after, location)
+                    changed = true
+                }
+            }
+        }
+        // Drop the deferred steps' instances (renumbered) and the errors found in elaborating them.
+        let keep = steps.indices.filter { deferred[steps[$0].baseName] == nil }
+        steps = keep.enumerated().map { newIndex, old in
+            var step = steps[old]
+            step.id = StepID(newIndex)
+            return step
+        }
+        inputLocations = keep.map { inputLocations[$0] }
+        outputLocations = keep.map { outputLocations[$0] }
+        afterNames = keep.map { afterNames[$0] }
+        fanOutItems = keep.map { fanOutItems[$0] }
+        errors.removeAll { e in decls.contains { deferred[$0.name.value] != nil && declErrors[$0.name.value]?.contains(e) == true } }
+    }
+
+    /// The step a deferred input waits for: that of the first deferred step whose outputs it overlaps.
+    func deferredCause(blocked prefix: String) -> String {
+        deferred.values.map(\.after).sorted().first ?? ""
+    }
+
+    func afterNames(_ decl: StepDecl) -> [Located<String>] {
+        decl.attributes.flatMap { attribute -> [Located<String>] in
+            if case .after(let names) = attribute.kind { return names }
+            return []
+        }
+    }
+
     mutating func link() {
+        deferDependents()
         // Glob-based instances and inputs cover source files only: drop what a step produces.
         var producerOf: [String: StepID] = [:]
         var outputDirs: [(PathRef, StepID)] = []
@@ -763,7 +888,13 @@ struct LoaderState {
 
     func workflow() -> Workflow {
         let order = (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
-        return Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
+        var wf = Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
+        wf.deferred = deferred.map { d in
+            DeferredStep(baseName: d.key, after: d.value.after, location: d.value.location,
+                         isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false)
+        }
+            .sorted { ($0.location.line, $0.baseName) < ($1.location.line, $1.baseName) }
+        return wf
     }
 }
 

@@ -14,11 +14,16 @@ public protocol WorkspaceView {
     /// file unless a step of the workflow being loaded still declares it: the others are outputs
     /// of steps that left the workflow, which a run removes.
     func wasProducedByFlow(_ path: String) -> Bool
+    /// The files (workspace-relative paths) under `directory` in the current result of step
+    /// instance `step`, once that result is known (the step is fresh, restored or has run), else
+    /// nil: a fan-out over them waits for it.
+    func resultFiles(of step: String, directory: String) -> [String]?
 }
 
 extension WorkspaceView {
     public func isOwnedByFlow(_ path: String) -> Bool { WorkspacePath.isReserved(path) }
     public func wasProducedByFlow(_ path: String) -> Bool { false }
+    public func resultFiles(of step: String, directory: String) -> [String]? { nil }
 }
 
 public enum PathKind: Equatable, Sendable {

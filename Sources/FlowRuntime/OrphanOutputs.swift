@@ -41,8 +41,11 @@ public struct OrphanOutputs {
             }
             return false
         }
+        // Steps that expand later (`Workflow.deferred`) keep their outputs until they have.
+        let waiting = Set(workflow.deferred.map(\.baseName))
+        func base(_ step: String) -> String { step.firstIndex(of: "[").map { String(step[..<$0]) } ?? step }
         var result: [Orphan] = []
-        for (path, record) in produced.sorted(by: { $0.key < $1.key }) where !isCurrent(path) {
+        for (path, record) in produced.sorted(by: { $0.key < $1.key }) where !isCurrent(path) && !waiting.contains(base(record.step)) {
             let kind = workspace.kind(of: path)
             guard kind != .missing else {
                 result.append(Orphan(path: path, step: record.step, unchanged: false))

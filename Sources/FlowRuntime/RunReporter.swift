@@ -12,6 +12,8 @@ public protocol RunReporter: AnyObject {
     func warning(_ message: String)
     func note(_ message: String)
     func end(_ summary: RunSummary, workflow: Workflow)
+    /// The run has more steps than it began with (a fan-out expanded once its input was known).
+    func grow(total: Int)
     /// Called about ten times a second while the run goes, with the steps running now, so a
     /// live display can redraw and read each step's progress file.
     func tick(_ running: [RunningStep], summary: RunSummary)
@@ -19,6 +21,7 @@ public protocol RunReporter: AnyObject {
 
 extension RunReporter {
     public func tick(_ running: [RunningStep], summary: RunSummary) {}
+    public func grow(total: Int) {}
 }
 
 /// A step that is running, as a reporter sees it.
@@ -66,6 +69,8 @@ public final class PlainReporter: RunReporter {
     public func begin(total: Int, runID: Int64, dryRun: Bool) {
         self.total = total
     }
+
+    public func grow(total: Int) { self.total = total }
 
     public func stepStarted(_ step: Step, reasons: [StaleReason], attempt: Int) {
         guard !quiet else { return }

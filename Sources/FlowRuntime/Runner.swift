@@ -6,6 +6,9 @@ import XXHash
 /// What `flow run` was asked to do.
 public struct RunOptions {
     public var targets: [StepID] = []
+    /// Targets named by the base name of a deferred step (`Workflow.deferred`): selected once
+    /// they expand (their producers are in `targets`).
+    public var deferredTargets: [String] = []
     public var jobs = ProcessInfo.processInfo.activeProcessorCount
     public var keepGoing = false
     public var dryRun = false
@@ -59,11 +62,11 @@ nonisolated(unsafe) var pendingInterrupts: sig_atomic_t = 0
 /// cache the moment it finishes, so an interruption loses only the steps in flight.
 public final class Runner {
     let context: RunContext
-    let workflow: Workflow
+    var workflow: Workflow
     let options: RunOptions
     let executor: StepExecutor
     let reporter: RunReporter
-    let evaluator: Evaluator
+    var evaluator: Evaluator
     var pool: ResourcePool
     var summary: RunSummary
     var runID: Int64 = 0
@@ -88,6 +91,10 @@ public final class Runner {
     var done: Set<StepID> = []
     /// Checkpointed steps that found their checkpoint directory locked by another attempt.
     var checkpointWaits: Set<StepID> = []
+    /// The selection by name, and the base names of the targets, carried over when deferred
+    /// fan-outs expand (`adopt`).
+    var selectedNames: Set<String> = []
+    var targetNames: Set<String> = []
     /// What the state records as produced in the workspace, kept current as steps settle.
     var produced: [String: StateStore.ProducedOutput] = [:]
     var waiting: [StepID] = []
@@ -103,6 +110,10 @@ public final class Runner {
     var detachedJobs: [String: StateStore.RunStep] = [:]
     /// How many times each checkpointed step was resubmitted to resume after a time limit or preemption.
     var resumes: [StepID: Int] = [:]
+
+    /// Loads the workflow again, for fan-outs over files that steps of this run have now produced
+    /// (`Workflow.deferred`); the workspace's `knownResults` say what those steps produced.
+    public var replan: (() throws -> Workflow)?
 
     public init(context: RunContext, workflow: Workflow, options: RunOptions, executor: StepExecutor, reporter: RunReporter) throws {
         self.context = context
@@ -138,6 +149,8 @@ public final class Runner {
 
         // Each step waits for its dependencies inside the selection; `unmet` counts those not yet done.
         self.selected = selected
+        selectedNames = Set(selected.map { workflow[$0].name })
+        targetNames = Set(options.targets.map { workflow[$0].baseName } + options.deferredTargets)
         for id in workflow.order where selected.contains(id) {
             unmet[id] = workflow[id].dependencies.filter { selected.contains($0) }.count
             if unmet[id] == 0 { ready.append(id) }
@@ -151,15 +164,21 @@ public final class Runner {
             }
             startWaiting()
             // Starting may have settled steps (a checkpointed one restored after waiting) and readied others.
-            if active.isEmpty && ((waiting.isEmpty && ready.isEmpty) || summary.interrupted || stopStarting) { break }
+            if active.isEmpty && ((waiting.isEmpty && ready.isEmpty) || summary.interrupted || stopStarting) {
+                if !summary.interrupted && !stopStarting, try expandDeferred() { continue }
+                break
+            }
             if let (token, termination) = executor.next(timeout: 0.1) {
                 try finish(token: token, termination: termination)
             }
             checkTimeouts()
             reporter.tick(runningSteps(), summary: summary)
         }
-        for id in workflow.order where selected.contains(id) && summary.outcomes[id] == nil {
+        for id in workflow.order where self.selected.contains(id) && summary.outcomes[id] == nil {
             settle(id, summary.interrupted ? .interrupted : .skipped, note: summary.interrupted ? "interrupted" : "not started")
+        }
+        for d in workflow.deferred {
+            reporter.note("\(d.baseName): \(options.dryRun ? "expands after \(d.after) has run" : "not expanded: \(d.after) has no result")")
         }
         summary.duration = Date().timeIntervalSince(start)
         context.workspace.saveStatCache()

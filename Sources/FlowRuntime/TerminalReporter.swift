@@ -68,6 +68,8 @@ public final class TerminalReporter: RunReporter {
         }
     }
 
+    public func grow(total: Int) { locked { self.total = total } }
+
     public func stepStarted(_ step: Step, reasons: [StaleReason], attempt: Int) {
         locked {
             if !running.contains(where: { $0.name == step.name }) { running.append((step.name, clock(), nil)) }

@@ -46,6 +46,23 @@ public final class Workspace: WorkspaceView {
 
     // MARK: WorkspaceView
 
+    /// The results known so far in this run or evaluation, by step instance name: a fan-out over
+    /// files a step writes expands from them (`resultFiles`).
+    public var knownResults: [String: Manifest] = [:]
+
+    public func resultFiles(of step: String, directory: String) -> [String]? {
+        guard let manifest = knownResults[step] else { return nil }
+        var files: [String] = []
+        for out in manifest.outputs where out.path == directory || out.path.hasPrefix(directory + "/") || directory.hasPrefix(out.path + "/") {
+            if let entries = out.entries {
+                files += entries.map { out.path + "/" + $0.path }.filter { $0.hasPrefix(directory + "/") }
+            } else if out.path.hasPrefix(directory + "/") {
+                files.append(out.path)
+            }
+        }
+        return files.sorted()
+    }
+
     /// The `produced` table of the state, loaded when first asked.
     var producedPaths: Set<String>?
 

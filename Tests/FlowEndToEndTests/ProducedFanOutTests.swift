@@ -1,0 +1,69 @@
+import Foundation
+import FlowTestSupport
+import Testing
+
+/// A fan-out over files that an upstream step writes expands once that step has a result, in
+/// the same run; growing and shrinking the produced set takes one run each.
+@Suite struct ProducedFanOutTests {
+    static let dag = """
+        step split
+          in  data/all.txt
+          out data/by_class/
+          run mkdir -p data/by_class && for c in $(cat data/all.txt); do echo "class $c" > data/by_class/$c.npy; done
+        step stats[f in data/by_class/*.npy]
+          out stats/{f.stem}.txt
+          run echo "stats of $(cat {f})" > {out}; echo {f.stem} >> ran.log
+        step report
+          in  stats[*]
+          out report.txt
+          run cat {in} > {out}
+        """
+
+    func workspace(_ classes: String) throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory("flow-produced")
+        try dir.write("flow.dag", Self.dag)
+        try dir.write("data/all.txt", classes + "\n")
+        return dir
+    }
+
+    func ranStats(_ dir: TemporaryDirectory) -> [String] {
+        defer { try? FileManager.default.removeItem(atPath: dir.path + "/ran.log") }
+        return ((try? dir.read("ran.log")) ?? "").split(separator: "\n").map(String.init).sorted()
+    }
+
+    @Test func theFirstRunDoesAllTheWork() throws {
+        let dir = try workspace("a b c")
+        let before = try FlowBinary.run(["status"], in: dir.path)
+        #expect(before.stdout.contains("stats[*]") && before.stdout.contains("expands after split"), "\(before)")
+        let dry = try FlowBinary.run(["run", "-n"], in: dir.path)
+        #expect(dry.stdout.contains("expands after split"), "\(dry)")
+        let r = try FlowBinary.run(["run"], in: dir.path)
+        #expect(r.status == 0, "\(r)")
+        #expect(ranStats(dir) == ["a", "b", "c"])
+        #expect(try dir.read("report.txt") == "stats of class a\nstats of class b\nstats of class c\n")
+        let check = try FlowBinary.run(["status", "--check"], in: dir.path)
+        #expect(check.status == 0, "\(check)")
+        let again = try FlowBinary.run(["run"], in: dir.path)
+        #expect(again.status == 0 && !again.stdout.contains("ran "), "\(again)")
+    }
+
+    @Test func shrinkingAndGrowingTheProducedSetTakeOneRunEach() throws {
+        let dir = try workspace("a b c")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        _ = ranStats(dir)
+        try dir.write("data/all.txt", "a c\n")
+        let shrink = try FlowBinary.run(["run"], in: dir.path)
+        #expect(shrink.status == 0, "\(shrink)")
+        #expect(ranStats(dir) == [], "a and c are keyed by their own files only")
+        #expect(!dir.exists("stats/b.txt"))
+        #expect(try dir.read("report.txt") == "stats of class a\nstats of class c\n")
+        #expect(try FlowBinary.run(["status", "--check"], in: dir.path).status == 0)
+
+        try dir.write("data/all.txt", "a c d\n")
+        let grow = try FlowBinary.run(["run"], in: dir.path)
+        #expect(grow.status == 0, "\(grow)")
+        #expect(ranStats(dir) == ["d"])
+        #expect(try dir.read("report.txt") == "stats of class a\nstats of class c\nstats of class d\n")
+        #expect(try FlowBinary.run(["status", "--check"], in: dir.path).status == 0)
+    }
+}
