@@ -11,6 +11,11 @@ struct BuiltinOps: OpCatalog {
         OpRegistry.op(named: op)?.version
     }
 
+    func writes(op: String, arguments: [String]) -> [String] {
+        guard let type = OpRegistry.op(named: op), let parsed = try? type.parseAsRoot(arguments) as? WritesFiles else { return [] }
+        return parsed.writtenFiles
+    }
+
     func validate(op: String, arguments: [String]) -> String? {
         guard let type = OpRegistry.op(named: op) else { return "unknown op" }
         do {

@@ -68,7 +68,9 @@ struct WorkflowArguments: ParsableArguments {
         let file = self.file(root: context.workspace.root)
         let loader = WorkflowLoader(workspace: context.workspace, ops: BuiltinOps(), environment: ProcessInfo.processInfo.environment)
         do {
-            return (try loader.load(file: file, overrides: try variableOverrides()), file)
+            let wf = try loader.load(file: file, overrides: try variableOverrides())
+            for w in wf.warnings { Diagnostics.print(w.description) }
+            return (wf, file)
         } catch let e as DAGErrors {
             Diagnostics.print(e.description)
             let n = e.errors.count

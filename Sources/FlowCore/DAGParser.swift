@@ -6,7 +6,7 @@
 public struct DAGParser {
     public static let stepKeywords = [
         "in", "out", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
-        "after", "checkpoint", "allow-empty", "executor", "partition", "account", "qos", "constraint", "sbatch",
+        "after", "checkpoint", "allow-empty", "untracked", "executor", "partition", "account", "qos", "constraint", "sbatch",
     ]
     static let settingKeywords: Set<String> = [
         "cpus", "mem", "gpus", "time", "retry", "timeout", "executor", "partition", "account", "qos", "constraint", "sbatch",
@@ -334,6 +334,12 @@ public struct DAGParser {
                 entries.append(EnvEntry(name: Located(name, at: location(n, w.column)), value: value))
             }
             return StepAttribute(kind: .env(entries), location: at)
+        case "untracked":
+            guard words.count >= 2 else {
+                error("'untracked' needs at least one path", line: n, column: keyword.column + 10)
+                return nil
+            }
+            return StepAttribute(kind: .untracked(words.dropFirst().map(loc)), location: at)
         case "after":
             guard words.count >= 2 else {
                 error("'after' needs at least one step name", line: n, column: keyword.column + 6)

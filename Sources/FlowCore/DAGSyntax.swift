@@ -103,6 +103,9 @@ public struct StepAttribute: Equatable {
         case checkpoint
         /// `allow-empty`: a fan-out that expands to no instance is not an error.
         case allowEmpty
+        /// `untracked PATH...`: workspace files the command names on purpose without reading them
+        /// as inputs (no warning for them).
+        case untracked([Located<String>])
     }
     public var kind: Kind
     public var location: SourceLocation

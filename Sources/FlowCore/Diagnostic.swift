@@ -19,7 +19,7 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 /// the way compilers do, so editors and terminals can jump to it.
 public struct DAGError: Error, Equatable, CustomStringConvertible {
     /// Data errors (exit 65, EX_DATAERR) versus usage errors (exit 64, EX_USAGE: a bad `--set`, an unknown target).
-    public enum Kind: Sendable { case data, usage }
+    public enum Kind: Sendable { case data, usage, warning }
 
     public var location: SourceLocation
     public var message: String
@@ -38,7 +38,7 @@ public struct DAGError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var lines = ["\(location): error: \(message)"]
+        var lines = ["\(location): \(kind == .warning ? "warning" : "error"): \(message)"]
         if !sourceLine.isEmpty {
             lines.append(sourceLine)
             // Keep tabs so the caret lines up under the same visual column.

@@ -98,6 +98,9 @@ public struct Workflow: Sendable {
     /// (or a step that reads what such a fan-out writes). They expand once `after` has a result,
     /// in the same run: the runner loads the workflow again then.
     public var deferred: [DeferredStep] = []
+    /// Warnings found in loading (a `run` command that names a workspace file it does not
+    /// declare), printed by `flow run` and `flow status`; they stop nothing.
+    public var warnings: [DAGError] = []
 
     public subscript(id: StepID) -> Step { steps[id.index] }
 

@@ -59,6 +59,8 @@ struct LoaderState {
     var declDone: [Bool] = []
     var declBusy: [Bool] = []
     var declaredOutputsCache: [DeclaredOutput]?
+    var warnings: [(step: String, warning: DAGError)] = []
+    var warnedDecls: Set<String> = []
     /// The errors found in elaborating each step, by base name (dropped if the step is deferred).
     var declErrors: [String: [DAGError]] = [:]
     /// Set on the scratch copy that lists declared outputs.
@@ -555,7 +557,7 @@ struct LoaderState {
                 after += names
             case .checkpoint:
                 step.checkpoint = true
-            case .allowEmpty:
+            case .allowEmpty, .untracked:
                 break
             }
         }
@@ -576,6 +578,10 @@ struct LoaderState {
         } else {
             error("step '\(decl.name.value)' has no 'run' or 'op' line", at: decl.name.location)
         }
+        if case .shell(let command) = step.action, !warnedDecls.contains(decl.name.value) {
+            warnedDecls.insert(decl.name.value)
+            warnUndeclared(command, decl: decl, inputs: inputs, outputs: outputs, bindings: bindings)
+        }
         if outputs.isEmpty && errors.count == errorCount {
             error("step '\(decl.name.value)' declares no output ('out PATH'): flow caches steps by their outputs", at: decl.name.location)
         }
@@ -587,6 +593,36 @@ struct LoaderState {
         outputLocations.append(outLocations)
         afterNames.append(after)
         fanOutItems.append(instance)
+    }
+
+    /// Warns once per step when its `run` command names a workspace file that is neither an input
+    /// nor an output: a script (`python3 train.py`) whose edits would otherwise leave the step
+    /// fresh. Looked at on the step's first instance only, so that a large fan-out costs nothing.
+    mutating func warnUndeclared(_ command: String, decl: StepDecl, inputs: [PathRef], outputs: [PathRef], bindings: [String: String]) {
+        var untracked: [String] = []
+        for attribute in decl.attributes {
+            guard case .untracked(let paths) = attribute.kind else { continue }
+            var unused: Set<String> = []
+            untracked += paths.compactMap { render($0, extra: bindings, used: &unused).flatMap(WorkspacePath.normalize) }
+        }
+        let separators: Set<Unicode.Scalar> = [" ", "\t", ";", "|", "&", "<", ">", "(", ")", "'", "\"", "`", "=", ",", "$"]
+        var seen = Set<String>()
+        for token in command.unicodeScalars.split(whereSeparator: { separators.contains($0) }).map({ String(String.UnicodeScalarView($0)) }) {
+            guard token.contains(".") || token.contains("/"), !token.hasPrefix("-"), !WorkspacePath.isGlob(token),
+                  let path = WorkspacePath.normalize(token), !path.isEmpty, path != ".", seen.insert(path).inserted,
+                  !inputs.contains(where: { $0.contains(path) }), !outputs.contains(where: { $0.contains(path) || path.hasPrefix($0.path + "/") }),
+                  !untracked.contains(where: { $0 == path || path.hasPrefix($0 + "/") }),
+                  !loader.workspace.isOwnedByFlow(path), loader.workspace.kind(of: path) == .file else { continue }
+            let location = commandLocation(decl)
+            warnings.append((decl.name.value, DAGError("step '\(decl.name.value)' runs with '\(path)', a workspace file it does not declare: " +
+                                     "its changes will not rerun the step; declare it with 'in \(path)', or 'untracked \(path)' to silence this",
+                                     at: location, sourceLine: sourceLine(location), kind: .warning)))
+        }
+    }
+
+    func commandLocation(_ decl: StepDecl) -> SourceLocation {
+        for attribute in decl.attributes { if case .run(let c) = attribute.kind { return c.location } }
+        return decl.name.location
     }
 
     /// The outputs a gather names, in instance order; nil after an error.
@@ -638,6 +674,14 @@ struct LoaderState {
             // Point at the offending option when the message names one.
             let column = arguments.first { problem.contains("'\($0.value)'") || problem.contains("'\($0.value.split(separator: "=").first ?? "")'") }?.location ?? opName.location
             error("op '\(opName.value)': \(problem)", at: column)
+            return nil
+        }
+        // Whatever else the op writes must be a declared output: a restore from the cache brings
+        // back declared outputs only.
+        for path in loader.ops.writes(op: opName.value, arguments: argv) {
+            guard let norm = WorkspacePath.normalize(path), !outputs.contains(where: { $0.contains(norm) }) else { continue }
+            error("op '\(opName.value)' also writes '\(norm)', which the step does not declare: add 'out \(norm)' " +
+                  "(or name another path with the op's option)", at: opName.location)
             return nil
         }
         return .op(name: opName.value, version: version, arguments: argv)
@@ -892,8 +936,8 @@ struct LoaderState {
         wf.deferred = deferred.map { d in
             DeferredStep(baseName: d.key, after: d.value.after, location: d.value.location,
                          isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false)
-        }
-            .sorted { ($0.location.line, $0.baseName) < ($1.location.line, $1.baseName) }
+        }.sorted { ($0.location.line, $0.baseName) < ($1.location.line, $1.baseName) }
+        wf.warnings = warnings.filter { deferred[$0.step] == nil }.map(\.warning)
         return wf
     }
 }

@@ -37,6 +37,12 @@ public protocol OpCatalog {
     func version(of op: String) -> Int?
     /// Checks an op's arguments as the op would parse them; returns the error message, or nil.
     func validate(op: String, arguments: [String]) -> String?
+    /// Every file the op writes with these arguments, where it writes files its options only imply.
+    func writes(op: String, arguments: [String]) -> [String]
+}
+
+extension OpCatalog {
+    public func writes(op: String, arguments: [String]) -> [String] { [] }
 }
 
 /// Path arithmetic on workspace-relative paths, without touching the disk.

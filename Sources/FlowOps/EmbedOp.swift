@@ -6,7 +6,7 @@ import FlowModels
 
 /// `flow op embed`: decode, resize, ImageNet-normalise, run a ViT backbone, and write one
 /// float32 row per sample, in shard order, plus the sample keys one per line.
-struct EmbedOp: FlowOp {
+struct EmbedOp: FlowOp, WritesFiles {
     static let configuration = CommandConfiguration(
         commandName: "embed",
         abstract: "Embed the images of WebDataset shards with a ViT backbone (float32 .npy + keys).",
@@ -64,6 +64,8 @@ struct EmbedOp: FlowOp {
         }
         if let imageSize, imageSize <= 0 { throw ValidationError("--image-size must be positive (got \(imageSize))") }
     }
+
+    var writtenFiles: [String] { [out, keysPath] }
 
     var keysPath: String {
         if let keys { return keys }

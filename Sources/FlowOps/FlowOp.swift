@@ -12,6 +12,13 @@ public protocol FlowOp: ParsableCommand {
     static var version: Int { get }
 }
 
+/// An op that writes files its options only imply (keys beside the embeddings): it names every
+/// file it writes, so the engine can require each to be a declared output of the step (else a
+/// restore from the cache would leave it out).
+public protocol WritesFiles {
+    var writtenFiles: [String] { get }
+}
+
 /// An op's failure, printed as `flow op NAME: error: MESSAGE` with a non-zero exit.
 /// The message names the file (and sample, entry or offset) at fault and what to do.
 public struct OpError: Error, CustomStringConvertible {

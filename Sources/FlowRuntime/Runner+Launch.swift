@@ -10,6 +10,9 @@ extension Runner {
     /// Prepares the step's outputs and log, and hands it to the executor.
     func launch(_ id: StepID, grant: ResourcePool.Grant, checkpointLock: CheckpointLock? = nil) throws {
         let step = workflow[id]
+        // Every input file's signature, those an upstream step wrote and those inside input
+        // directories too: a step that changes any of them fails and is not cached.
+        evaluations[id]!.inputStats.merge(inputSignatures(step)) { _, now in now }
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
         attempts[id] = attempt
@@ -35,6 +38,23 @@ extension Runner {
                                handle: handle, cluster: cluster, checkpointLock: checkpointLock)
         journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, cluster: cluster)
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
+    }
+
+    /// The stat signature of every file the step reads (each file of an input directory).
+    func inputSignatures(_ step: Step) -> [String: FileStat] {
+        var result: [String: FileStat] = [:]
+        for input in step.inputs {
+            let abs = context.workspace.absolute(input.path)
+            guard let st = FileStat.of(abs) else { continue }
+            if st.isDirectory {
+                for rel in (try? ContentHash.listFiles(abs)) ?? [] {
+                    if let f = FileStat.of(abs + "/" + rel) { result[input.path + "/" + rel] = f }
+                }
+            } else {
+                result[input.path] = st
+            }
+        }
+        return result
     }
 
     func argv(for step: Step) -> [String] {
