@@ -26,6 +26,7 @@ struct CleanCommand: ParsableCommand {
     var dryRun = false
 
     func run() throws {
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
         let lock: WorkspaceLock?

@@ -13,6 +13,7 @@ struct ExplainCommand: ParsableCommand {
     @OptionGroup var workflow: WorkflowArguments
 
     func run() throws {
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
         let ids = try workflow.targetIDs(wf)

@@ -33,6 +33,14 @@ extension FlowCommand {
     /// message that names the path and what to do; everything else exits as ArgumentParser decides
     /// (or as the command threw `ExitCode`).
     public static func runMain() -> Never {
+        // `flow op NAME --typo`: the misspelt option, not a missing required one (which
+        // ArgumentParser would report first).
+        let args = Array(CommandLine.arguments.dropFirst())
+        if args.count >= 2, args[0] == "op", let type = OpRegistry.op(named: args[1]),
+           let unknown = BuiltinOps.unknownOption(type, Array(args.dropFirst(2))) {
+            Diagnostics.print("Error: \(unknown)\nUsage: \(type.usageString())")
+            Foundation.exit(64)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -60,6 +60,9 @@ struct GCCommand: ParsableCommand {
                     liveObjects.formUnion(manifest.objectDigests)
                 } else {
                     removedManifests += 1
+                    let when = Date(timeIntervalSince1970: manifest.finishedAt).formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false))
+                    print("\(dryRun ? "would remove" : "removed") the result of \(manifest.step) (key \(key.short), " +
+                          "\(Format.bytes(manifest.totalSize)) of outputs, finished \(when))")
                     if !dryRun { context.actions.remove(key) }
                 }
             }

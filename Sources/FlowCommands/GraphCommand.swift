@@ -36,6 +36,7 @@ struct GraphCommand: ParsableCommand {
     }
 
     func run() throws {
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
         let targets = try workflow.targetIDs(wf)

@@ -26,6 +26,7 @@ struct ReportCommand: ParsableCommand {
     var out: String = "report.html"
 
     func run() throws {
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         var arguments = workflow
         // Without a .dag named, report on the workflow the run ran, with its variables.

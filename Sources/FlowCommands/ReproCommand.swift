@@ -34,6 +34,7 @@ struct ReproCommand: ParsableCommand {
     var keep = false
 
     func run() throws {
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
         var steps = try workflow.targetIDs(wf)

@@ -74,6 +74,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if !dryRun && force.isEmpty && FreshPath.noopRun(workspace, workflow, quiet: quiet) { return }
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         let (wf, file) = try workflow.load(context)
         var options = RunOptions()
@@ -101,6 +102,16 @@ struct RunCommand: ParsableCommand {
             if let value { options.clusterOptions[key] = value }
         }
         options.detach = detach
+        // A local step that asks for more GPUs than there are would run on the CPU unnoticed.
+        let hungry = wf.closure(of: options.targets).map { wf[$0] }.filter {
+            $0.resources.gpus > options.gpus && ($0.executorOptions["executor"] ?? options.executor) != "slurm"
+        }
+        if let first = hungry.first, !dryRun {
+            Diagnostics.print("flow: error: \(first.name)\(hungry.count > 1 ? " and \(hungry.count - 1) more" : "") asks for " +
+                              "\(first.resources.gpus) GPU\(first.resources.gpus == 1 ? "" : "s"), and this machine has \(options.gpus) " +
+                              "(counted from /dev/nvidia*; --gpus N or FLOW_GPUS=N says otherwise, 'executor slurm' sends it to a cluster)")
+            throw ExitCode(64)
+        }
         if force.isEmpty { options.snapshotContext = FreshPath.saveContext(workspace, workflow, wf) }
         let lock: WorkspaceLock?
         do {

@@ -27,6 +27,7 @@ struct StatusCommand: ParsableCommand {
             try show(FreshPath.statusRows(snapshot), context: nil)
             return
         }
+        try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         var (wf, _) = try workflow.load(context)
         var targets = wf.closure(of: try workflow.targetIDs(wf))

@@ -63,6 +63,16 @@ struct WorkflowArguments: ParsableArguments {
         return result
     }
 
+    /// Fails with a usage error (64) when no .dag was named and the default ones are not in
+    /// `root`: called before anything is created there (no `.flow/`, no `cache/` in a directory
+    /// that is not a flow project).
+    func requireWorkflow(root: String) throws {
+        guard arguments.first?.hasSuffix(".dag") != true, !FileManager.default.fileExists(atPath: root + "/" + file(root: root)) else { return }
+        Diagnostics.print("flow: error: no workflow in \(root): flow looks for flow.dag, then workflows/pretrain.dag. " +
+                          "Name a .dag file (flow run path/to/pipeline.dag), or run flow in the project's directory (or with -C DIR)")
+        throw ExitCode(64)
+    }
+
     /// Loads the workflow, printing every located error and exiting 65 (or 64) when there are any.
     func load(_ context: RunContext) throws -> (Workflow, String) {
         let file = self.file(root: context.workspace.root)

@@ -8,6 +8,16 @@ public struct DAGParser {
         "in", "out", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
         "after", "checkpoint", "allow-empty", "untracked", "executor", "partition", "account", "qos", "constraint", "sbatch",
     ]
+    /// What other tools' users type, and what it is here (Snakemake's `input:`, make's `deps`).
+    static let habits: [String: String] = [
+        "input:": "flow's is 'in PATH' (no colon)", "input": "flow's is 'in PATH'",
+        "output:": "flow's is 'out PATH' (no colon)", "output": "flow's is 'out PATH'",
+        "shell:": "flow's is 'run COMMAND' (no colon)", "shell": "flow's is 'run COMMAND'", "cmd": "flow's is 'run COMMAND'",
+        "script:": "flow's is 'run python3 SCRIPT' with 'in SCRIPT'", "params:": "use 'let NAME = VALUE' above the steps, and {NAME}",
+        "threads:": "flow's is 'cpus N'", "threads": "flow's is 'cpus N'", "resources:": "flow's are 'cpus N', 'mem 4G', 'gpus N'",
+        "log:": "flow keeps each step's log itself ('flow log STEP')", "deps": "flow's is 'in PATH'", "outs": "flow's is 'out PATH'",
+    ]
+
     static let settingKeywords: Set<String> = [
         "cpus", "mem", "gpus", "time", "retry", "timeout", "executor", "partition", "account", "qos", "constraint", "sbatch",
     ]
@@ -120,7 +130,7 @@ public struct DAGParser {
                 currentStep = parseStepHeader(words, line: line)
                 inBrokenStep = currentStep == nil
             default:
-                let hint = Spellcheck.hint(for: first.text, among: ["let", "include", "step"])
+                let hint = first.text.hasPrefix("rule") ? "; flow's is 'step NAME' (no colon)" : Spellcheck.hint(for: first.text, among: ["let", "include", "step"])
                 if DAGParser.stepKeywords.contains(first.text) {
                     error("'\(first.text)' must be indented under a 'step' line", line: n, column: first.column)
                 } else {
@@ -364,7 +374,7 @@ public struct DAGParser {
             let value = key == "sbatch" ? words.dropFirst().map(\.text).joined(separator: " ") : words[1].text
             return StepAttribute(kind: .setting(key: loc(keyword), value: Located(value, at: location(n, words[1].column))), location: at)
         default:
-            let hint = Spellcheck.hint(for: keyword.text, among: DAGParser.stepKeywords)
+            let hint = DAGParser.habits[keyword.text].map { "; \($0)" } ?? Spellcheck.hint(for: keyword.text, among: DAGParser.stepKeywords)
             error("unknown step attribute '\(keyword.text)'\(hint)", line: n, column: keyword.column)
             return nil
         }

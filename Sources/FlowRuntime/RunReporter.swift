@@ -111,13 +111,14 @@ public final class PlainReporter: RunReporter {
     }
 
     public func end(_ summary: RunSummary, workflow: Workflow) {
-        let parts = [StepOutcome.ran, .cached, .restored, .wouldRun, .failed, .skipped, .interrupted].compactMap { o -> String? in
+        let parts = [StepOutcome.ran, .cached, .restored, .wouldRun, .failed, .skipped, .interrupted, .notStarted].compactMap { o -> String? in
             let n = summary.count(o)
             return n > 0 ? "\(n) \(o.rawValue)" : nil
         }
         let status = summary.interrupted ? "interrupted" : (summary.failed ? "FAILED" : "done")
         let run = summary.runID > 0 ? "run \(summary.runID) " : ""
-        if !quiet || summary.failed || summary.interrupted {
+        // Always: --quiet keeps failures and this summary (docs/report.md).
+        do {
             out(String(format: "flow: %@%@: %@ (%.2fs)", run, status, parts.isEmpty ? "nothing to do" : parts.joined(separator: ", "), summary.duration),
                 error: summary.failed || summary.interrupted)
         }

@@ -41,6 +41,8 @@ public struct RunOptions {
 /// How a step ended up in this run.
 public enum StepOutcome: String, Sendable {
     case ran, cached, restored, failed, skipped, interrupted, wouldRun = "would run"
+    /// Selected, but never started before the run was interrupted.
+    case notStarted = "not started"
 }
 
 /// The summary of a run.
@@ -175,7 +177,8 @@ public final class Runner {
             reporter.tick(runningSteps(), summary: summary)
         }
         for id in workflow.order where self.selected.contains(id) && summary.outcomes[id] == nil {
-            settle(id, summary.interrupted ? .interrupted : .skipped, note: summary.interrupted ? "interrupted" : "not started")
+            // Interrupted is for steps that were running; these never started.
+            settle(id, summary.interrupted ? .notStarted : .skipped, note: summary.interrupted ? "interrupted before it started" : "not started")
         }
         for d in workflow.deferred {
             reporter.note("\(d.baseName): \(options.dryRun ? "expands after \(d.after) has run" : "not expanded: \(d.after) has no result")")
@@ -251,7 +254,7 @@ public final class Runner {
     }
 
     func summaryText() -> String {
-        [StepOutcome.ran, .cached, .restored, .failed, .skipped, .interrupted].compactMap { o in
+        [StepOutcome.ran, .cached, .restored, .failed, .skipped, .interrupted, .notStarted].compactMap { o in
             let n = summary.count(o)
             return n > 0 ? "\(n) \(o.rawValue)" : nil
         }.joined(separator: ", ")
@@ -329,7 +332,7 @@ public final class Runner {
     func settle(_ id: StepID, _ outcome: StepOutcome, note: String = "") {
         summary.outcomes[id] = outcome
         reporter.stepSettled(workflow[id], outcome: outcome, note: note)
-        if outcome == .skipped || outcome == .interrupted, !options.dryRun { journal(id, outcome.rawValue) }
+        if outcome == .skipped || outcome == .interrupted || outcome == .notStarted, !options.dryRun { journal(id, outcome.rawValue) }
         switch outcome {
         case .cached, .restored, .ran, .wouldRun:
             done.insert(id)
@@ -342,7 +345,7 @@ public final class Runner {
             for d in workflow[id].dependents where selected.contains(d) && summary.outcomes[d] == nil {
                 settle(d, .skipped, note: "upstream \(workflow[id].name) \(outcome == .failed ? "failed" : "skipped")")
             }
-        case .interrupted:
+        case .interrupted, .notStarted:
             break
         }
     }

@@ -247,7 +247,7 @@ public final class TerminalReporter: RunReporter {
         case .ran: return "32"
         case .cached, .restored: return "36"
         case .failed: return "31"
-        case .interrupted, .skipped: return "33"
+        case .interrupted, .skipped, .notStarted: return "33"
         case .wouldRun: return "0"
         }
     }
