@@ -119,13 +119,7 @@ public final class ActionCache {
         let p = path(key)
         let dir = (p as NSString).deletingLastPathComponent
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SystemError("create directory", dir) }
-        let tmp = "\(root)/tmp/\(TemporaryName.make())"
-        try FileIO.writeAll(tmp, Array(manifest.text.utf8), sync: false)
-        guard rename(tmp, p) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw SystemError("write manifest", p, errno: e)
-        }
+        try AtomicFile.write(Array(manifest.text.utf8), to: p, temporaryDirectory: "\(root)/tmp")
     }
 
     public func remove(_ key: Digest128) {

@@ -11,9 +11,7 @@ public enum CacheGeneration {
 
     /// Marks that something was removed from the cache at `cacheRoot`.
     public static func bump(_ cacheRoot: String) {
-        let tmp = "\(cacheRoot)/tmp/generation-\(TemporaryName.make())"
-        guard (try? FileIO.writeAll(tmp, Array("\(Date().timeIntervalSince1970)\n".utf8), sync: false)) != nil else { return }
-        if rename(tmp, path(cacheRoot)) != 0 { unlink(tmp) }
+        try? AtomicFile.write(Array("\(Date().timeIntervalSince1970)\n".utf8), to: path(cacheRoot), temporaryDirectory: cacheRoot + "/tmp")
     }
 
     /// The marker's stat signature as text ("none" before anything was ever removed).

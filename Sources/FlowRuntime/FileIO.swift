@@ -48,16 +48,9 @@ enum FileIO {
         ok = true
     }
 
-    /// Writes `bytes` to `path` atomically: a temporary beside it, fsync, rename, fsync of the directory.
+    /// Writes `bytes` to `path` atomically and durably (see `AtomicFile`).
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
-        let tmp = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0 ... .max))"
-        try writeAll(tmp, bytes, sync: true)
-        guard rename(tmp, path) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw SystemError("write", path, errno: e)
-        }
-        syncDirectory((path as NSString).deletingLastPathComponent)
+        try AtomicFile.write(bytes, to: path, durable: true)
     }
 
     static func syncDirectory(_ dir: String) {

@@ -109,10 +109,7 @@ public struct FreshSnapshot {
             text += TextRecord.line(["S", s.name, s.lastDuration.map { String($0) } ?? "", s.outputSize.map { String($0) } ?? ""])
         }
         let target = FreshSnapshot.path(stateDirectory: stateDirectory)
-        let tmp = "\(target).\(getpid()).tmp"
-        guard (try? FileIO.writeAll(tmp, Array(text.utf8), sync: false)) != nil else { return false }
-        guard rename(tmp, target) == 0 else { unlink(tmp); return false }
-        return true
+        return (try? AtomicFile.write(Array(text.utf8), to: target)) != nil
     }
 
 }

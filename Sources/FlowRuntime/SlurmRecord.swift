@@ -56,14 +56,7 @@ public struct SlurmCompletionRecord: Codable, Equatable, Sendable {
         let data = try encoder.encode(self)
         let dir = (path as NSString).deletingLastPathComponent
         try FileIO.makeDirectories(dir)
-        let temporary = "\(path).tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SystemError("create completion record", temporary) }
-        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
-        close(fd)
-        guard written == data.count else { throw SystemError("write completion record", temporary) }
-        guard rename(temporary, path) == 0 else { throw SystemError("rename completion record", path) }
+        try AtomicFile.write(Array(data), to: path, durable: true)
     }
 }
 

@@ -203,7 +203,7 @@ for scenario in ${@:-$ALL}; do
       run_tool "$tool" "$ws" || rc=$?
       secs=$(echo "$(date +%s.%N) - $start" | bc)
       printf '%-10s exit %d, %.1f s, ran %s\n' "$tool" "$rc" "$secs" "$(ran_list "$ws")"
-      r=$(restored "$tool" "$ws")
+      r=$(restored "$tool" "$ws" || true)
       [ -z "$r" ] || echo "           restored: $r"
       [ "$rc" = 0 ] || { echo "           last lines:"; tail -5 "$ws/.tool.log" | sed 's/^/             /'; }
       echo "           then: $(verdict "$tool" "$ws")"
