@@ -45,8 +45,9 @@ import Testing
         trap 'echo "$k $acc" > "$ck.tmp"; mv "$ck.tmp" "$ck"; exit 143' TERM
         while [ "$k" -lt "$iters" ]; do
           sleep 0.05
-          acc=$(( (acc * 31 + k + j) % 1000003 ))
-          k=$((k + 1))
+          next=$(( (acc * 31 + k + j) % 1000003 ))
+          # One command: the TERM trap runs between commands, never between k and acc.
+          k=$((k + 1)) acc=$next
           echo "$k $acc" > "$ck.tmp"; mv "$ck.tmp" "$ck"
         done
         echo "model $j $acc" > "$out"

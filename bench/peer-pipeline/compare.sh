@@ -65,9 +65,19 @@ run_tool() {
 # restored TOOL DIR: the steps the last run brought back from a cache instead of running them.
 restored() {
   case $1 in
-    flow) grep -o 'restored [^ ]*' "$2/.tool.log" | sed 's/restored //' | tr '\n' ' ' ;;
+    flow) grep -o '\] restored [^ ]*' "$2/.tool.log" | sed 's/.*restored //' | tr '\n' ' ' ;;
     dvc) grep -o "Stage '[^']*' is cached" "$2/.tool.log" | cut -d"'" -f2 | tr '\n' ' ' ;;
     snakemake) ;;
+  esac
+}
+
+# predict TOOL DIR: what the tool's dry run says it will do, before the run.
+predict() {
+  case $1 in
+    flow) (cd "$2" && "$FLOW_BIN" run -n pipeline.dag 2>&1) | tail -1 | sed 's/^flow: //' ;;
+    snakemake) (cd "$2" && "$SNAKEMAKE" -n -c1 2>&1) \
+      | awk '/^total/ { print $2 " jobs"; found = 1 } END { if (!found) print "nothing to be done" }' ;;
+    dvc) echo "$((cd "$2" && "$DVC" repro --dry 2>&1) | grep -c "^Running stage") stages" ;;
   esac
 }
 
@@ -198,11 +208,13 @@ for scenario in ${@:-$ALL}; do
       rm -rf "$ws"
       cp -a "$work/base-$tool" "$ws"
       "edit_$scenario"
+      guess=$(predict "$tool" "$ws" || true)
       start=$(date +%s.%N)
       rc=0
       run_tool "$tool" "$ws" || rc=$?
       secs=$(echo "$(date +%s.%N) - $start" | bc)
       printf '%-10s exit %d, %.1f s, ran %s\n' "$tool" "$rc" "$secs" "$(ran_list "$ws")"
+      echo "           dry run before: $guess"
       r=$(restored "$tool" "$ws" || true)
       [ -z "$r" ] || echo "           restored: $r"
       [ "$rc" = 0 ] || { echo "           last lines:"; tail -5 "$ws/.tool.log" | sed 's/^/             /'; }
