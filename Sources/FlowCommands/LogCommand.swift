@@ -1,15 +1,23 @@
 import ArgumentParser
 import Foundation
+import FlowCore
 import FlowRuntime
 import XXHash
 
 /// `flow log STEP [--run R]`
 struct LogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "Print a step's log from its latest run (or from run R).")
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Print the log of the step's result that is in the workspace (or of run R).",
+        discussion: """
+            Without --run: the log kept with the result now in the workspace, and the run that made \
+            it; if the step's latest attempt failed since, that attempt's log. A fan-out's base name \
+            lists its instances. `NAME:VALUE` stands for `NAME[VALUE]` (no shell quoting needed).
+            """)
 
     @OptionGroup var workspace: WorkspaceOptions
 
-    @Argument(help: "The step's instance name, e.g. embed[3].")
+    @Argument(help: "The step's instance name, e.g. embed[3] or embed:3.")
     var step: String
 
     @Option(name: .customLong("run"), help: "The run to take the log from (see flow runs).")
@@ -17,21 +25,45 @@ struct LogCommand: ParsableCommand {
 
     func run() throws {
         let context = try workspace.context()
-        if let (runID, entry) = try context.state.lastEntry(step: step, run: runID),
-           FileManager.default.fileExists(atPath: entry.log) {
-            Diagnostics.print("# \(step), run \(runID), \(entry.state), attempt \(entry.attempt): \(entry.log)")
-            FileHandle.standardOutput.write(FileManager.default.contents(atPath: entry.log) ?? Data())
+        let step = Workflow.instanceName(self.step)
+        let latest = try context.state.lastEntry(step: step, run: runID)
+        if runID != nil {
+            guard let (run, entry) = latest, try show(entry, run: run) else { throw noLog(step, context) }
             return
         }
-        // The log kept in the cache with the step's last result (it may have run in another
-        // workspace sharing the cache, or its .flow/logs file may have been removed).
-        if runID == nil, let record = try context.state.record(step: step), let manifest = context.actions.lookup(record.key),
-           let hex = manifest.log, let digest = Digest128(hex: hex), let bytes = try? context.store.contents(digest) {
-            Diagnostics.print("# \(step), from the cache (result \(record.key.hex.prefix(12)), finished on \(manifest.host))")
+        let record = try context.state.record(step: step)
+        // A failure after the result in the workspace: what the user wants to read first.
+        if let (run, entry) = latest, ["failed", "interrupted"].contains(entry.state), run > (record?.runID ?? 0), try show(entry, run: run) {
+            return
+        }
+        if let record, let manifest = context.actions.lookup(record.key), let hex = manifest.log,
+           let digest = Digest128(hex: hex), let bytes = try? context.store.contents(digest) {
+            let made = try context.state.runThatMade(step: step, key: record.key.hex)
+            Diagnostics.print("# \(step): the log of the result in the workspace, from the cache (\(record.key.hex.prefix(12)), " +
+                              (made.map { "made by run \($0)" } ?? "made on \(manifest.host), outside this workspace's runs") + ")")
             FileHandle.standardOutput.write(Data(bytes))
             return
         }
+        if let (run, entry) = latest, try show(entry, run: run) { return }
+        throw noLog(step, context)
+    }
+
+    func show(_ entry: StateStore.RunStep, run: Int64) throws -> Bool {
+        guard FileManager.default.fileExists(atPath: entry.log) else { return false }
+        Diagnostics.print("# \(entry.step), run \(run), \(entry.state), attempt \(entry.attempt): \(entry.log)")
+        FileHandle.standardOutput.write(FileManager.default.contents(atPath: entry.log) ?? Data())
+        return true
+    }
+
+    func noLog(_ step: String, _ context: RunContext) -> Error {
+        let instances = ((try? context.state.allRecords()) ?? [:]).keys.filter { $0.hasPrefix(step + "[") }.sorted()
+        if !instances.isEmpty {
+            let shown = instances.prefix(20).map { "  flow log '\($0)'" }.joined(separator: "\n")
+            Diagnostics.print("flow: '\(step)' is a fan-out of \(instances.count) instance\(instances.count == 1 ? "" : "s"); name one:\n\(shown)" +
+                              (instances.count > 20 ? "\n  ..." : ""))
+            return ExitCode(64)
+        }
         Diagnostics.print("flow: error: no log of step '\(step)'\(runID.map { " in run \($0)" } ?? "") (it ran in no recorded run, or its log was removed)")
-        throw ExitCode(1)
+        return ExitCode(1)
     }
 }

@@ -129,11 +129,17 @@ public struct Workflow: Sendable {
         return seen
     }
 
+    /// `NAME:VALUE` is `NAME[VALUE]`: an instance name typed without shell quoting.
+    public static func instanceName(_ typed: String) -> String {
+        guard !typed.contains("["), let colon = typed.firstIndex(of: ":") else { return typed }
+        return typed[..<colon] + "[" + typed[typed.index(after: colon)...] + "]"
+    }
+
     /// Resolves target names (instance or base names) to ids; unknown names come back in `unknown`.
     public func resolve(targets: [String]) -> (ids: [StepID], unknown: [String]) {
         var ids: [StepID] = []
         var unknown: [String] = []
-        for t in targets {
+        for t in targets.map(Workflow.instanceName) {
             let matches = steps.filter { $0.name == t || $0.baseName == t }
             if matches.isEmpty { unknown.append(t) } else { ids += matches.map(\.id) }
         }

@@ -291,6 +291,12 @@ public final class StateStore {
 
     /// The step's most recent journal entry across runs that has a log (for `flow log STEP`):
     /// runs in which the step was only cached have none. With `run`, that run's entry.
+    /// The run in which `step` succeeded with action key `key` (the run that made that result).
+    public func runThatMade(step: String, key: String) throws -> Int64? {
+        try db.query("SELECT run_id FROM run_steps WHERE step = ? AND key = ? AND state = 'succeeded' ORDER BY run_id DESC LIMIT 1",
+                     [.text(step), .text(key)]).first?[0].int
+    }
+
     public func lastEntry(step: String, run: Int64? = nil) throws -> (run: Int64, entry: RunStep)? {
         let sql = "SELECT run_id FROM run_steps WHERE step = ? \(run == nil ? "AND log != ''" : "AND run_id = ?") ORDER BY run_id DESC LIMIT 1"
         guard let id = try db.query(sql, [.text(step)] + (run.map { [.integer($0)] } ?? [])).first?[0].int else { return nil }

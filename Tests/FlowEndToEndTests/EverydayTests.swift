@@ -59,6 +59,31 @@ import Testing
         #expect(r.stderr.contains("2 interrupted") && r.stderr.contains("2 not started"), "\(r)")
     }
 
+    @Test func logShowsTheResultInTheWorkspaceAndListsAFanOutsInstances() throws {
+        let dir = TemporaryDirectory("flow-everyday")
+        try dir.write("flow.dag", """
+            let C = 1
+            step report
+              out r.txt
+              run echo best C = {C}; echo {C} > {out}
+            step train[c in 1, 2]
+              out m/{c}.txt
+              run echo training {c}; echo {c} > {out}
+            """)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        #expect(try FlowBinary.run(["run", "-q", "--set", "C=10"], in: dir.path).status == 0)
+        let back = try FlowBinary.run(["run"], in: dir.path)
+        #expect(back.stdout.contains("restored report"), "\(back)")
+        let log = try FlowBinary.run(["log", "report"], in: dir.path)
+        #expect(log.status == 0 && log.stdout == "best C = 1\n", "the log of run 2 describes another result: \(log)")
+        #expect(log.stderr.contains("made by run 1"), "\(log)")
+        let base = try FlowBinary.run(["log", "train"], in: dir.path)
+        #expect(base.status == 64 && base.stderr.contains("'train' is a fan-out of 2 instances") && base.stderr.contains("flow log 'train[1]'"), "\(base)")
+        let unquoted = try FlowBinary.run(["log", "train:2"], in: dir.path)
+        #expect(unquoted.status == 0 && unquoted.stdout == "training 2\n", "\(unquoted)")
+        #expect(try FlowBinary.run(["run", "-q", "train:1"], in: dir.path).status == 0)
+    }
+
     @Test func gcDryRunSaysWhatItWouldRemove() throws {
         let dir = TemporaryDirectory("flow-everyday")
         try dir.write("flow.dag", "let v = 1\nstep s\n  out o.txt\n  run echo {v} > {out}\n")
