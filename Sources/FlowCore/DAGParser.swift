@@ -5,7 +5,7 @@
 /// in `\` continues on the next one. Every error is collected, not just the first.
 public struct DAGParser {
     public static let stepKeywords = [
-        "in", "out", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
+        "in", "out", "metrics", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
         "after", "checkpoint", "allow-empty", "untracked", "executor", "partition", "account", "qos", "constraint", "sbatch",
     ]
     /// What other tools' users type, and what it is here (Snakemake's `input:`, make's `deps`).
@@ -287,7 +287,7 @@ public struct DAGParser {
         let at = location(n, keyword.column)
         func loc(_ w: Tokenizer.Word) -> Located<String> { Located(w.text, at: location(n, w.column)) }
         switch keyword.text {
-        case "in", "out":
+        case "in", "out", "metrics":
             let args = Array(words.dropFirst())
             guard !args.isEmpty else {
                 error("'\(keyword.text)' needs at least one path", line: n, column: keyword.column + keyword.text.count + 1)
@@ -309,7 +309,8 @@ public struct DAGParser {
                 }
             }
             let located = paths.map(loc)
-            return StepAttribute(kind: keyword.text == "in" ? .input(name: name, paths: located) : .output(name: name, paths: located), location: at)
+            return StepAttribute(kind: keyword.text == "in" ? .input(name: name, paths: located) : .output(name: name, paths: located),
+                                 location: at, isMetrics: keyword.text == "metrics")
         case "run":
             // The command is the raw rest of the line (after 'run' and its blanks), untouched.
             let scalars = Array(line.text.unicodeScalars)

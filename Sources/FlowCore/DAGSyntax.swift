@@ -109,6 +109,8 @@ public struct StepAttribute: Equatable {
     }
     public var kind: Kind
     public var location: SourceLocation
+    /// `metrics [NAME =] PATH...`: outputs (an `.output` kind) that are also metrics files.
+    public var isMetrics = false
 }
 
 /// One `env` entry: `NAME` passes flow's own value through, `NAME=VALUE` sets it.

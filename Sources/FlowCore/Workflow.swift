@@ -65,6 +65,11 @@ public struct Step: Equatable, Sendable {
     /// Seconds; 0 means no limit.
     public var timeout = 0
     public var checkpoint = false
+    /// Outputs that are metrics files (JSON or YAML), for `flow metrics`.
+    public var metrics: [String] = []
+    /// The fan-out variables of this instance and their values, in the order of the domains
+    /// (`[("C", "0.1"), ("seed", "2")]`), for tables of a sweep.
+    public var parameters: [Parameter] = []
     /// `executor` and cluster options (`partition`, `account`, `qos`, `constraint`, `sbatch`).
     public var executorOptions: [String: String] = [:]
     /// Explicit ordering edges from `after`.
@@ -185,4 +190,10 @@ public struct DeferredStep: Equatable, Sendable {
 
     /// How `flow status` shows it.
     public var displayName: String { isFanOut ? baseName + "[*]" : baseName }
+}
+
+/// One fan-out variable's value in a step instance.
+public struct Parameter: Equatable, Sendable {
+    public var name: String
+    public var value: String
 }

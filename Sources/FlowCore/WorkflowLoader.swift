@@ -85,6 +85,8 @@ struct LoaderState {
     }
 
     mutating func error(_ message: String, at location: SourceLocation, notes: [String] = []) {
+        // Every instance of a fan-out would report the same error at the same place: once is enough.
+        if let last = errors.last, last.location == location, last.message == message { return }
         errors.append(DAGError(message, at: location, sourceLine: sourceLine(location), notes: notes))
     }
 
@@ -526,6 +528,7 @@ struct LoaderState {
                     }
                     let ref = PathRef(path: norm, isDirectory: isDir, name: label?.value)
                     if isInput { inputs.append(ref); inLocations.append(p.location) } else { outputs.append(ref); outLocations.append(p.location) }
+                    if attribute.isMetrics { step.metrics.append(norm) }
                     rendered.append(norm)
                 }
                 if let label {
@@ -587,6 +590,7 @@ struct LoaderState {
         }
         step.inputs = inputs
         step.outputs = outputs
+        step.parameters = decl.fanOuts.compactMap { f in bindings[f.variable.value].map { Parameter(name: f.variable.value, value: $0) } }
         step.variables = Dictionary(uniqueKeysWithValues: used.compactMap { v in variables[v].map { (v, $0) } })
         steps.append(step)
         inputLocations.append(inLocations)

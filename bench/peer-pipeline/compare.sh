@@ -76,8 +76,10 @@ predict() {
   case $1 in
     flow) (cd "$2" && "$FLOW_BIN" run -n pipeline.dag 2>&1) | tail -1 | sed 's/^flow: //' ;;
     snakemake) (cd "$2" && "$SNAKEMAKE" -n -c1 2>&1) \
-      | awk '/^total/ { print $2 " jobs"; found = 1 } END { if (!found) print "nothing to be done" }' ;;
-    dvc) echo "$((cd "$2" && "$DVC" repro --dry 2>&1) | grep -c "^Running stage") stages" ;;
+      | awk '/^total/ && !found { print $2 " jobs"; found = 1 } END { if (!found) print "nothing to be done" }' ;;
+    dvc) (cd "$2" && "$DVC" repro --dry 2>&1) \
+      | awk '/^Running stage/ { n++ } /^ERROR/ { err = 1 }
+             END { printf "%d stages%s\n", n, err ? ", then it stops with an error" : "" }' ;;
   esac
 }
 
