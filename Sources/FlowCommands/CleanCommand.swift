@@ -37,10 +37,13 @@ struct CleanCommand: ParsableCommand {
             throw ExitCode(75)
         }
         defer { withExtendedLifetime(lock) {} }
-        let produced = try context.state.producedOutputs()
+        let produced = try context.state.producedOutputs(workflow: wf.id)
         var candidates: [(path: String, step: String, digest: Digest128?)] = []
         let found = OrphanOutputs(workflow: wf, produced: produced, workspace: context.workspace)
-        for o in found.removable { candidates.append((o.path, o.step, nil)) }
+        // Orphans with --orphans, or with no step named (everything).
+        if orphans || workflow.targets.isEmpty {
+            for o in found.removable { candidates.append((o.path, o.step, nil)) }
+        }
         if !orphans {
             let ids = try workflow.targetIDs(wf)
             let chosen = ids.isEmpty ? wf.steps.map(\.id) : ids

@@ -15,11 +15,10 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
-        let (wf, _) = try workflow.load(context)
+        guard !workflow.targets.isEmpty else { throw ValidationError("name the step to explain: flow explain [FILE] STEP") }
+        let plan = try Planning(context, workflow)
+        let wf = plan.workflow, evaluations = plan.evaluations
         let ids = try workflow.targetIDs(wf)
-        guard !ids.isEmpty else { throw ValidationError("name the step to explain: flow explain [FILE] STEP") }
-        let evaluator = try context.evaluator(for: wf)
-        let evaluations = evaluator.evaluateAll(targets: wf.closure(of: ids), forced: [])
         context.workspace.saveStatCache()
         for id in ids {
             let step = wf[id]

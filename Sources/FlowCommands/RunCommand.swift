@@ -128,7 +128,7 @@ struct RunCommand: ParsableCommand {
                                                            flowExecutable: context.flowExecutable, workflowName: workflowName))
         }
         let runner = try Runner(context: context, workflow: wf, options: options, executor: executor, reporter: reporter)
-        runner.replan = { try workflow.load(context).0 }
+        runner.replan = { try workflow.load(context, warnings: false).0 }
         let summary = try runner.run()
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }

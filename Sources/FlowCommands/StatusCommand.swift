@@ -29,27 +29,13 @@ struct StatusCommand: ParsableCommand {
         }
         try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
-        var (wf, _) = try workflow.load(context)
-        var targets = wf.closure(of: try workflow.targetIDs(wf))
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
-        let cluster = SlurmStatus.survey(context: context, workflow: wf)
-        // Outputs of steps that left the workflow: evaluated as gone, as the next run makes them.
-        let orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(), workspace: context.workspace).removable
-        context.workspace.hiddenPaths = Set(orphans.map(\.path))
-        var evaluator = try context.evaluator(for: wf)
-        var evaluations = evaluator.evaluateAll(targets: targets, forced: [])
-        // Fan-outs over files that a step writes expand where that step's result is known.
-        while !wf.deferred.isEmpty {
-            for (id, e) in evaluations where e.state.isKnown { if let m = e.manifest { context.workspace.knownResults[wf[id].name] = m } }
-            guard wf.deferred.contains(where: { context.workspace.knownResults[$0.after] != nil }) else { break }
-            let next = try workflow.load(context).0
-            guard next.steps.count != wf.steps.count || next.deferred != wf.deferred else { break }
-            wf = next
-            targets = wf.closure(of: try workflow.targetIDs(wf))
-            evaluator = try context.evaluator(for: wf)
-            evaluations = evaluator.evaluateAll(targets: targets, forced: [])
-        }
+        let loaded = try workflow.load(context).0
+        let cluster = SlurmStatus.survey(context: context, workflow: loaded)
+        let plan = try Planning(context, workflow, loaded: loaded)
+        let wf = plan.workflow, evaluations = plan.evaluations, orphans = plan.orphans
+        let targets = wf.closure(of: try workflow.targetIDs(wf))
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
         let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in

@@ -74,12 +74,12 @@ struct WorkflowArguments: ParsableArguments {
     }
 
     /// Loads the workflow, printing every located error and exiting 65 (or 64) when there are any.
-    func load(_ context: RunContext) throws -> (Workflow, String) {
+    func load(_ context: RunContext, warnings: Bool = true) throws -> (Workflow, String) {
         let file = self.file(root: context.workspace.root)
         let loader = WorkflowLoader(workspace: context.workspace, ops: BuiltinOps(), environment: ProcessInfo.processInfo.environment)
         do {
             let wf = try loader.load(file: file, overrides: try variableOverrides())
-            for w in wf.warnings { Diagnostics.print(w.description) }
+            if warnings { for w in wf.warnings { Diagnostics.print(w.description) } }
             return (wf, file)
         } catch let e as DAGErrors {
             Diagnostics.print(e.description)

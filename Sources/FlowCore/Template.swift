@@ -128,23 +128,52 @@ struct TemplateError: Error {
     var unknownName: String?
 }
 
-/// Where a placeholder stands in a shell command: outside quotes, or inside '...' or "...".
-/// Only the quoting that the command's own text opens counts (not `$(...)` nesting).
-enum ShellContext: Equatable {
-    case bare, singleQuoted, doubleQuoted
+/// Where a placeholder stands in a shell command: outside quotes, or inside '...' or "...",
+/// following command substitutions: inside `"$(...)"` or a backquoted command the shell starts
+/// afresh, unquoted, so a value there is quoted as outside quotes.
+struct ShellContext: Equatable {
+    enum Quoting: Equatable { case bare, singleQuoted, doubleQuoted }
+    /// What opened each level: a quote, `$(`, or a backquote (the innermost last).
+    enum Level: Equatable { case single, double, substitution, backquote }
+
+    var levels: [Level] = []
+
+    static let bare = ShellContext()
+
+    /// How a value must be quoted here.
+    var quoting: Quoting {
+        switch levels.last {
+        case .single: return .singleQuoted
+        case .double: return .doubleQuoted
+        default: return .bare
+        }
+    }
 
     /// The context after the shell reads `text` in this one.
     func after(_ text: String) -> ShellContext {
         var state = self
         var escaped = false
-        for c in text.unicodeScalars {
+        let scalars = Array(text.unicodeScalars)
+        var i = 0
+        while i < scalars.count {
+            let c = scalars[i]
+            defer { i += 1 }
             if escaped { escaped = false; continue }
-            switch (state, c) {
-            case (.bare, "\\"), (.doubleQuoted, "\\"): escaped = true
-            case (.bare, "'"): state = .singleQuoted
-            case (.bare, "\""): state = .doubleQuoted
-            case (.singleQuoted, "'"): state = .bare
-            case (.doubleQuoted, "\""): state = .bare
+            let next: Unicode.Scalar? = i + 1 < scalars.count ? scalars[i + 1] : nil
+            switch (state.levels.last, c) {
+            case (.single, "'"): state.levels.removeLast()
+            case (.single, _): break
+            case (_, "\\"): escaped = true
+            case (.double, "\""): state.levels.removeLast()
+            case (_, "$") where next == "(":
+                state.levels.append(.substitution)
+                i += 1
+            case (_, "`"):
+                if state.levels.last == .backquote { state.levels.removeLast() } else { state.levels.append(.backquote) }
+            case (.double, _): break
+            case (.substitution, ")"): state.levels.removeLast()
+            case (_, "'"): state.levels.append(.single)
+            case (_, "\""): state.levels.append(.double)
             default: break
             }
         }

@@ -109,6 +109,9 @@ public struct Workflow: Sendable {
 
     public subscript(id: StepID) -> Step { steps[id.index] }
 
+    /// Which workflow this is, for what the state records per workflow: its main .dag file.
+    public var id: String { files.first ?? "" }
+
     public func step(named name: String) -> Step? { steps.first { $0.name == name } }
 
     /// The steps named by `targets` (an instance name, or a base name for all its instances),
@@ -158,7 +161,21 @@ public enum ShellQuote {
     /// `value` as the shell must see it to read it back as exactly that text where it stands:
     /// one quoted word outside quotes, escaped for "...", and closed-and-reopened for '...'.
     static func quote(_ value: String, in context: ShellContext) -> String {
-        switch context {
+        var quoted = quote(value, quoting: context.quoting)
+        // Each enclosing backquoted command removes one level of backslashes before ` and \.
+        for level in context.levels.reversed() where level == .backquote {
+            var escaped = ""
+            for c in quoted.unicodeScalars {
+                if c == "\\" || c == "`" { escaped.unicodeScalars.append("\\") }
+                escaped.unicodeScalars.append(c)
+            }
+            quoted = escaped
+        }
+        return quoted
+    }
+
+    static func quote(_ value: String, quoting: ShellContext.Quoting) -> String {
+        switch quoting {
         case .bare: return quote(value)
         case .singleQuoted: return value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''")
         case .doubleQuoted:

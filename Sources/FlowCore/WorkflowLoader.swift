@@ -59,6 +59,7 @@ struct LoaderState {
     var declDone: [Bool] = []
     var declBusy: [Bool] = []
     var declaredOutputsCache: [DeclaredOutput]?
+    var globInputCache: [String: [String]] = [:]
     var warnings: [(step: String, warning: DAGError)] = []
     var warnedDecls: Set<String> = []
     /// The errors found in elaborating each step, by base name (dropped if the step is deferred).
@@ -214,7 +215,7 @@ struct LoaderState {
             return nil
         }, finish: { name, format, value, context in
             guard shell, format != Template.rawFormat else { return value }
-            if let paths = pathLists[name], context == .bare { return paths.map { ShellQuote.quote($0) }.joined(separator: " ") }
+            if let paths = pathLists[name], context.quoting == .bare { return paths.map { ShellQuote.quote($0) }.joined(separator: " ") }
             return ShellQuote.quote(value, in: context)
         })
         used.formUnion(touched)
@@ -294,6 +295,7 @@ struct LoaderState {
         if let known = declaredOutputsCache { return known }
         var scratch = self
         scratch.errors = []
+        scratch.instanceCount = 0
         scratch.listingDeclaredOutputs = true
         var result: [DeclaredOutput] = []
         for decl in decls {
@@ -508,10 +510,17 @@ struct LoaderState {
                         continue
                     }
                     if isInput && WorkspacePath.isGlob(norm) {
-                        // Source files, and the outputs that steps declare (they match in a fresh checkout too).
-                        let declared = allDeclaredOutputs().map(\.path).filter { WorkspacePath.matches($0, pattern: norm) }
-                        let sources = loader.workspace.glob(norm).filter { !loader.workspace.wasProducedByFlow($0) }
-                        let matches = Array(Set(sources + declared)).sorted()
+                        let matches: [String]
+                        if !listingDeclaredOutputs, let producer = producingDirectory(of: norm) {
+                            // Files a step writes into its output directory: known from its result, or later.
+                            guard let files = loader.workspace.resultFiles(of: producer.step, directory: producer.path) else {
+                                deferred[decl.name.value] = (producer.step, p.location)
+                                continue
+                            }
+                            matches = files.filter { WorkspacePath.matches($0, pattern: norm) }
+                        } else {
+                            matches = globInputMatches(norm)
+                        }
                         if matches.isEmpty {
                             error("glob '\(text)' matches no file", at: p.location)
                         }
@@ -629,6 +638,26 @@ struct LoaderState {
         return decl.name.location
     }
 
+    /// Source files and the outputs that steps declare matching an input glob (outputs match in
+    /// a fresh checkout too), computed once per pattern: every instance of a fan-out asks again.
+    mutating func globInputMatches(_ pattern: String) -> [String] {
+        if let known = globInputCache[pattern] { return known }
+        let fixed = pattern.split(separator: "/").prefix { !WorkspacePath.isGlob(String($0)) }.joined(separator: "/")
+        let outputs = allDeclaredOutputs()
+        // Declared outputs are sorted by path: only those under the pattern's fixed part can match.
+        var lo = 0, hi = outputs.count
+        while lo < hi { let mid = (lo + hi) / 2; if outputs[mid].path < fixed { lo = mid + 1 } else { hi = mid } }
+        var declared: [String] = []
+        while lo < outputs.count, outputs[lo].path.hasPrefix(fixed) {
+            if WorkspacePath.matches(outputs[lo].path, pattern: pattern) { declared.append(outputs[lo].path) }
+            lo += 1
+        }
+        let sources = loader.workspace.glob(pattern).filter { !loader.workspace.wasProducedByFlow($0) }
+        let result = Array(Set(sources + declared)).sorted()
+        globInputCache[pattern] = result
+        return result
+    }
+
     /// The outputs a gather names, in instance order; nil after an error.
     mutating func gatheredPaths(_ gather: Gather, from decl: StepDecl, at location: SourceLocation) -> [PathRef]? {
         guard gather.base != decl.name.value else {
@@ -692,6 +721,11 @@ struct LoaderState {
     }
 
     mutating func applySetting(_ key: Located<String>, _ value: String, _ at: SourceLocation, to step: inout Step) {
+        // Settings become lines of a job script (#SBATCH ...): a newline would add a command.
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
+            error("'\(key.value)' has a control character (a newline?) in its value", at: at)
+            return
+        }
         switch key.value {
         case "cpus", "gpus", "retry":
             guard let n = Int(value), n >= (key.value == "cpus" ? 1 : 0), n <= 4096 else {
@@ -756,24 +790,31 @@ struct LoaderState {
                 }
             }
         }
-        var changed = true
-        while changed {
-            changed = false
-            let blocked = decls.filter { deferred[$0.name.value] != nil }.flatMap { templates($0, inputs: false).map(literalPrefix) }
-            for decl in decls where deferred[decl.name.value] == nil {
-                let base = decl.name.value
-                let cause: (String, SourceLocation)?
-                if let input = templates(decl, inputs: true).first(where: { t in blocked.contains { overlaps(literalPrefix(t), $0) } }) {
-                    cause = (deferredCause(blocked: literalPrefix(input)), input.location)
-                } else if let name = afterNames(decl).first(where: { deferred[$0.value] != nil }) {
-                    cause = (deferred[name.value]!.after, name.location)
-                } else {
-                    cause = nil
-                }
-                if let (after, location) = cause {
-                    deferred[base] = (after, location)
-                    changed = true
-                }
+        // Which step reads what which step writes, by the known prefix of their path templates
+        // (computed once), then every step reachable from a deferred one: linear in the edges.
+        // A step that was elaborated reads its instances' actual inputs (a template such as `{f}`
+        // says nothing before it is expanded); a gather reads the step it names, and only that.
+        let outputsOf = decls.map { templates($0, inputs: false).map(literalPrefix) }
+        var actualInputs: [String: [String]] = [:]
+        for step in steps { actualInputs[step.baseName, default: []] += step.inputs.map(\.path) }
+        var readers: [[(reader: Int, location: SourceLocation)]] = Array(repeating: [], count: decls.count)
+        for (r, decl) in decls.enumerated() {
+            let location = templates(decl, inputs: true).first?.location ?? decl.name.location
+            for base in Gather.bases(in: decl) { if let w = declIndex[base], w != r { readers[w].append((r, location)) } }
+            let inputs = deferred[decl.name.value] != nil ? [] : Set(actualInputs[decl.name.value] ?? [])
+            for (w, outs) in outputsOf.enumerated() where w != r && !outs.isEmpty {
+                if inputs.contains(where: { input in outs.contains { overlaps(input, $0) } }) { readers[w].append((r, location)) }
+            }
+        }
+        for (r, decl) in decls.enumerated() {
+            for name in afterNames(decl) { if let w = declIndex[name.value] { readers[w].append((r, name.location)) } }
+        }
+        var queue = decls.indices.filter { deferred[decls[$0].name.value] != nil }
+        while let w = queue.popLast() {
+            let after = deferred[decls[w].name.value]!.after
+            for (r, location) in readers[w] where deferred[decls[r].name.value] == nil {
+                deferred[decls[r].name.value] = (after, location)
+                queue.append(r)
             }
         }
         // Drop the deferred steps' instances (renumbered) and the errors found in elaborating them.
@@ -788,11 +829,6 @@ struct LoaderState {
         afterNames = keep.map { afterNames[$0] }
         fanOutItems = keep.map { fanOutItems[$0] }
         errors.removeAll { e in decls.contains { deferred[$0.name.value] != nil && declErrors[$0.name.value]?.contains(e) == true } }
-    }
-
-    /// The step a deferred input waits for: that of the first deferred step whose outputs it overlaps.
-    func deferredCause(blocked prefix: String) -> String {
-        deferred.values.map(\.after).sorted().first ?? ""
     }
 
     func afterNames(_ decl: StepDecl) -> [Located<String>] {

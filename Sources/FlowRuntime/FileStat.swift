@@ -23,6 +23,13 @@ public struct FileStat: Equatable, Sendable {
         device == other.device && inode == other.inode && size == other.size && mtimeNs == other.mtimeNs && ctimeNs == other.ctimeNs
     }
 
+    /// The same file with the same content as far as a write can tell: the signature without the
+    /// ctime, which a new hard link to the same inode changes (a `--link hardlink` restore of an
+    /// identical output elsewhere) while nothing was written.
+    public func sameContentSignature(_ other: FileStat) -> Bool {
+        device == other.device && inode == other.inode && size == other.size && mtimeNs == other.mtimeNs
+    }
+
     /// `stat` (following links); nil when the path does not exist.
     public static func of(_ path: String, followLinks: Bool = true) -> FileStat? {
         var st = stat()

@@ -19,12 +19,22 @@ extension Manifest {
             guard out.size >= 0 else { return "output '\(out.path)' has a negative size" }
             guard let entries = out.entries else { continue }
             var seen = Set<String>()
+            let all = Set(entries.map(\.path))
+            var tree: [ContentHash.TreeEntry] = []
             for e in entries {
+                // `a` and `a/b` cannot both be files.
+                var parent = Substring(e.path)
+                while let slash = parent.lastIndex(of: "/") {
+                    parent = parent[..<slash]
+                    if all.contains(String(parent)) { return "entry '\(e.path)' of '\(out.path)' lies inside entry '\(parent)', a file" }
+                }
+                if let d = Digest128(hex: e.digest) { tree.append(ContentHash.TreeEntry(path: e.path, digest: d, size: e.size, executable: e.executable)) }
                 if let p = Manifest.pathProblem(e.path) { return "entry '\(e.path)' of '\(out.path)' \(p)" }
                 guard Digest128(hex: e.digest) != nil else { return "entry '\(e.path)' of '\(out.path)' has an invalid digest '\(e.digest)'" }
                 guard e.size >= 0 else { return "entry '\(e.path)' of '\(out.path)' has a negative size" }
                 guard seen.insert(e.path).inserted else { return "entry '\(e.path)' of '\(out.path)' appears twice" }
             }
+            guard ContentHash.tree(tree).hex == out.digest else { return "directory '\(out.path)' has a digest that its entries do not give" }
         }
         return nil
     }

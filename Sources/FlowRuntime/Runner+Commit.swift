@@ -79,7 +79,7 @@ extension Runner {
             }
         }
         for (path, before) in a.evaluation.inputStats {
-            guard let now = FileStat.of(context.workspace.absolute(path)), now.sameSignature(before) else {
+            guard let now = FileStat.of(context.workspace.absolute(path)), now.sameContentSignature(before) else {
                 throw StepCheckError(message: "changed its input '\(path)' while running; its result is not cached")
             }
         }

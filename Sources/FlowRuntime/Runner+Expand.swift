@@ -29,6 +29,10 @@ extension Runner {
             return result
         }
         summary.outcomes = map(summary.outcomes)
+        attempts = map(attempts)
+        resumes = map(resumes)
+        evaluations = map(evaluations)
+        checkpointWaits = Set(checkpointWaits.compactMap { newID[old[$0].name] })
         let manifests = map(evaluator.manifests)
         let pending = Set(evaluator.pending.compactMap { newID[old[$0].name] })
         done = Set(done.compactMap { newID[old[$0].name] })

@@ -12,7 +12,9 @@ extension Runner {
         let step = workflow[id]
         // Every input file's signature, those an upstream step wrote and those inside input
         // directories too: a step that changes any of them fails and is not cached.
-        evaluations[id]!.inputStats.merge(inputSignatures(step)) { _, now in now }
+        // The signatures taken when the key was computed win: a file that changed since then
+        // (while the step waited) must fail the check, not become the new baseline.
+        evaluations[id]!.inputStats.merge(inputSignatures(step)) { evaluated, _ in evaluated }
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
         attempts[id] = attempt

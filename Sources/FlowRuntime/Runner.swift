@@ -51,9 +51,11 @@ public struct RunSummary {
     public var outcomes: [StepID: StepOutcome] = [:]
     public var interrupted = false
     public var duration: Double = 0
+    /// Steps that expand after another step's result (`Workflow.deferred`) and never could.
+    public var unexpanded = 0
 
     public func count(_ o: StepOutcome) -> Int { outcomes.values.filter { $0 == o }.count }
-    public var failed: Bool { count(.failed) > 0 }
+    public var failed: Bool { count(.failed) > 0 || unexpanded > 0 }
 }
 
 /// Set by the signal handler; read by the scheduling loop. A plain C global is what a handler may touch.
@@ -181,7 +183,13 @@ public final class Runner {
             settle(id, summary.interrupted ? .notStarted : .skipped, note: summary.interrupted ? "interrupted before it started" : "not started")
         }
         for d in workflow.deferred {
-            reporter.note("\(d.baseName): \(options.dryRun ? "expands after \(d.after) has run" : "not expanded: \(d.after) has no result")")
+            if options.dryRun {
+                reporter.note("\(d.displayName): expands after \(d.after) has run")
+            } else if !summary.interrupted {
+                // The work is incomplete: never a success.
+                reporter.warning("\(d.displayName) was not expanded, \(d.after) has no result: the run is incomplete")
+                summary.unexpanded += 1
+            }
         }
         summary.duration = Date().timeIntervalSince(start)
         context.workspace.saveStatCache()
@@ -198,7 +206,7 @@ public final class Runner {
     /// Outputs of step instances that left the workflow: removed before anything is evaluated
     /// (a dry run evaluates as if they were, and says what it would remove). See `OrphanOutputs`.
     func handleOrphans() throws {
-        produced = try context.state.producedOutputs()
+        produced = try context.state.producedOutputs(workflow: workflow.id)
         let found = OrphanOutputs(workflow: workflow, produced: produced, workspace: context.workspace)
         guard !found.orphans.isEmpty else { return }
         if options.dryRun {
@@ -231,12 +239,12 @@ public final class Runner {
                 produced[out.path] = StateStore.ProducedOutput(step: name, digest: d)
             }
         }
-        if !changed.isEmpty { try context.state.recordProduced(step: name, changed) }
+        if !changed.isEmpty { try context.state.recordProduced(step: name, workflow: workflow.id, changed) }
     }
 
     /// After a no-op run of the whole workflow, records what it looked at (see `FreshSnapshot`).
     func saveSnapshotIfAllFresh() {
-        guard let snapshotContext = options.snapshotContext, !options.dryRun, options.targets.isEmpty,
+        guard let snapshotContext = options.snapshotContext, !options.dryRun, options.targets.isEmpty, workflow.deferred.isEmpty,
               summary.outcomes.count == workflow.steps.count, summary.outcomes.values.allSatisfy({ $0 == .cached }),
               let records = try? context.state.allRecords() else { return }
         let steps = workflow.order.map { id in
@@ -374,6 +382,7 @@ public final class Runner {
                 case .wait: still.append(id); continue
                 case .settled: continue
                 case .held(let l): lock = l
+                case .unlocked: lock = nil
                 }
             }
             guard let grant = cluster ? clusterPool.acquire(step.resources) : pool.acquire(step.resources) else {
@@ -401,6 +410,8 @@ public final class Runner {
         case wait
         /// While this step waited, the attempt that held the lock committed this very result.
         case settled
+        /// The lock could not be made (a read-only or full cache): the step runs without it.
+        case unlocked
     }
 
     /// The lock of a checkpointed step's directory. A step that had to wait for it is evaluated
@@ -412,7 +423,7 @@ public final class Runner {
             lock = try CheckpointLock(checkpointDirectory: context.checkpointDirectory(key))
         } catch {
             reporter.warning("\(workflow[id].name): \(error); running it without a checkpoint lock")
-            return .wait
+            return .unlocked
         }
         guard let lock else {
             if checkpointWaits.insert(id).inserted {

@@ -87,10 +87,11 @@ public final class StateStore {
                 CREATE TABLE IF NOT EXISTS run_steps(run_id INTEGER, step TEXT, state TEXT, key TEXT, pid INTEGER,
                     job_id TEXT, started_at REAL, ended_at REAL, exit_status INTEGER, attempt INTEGER, log TEXT, note TEXT,
                     PRIMARY KEY(run_id, step));
-                CREATE TABLE IF NOT EXISTS produced(path TEXT PRIMARY KEY, step TEXT, digest TEXT);
+                CREATE TABLE IF NOT EXISTS produced(path TEXT PRIMARY KEY, step TEXT, digest TEXT, workflow TEXT);
                 INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
                 """)
             try addColumnsIfMissing(db, table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
+            try addColumnsIfMissing(db, table: "produced", ["workflow TEXT"])
         }
     }
 

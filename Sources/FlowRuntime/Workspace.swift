@@ -68,7 +68,15 @@ public final class Workspace: WorkspaceView {
 
     public func wasProducedByFlow(_ path: String) -> Bool {
         if producedPaths == nil { producedPaths = Set(((try? state?.producedOutputs()) ?? [:]).keys) }
-        return producedPaths!.contains(path)
+        guard let produced = producedPaths, !produced.isEmpty else { return false }
+        // A file inside an output directory that flow produced was produced too.
+        if produced.contains(path) { return true }
+        var p = Substring(path)
+        while let slash = p.lastIndex(of: "/") {
+            p = p[..<slash]
+            if produced.contains(String(p)) { return true }
+        }
+        return false
     }
 
     public func isOwnedByFlow(_ path: String) -> Bool {

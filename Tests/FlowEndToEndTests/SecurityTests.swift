@@ -129,6 +129,9 @@ import Testing
             step u
               out u.txt
               run echo '<{msg}>' > {out}
+            step v
+              out v.txt
+              run echo "$(echo {msg})" > {out}; echo "`echo {msg}`" >> {out}; echo "$(echo '{msg}')" >> {out}
             """)
         for value in ["hi; touch pwned", "x\" ; touch pwned; echo \"", "$(touch pwned)", "a'b; touch pwned", "`touch pwned`\\"] {
             let r = try run(dir, ["run", "--set", "msg=\(value)"])
@@ -137,6 +140,13 @@ import Testing
             #expect(try dir.read("out.txt") == value + "\n")
             #expect(try dir.read("t.txt") == value + "\n")
             #expect(try dir.read("u.txt") == "<" + value + ">\n")
+            // Command substitutions within double quotes start an unquoted context of their own.
+            let v = try dir.read("v.txt").split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(v.count == 4 && v[0] == value[...] && v[2] == value[...], "\(v)")
+        }
+        for value in ["x; touch pwned", "x'; touch pwned; echo '"] {
+            _ = try run(dir, ["run", "--set", "msg=\(value)", "v"])
+            #expect(!dir.exists("pwned"), "--set \(value) ran a command inside a substitution")
         }
     }
 

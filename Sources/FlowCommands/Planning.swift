@@ -1,0 +1,33 @@
+import FlowCore
+import FlowRuntime
+
+/// What `flow status` and `flow explain` evaluate, the way `flow run` will act: outputs of step
+/// instances that left the workflow hidden (a run removes them first), and fan-outs over files
+/// that steps write expanded wherever those steps' results are known.
+struct Planning {
+    var workflow: Workflow
+    var evaluator: Evaluator
+    var evaluations: [StepID: Evaluator.Evaluation]
+    var orphans: [OrphanOutputs.Orphan]
+
+    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil) throws {
+        var wf = try loaded ?? arguments.load(context).0
+        orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(workflow: wf.id), workspace: context.workspace).removable
+        context.workspace.hiddenPaths = Set(orphans.map(\.path))
+        func targets(_ wf: Workflow) throws -> Set<StepID> { wf.closure(of: try arguments.targetIDs(wf)) }
+        var evaluator = try context.evaluator(for: wf)
+        var evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
+        while !wf.deferred.isEmpty {
+            for (id, e) in evaluations where e.state.isKnown { if let m = e.manifest { context.workspace.knownResults[wf[id].name] = m } }
+            guard wf.deferred.contains(where: { context.workspace.knownResults[$0.after] != nil }) else { break }
+            let next = try arguments.load(context, warnings: false).0
+            guard next.steps.count != wf.steps.count || next.deferred != wf.deferred else { break }
+            wf = next
+            evaluator = try context.evaluator(for: wf)
+            evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
+        }
+        workflow = wf
+        self.evaluator = evaluator
+        self.evaluations = evaluations
+    }
+}
