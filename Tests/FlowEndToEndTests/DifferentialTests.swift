@@ -8,7 +8,7 @@ import Testing
 /// status --check` must pass; and what `flow run -n` predicted for each step (run, restore,
 /// cached) must be what the run did.
 ///
-/// Environment: FLOW_DIFF_EDITS, the number of edits over all seeds (default 120); FLOW_DIFF_SEEDS,
+/// Environment: FLOW_DIFF_EDITS, the number of edits over all seeds (default 100); FLOW_DIFF_SEEDS,
 /// how many seeds (default 4, seeds 1...N); FLOW_DIFF_SEED, one seed alone (to reproduce a
 /// failure, with the FLOW_DIFF_EDITS it printed); FLOW_DIFF_STRICT=1, the checks that today's
 /// engine is known to fail as well (see `Check.knownFailing`), or a list of some of them.
@@ -19,7 +19,7 @@ import Testing
         return Array(1...UInt64(environment["FLOW_DIFF_SEEDS"].flatMap(Int.init) ?? 4))
     }()
     static var editsPerSeed: Int {
-        max(1, (environment["FLOW_DIFF_EDITS"].flatMap(Int.init) ?? 120) / seeds.count)
+        max(1, (environment["FLOW_DIFF_EDITS"].flatMap(Int.init) ?? 100) / seeds.count)
     }
     /// FLOW_DIFF_STRICT=1 enforces every known-failing check; a comma-separated list of check
     /// names (`leftovers,dryRunAfterRestore`) enforces those only.
