@@ -13,7 +13,8 @@ public struct RandomWorkflow {
     public struct Switches {
         /// `step t[C in 0.01, 0.1, 1]` and lists held in variables, `--set Cs=...` (#14 item 3).
         public var valueLists = false
-        /// `step t[C in {Cs}, seed in 0..<{n}]` (#14 item 3).
+        /// `step t[C in {Cs}, seed in 0..<{n}]` (#14 item 3). `instances` names them `t[C, seed]`:
+        /// if the engine puts a blank in the name, `RunOutcomes.parse` must learn to read it.
         public var products = false
         /// All outputs of a fan-out as inputs, in instance order (#14 item 2), spelled
         /// `in gen/NAME/*.txt` here until the engine settles on its syntax (`gatherInput`).
