@@ -77,3 +77,14 @@ report-check: build
 
 clean:
 	rm -rf .build
+
+## differential: the engine's differential test (random workflows and edits, each run compared
+## with a clean run) with DIFF_EDITS edits over DIFF_SEEDS seeds instead of make test's 100 over 4.
+## FLOW_DIFF_STRICT=1 adds the checks today's engine is known to fail; FLOW_DIFF_SEED=N runs one seed.
+DIFF_EDITS ?= 4000
+DIFF_SEEDS ?= 40
+.PHONY: differential
+differential: deps
+	$(SWIFT) build --build-tests
+	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_DIFF_EDITS=$(DIFF_EDITS) FLOW_DIFF_SEEDS=$(DIFF_SEEDS) \
+	  $(SWIFT) test --skip-build --parallel --num-workers 2 --filter DifferentialTests

@@ -39,6 +39,91 @@ import XXHash
     }
 }
 
+/// Keys of steps with several inputs: every input's digest, wherever it sorts, decides the key.
+@Suite struct ActionKeyInputsTests {
+    static let paths = ["data/a.npy", "data/b.npy", "data/emb/", "src/train.py"]
+    static let digests = paths.map { XXH128.hash("content of " + $0) }
+
+    func definition(_ inputs: [String: Digest128]) -> StepDefinition {
+        StepDefinition(action: .shell("train {in}"), environment: [:], outputs: ["model/"], inputs: inputs, variables: [:])
+    }
+
+    var inputs: [String: Digest128] { Dictionary(uniqueKeysWithValues: zip(Self.paths, Self.digests)) }
+
+    @Test(arguments: paths.indices)
+    func changingAnyOneInputChangesTheKey(_ i: Int) {
+        var changed = inputs
+        changed[Self.paths[i]] = XXH128.hash("edited")
+        #expect(definition(changed).key != definition(inputs).key, "input \(Self.paths[i]) does not enter the key")
+    }
+
+    @Test(arguments: [(0, 1), (1, 2), (2, 3), (1, 3)])
+    func swappingTwoInputsDigestsChangesTheKey(_ pair: (Int, Int)) {
+        var swapped = inputs
+        swapped[Self.paths[pair.0]] = Self.digests[pair.1]
+        swapped[Self.paths[pair.1]] = Self.digests[pair.0]
+        #expect(definition(swapped).key != definition(inputs).key)
+    }
+
+    @Test func addingOrRemovingAnInputChangesTheKey() {
+        let base = definition(inputs).key
+        var added = inputs
+        added["data/c.npy"] = XXH128.hash("c")
+        #expect(definition(added).key != base)
+        for p in Self.paths {
+            var removed = inputs
+            removed[p] = nil
+            #expect(definition(removed).key != base, "removing \(p) left the key unchanged")
+        }
+        #expect(definition([:]).key != base)
+    }
+
+    @Test func everyKeyOfAFamilyIsDistinct() {
+        // One key per subset of the inputs, and per digest choice of each: no two may collide.
+        var keys: [Digest128: String] = [:]
+        var collisions: [String] = []
+        let alternatives = Self.paths.map { [XXH128.hash("x " + $0), XXH128.hash("y " + $0)] }
+        for mask in 0..<(1 << (2 * Self.paths.count)) {
+            var chosen: [String: Digest128] = [:]
+            for (i, p) in Self.paths.enumerated() {
+                switch (mask >> (2 * i)) & 3 {
+                case 0: break
+                case 1: chosen[p] = alternatives[i][0]
+                case 2: chosen[p] = alternatives[i][1]
+                default: chosen[p] = Self.digests[i]
+                }
+            }
+            let key = definition(chosen).key
+            if let other = keys[key] { collisions.append("\(chosen) has the key of \(other)") }
+            keys[key] = "\(chosen)"
+        }
+        #expect(collisions.isEmpty, "\(collisions.count) collisions, the first: \(collisions.first ?? "")")
+    }
+
+    /// Paths may hold spaces, tabs and newlines: no choice of paths may make two different input
+    /// sets print the same canonical text.
+    @Test func canonicalTextIsUnambiguousWhateverThePathsHold() {
+        let d1 = XXH128.hash("1")
+        let d2 = XXH128.hash("2")
+        let pairs: [([String: Digest128], [String: Digest128])] = [
+            // A path that spells a second input line.
+            (["a": d1, "b": d2], ["a \(d1.hex)\nin 1:b": d2]),
+            (["a": d1, "b": d2], ["a": d1, "b \(d2.hex)\nin 1:c": d2]),
+            // A path that spells a digest.
+            (["a \(d1.hex)": d2], ["a": d1]),
+            // Blanks inside names.
+            (["a b": d1], ["a\tb": d1]),
+            (["a b": d1], ["a\nb": d1]),
+            (["a b": d1, "c": d2], ["a": d1, "b c": d2]),
+            (["x\n": d1], ["x": d1]),
+        ]
+        for (a, b) in pairs {
+            #expect(definition(a).canonicalText != definition(b).canonicalText, "\(a) and \(b)")
+            #expect(definition(a).key != definition(b).key, "\(a) and \(b)")
+        }
+    }
+}
+
 @Suite struct StalenessTests {
     let old = StepDefinition(action: .shell("echo 0 > out"), environment: ["E": "1"], outputs: ["out"],
                              inputs: ["in": XXH128.hash("1")], variables: ["seed": "0"])

@@ -33,9 +33,9 @@ import Testing
     }
 
     /// Files changed in the last tenth of a second are not trusted, so wait that long first.
-    func makeSnapshot(_ dir: TemporaryDirectory, environment: [String: String] = ["FLOW_TEST_MODE": "x"]) throws {
+    func makeSnapshot(_ dir: TemporaryDirectory, _ extra: [String] = [], environment: [String: String] = ["FLOW_TEST_MODE": "x"]) throws {
         Thread.sleep(forTimeInterval: 0.15)
-        let status = try FlowBinary.run(["status", "--check"], in: dir.path, environment: environment)
+        let status = try FlowBinary.run(["status", "--check"] + extra, in: dir.path, environment: environment)
         #expect(status.status == 0, "\(status)")
         #expect(dir.exists(".flow/fresh"), "a fully fresh status writes the snapshot")
     }
@@ -117,5 +117,83 @@ import Testing
         #expect(run.status == 0, "\(run)")
         #expect(!dir.exists(".flow/fresh"))
         try makeSnapshot(dir)
+    }
+
+    @Test func setFromOneValueToAnotherIsSeen() throws {
+        let dir = try workspace()
+        let two = try FlowBinary.run(["run", "-q", "--set", "tag=two"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+        #expect(two.status == 0, "\(two)")
+        try makeSnapshot(dir, ["--set", "tag=two"])
+        // The snapshot was made under tag=two: under tag=three it must not hold.
+        let s = try status(dir, ["--set", "tag=three"])
+        #expect(s.stdout.contains("variable tag changed"), "\(s)")
+        let three = try FlowBinary.run(["run", "--set", "tag=three"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+        #expect(three.status == 0 && three.stdout.contains("1 ran"), "\(three)")
+        #expect(try dir.read("result/all.txt").hasSuffix("three\n"))
+    }
+
+    /// git's racy case: a file changed again after it was looked at, within one timestamp tick,
+    /// keeps its whole signature (inode, size, mtime, ctime), and only the rule "no snapshot while
+    /// a path changed less than 0.1 s ago" keeps the snapshot from claiming it unchanged.
+    ///
+    /// Two writes within one tick cannot be timed from a test (and kernels with fine-grained
+    /// timestamps give a write after a `stat` a new ctime), so the second change is made through a
+    /// shared mapping whose page is already dirty: such a write updates no timestamp. The .dag is
+    /// the file changed, because a full evaluation reads it again (an input would be answered by
+    /// the stat cache, which is fooled in the same way). Its mtime is set ahead of the clock so it
+    /// is within the racy window however long `flow status` takes: no sleep, no timing. The
+    /// workspace is on a tmpfs: on a disk file system, any `syncfs` on the machine (every `flow
+    /// run` of a parallel test makes one) writes the page back, and the next write through the
+    /// mapping updates the times again.
+    @Test func changeWithinTheRacyWindowIsSeen() throws {
+        let tmpfs = try Requirement.tmpfs(size: "16m")
+        let dir = tmpfs.directory
+        try dir.write("flow.dag", Self.dag)
+        try dir.write("src/a.txt", "alpha\n")
+        let run = try FlowBinary.run(["run", "-q"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+        #expect(run.status == 0, "\(run)")
+
+        let dagPath = dir.path + "/flow.dag"
+        let size = Self.dag.utf8.count
+        let offset = try #require(Self.dag.utf8.firstRange(of: "tag = one".utf8)).lowerBound
+        let at = Self.dag.utf8.distance(from: Self.dag.utf8.startIndex, to: offset) + "tag = ".utf8.count
+        let fd = open(dagPath, O_RDWR)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let map = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0))
+        try #require(map != MAP_FAILED)
+        defer { munmap(map, size) }
+        let bytes = map.assumingMemoryBound(to: UInt8.self)
+        // Dirty the page without changing the content (this write may update the times), then put
+        // the mtime ahead of the clock.
+        let original = bytes[at]
+        bytes[at] = original ^ 0x20
+        bytes[at] = original
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var times = [now, timespec(tv_sec: now.tv_sec + 60, tv_nsec: 0)]
+        try #require(utimensat(AT_FDCWD, dagPath, &times, 0) == 0)
+
+        // Everything is fresh; the .dag was changed "just now", so no snapshot may be written.
+        let check = try FlowBinary.run(["status", "--check"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+        #expect(check.status == 0, "\(check)")
+
+        var before = stat()
+        var after = stat()
+        fstat(fd, &before)
+        for (i, c) in "two".utf8.enumerated() { bytes[at + i] = c }
+        fstat(fd, &after)
+        guard before.st_ino == after.st_ino && before.st_size == after.st_size
+            && before.st_mtim.tv_sec == after.st_mtim.tv_sec && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec
+            && before.st_ctim.tv_sec == after.st_ctim.tv_sec && before.st_ctim.tv_nsec == after.st_ctim.tv_nsec else {
+            try Requirement.unmet("this file system updates timestamps on every write through a dirty shared mapping")
+        }
+        #expect(try dir.read("flow.dag").contains("let tag = two"))
+
+        let s = try status(dir)
+        #expect(s.stdout.contains("variable tag changed"), "the snapshot hid a change made within the racy window: \(s)")
+        let rerun = try FlowBinary.run(["run"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+        #expect(rerun.status == 0 && rerun.stdout.contains("1 ran"), "\(rerun)")
+        #expect(try dir.read("result/all.txt").hasSuffix("two\n"))
     }
 }
