@@ -80,7 +80,7 @@ clean:
 
 ## differential: the engine's differential test (random workflows and edits, each run compared
 ## with a clean run) with DIFF_EDITS edits over DIFF_SEEDS seeds instead of make test's 100 over 4.
-## FLOW_DIFF_STRICT=1 adds the checks today's engine is known to fail; FLOW_DIFF_SEED=N runs one seed.
+## FLOW_DIFF_SEED=N runs one seed (to reproduce a failure with the FLOW_DIFF_EDITS it printed).
 DIFF_EDITS ?= 4000
 DIFF_SEEDS ?= 40
 .PHONY: differential

@@ -35,7 +35,7 @@ extension RandomWorkflow {
             case .product(let list, let size):
                 for c in value(list, overrides).split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
                     for seed in 0..<(Int(value(size, overrides)) ?? 0) {
-                        result.append(Instance(name: "\(s.name)[\(c), \(seed)]", outputs: ["gen/\(s.name)/\(c)-\(seed).txt"]))
+                        result.append(Instance(name: "\(s.name)[\(c),\(seed)]", outputs: ["gen/\(s.name)/\(c)-\(seed).txt"]))
                     }
                 }
             case .produced(let up):

@@ -228,7 +228,7 @@ extension RandomWorkflow {
     }
 
     /// How a gather of every output of fan-out STEP is written (switch `gathers`).
-    static func gatherInput(_ step: String) -> String { "gen/\(step)/*.txt" }
+    static func gatherInput(_ step: String) -> String { "\(step)[*]" }
 
     func outputPattern(_ s: StepSpec) -> String {
         switch s.domain {
