@@ -68,7 +68,10 @@ public enum TemporaryName {
             let path = directory + "/" + name
             var dead = false
             let parts = name.split(separator: "-")
-            if parts.count >= 3, parts[parts.count - 3] == host, let pid = Int32(parts[parts.count - 2]) {
+            // A dead process of this host, and an hour old: containers that share a host name but
+            // not a process namespace could otherwise take each other's live writers for dead.
+            if parts.count >= 3, parts[parts.count - 3] == host, let pid = Int32(parts[parts.count - 2]),
+               let st = FileStat.of(path, followLinks: false), Double(st.mtimeNs) / 1e9 < now - 3600 {
                 dead = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
             }
             if !dead, let st = FileStat.of(path, followLinks: false), Double(st.mtimeNs) / 1e9 < now - maxAge { dead = true }

@@ -13,6 +13,7 @@ public final class Workspace: WorkspaceView {
     let state: StateStore?
     /// The cache directory relative to the root, when the cache lives inside the workspace.
     let cacheRelative: String?
+    let cacheDirectory: String?
     /// The stat cache, loaded whole at start; changes are written back by `saveStatCache()`.
     var statCache: [String: (FileStat, Digest128)] = [:]
     var dirtyStats: [String: (FileStat, Digest128)] = [:]
@@ -31,6 +32,7 @@ public final class Workspace: WorkspaceView {
         let cacheRel = cacheDirectory.flatMap { Workspace.relative($0, to: root) }.flatMap { WorkspacePath.normalize($0) }
         if let rel = cacheRel { ignored.insert(String(rel.split(separator: "/").first ?? "")) }
         cacheRelative = cacheRel
+        self.cacheDirectory = cacheDirectory
         ignoredTopLevel = ignored
         if let state { statCache = (try? state.loadStatCache()) ?? [:] }
     }
@@ -81,10 +83,28 @@ public final class Workspace: WorkspaceView {
 
     public func isOwnedByFlow(_ path: String) -> Bool {
         if WorkspacePath.isReserved(path) { return true }
-        guard let c = cacheRelative else { return false }
-        // The cache itself, anything in it, and any directory that holds it.
-        return path == c || path.hasPrefix(c + "/") || c.hasPrefix(path + "/") || path.isEmpty
+        if let c = cacheRelative, path == c || path.hasPrefix(c + "/") || c.hasPrefix(path + "/") || path.isEmpty {
+            // The cache itself, anything in it, and any directory that holds it.
+            return true
+        }
+        // Through a link: where the path's directory really is (one realpath per directory).
+        let directory = WorkspacePath.directory(path)
+        let real: String?
+        if let known = realDirectories[directory] {
+            real = known
+        } else {
+            real = ContentHash.realPath(absolute(directory))
+            realDirectories[directory] = .some(real)
+        }
+        guard let real else { return false }
+        let full = real + "/" + WorkspacePath.name(path)
+        return ownRealPaths.contains { real == $0 || real.hasPrefix($0 + "/") || full == $0 }
     }
+
+    var realDirectories: [String: String?] = [:]
+
+    /// `.flow` and the cache, with every link resolved.
+    lazy var ownRealPaths: [String] = [root + "/.flow", cacheDirectory].compactMap { $0.flatMap(ContentHash.realPath) }
 
     public func readText(_ path: String) throws -> String {
         let p = path.hasPrefix("/") ? path : absolute(path)

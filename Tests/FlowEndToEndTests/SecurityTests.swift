@@ -180,6 +180,15 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path + "/cache/objects"))
     }
 
+    @Test func aLinkToTheCacheIsTheCache() throws {
+        let dir = TemporaryDirectory("flow-sec")
+        try dir.write("flow.dag", "step s\n  out c2/x\n  run true\n")
+        try FileManager.default.createDirectory(atPath: dir.path + "/cache", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/c2", withDestinationPath: "cache")
+        let r = try run(dir, ["run"])
+        #expect(r.status == 65 && r.stderr.contains("'c2/x' is flow's own directory"), "\(r)")
+    }
+
     @Test func anOutputThatIsASymlinkOutOfTheWorkspaceIsNotStored() throws {
         let outside = TemporaryDirectory("flow-outside")
         try outside.write("secret/key.txt", "secret\n")
