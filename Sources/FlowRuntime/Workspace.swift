@@ -171,7 +171,22 @@ public final class Workspace: WorkspaceView {
 
     func remember(_ path: String, _ st: FileStat, _ digest: Digest128) {
         statCache[path] = (st, digest)
+        // Git's racy case: a file changed within its time stamp's resolution of now could change
+        // again without its signature changing. Such an entry serves this process, which just
+        // hashed the file, but is not kept for the next one, which hashes it again.
+        guard !Workspace.isRacy(st) else { return }
         dirtyStats[path] = (st, digest)
+    }
+
+    /// True when `st` was changed so recently that a change to come could leave it equal: within
+    /// 0.1 s, or 2 s on a file system whose time stamps have no fraction of a second (FAT, some NFS).
+    static func isRacy(_ st: FileStat) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let nowNs = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        let coarse = st.mtimeNs % 1_000_000_000 == 0 && st.ctimeNs % 1_000_000_000 == 0
+        let window: Int64 = coarse ? 2_000_000_000 : 100_000_000
+        return st.mtimeNs > nowNs - window || st.ctimeNs > nowNs - window
     }
 
     /// The files of a directory with their digests, and its Merkle digest.
