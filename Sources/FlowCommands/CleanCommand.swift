@@ -29,13 +29,7 @@ struct CleanCommand: ParsableCommand {
         try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
         let (wf, _) = try workflow.load(context)
-        let lock: WorkspaceLock?
-        do {
-            lock = dryRun ? nil : try WorkspaceLock(stateDirectory: context.stateDirectory, wait: false)
-        } catch let held as WorkspaceLock.Held {
-            Diagnostics.print("flow: error: \(held)")
-            throw ExitCode(75)
-        }
+        let lock = dryRun ? nil : try WorkspaceLock.take(context, wait: false)
         defer { withExtendedLifetime(lock) {} }
         let produced = try context.state.producedOutputs(workflow: wf.id)
         var candidates: [(path: String, step: String, digest: Digest128?)] = []

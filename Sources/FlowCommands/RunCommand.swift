@@ -113,13 +113,7 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(64)
         }
         if force.isEmpty { options.snapshotContext = FreshPath.saveContext(workspace, workflow, wf) }
-        let lock: WorkspaceLock?
-        do {
-            lock = dryRun ? nil : try WorkspaceLock(stateDirectory: context.stateDirectory, wait: wait)
-        } catch let held as WorkspaceLock.Held {
-            Diagnostics.print("flow: error: \(held)")
-            throw ExitCode(75)
-        }
+        let lock = dryRun ? nil : try WorkspaceLock.take(context, wait: wait)
         let reporter = makeReporter()
         let local = LocalExecutor(graceSeconds: Int(grace.rounded(.up)))
         let workflowName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension

@@ -109,6 +109,18 @@ struct WorkflowArguments: ParsableArguments {
     }
 }
 
+extension WorkspaceLock {
+    /// The workspace lock for a command that changes the workspace; a busy workspace is exit 75.
+    static func take(_ context: RunContext, wait: Bool) throws -> WorkspaceLock {
+        do {
+            return try WorkspaceLock(stateDirectory: context.stateDirectory, wait: wait)
+        } catch let held as WorkspaceLock.Held {
+            Diagnostics.print("flow: error: \(held)")
+            throw ExitCode(75)
+        }
+    }
+}
+
 enum Diagnostics {
     static func print(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))

@@ -76,6 +76,18 @@ public enum WorkspacePath {
         path.contains { $0 == "*" || $0 == "?" || $0 == "[" }
     }
 
+    /// True when a directory above `path` (not `path` itself) is in `set`: a file inside an
+    /// output directory, a hidden directory, a produced one.
+    public static func hasAncestor(_ path: String, in set: Set<String>) -> Bool {
+        guard !set.isEmpty else { return false }
+        var p = Substring(path)
+        while let slash = p.lastIndex(of: "/") {
+            p = p[..<slash]
+            if set.contains(String(p)) { return true }
+        }
+        return false
+    }
+
     /// The last component.
     public static func name(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path

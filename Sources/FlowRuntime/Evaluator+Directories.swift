@@ -38,14 +38,7 @@ extension Evaluator {
         let declaredPaths = Set(declared.map(\.path))
         let declaredDirectories = Set(declared.filter(\.isDirectory).map(\.path))
         func isDeclared(_ full: String) -> Bool {
-            if declaredPaths.contains(full) { return true }
-            guard !declaredDirectories.isEmpty else { return false }
-            var p = Substring(full)
-            while let slash = p.lastIndex(of: "/") {
-                p = p[..<slash]
-                if declaredDirectories.contains(String(p)) { return true }
-            }
-            return false
+            declaredPaths.contains(full) || WorkspacePath.hasAncestor(full, in: declaredDirectories)
         }
         var entries = produced
         if workspace.kind(of: path) == .directory {

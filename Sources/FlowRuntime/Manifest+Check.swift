@@ -23,11 +23,7 @@ extension Manifest {
             var tree: [ContentHash.TreeEntry] = []
             for e in entries {
                 // `a` and `a/b` cannot both be files.
-                var parent = Substring(e.path)
-                while let slash = parent.lastIndex(of: "/") {
-                    parent = parent[..<slash]
-                    if all.contains(String(parent)) { return "entry '\(e.path)' of '\(out.path)' lies inside entry '\(parent)', a file" }
-                }
+                if WorkspacePath.hasAncestor(e.path, in: all) { return "entry '\(e.path)' of '\(out.path)' lies inside another entry, a file" }
                 if let d = Digest128(hex: e.digest) { tree.append(ContentHash.TreeEntry(path: e.path, digest: d, size: e.size, executable: e.executable)) }
                 if let p = Manifest.pathProblem(e.path) { return "entry '\(e.path)' of '\(out.path)' \(p)" }
                 guard Digest128(hex: e.digest) != nil else { return "entry '\(e.path)' of '\(out.path)' has an invalid digest '\(e.digest)'" }

@@ -33,13 +33,7 @@ public struct OrphanOutputs {
             }
         }
         func isCurrent(_ path: String) -> Bool {
-            if declared.contains(path) { return true }
-            var p = Substring(path)
-            while let slash = p.lastIndex(of: "/") {
-                p = p[..<slash]
-                if directories.contains(String(p)) { return true }
-            }
-            return false
+            declared.contains(path) || WorkspacePath.hasAncestor(path, in: directories)
         }
         // Steps that expand later (`Workflow.deferred`) keep their outputs until they have.
         let waiting = Set(workflow.deferred.map(\.baseName))

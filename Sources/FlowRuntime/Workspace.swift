@@ -72,13 +72,7 @@ public final class Workspace: WorkspaceView {
         if producedPaths == nil { producedPaths = Set(((try? state?.producedOutputs()) ?? [:]).keys) }
         guard let produced = producedPaths, !produced.isEmpty else { return false }
         // A file inside an output directory that flow produced was produced too.
-        if produced.contains(path) { return true }
-        var p = Substring(path)
-        while let slash = p.lastIndex(of: "/") {
-            p = p[..<slash]
-            if produced.contains(String(p)) { return true }
-        }
-        return false
+        return produced.contains(path) || WorkspacePath.hasAncestor(path, in: produced)
     }
 
     public func isOwnedByFlow(_ path: String) -> Bool {
@@ -208,13 +202,7 @@ public final class Workspace: WorkspaceView {
 
     /// True when `path` or a directory above it is in `hiddenPaths`.
     public func isHidden(_ path: String) -> Bool {
-        if hiddenPaths.contains(path) { return true }
-        var p = Substring(path)
-        while let slash = p.lastIndex(of: "/") {
-            p = p[..<slash]
-            if hiddenPaths.contains(String(p)) { return true }
-        }
-        return false
+        hiddenPaths.contains(path) || WorkspacePath.hasAncestor(path, in: hiddenPaths)
     }
 
     /// The digest of an input: a file's content digest or a directory's Merkle digest.
