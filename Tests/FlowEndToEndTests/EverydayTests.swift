@@ -47,12 +47,15 @@ import Testing
 
     @Test func quietKeepsTheSummaryAndCtrlCTellsNotStartedFromInterrupted() throws {
         let dir = TemporaryDirectory("flow-everyday")
-        try dir.write("flow.dag", "step a[i in 0..<4]\n  out a/{i}\n  run sleep 30; echo > {out}\n")
+        try dir.write("flow.dag", "step a[i in 0..<4]\n  out a/{i}\n  run touch started-{i}; sleep 30; echo > {out}\n")
         let quiet = try FlowBinary.run(["run", "-q", "a[0]", "--dry-run"], in: dir.path)
         #expect(quiet.stdout.contains("flow: done:"), "\(quiet)")
         let flow = try BackgroundFlow(["run", "-j", "2", "--grace", "1"], in: dir.path)
-        #expect(BackgroundFlow.waitUntil(seconds: 20) { ((try? String(contentsOfFile: dir.path + "/.flow/lock", encoding: .utf8)) ?? "").contains("pid") })
-        usleep(500_000)
+        // Two steps running (with -j 2), two waiting.
+        #expect(BackgroundFlow.waitUntil(seconds: 30) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasPrefix("started-") }.count == 2
+        })
+        usleep(200_000)
         flow.signal(SIGINT)
         let r = flow.wait()
         #expect(r.status == 130, "\(r)")
