@@ -19,7 +19,13 @@ extension Matrix: RowSource {
     public func readRows(_ range: Range<Int>) throws -> Matrix { rows(in: range) }
 }
 
-/// Exact top-k search by cosine similarity (dot products of L2-normalised rows, through sgemm).
+/// Exact top-k search by cosine similarity of L2-normalised rows, through sgemm.
+///
+/// Similarities are computed as 1 − ½‖q − p‖² with q and p shifted by a point near the
+/// normalised queries (`KMeans.shift(for:)`), not as the plain dot product q·p: on embeddings
+/// that all point nearly the same way (a large common offset, tiny spread) every dot product
+/// rounds to 1 in Float and the ranking is noise, while the shifted distances keep their
+/// digits. Ranking uses cos − 1 (exact near 0); 1 is added to the reported scores at the end.
 public enum NearestNeighbors {
     /// Queries per score tile and pool rows per block. Tile = 1024 × 4096 floats (16 MiB) per thread.
     public static let queryChunk = 1024
@@ -48,8 +54,11 @@ public enum NearestNeighbors {
         guard k <= pool.rowCount else {
             throw NumericsError("k = \(k) is larger than the pool (\(pool.rowCount) rows)")
         }
-        let q = try queries.normalizedRows()
+        var q = try queries.normalizedRows()
         let d = q.cols
+        let centre = KMeans.shift(for: q)
+        q.subtractFromRows(centre)
+        let qNorms = q.rowSquaredNorms()
         var result = TopK(rows: q.rows, k: k)
         let qChunk = min(queryChunk, q.rows)
         let chunks = (q.rows + qChunk - 1) / qChunk
@@ -68,6 +77,8 @@ public enum NearestNeighbors {
             do { try block.normalizeRows() } catch let e as NumericsError {
                 throw NumericsError(e.message.replacingFirstRowNumber(offset: start, prefix: "pool "))
             }
+            block.subtractFromRows(centre)
+            let bNorms = block.rowSquaredNorms()
             let n = block.rows
             // Each worker scores a chunk of queries against the block (its own sgemm), then
             // merges those rows into their top-k lists: rows are independent, so no two
@@ -85,9 +96,14 @@ public enum NearestNeighbors {
                                     var j0 = 0
                                     while j0 < n {
                                         let w = min(tileCols, n - j0)
-                                        // tile[m, w] = Q[q0..<q0+m, d] · block[j0..<j0+w, d]ᵀ
+                                        // tile[m, w] = Q'[q0..<q0+m, d] · block'[j0..<j0+w, d]ᵀ, then
+                                        // cos − 1 = q'·p' − ½(‖q'‖² + ‖p'‖²)
                                         BLAS.sgemm(.none, .transpose, m: m, n: w, k: d, a: qb + q0 * d, lda: d,
                                                    b: bb + j0 * d, ldb: d, c: tile, ldc: w)
+                                        for r in 0..<m {
+                                            let qh = 0.5 * qNorms[q0 + r], row = tile + r * w
+                                            for j in 0..<w { row[j] -= qh + 0.5 * bNorms[j0 + j] }
+                                        }
                                         for r in 0..<m {
                                             TopK.mergeRow(tile + r * w, n: w, baseIndex: start + j0, k: k,
                                                           scores: s + (q0 + r) * k, indices: ix + (q0 + r) * k)
@@ -103,7 +119,19 @@ public enum NearestNeighbors {
             start = end
             progress?(start, pool.rowCount)
         }
+        for i in result.scores.indices { result.scores[i] += 1 }
         return result
+    }
+}
+
+extension Matrix {
+    /// Subtracts `v` from every row.
+    mutating func subtractFromRows(_ v: [Float]) {
+        precondition(v.count == cols, "subtractFromRows: \(v.count) values for \(cols) columns")
+        let cols = self.cols
+        data.withUnsafeMutableBufferPointer { p in
+            for r in 0..<rows { for c in 0..<cols { p[r * cols + c] -= v[c] } }
+        }
     }
 }
 
