@@ -153,4 +153,45 @@ import Testing
         let empty = try FlowBinary.run(["op", "pretrain", "--data", "empty"] + Self.tiny + Self.outputs, in: dir.path)
         #expect(empty.status != 0 && empty.stderr.contains("no images"), "\(empty)")
     }
+
+    /// `--recipe` sets every default at once; the phases are fractions of the run unless given
+    /// in epochs, never both.
+    @Test func recipesAndScheduleFractions() throws {
+        let dir = TemporaryDirectory("pretrain-recipe")
+        try data(dir)
+        // tiny without its epoch-form phases
+        var tiny = Self.tiny
+        for flag in ["--warmup-epochs", "--teacher-temp-warmup-epochs"] {
+            let i = tiny.firstIndex(of: flag)!
+            tiny.removeSubrange(i...(i + 1))
+        }
+        func run(_ extra: [String], log: String = "train.jsonl") throws -> ProcessResult {
+            try FlowBinary.run(["op", "pretrain", "--data", "data", "--epochs", "1"] + tiny + extra
+                               + ["--model-out", "m.safetensors", "--state-out", "s.safetensors", "--log", log], in: dir.path)
+        }
+        let unknown = try run(["--recipe", "nope"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--recipe must be one of small-cpu, dinov2-default, dinov2-vitl14, not 'nope'"), "\(unknown)")
+        let both = try run(["--warmup", "0.2", "--warmup-epochs", "1"])
+        #expect(both.status != 0 && both.stderr.contains("give --warmup (a fraction of the run) or --warmup-epochs, not both"), "\(both)")
+        let big = try run(["--freeze-last-layer", "1.5"])
+        #expect(big.status != 0 && big.stderr.contains("--freeze-last-layer is a fraction of the run: it must lie in [0, 1]"), "\(big)")
+
+        // 6 steps, warmup half the run: linspace(0, peak, 3), then the cosine from the peak.
+        let half = try run(["--warmup", "0.5", "--teacher-temp", "0.04,0.07", "--teacher-temp-warmup", "0.5"])
+        #expect(half.status == 0, "\(half)")
+        let log = try logSteps(dir)
+        let lr = log.map { $0["lr"] as! Double }, temp = log.map { $0["teacher_temp"] as! Double }
+        let peak = 0.005 * (8.0 / 1024).squareRoot()
+        #expect(lr.count == 6 && lr[0] == 0 && abs(lr[1] - peak / 2) < 1e-9 && abs(lr[2] - peak) < 1e-9 && abs(lr[3] - peak) < 1e-9)
+        #expect(lr[4] < peak)
+        #expect(abs(temp[0] - 0.04) < 1e-7 && abs(temp[1] - 0.055) < 1e-7 && abs(temp[2] - 0.07) < 1e-7 && abs(temp[5] - 0.07) < 1e-7)
+
+        // A reference recipe with the sizes made tiny: its weight decay ends at 0.4 (small-cpu: 0.2),
+        // and what flow cannot apply is named.
+        let ref = try run(["--recipe", "dinov2-default"], log: "ref.jsonl")
+        #expect(ref.status == 0, "\(ref)")
+        #expect(ref.stderr.contains("recipe dinov2-default: not applied: drop_path_rate 0.3 (flow has no drop path)"), "\(ref.stderr)")
+        let wd = try logSteps(dir, "ref.jsonl").map { $0["wd"] as! Double }
+        #expect(abs(wd[0] - 0.04) < 1e-7 && wd[5] > 0.3, "\(wd)")
+    }
 }

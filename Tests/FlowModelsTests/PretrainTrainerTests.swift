@@ -25,9 +25,9 @@ import Testing
         c.hidden = 32
         c.bottleneck = 16
         c.baseLR = 0.05
-        c.warmupEpochs = 0.5
-        c.freezeLastLayerEpochs = 0.5
-        c.teacherTemperatureWarmupEpochs = 1
+        c.warmup = .epochs(0.5)
+        c.freezeLastLayer = .epochs(0.5)
+        c.teacherTemperatureWarmup = .epochs(1)
         if mode == .distill {
             c.teacherVit = c.vit
             c.vit = ViTConfig(arch: "custom", dim: 16, depth: 1, heads: 2, patch: 4, imageSize: 16)
@@ -94,7 +94,8 @@ import Testing
     }
 
     @Test func schedulesFollowTheConfiguration() throws {
-        let c = try Self.config(.pretrain)
+        var c = try Self.config(.pretrain)
+        (c.teacherTemperatureStart, c.teacherTemperatureEnd) = (0.04, 0.07)
         #expect(c.stepsPerEpoch == 2 && c.iterations == 4)
         let s = c.schedules
         // Warmup of 1 iteration is linspace(0, peak, 1) = [0]; then the cosine starts at the

@@ -101,6 +101,6 @@ public struct TrainingDiverged: Error, CustomStringConvertible {
     public var step: Int
     public var terms: String
     public var description: String {
-        "training diverged at step \(step + 1) (counting from 1, as the log): \(terms) is not finite; the model was not updated. Lower --lr (or raise --warmup-epochs) and rerun; the last checkpoint holds the state before this step"
+        "training diverged at step \(step + 1) (counting from 1, as the log): \(terms) is not finite; the model was not updated. Lower --lr (or lengthen --warmup) and rerun; the last checkpoint holds the state before this step"
     }
 }
