@@ -21,8 +21,9 @@ extension Matrix: RowSource {
 
 /// Exact top-k search by cosine similarity of L2-normalised rows, through sgemm.
 ///
-/// Similarities are computed as 1 − ½‖q − p‖² with q and p shifted by a point near the
-/// normalised queries (`KMeans.shift(for:)`), not as the plain dot product q·p: on embeddings
+/// Similarities are computed as 1 − ½‖q − p‖² with q and p normalised in Double and shifted
+/// by a point near the normalised queries (`KMeans.shift(for:)`), then rounded to Float, not
+/// as the plain dot product q·p: on embeddings
 /// that all point nearly the same way (a large common offset, tiny spread) every dot product
 /// rounds to 1 in Float and the ranking is noise, while the shifted distances keep their
 /// digits. Ranking uses cos − 1 (exact near 0); 1 is added to the reported scores at the end.
@@ -54,10 +55,10 @@ public enum NearestNeighbors {
         guard k <= pool.rowCount else {
             throw NumericsError("k = \(k) is larger than the pool (\(pool.rowCount) rows)")
         }
-        var q = try queries.normalizedRows()
+        let centre = KMeans.shift(for: try queries.normalizedRows())
+        var q = queries
+        try q.normalizeAndShiftRows(centre)
         let d = q.cols
-        let centre = KMeans.shift(for: q)
-        q.subtractFromRows(centre)
         let qNorms = q.rowSquaredNorms()
         var result = TopK(rows: q.rows, k: k)
         let qChunk = min(queryChunk, q.rows)
@@ -74,10 +75,9 @@ public enum NearestNeighbors {
             if let bad = block.firstNonFiniteRow() {
                 throw NumericsError("pool row \(start + bad) contains NaN or infinity: fix or drop that row")
             }
-            do { try block.normalizeRows() } catch let e as NumericsError {
+            do { try block.normalizeAndShiftRows(centre) } catch let e as NumericsError {
                 throw NumericsError(e.message.replacingFirstRowNumber(offset: start, prefix: "pool "))
             }
-            block.subtractFromRows(centre)
             let bNorms = block.rowSquaredNorms()
             let n = block.rows
             // Each worker scores a chunk of queries against the block (its own sgemm), then
@@ -125,12 +125,29 @@ public enum NearestNeighbors {
 }
 
 extension Matrix {
-    /// Subtracts `v` from every row.
-    mutating func subtractFromRows(_ v: [Float]) {
-        precondition(v.count == cols, "subtractFromRows: \(v.count) values for \(cols) columns")
-        let cols = self.cols
+    /// Replaces every row x by x/‖x‖ − `centre`, computed in Double and rounded once, so the
+    /// small differences between nearly parallel rows survive. Throws naming the first all-zero
+    /// row, as `normalizeRows` does.
+    mutating func normalizeAndShiftRows(_ centre: [Float]) throws {
+        precondition(centre.count == cols, "normalizeAndShiftRows: \(centre.count) values for \(cols) columns")
+        let cols = self.cols, rows = self.rows
+        var norms = [Double](repeating: 0, count: rows)
+        data.withUnsafeBufferPointer { p in
+            for r in 0..<rows {
+                var s = 0.0
+                for c in 0..<cols { let v = Double(p[r * cols + c]); s += v * v }
+                norms[r] = s.squareRoot()
+            }
+        }
+        if let zero = norms.firstIndex(where: { $0 == 0 }) {
+            throw NumericsError("row \(zero) is all zeros: it has no direction for cosine similarity")
+        }
+        let shift = centre.map(Double.init)
         data.withUnsafeMutableBufferPointer { p in
-            for r in 0..<rows { for c in 0..<cols { p[r * cols + c] -= v[c] } }
+            for r in 0..<rows {
+                let inv = 1 / norms[r]
+                for c in 0..<cols { p[r * cols + c] = Float(Double(p[r * cols + c]) * inv - shift[c]) }
+            }
         }
     }
 }
