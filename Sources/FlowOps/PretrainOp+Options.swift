@@ -132,6 +132,15 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Probability of solarizing the second global crop (DINOv2: 0.2).")
     var solarize: Double = 0.2
 
+    @Option(name: .customLong("dump-inputs"), help: ArgumentHelp("Debugging: write the crops and masks of the steps in --dump-steps to DIR/step-N/.", discussion: "globals.npy float32 [2B, 3, G, G], locals.npy float32 [L·B, 3, S, S], masks.npy uint8 [2B, patches]; crop-major, normalised as the model sees them."))
+    var dumpInputs: String?
+
+    @Option(name: .customLong("dump-steps"), help: "With --dump-inputs: the steps to dump, counted from 1, comma-separated.")
+    var dumpSteps: String = "1"
+
+    @Option(name: .customLong("replay-inputs"), help: "Debugging: a directory as --dump-inputs writes it; step N takes its crops and masks from DIR/step-N/ when that exists.")
+    var replayInputs: String?
+
     @Option(name: .customLong("checkpoint-every"), help: "Also checkpoint every this many steps (0: only at epoch ends and on SIGTERM).")
     var checkpointEvery: Int = 0
 

@@ -14,10 +14,14 @@ extension Trainer {
     /// 4. DINO + iBOT + KoLeo (`DINOv2Loss`), backward through head and backbone;
     /// 5. clip the backbone and the head to `config.clip` each, AdamW, then the EMA.
     ///
+    /// `given` replaces this step's crops and masks (a debugging aid: `flow op pretrain
+    /// --replay-inputs`, and the reference check); `images` is then not used, and the masks drawn
+    /// as usual are discarded.
+    ///
     /// - Throws: `TrainingDiverged` (before any update) when a loss term or gradient norm is not finite.
-    public mutating func trainStep(images: [ImageTensor], threads: Int) throws -> StepRecord {
+    public mutating func trainStep(images: [ImageTensor], threads: Int, given: StepInputs? = nil) throws -> StepRecord {
         let v = schedules.values(at: step)
-        var s = try forwardBackward(images: images, threads: threads)
+        var s = try forwardBackward(images: images, threads: threads, given: given)
         let backboneNorm = GradientClipping.clip(&s.backbone, maxNorm: config.clip)
         let headNorm = GradientClipping.clip(&s.head, maxNorm: config.clip)
         guard backboneNorm.isFinite, headNorm.isFinite else {
@@ -49,14 +53,13 @@ extension Trainer {
     /// step's masks from `maskRNG` and updates the EMA centres, as the step does; a copy of the
     /// trainer gives the same crops, masks and teacher targets, which is what a whole-step
     /// finite-difference check needs.
-    public mutating func forwardBackward(images: [ImageTensor], threads: Int) throws -> StepGradients {
+    public mutating func forwardBackward(images: [ImageTensor], threads: Int, given: StepInputs? = nil) throws -> StepGradients {
         let b = config.batch, l = config.localCrops, g = config.vit.imageSize, s = config.localSize
-        precondition(images.count == b, "trainStep: \(images.count) images for a batch of \(b)")
         let v = schedules.values(at: step)
-        let crops = CropBatch(images: images, multiCrop: config.multiCrop, seed: cropSeed,
-                              firstIndex: step * b, threads: threads)
         let grid = g / config.vit.patch, n = grid * grid
-        let masks: MaskBatch
+        // The masks are drawn even when given ones replace them, so that the generator's state,
+        // and every later step, stays that of a run without replacement.
+        var masks: MaskBatch
         switch config.mode {
         case .pretrain:
             masks = MaskGenerator(height: grid, width: grid)
@@ -64,6 +67,16 @@ extension Trainer {
         case .distill:
             masks = MaskBatch.allPatches(images: 2 * b, patches: n)
         }
+        let crops: CropBatch
+        if let given {
+            try given.check(batch: b, localCrops: l, globalSize: g, localSize: s, patches: n)
+            (crops, masks) = (given.crops, given.masks)
+        } else {
+            precondition(images.count == b, "trainStep: \(images.count) images for a batch of \(b)")
+            crops = CropBatch(images: images, multiCrop: config.multiCrop, seed: cropSeed,
+                              firstIndex: step * b, threads: threads)
+        }
+        if keepsStepInputs { lastStepInputs = StepInputs(crops: crops, masks: masks) }
         let m = masks.maskedIndices.count, k = config.prototypes
 
         // Teacher: [2B cls; M patches] through its head.  [2B + M, K]
@@ -132,6 +145,28 @@ extension Trainer {
 }
 
 /// The loss terms of one step and the unclipped gradients of the student's parameters.
+/// The crops and masks of one step, as `forwardBackward` feeds them to the models: to look at
+/// (`Trainer.lastStepInputs`, `flow op pretrain --dump-inputs`) or to replay (`given`).
+public struct StepInputs {
+    public var crops: CropBatch
+    /// Pretraining: the block masks of the 2B global crops; distillation: every patch.
+    public var masks: MaskBatch
+
+    public init(crops: CropBatch, masks: MaskBatch) {
+        self.crops = crops
+        self.masks = masks
+    }
+
+    func check(batch b: Int, localCrops l: Int, globalSize g: Int, localSize s: Int, patches n: Int) throws {
+        guard crops.batch == b, crops.globals.count == 2 * b * 3 * g * g, crops.locals.count == l * b * 3 * s * s else {
+            throw ModelError("given step inputs hold \(crops.globals.count) global and \(crops.locals.count) local crop values for a batch of \(crops.batch); this run needs \(2 * b)x3x\(g)x\(g) and \(l * b)x3x\(s)x\(s) for a batch of \(b)")
+        }
+        guard masks.images == 2 * b, masks.patches == n else {
+            throw ModelError("given masks are \(masks.images)x\(masks.patches); this run needs \(2 * b)x\(n) (2B global crops by patches)")
+        }
+    }
+}
+
 public struct StepGradients {
     public var dino: Float
     public var ibot: Float

@@ -33,6 +33,9 @@ public struct Trainer {
     public var orderEpoch = -1
     /// The log so far, one JSON object per step (kept in checkpoints, not in the final state).
     public var log: [String] = []
+    /// When true, each step keeps its crops and masks in `lastStepInputs` (for dumping them).
+    public var keepsStepInputs = false
+    public var lastStepInputs: StepInputs?
 
     /// A fresh run: the student from `initial` (or randomly initialised from the seed), the head
     /// randomly initialised; in pretraining the teacher starts as a copy of the student.
