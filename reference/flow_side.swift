@@ -10,6 +10,10 @@
 //   ibot STUDENT.npy TARGETS.npy MASKS.npy OUTDIR    iBOT masked-patch loss
 //   koleo TOKENS.npy OUTDIR                          KoLeo (weight 0.1) over the 2 global crops
 //   masks H W IMAGES BATCHES SEED OUT.npy            MaskGenerator.batch masks [BATCHES·IMAGES, H·W]
+//   step SETTINGS.json MODEL HEAD INPUTS OUTDIR      one training step from given weights, crops and
+//       masks (INPUTS as --dump-inputs writes them): OUTDIR/losses.json, grads.safetensors
+//       (unclipped gradients, "backbone." and "dino_head." names), after.safetensors (student and
+//       teacher after clipping, AdamW and the EMA, "student."/"teacher." + the same names)
 import FlowFormats
 import FlowModels
 import FlowNumerics
@@ -47,6 +51,61 @@ func masksArgument(_ path: String) throws -> MaskBatch {
     let (v, s) = try load(path)
     guard s.count == 2 else { fail("\(path): masks must be [images, patches], got \(s)") }
     return MaskBatch(images: s[0], patches: s[1], masks: v.map { $0 != 0 }, upperbound: v.filter { $0 != 0 }.count)
+}
+
+func saveParameters(_ sets: [(prefix: String, list: [(name: String, values: [Float], info: ParameterInfo)])], _ path: String) throws {
+    let all = sets.flatMap { set in set.list.map { (set.prefix + $0.name, $0.values, $0.info.shape) } }
+    let writer = try SafetensorsWriter(path: path, tensors: all.map { ($0.0, SafetensorsDType.f32, $0.2) })
+    for (name, values, _) in all { try writer.append(name, values) }
+    try writer.finish()
+}
+
+/// One step of `Trainer` from the given weights and inputs, with the schedules pinned to the
+/// values in `settings` (lr, weight decay, momentum and teacher temperature at step 0).
+func step(_ a: [String]) throws {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a[0]))) as! [String: Any]
+    func number(_ key: String) -> Double { (json[key] as! NSNumber).doubleValue }
+    let model = try ViT.load(path: a[1])
+    let file = try SafetensorsFile.read(path: a[2])
+    guard let w1 = file.tensors["mlp.0.weight"]?.shape, let w3 = file.tensors["mlp.4.weight"]?.shape,
+          let v = file.tensors["last_layer.weight_v"]?.shape else { fail("\(a[2]): not a DINOHead state dict") }
+    var head = DINOHead(zeros: DINOHeadConfig(inputDim: w1[1], hidden: w1[0], bottleneck: w3[0], prototypes: v[0]))
+    try head.load(from: file.tensors, prefix: "", source: a[2])
+    let globals = try NPY.read(path: a[3] + "/globals.npy"), locals = try NPY.read(path: a[3] + "/locals.npy")
+    let masks = try masksArgument(a[3] + "/masks.npy")
+    let b = globals.shape[0] / 2
+    var c = PretrainConfig(vit: model.config, images: b)
+    c.batch = b
+    c.epochs = 1
+    c.localCrops = locals.shape[0] / b
+    c.localSize = locals.shape[2]
+    (c.hidden, c.bottleneck, c.prototypes) = (head.config.hidden, head.config.bottleneck, head.config.prototypes)
+    c.centering = CenteringMode(rawValue: json["centering"] as! String)!
+    c.baseLR = number("lr") / (Double(b) / 1024).squareRoot()
+    c.warmup = .fraction(0)
+    c.freezeLastLayer = .fraction(0)
+    c.teacherTemperatureWarmup = .fraction(0)
+    (c.teacherTemperatureStart, c.teacherTemperatureEnd) = (number("teacher_temp"), number("teacher_temp"))
+    c.weightDecay = number("weight_decay")...number("weight_decay")
+    c.teacherMomentum = number("momentum")
+    c.clip = number("clip")
+    c.layerDecay = Float(number("layer_decay"))
+    c.trainLastLayerG = true
+    var trainer = try Trainer(config: c, initial: model)
+    trainer.studentHead = head
+    trainer.teacherHead = head
+    let inputs = StepInputs(crops: CropBatch(batch: b, globals: try globals.float32Values(), locals: try locals.float32Values()),
+                            masks: masks)
+    var probe = trainer
+    let g = try probe.forwardBackward(images: [], threads: 2, given: inputs)
+    let losses: [String: Double] = ["dino": Double(g.dino), "ibot": Double(g.ibot), "koleo": Double(g.koleo)]
+    try JSONSerialization.data(withJSONObject: losses).write(to: URL(fileURLWithPath: a[4] + "/losses.json"))
+    try saveParameters([("backbone.", g.backbone.parameterList()), ("dino_head.", g.head.values.parameterList())],
+                       a[4] + "/grads.safetensors")
+    _ = try trainer.trainStep(images: [], threads: 2, given: inputs)
+    try saveParameters([("student.backbone.", trainer.student.parameterList()), ("student.dino_head.", trainer.studentHead.parameterList()),
+                        ("teacher.backbone.", trainer.teacher.parameterList()), ("teacher.dino_head.", trainer.teacherHead.parameterList())],
+                       a[4] + "/after.safetensors")
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -100,6 +159,8 @@ do {
         var flat: [Float] = []
         for _ in 0..<batches { flat += generator.batch(images: images, rng: &rng).masks.map { $0 ? 1 : 0 } }
         try save(flat, [batches * images, h * w], a[5])
+    case "step":
+        try step(a)
     default:
         fail("unknown command '\(command)'")
     }
