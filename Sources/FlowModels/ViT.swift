@@ -55,10 +55,13 @@ public struct ViT: Equatable {
     ///   - keepActivations: keep every block's activations for a backward pass.
     ///   - masks: per image, one flag per patch (row-major over the grid); a masked patch's
     ///     embedding is replaced by `maskToken` before the position embedding is added (iBOT).
+    ///   - drop: per block, the drop-path scales of its two branches (`DropPath.blockScales`;
+    ///     training only).
     /// - Throws: `ModelError` when H or W is not a multiple of the patch size, the data size is
     ///   wrong, or the masks do not have one flag per patch for each image.
     public func forward(images: [Float], batch: Int, height: Int, width: Int, threads: Int = 1,
-                        keepActivations: Bool = false, masks: [[Bool]]? = nil) throws -> ViTOutput {
+                        keepActivations: Bool = false, masks: [[Bool]]? = nil,
+                        drop: [ViTBlock.DropScales]? = nil) throws -> ViTOutput {
         let p = config.patch, d = config.dim, r = config.registers
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelError("image size \(height)x\(width) is not a multiple of the patch size \(p): resize to a multiple such as \(max(1, height / p) * p)")
@@ -93,9 +96,10 @@ public struct ViT: Equatable {
             }
         }
         var saved: [ViTBlock.Activations] = []
-        for block in blocks {
+        precondition(drop == nil || drop!.count == blocks.count, "ViT.forward: \(drop!.count) drop-path scales for \(blocks.count) blocks")
+        for (i, block) in blocks.enumerated() {
             if let a = block.forward(&x, batch: batch, tokens: tokens, threads: threads,
-                                     keepActivations: keepActivations) {
+                                     keepActivations: keepActivations, drop: drop?[i]) {
                 saved.append(a)
             }
         }

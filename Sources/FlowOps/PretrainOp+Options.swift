@@ -102,6 +102,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Gradient-norm clip of the backbone and of the head, each (DINOv2: 3). Default: \(d.clip).")
     var clip: Double?
 
+    @Option(name: .customLong("drop-path"), help: "Drop-path rate of the student's blocks, per sample as DINOv2 (0.3; vitl14 0.4). Default: \(d.dropPathRate).")
+    var dropPath: Double?
+
     @Option(help: "Prototypes K of the DINO/iBOT head. Default: \(d.prototypes).")
     var prototypes: Int?
 
@@ -253,6 +256,7 @@ struct TrainingOptions: ParsableArguments {
         if let weightDecay { c.weightDecay = try Self.range(weightDecay, option: "--weight-decay") }
         if let layerDecay { c.layerDecay = layerDecay }
         if let clip { c.clip = clip }
+        if let dropPath { c.dropPath = dropPath }
         c.jitterStrength = jitterStrength
         c.grayscaleProbability = grayscale
         c.solarizeProbability = solarize

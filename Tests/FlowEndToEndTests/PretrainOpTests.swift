@@ -186,13 +186,20 @@ import Testing
         #expect(lr[4] < peak)
         #expect(abs(temp[0] - 0.04) < 1e-7 && abs(temp[1] - 0.055) < 1e-7 && abs(temp[2] - 0.07) < 1e-7 && abs(temp[5] - 0.07) < 1e-7)
 
-        // A reference recipe with the sizes made tiny: its weight decay ends at 0.4 (small-cpu: 0.2),
-        // and what flow cannot apply is named.
+        // A reference recipe with the sizes made tiny: its weight decay ends at 0.4 (small-cpu: 0.2);
+        // what flow cannot apply (vitl14's SwiGLU) is named.
         let ref = try run(["--recipe", "dinov2-default"], log: "ref.jsonl")
         #expect(ref.status == 0, "\(ref)")
-        #expect(ref.stderr.contains("recipe dinov2-default: not applied: drop_path_rate 0.3 (flow has no drop path)"), "\(ref.stderr)")
+        #expect(!ref.stderr.contains("not applied"), "\(ref.stderr)")
         let wd = try logSteps(dir, "ref.jsonl").map { $0["wd"] as! Double }
         #expect(abs(wd[0] - 0.04) < 1e-7 && wd[5] > 0.3, "\(wd)")
+        // Its drop path (0.3) is applied: without it the model differs.
+        let withDrop = try dir.readData("m.safetensors")
+        let noDrop = try run(["--recipe", "dinov2-default", "--drop-path", "0"], log: "ref0.jsonl")
+        #expect(noDrop.status == 0, "\(noDrop)")
+        #expect(try dir.readData("m.safetensors") != withDrop)
+        let vitl = try run(["--recipe", "dinov2-vitl14", "--epochs", "0"], log: "vitl.jsonl")
+        #expect(vitl.stderr.contains("recipe dinov2-vitl14: not applied: ffn_layer swiglufused"), "\(vitl.stderr)")
     }
 
     /// --dump-inputs writes a step's crops and masks; --replay-inputs feeds them back: the same

@@ -70,6 +70,10 @@ public struct PretrainConfig: Equatable, Sendable {
     public var trainLastLayerG = false
     /// Gradient-norm clip, applied to the backbone and each head separately (DINOv2: 3).
     public var clip: Double
+    /// Drop-path rate of the student's blocks (DINOv2: 0.3, vitl14 0.4; see `DropPath`).
+    public var dropPath: Double
+    /// The same rate in every block (true, as the reference configs), else linspace(0, rate, depth).
+    public var dropPathUniform: Bool
     public var seed: UInt64 = 0
 
     /// A run of `vit` on `images` images with every other setting from `recipe` (the recipe's
@@ -100,6 +104,8 @@ public struct PretrainConfig: Equatable, Sendable {
         maskProbability = recipe.maskProbability
         koleo = recipe.koleo
         clip = recipe.clip
+        dropPath = recipe.dropPathRate
+        dropPathUniform = recipe.dropPathUniform
     }
 
     public var stepsPerEpoch: Int { batch > 0 ? images / batch : 0 }
@@ -183,6 +189,7 @@ public struct PretrainConfig: Equatable, Sendable {
         }
         guard layerDecay > 0, layerDecay <= 1 else { throw ModelError("--layer-decay must lie in (0, 1] (got \(layerDecay))") }
         guard clip > 0, clip.isFinite else { throw ModelError("--clip must be positive (got \(clip))") }
+        guard dropPath >= 0, dropPath < 1 else { throw ModelError("--drop-path must lie in [0, 1) (got \(dropPath))") }
         guard teacherTemperatureStart > 0, teacherTemperatureEnd > 0 else {
             throw ModelError("--teacher-temp must be positive (got \(teacherTemperatureStart),\(teacherTemperatureEnd))")
         }
@@ -223,6 +230,7 @@ public struct PretrainConfig: Equatable, Sendable {
             ("layer-decay", String(layerDecay)), ("centering", centering.rawValue),
             ("mask-ratio", "\(maskRatio.lowerBound),\(maskRatio.upperBound)"),
             ("mask-probability", String(maskProbability)), ("koleo", String(koleo)), ("clip", String(clip)),
+            ("drop-path", "\(dropPath) \(dropPathUniform ? "uniform" : "linear")"),
             ("last-layer-g", trainLastLayerG ? "trained" : "frozen"), ("photometric", String(photometric)),
             ("jitter-strength", String(jitterStrength)), ("grayscale", String(grayscaleProbability)),
             ("solarize", String(solarizeProbability)),

@@ -88,10 +88,16 @@ extension Trainer {
 
         // Student: masked globals, locals, one head pass.  [2B + LB + M, K]
         let d = student.config.dim
+        // Drop path: the student only, its own generator per step (no state to checkpoint),
+        // drawn for the global crops' pass, then the local crops' (the reference's list forward).
+        var dropRNG = AugmentRNG(seed: config.seed ^ 0x6472_6F70, index: UInt64(step))   // "drop"
+        let rates = DropPath.rates(config.dropPath, depth: student.blocks.count, uniform: config.dropPathUniform)
         let sg = try student.forward(images: crops.globals, batch: 2 * b, height: g, width: g, threads: threads,
-                                     keepActivations: true, masks: config.mode == .pretrain ? masks.perImage : nil)
+                                     keepActivations: true, masks: config.mode == .pretrain ? masks.perImage : nil,
+                                     drop: DropPath.blockScales(batch: 2 * b, rates: rates, rng: &dropRNG))
         let sl = l > 0 ? try student.forward(images: crops.locals, batch: l * b, height: s, width: s,
-                                             threads: threads, keepActivations: true) : nil
+                                             threads: threads, keepActivations: true,
+                                             drop: DropPath.blockScales(batch: l * b, rates: rates, rng: &dropRNG)) : nil
         let globalCls = sg.classTokens
         let rows = (2 + l) * b + m
         let sIn = globalCls + (sl?.classTokens ?? []) + masks.gatherMasked(sg.patchTokens, dim: d)
