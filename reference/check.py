@@ -173,6 +173,14 @@ def check_backbone(flow, side, tmp, rng):
             tag = f"f2r-r{registers}-{h}x{w}"
             record(f"backbone flow→ref, {registers} registers, {h}×{w} px (tokens){which}",
                    flow_tokens(side, path, images, tmp, tag), reference_tokens(model, images))
+        # the class tokens of the last 4 blocks, as linear evaluation takes them
+        images = rng.standard_normal((3, 3, 56, 56)).astype(np.float32)
+        np.save(f"{tmp}/blocks-r{registers}.npy", images)
+        run(side, "blocks", path, f"{tmp}/blocks-r{registers}.npy", 4, f"{tmp}/blocks-r{registers}-out.npy")
+        with torch.no_grad():
+            layers = model.get_intermediate_layers(torch.from_numpy(images), 4, return_class_token=True, norm=True)
+        record(f"backbone flow→ref, {registers} registers, class tokens of the last 4 blocks{which}",
+               np.load(f"{tmp}/blocks-r{registers}-out.npy"), np.stack([cls.numpy() for _, cls in layers]))
         # with iBOT masks (mask_token in place of masked patches)
         images = rng.standard_normal((4, 3, 56, 56)).astype(np.float32)
         masks = rng.random((4, 16)) < 0.4

@@ -4,6 +4,7 @@
 // part of `make test`.
 //
 //   forward MODEL IMAGES.npy OUT.npy [MASKS.npy]     final-normed tokens [B, T, D]
+//   blocks MODEL IMAGES.npy N OUT.npy                final-normed class tokens of the last N blocks [N, B, D]
 //   head HEAD.safetensors X.npy OUT.npy              DINOHead logits [rows, K]
 //   targets MODE TEMP LOGITS.npy CENTER.npy OUTDIR   teacher targets, the centre after its update
 //   dino STUDENT.npy TARGETS.npy OUTDIR              DINO loss over all (teacher, student crop) pairs
@@ -124,6 +125,12 @@ do {
         }
         let out = try model.forward(images: images, batch: s[0], height: s[2], width: s[3], threads: 2, masks: masks)
         try save(out.tokens, [out.batch, out.tokenCount, out.dim], a[2])
+    case "blocks":
+        let model = try ViT.load(path: a[0])
+        let (images, s) = try load(a[1])
+        let out = try model.forward(images: images, batch: s[0], height: s[2], width: s[3], threads: 2, lastBlocks: Int(a[2])!)
+        let blocks = out.intermediateClassTokens!
+        try save(blocks.flatMap { $0 }, [blocks.count, out.batch, out.dim], a[3])
     case "head":
         let file = try SafetensorsFile.read(path: a[0])
         guard let w1 = file.tensors["mlp.0.weight"]?.shape, let w3 = file.tensors["mlp.4.weight"]?.shape,

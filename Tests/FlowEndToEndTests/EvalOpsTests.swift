@@ -121,6 +121,29 @@ import Testing
         #expect(abs((l["val_top1"] as? Double ?? 0) - 34.0 / 40) < 1e-12, "\(l)")
     }
 
+    /// The reference protocol: last 1 or 2 blocks (vit-test has 2) with and without the patch
+    /// average, every rate, all trained on 2 augmented views of each train image, best on val.
+    @Test func linearWithTheReferenceProtocol() throws {
+        let dir = TemporaryDirectory("eval-dinov2")
+        try setUp(dir)
+        let r = try FlowBinary.run(["op", "eval-linear", "--model", "m.safetensors", "--train", "train", "--val", "val",
+                                    "--protocol", "dinov2", "--augment-views", "2", "--iterations", "60", "--batch-size", "32",
+                                    "--lrs", "0.1,1", "--out", "l.json"], in: dir.path)
+        try #require(r.status == 0, "\(r)")
+        let l = try json(dir, "l.json")
+        #expect(l["train_count"] as? Int == 320 && l["val_count"] as? Int == 80)
+        let grid = try #require(l["grid"] as? [[String: Any]])
+        #expect(grid.map { "\($0["blocks"]!)/\($0["average_pool"]!)/\($0["feature_dim"]!)" }
+                == ["1/0/32", "1/0/32", "1/1/64", "1/1/64", "2/0/64", "2/0/64", "2/1/96", "2/1/96"])   // JSON booleans read back as 0/1
+        let best = grid.map { $0["val_top1"] as! Double }.max()!
+        #expect(l["val_top1"] as? Double == best)
+        #expect((l["chosen"] as? [String: Any])?["val_top1"] as? Double == best)
+        #expect(abs(Double(l["val_correct_top1"] as! Int) / 80 - best) < 1e-12)
+        let bad = try FlowBinary.run(["op", "eval-linear", "--train-emb", "x.npy", "--train-labels", "y.npy", "--val-emb", "x.npy",
+                                      "--val-labels", "y.npy", "--protocol", "dinov2", "--out", "x.json"], in: dir.path)
+        #expect(bad.status != 0 && bad.stderr.contains("--protocol dinov2 and --augment-views embed the images themselves"), "\(bad)")
+    }
+
     @Test func badInputsGiveClearErrors() throws {
         let dir = TemporaryDirectory("eval-bad")
         try setUp(dir)
