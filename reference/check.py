@@ -388,7 +388,7 @@ def randomise(module, seed, scale=0.05):
                 p.copy_(scale * torch.randn(p.shape, generator=g))
 
 
-def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
+def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64, separate=False, K_ibot=48):
     """One whole training step, as SSLMetaArch.forward_backward and train.py do it, from the same
     weights, crops and masks: the three loss terms, the unclipped gradients, then the student
     after clipping (per module) and AdamW (the reference's own parameter groups: no decay for
@@ -402,12 +402,17 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
     randomise(backbone, 21)
     head = DINOHead(in_dim=32, out_dim=K, hidden_dim=48, bottleneck_dim=16, nlayers=3)
     randomise(head, 22, scale=0.2)
-    d = f"{tmp}/step-{centering}"
+    ibot_head = DINOHead(in_dim=32, out_dim=K_ibot, hidden_dim=40, bottleneck_dim=12, nlayers=3) if separate else None
+    if separate:
+        randomise(ibot_head, 23, scale=0.2)
+    d = f"{tmp}/step-{centering}{'-separate' if separate else ''}"
     os.makedirs(f"{d}/inputs", exist_ok=True)
     # dim 32 has no DINOv2 head size to infer the heads from: the metadata says 2
     save_file({k: v.contiguous() for k, v in backbone.state_dict().items()}, f"{d}/model.safetensors",
               metadata={"heads": "2"})
     save_file({k: v.contiguous() for k, v in head.state_dict().items()}, f"{d}/head.safetensors")
+    if separate:
+        save_file({k: v.contiguous() for k, v in ibot_head.state_dict().items()}, f"{d}/ibot-head.safetensors")
     globals_ = rng.standard_normal((2 * B, 3, 16, 16)).astype(np.float32)
     locals_ = rng.standard_normal((n_local * B, 3, 8, 8)).astype(np.float32)
     masks = np.zeros((2 * B, 16), dtype=bool)
@@ -419,14 +424,19 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
     np.save(f"{d}/inputs/masks.npy", masks.astype(np.uint8))
     with open(f"{d}/settings.json", "w") as f:
         json.dump(settings, f)
-    run(side, "step", f"{d}/settings.json", f"{d}/model.safetensors", f"{d}/head.safetensors", f"{d}/inputs", d)
+    run(side, "step", f"{d}/settings.json", f"{d}/model.safetensors", f"{d}/head.safetensors", f"{d}/inputs", d,
+        *([f"{d}/ibot-head.safetensors"] if separate else []))
 
     student = torch.nn.ModuleDict({"backbone": backbone, "dino_head": head})
     teacher = torch.nn.ModuleDict({"backbone": reference_vit(meta),   # weight_norm forbids deepcopy
                                    "dino_head": DINOHead(in_dim=32, out_dim=K, hidden_dim=48, bottleneck_dim=16, nlayers=3)})
+    if separate:
+        student["ibot_head"] = ibot_head
+        teacher["ibot_head"] = DINOHead(in_dim=32, out_dim=K_ibot, hidden_dim=40, bottleneck_dim=12, nlayers=3)
     teacher.load_state_dict(student.state_dict())
+    modules = ("backbone", "dino_head", "ibot_head") if separate else ("backbone", "dino_head")
     temp = settings["teacher_temp"]
-    dino_loss, ibot_loss, koleo_loss = DINOLoss(K), iBOTPatchLoss(K), KoLeoLoss()
+    dino_loss, ibot_loss, koleo_loss = DINOLoss(K), iBOTPatchLoss(K_ibot if separate else K), KoLeoLoss()
     g, l, m = torch.from_numpy(globals_), torch.from_numpy(locals_), torch.from_numpy(masks)
     index = m.flatten().nonzero().flatten()
     n_masked = len(index)
@@ -436,8 +446,11 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
         cls = out["x_norm_clstoken"].chunk(2)
         cls = torch.cat((cls[1], cls[0]))
         patches = torch.index_select(out["x_norm_patchtokens"].flatten(0, 1), 0, index)
-        after = teacher["dino_head"](torch.cat((cls, patches)))
-        t_cls, t_patch = after[:2 * B], after[2 * B:]
+        if separate:   # the reference's ibot_separate_head branch
+            t_cls, t_patch = teacher["dino_head"](cls), teacher["ibot_head"](patches)
+        else:
+            after = teacher["dino_head"](torch.cat((cls, patches)))
+            t_cls, t_patch = after[:2 * B], after[2 * B:]
         if centering == "centering":
             t_dino = dino_loss.softmax_center_teacher(t_cls, teacher_temp=temp).view(2, B, K)
             t_ibot = ibot_loss.softmax_center_teacher(t_patch.unsqueeze(0), teacher_temp=temp).squeeze(0)
@@ -448,8 +461,13 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
     s_global = student["backbone"].forward_features(g, masks=m)
     s_local = student["backbone"].forward_features(l)
     s_patches = torch.index_select(s_global["x_norm_patchtokens"].flatten(0, 1), 0, index)
-    s_out = student["dino_head"](torch.cat((s_local["x_norm_clstoken"], s_global["x_norm_clstoken"], s_patches)))
-    s_loc, s_glob, s_pat = s_out[:n_local * B], s_out[n_local * B:(n_local + 2) * B], s_out[(n_local + 2) * B:]
+    if separate:
+        s_out = student["dino_head"](torch.cat((s_local["x_norm_clstoken"], s_global["x_norm_clstoken"])))
+        s_pat = student["ibot_head"](s_patches)
+    else:
+        s_out = student["dino_head"](torch.cat((s_local["x_norm_clstoken"], s_global["x_norm_clstoken"], s_patches)))
+        s_pat = s_out[(n_local + 2) * B:]
+    s_loc, s_glob = s_out[:n_local * B], s_out[n_local * B:(n_local + 2) * B]
     terms = 2 + 2 * n_local
     dino = (dino_loss(student_output_list=s_loc.chunk(n_local), teacher_out_softmaxed_centered_list=t_dino) / terms
             + dino_loss(student_output_list=[s_glob], teacher_out_softmaxed_centered_list=[t_dino.flatten(0, 1)]) * 2 / terms)
@@ -460,7 +478,7 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
 
     with open(f"{d}/losses.json") as f:
         flow_losses = json.load(f)
-    label = f"step ({'softmax centring' if centering == 'centering' else 'Sinkhorn-Knopp'})"
+    label = f"step ({'softmax centring' if centering == 'centering' else 'Sinkhorn-Knopp'}{', separate iBOT head' if separate else ''})"
     for name, value in (("dino", dino), ("ibot", ibot), ("koleo", koleo)):
         record(f"{label}: {name} term", flow_losses[name], value.item())
     with safe_open(f"{d}/grads.safetensors", "pt") as f:
@@ -483,7 +501,7 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
                      worst[1] <= REL_TOL))
         print(f"{'ok ' if worst[1] <= REL_TOL else 'FAIL'} {label}: {what}: worst {worst[2]} abs {worst[0]:.2e} rel {worst[1]:.2e}")
 
-    for module in ("backbone", "dino_head"):
+    for module in modules:
         compare_group(f"{module} gradients before clipping",
                       {k[len(module) + 1:]: v for k, v in flow_grads.items() if k.startswith(module + ".")},
                       {n: p.grad for n, p in student[module].named_parameters() if p.grad is not None})
@@ -495,11 +513,11 @@ def check_step(side, tmp, rng, centering, B=4, n_local=2, K=64):
     # ratio follows the gradients' float noise: the key bias, whose exact gradient is 0 (2e-12
     # in torch, 2e-9 in flow), and components clipped down to ~1e-8.)
     with torch.no_grad():
-        for module in ("backbone", "dino_head"):
+        for module in modules:
             for n, p in student[module].named_parameters():
                 p.grad.copy_(flow_grads[f"{module}.{n}"].reshape(p.shape))
     groups = []
-    for module in ("backbone", "dino_head"):
+    for module in modules:
         torch.nn.utils.clip_grad_norm_(student[module].parameters(), settings["clip"])
         for group in get_params_groups(student[module], settings["layer_decay"]):
             groups.append({"params": [group["params"]], "lr": settings["lr"] * group["lr_multiplier"],
@@ -527,7 +545,7 @@ def main():
     p.add_argument("--flow-side", required=True)
     p.add_argument("--out", help="write the results table (Markdown) here")
     a = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)   # 2 threads on 2 shared cores ran 20-30x slower than 1
     # iBOT's Sinkhorn-Knopp all-reduces its patch count: a one-process group.
     store = tempfile.NamedTemporaryFile(delete=False)
     dist.init_process_group("gloo", init_method=f"file://{store.name}", rank=0, world_size=1)
@@ -543,6 +561,7 @@ def main():
         check_masks(a.flow_side, tmp, rng, grid=16, batches=200)  # 224-px crops, patch 14
         check_step(a.flow_side, tmp, rng, "sinkhorn_knopp")
         check_step(a.flow_side, tmp, rng, "centering")
+        check_step(a.flow_side, tmp, rng, "sinkhorn_knopp", separate=True)
     dist.destroy_process_group()
     if os.path.exists(store.name):
         os.unlink(store.name)

@@ -11,7 +11,7 @@
 //   ibot STUDENT.npy TARGETS.npy MASKS.npy OUTDIR    iBOT masked-patch loss
 //   koleo TOKENS.npy OUTDIR                          KoLeo (weight 0.1) over the 2 global crops
 //   masks H W IMAGES BATCHES SEED OUT.npy            MaskGenerator.batch masks [BATCHES·IMAGES, H·W]
-//   step SETTINGS.json MODEL HEAD INPUTS OUTDIR      one training step from given weights, crops and
+//   step SETTINGS.json MODEL HEAD INPUTS OUTDIR [IBOT_HEAD]  one training step from given weights, crops and
 //       masks (INPUTS as --dump-inputs writes them): OUTDIR/losses.json, grads.safetensors
 //       (unclipped gradients, "backbone." and "dino_head." names), after.safetensors (student and
 //       teacher after clipping, AdamW and the EMA, "student."/"teacher." + the same names)
@@ -63,6 +63,15 @@ func saveParameters(_ sets: [(prefix: String, list: [(name: String, values: [Flo
 
 /// One step of `Trainer` from the given weights and inputs, with the schedules pinned to the
 /// values in `settings` (lr, weight decay, momentum and teacher temperature at step 0).
+func loadHead(_ path: String) throws -> DINOHead {
+    let file = try SafetensorsFile.read(path: path)
+    guard let w1 = file.tensors["mlp.0.weight"]?.shape, let w3 = file.tensors["mlp.4.weight"]?.shape,
+          let v = file.tensors["last_layer.weight_v"]?.shape else { fail("\(path): not a DINOHead state dict") }
+    var head = DINOHead(zeros: DINOHeadConfig(inputDim: w1[1], hidden: w1[0], bottleneck: w3[0], prototypes: v[0]))
+    try head.load(from: file.tensors, prefix: "", source: path)
+    return head
+}
+
 func step(_ a: [String]) throws {
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: a[0]))) as! [String: Any]
     func number(_ key: String) -> Double { (json[key] as! NSNumber).doubleValue }
@@ -92,20 +101,30 @@ func step(_ a: [String]) throws {
     c.clip = number("clip")
     c.layerDecay = Float(number("layer_decay"))
     c.trainLastLayerG = true
+    let ibotHead = a.count > 5 ? try loadHead(a[5]) : nil
+    if let ibotHead {
+        c.ibotSeparateHead = true
+        (c.ibotHidden, c.ibotBottleneck, c.ibotPrototypes) = (ibotHead.config.hidden, ibotHead.config.bottleneck, ibotHead.config.prototypes)
+    }
     var trainer = try Trainer(config: c, initial: model)
     trainer.studentHead = head
     trainer.teacherHead = head
+    trainer.studentIBOTHead = ibotHead
+    trainer.teacherIBOTHead = ibotHead
     let inputs = StepInputs(crops: CropBatch(batch: b, globals: try globals.float32Values(), locals: try locals.float32Values()),
                             masks: masks)
     var probe = trainer
     let g = try probe.forwardBackward(images: [], threads: 2, given: inputs)
     let losses: [String: Double] = ["dino": Double(g.dino), "ibot": Double(g.ibot), "koleo": Double(g.koleo)]
     try JSONSerialization.data(withJSONObject: losses).write(to: URL(fileURLWithPath: a[4] + "/losses.json"))
-    try saveParameters([("backbone.", g.backbone.parameterList()), ("dino_head.", g.head.values.parameterList())],
+    try saveParameters([("backbone.", g.backbone.parameterList()), ("dino_head.", g.head.values.parameterList())]
+                       + (g.ibotHead.map { [("ibot_head.", $0.values.parameterList())] } ?? []),
                        a[4] + "/grads.safetensors")
     _ = try trainer.trainStep(images: [], threads: 2, given: inputs)
     try saveParameters([("student.backbone.", trainer.student.parameterList()), ("student.dino_head.", trainer.studentHead.parameterList()),
-                        ("teacher.backbone.", trainer.teacher.parameterList()), ("teacher.dino_head.", trainer.teacherHead.parameterList())],
+                        ("teacher.backbone.", trainer.teacher.parameterList()), ("teacher.dino_head.", trainer.teacherHead.parameterList())]
+                       + (trainer.studentIBOTHead.map { [("student.ibot_head.", $0.parameterList()),
+                                                         ("teacher.ibot_head.", trainer.teacherIBOTHead!.parameterList())] } ?? []),
                        a[4] + "/after.safetensors")
 }
 

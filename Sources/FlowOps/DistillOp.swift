@@ -35,6 +35,10 @@ struct DistillOp: FlowOp {
         let data = try TrainingData.load(training.data)
         var config = try training.config(images: data.count, op: "distill")
         config.mode = .distill
+        if config.ibotSeparateHead {
+            FileHandle.standardError.write(Data("flow op distill: recipe \(training.recipe): not applied: ibot.separate_head true (distillation compares the patch tokens through the teacher's DINO head)\n".utf8))
+            config.ibotSeparateHead = false
+        }
         let teacherVit = try TrainingModels.backbone(teacher, option: "--teacher", expected: nil)
         config.teacherVit = teacherVit.config
         if teacherVit.config.patch != config.vit.patch || teacherVit.config.imageSize != config.vit.imageSize {

@@ -108,6 +108,12 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Prototypes K of the DINO/iBOT head. Default: \(d.prototypes).")
     var prototypes: Int?
 
+    @Option(name: .customLong("ibot-head"), help: "shared (the DINO head also gives the iBOT logits, DINOv2's default config) or separate (an iBOT head of its own, as vitl14; pretrain only). Default: \(d.ibotSeparateHead ? "separate" : "shared").")
+    var ibotHead: String?
+
+    @Option(name: .customLong("ibot-prototypes"), help: "Prototypes of a separate iBOT head. Default: the recipe's (\(d.ibotPrototypes)).")
+    var ibotPrototypes: Int?
+
     @Option(name: .customLong("head-hidden"), help: "Hidden width of the head's MLP. Default: \(d.headHidden).")
     var headHidden: Int?
 
@@ -167,6 +173,9 @@ struct TrainingOptions: ParsableArguments {
             throw ValidationError("--recipe must be one of \(Recipe.all.map(\.name).joined(separator: ", ")), not '\(recipe)'")
         }
         if let patch, patch <= 0 { throw ValidationError("--patch must be positive (got \(patch))") }
+        if let ibotHead, ibotHead != "shared" && ibotHead != "separate" {
+            throw ValidationError("--ibot-head must be shared or separate, not '\(ibotHead)'")
+        }
         if let centering, centering != "sinkhorn" && centering != "ema" {
             throw ValidationError("--centering must be sinkhorn or ema, not '\(centering)'")
         }
@@ -265,6 +274,11 @@ struct TrainingOptions: ParsableArguments {
         if let headBottleneck { c.bottleneck = headBottleneck }
         if let centering { c.centering = centering == "ema" ? .centering : .sinkhornKnopp }
         if let koleo { c.koleo = koleo }
+        if let ibotHead { c.ibotSeparateHead = ibotHead == "separate" }
+        if let ibotPrototypes { c.ibotPrototypes = ibotPrototypes }
+        // --head-hidden and --head-bottleneck size a separate iBOT head too when given.
+        if let headHidden { c.ibotHidden = headHidden }
+        if let headBottleneck { c.ibotBottleneck = headBottleneck }
         c.trainLastLayerG = trainLastLayerG
         c.photometric = !noPhotometric
         c.seed = seed

@@ -198,6 +198,13 @@ import Testing
         let noDrop = try run(["--recipe", "dinov2-default", "--drop-path", "0"], log: "ref0.jsonl")
         #expect(noDrop.status == 0, "\(noDrop)")
         #expect(try dir.readData("m.safetensors") != withDrop)
+        // A separate iBOT head of its own size lands in the state.
+        let separate = try run(["--ibot-head", "separate", "--ibot-prototypes", "24"], log: "sep.jsonl")
+        #expect(separate.status == 0, "\(separate)")
+        let header = String(decoding: try dir.readData("s.safetensors").prefix(60_000), as: UTF8.self)
+        #expect(header.contains("student.ibot_head.last_layer.weight_v\":{\"dtype\":\"F32\",\"shape\":[24,16]"), "\(header.prefix(300))")
+        let bogus = try run(["--ibot-head", "both"], log: "bogus.jsonl")
+        #expect(bogus.status != 0 && bogus.stderr.contains("--ibot-head must be shared or separate, not 'both'"), "\(bogus)")
         let vitl = try run(["--recipe", "dinov2-vitl14", "--epochs", "0"], log: "vitl.jsonl")
         #expect(vitl.stderr.contains("recipe dinov2-vitl14: not applied: ffn_layer swiglufused"), "\(vitl.stderr)")
     }

@@ -52,7 +52,8 @@ import Testing
         "dino.loss_weight": "1.0", "dino.head_n_prototypes": "65536", "dino.head_bottleneck_dim": "256",
         "dino.head_nlayers": "3", "dino.head_hidden_dim": "2048", "dino.koleo_loss_weight": "0.1",
         "ibot.loss_weight": "1.0", "ibot.mask_sample_probability": "0.5", "ibot.mask_ratio_min_max": "0.1,0.5",
-        "ibot.separate_head": "false", "ibot.head_n_prototypes": "65536",
+        "ibot.separate_head": "false", "ibot.head_n_prototypes": "65536", "ibot.head_bottleneck_dim": "256",
+        "ibot.head_hidden_dim": "2048",
         "train.batch_size_per_gpu": "64", "train.centering": "centering",
     ]
 
@@ -95,6 +96,7 @@ import Testing
             "ibot.loss_weight": n(Double(r.ibotLossWeight)), "ibot.mask_sample_probability": n(r.maskProbability),
             "ibot.mask_ratio_min_max": "\(r.maskRatio.lowerBound),\(r.maskRatio.upperBound)",
             "ibot.separate_head": String(r.ibotSeparateHead), "ibot.head_n_prototypes": String(r.ibotPrototypes),
+            "ibot.head_bottleneck_dim": String(r.ibotHeadBottleneck), "ibot.head_hidden_dim": String(r.ibotHeadHidden),
             "train.batch_size_per_gpu": String(r.batch), "train.centering": r.centering.rawValue,
         ]
     }
@@ -125,8 +127,7 @@ import Testing
     @Test func unsupportedReferenceValuesAreNamed() {
         #expect(Recipe.smallCPU.unsupported.isEmpty)
         #expect(Recipe.dinov2Default.unsupported.isEmpty)
-        #expect(Recipe.dinov2ViTL14.unsupported == ["ffn_layer swiglufused (flow's blocks have the plain MLP)",
-                                                    "ibot.separate_head true (flow's iBOT uses the DINO head)"])
+        #expect(Recipe.dinov2ViTL14.unsupported == ["ffn_layer swiglufused (flow's blocks have the plain MLP)"])
     }
 
     /// One set of defaults: the library's config, the head's and the recipe agree.
@@ -147,6 +148,8 @@ import Testing
         #expect(l.prototypes == 131072 && l.bottleneck == 384 && l.hidden == 2048 && l.localSize == 98 && l.localCrops == 8)
         #expect(l.weightDecay == 0.04...0.2 && l.layerDecay == 1 && l.baseLR == 2e-4 && l.epochs == 500 && l.batch == 32)
         #expect(l.centering == .sinkhornKnopp && l.teacherMomentum == 0.994 && l.warmup == .fraction(0.16))
+        #expect(l.ibotSeparateHead && l.ibotPrototypes == 131072 && l.ibotBottleneck == 256 && l.ibotHidden == 2048)
+        #expect(l.dropPath == 0.4 && l.dropPathUniform)
         #expect(Recipe.dinov2ViTL14.differences(from: .dinov2Default).contains("patch: 16 → 14"))
     }
 }

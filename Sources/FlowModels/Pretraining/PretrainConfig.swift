@@ -22,6 +22,12 @@ public struct PretrainConfig: Equatable, Sendable {
     public var hidden: Int
     public var bottleneck: Int
     public var prototypes: Int
+    /// iBOT with a head of its own (DINOv2's vitl14/g configs, `ibot.separate_head`) of these
+    /// sizes; false: the DINO head serves both losses (the default config). Pretraining only.
+    public var ibotSeparateHead: Bool
+    public var ibotHidden: Int
+    public var ibotBottleneck: Int
+    public var ibotPrototypes: Int
     public var localCrops: Int
     public var localSize: Int
     public var globalScale: ClosedRange<Double>
@@ -84,6 +90,10 @@ public struct PretrainConfig: Equatable, Sendable {
         hidden = recipe.headHidden
         bottleneck = recipe.headBottleneck
         prototypes = recipe.prototypes
+        ibotSeparateHead = recipe.ibotSeparateHead
+        ibotHidden = recipe.ibotHeadHidden
+        ibotBottleneck = recipe.ibotHeadBottleneck
+        ibotPrototypes = recipe.ibotPrototypes
         localCrops = recipe.localCrops
         localSize = recipe.localCropSize
         globalScale = recipe.globalScale
@@ -129,6 +139,11 @@ public struct PretrainConfig: Equatable, Sendable {
 
     public var studentHead: DINOHeadConfig {
         DINOHeadConfig(inputDim: vit.dim, hidden: hidden, bottleneck: bottleneck, prototypes: prototypes)
+    }
+
+    /// The separate iBOT head's sizes (used only with `ibotSeparateHead`).
+    public var ibotHead: DINOHeadConfig {
+        DINOHeadConfig(inputDim: vit.dim, hidden: ibotHidden, bottleneck: ibotBottleneck, prototypes: ibotPrototypes)
     }
 
     public var teacherHead: DINOHeadConfig {
@@ -189,6 +204,12 @@ public struct PretrainConfig: Equatable, Sendable {
         }
         guard layerDecay > 0, layerDecay <= 1 else { throw ModelError("--layer-decay must lie in (0, 1] (got \(layerDecay))") }
         guard clip > 0, clip.isFinite else { throw ModelError("--clip must be positive (got \(clip))") }
+        if ibotSeparateHead {
+            guard mode == .pretrain else { throw ModelError("a separate iBOT head (--ibot-head separate) is for pretraining; distillation uses the teacher's DINO head for both losses") }
+            guard ibotPrototypes >= 2, ibotHidden >= 1, ibotBottleneck >= 1 else {
+                throw ModelError("--ibot-prototypes must be ≥ 2 (got \(ibotPrototypes))")
+            }
+        }
         guard dropPath >= 0, dropPath < 1 else { throw ModelError("--drop-path must lie in [0, 1) (got \(dropPath))") }
         guard teacherTemperatureStart > 0, teacherTemperatureEnd > 0 else {
             throw ModelError("--teacher-temp must be positive (got \(teacherTemperatureStart),\(teacherTemperatureEnd))")
@@ -216,6 +237,7 @@ public struct PretrainConfig: Equatable, Sendable {
         var s: [(String, String)] = [
             ("mode", mode.rawValue), ("arch", arch(vit)),
             ("head", "hidden \(hidden) bottleneck \(bottleneck) prototypes \(prototypes)"),
+            ("ibot-head", ibotSeparateHead ? "separate hidden \(ibotHidden) bottleneck \(ibotBottleneck) prototypes \(ibotPrototypes)" : "shared"),
             ("local-crops", String(localCrops)), ("local-size", String(localSize)),
             ("global-scale", "\(globalScale.lowerBound),\(globalScale.upperBound)"),
             ("local-scale", "\(localScale.lowerBound),\(localScale.upperBound)"),

@@ -5,8 +5,8 @@
 /// the configs' epochs). `small-cpu`, the default of `flow op pretrain` and of `PretrainConfig`,
 /// is sized for a few minutes on 2 cores: see `differences` and docs/pretraining.md.
 ///
-/// A few reference values have no counterpart in flow (a SwiGLU FFN, a separate iBOT head, a
-/// patch-embed lr factor other than 0.2); `unsupported` names them and a run keeps flow's
+/// A few reference values have no counterpart in flow (a SwiGLU FFN, a patch-embed lr factor
+/// other than 0.2); `unsupported` names them and a run keeps flow's
 /// behaviour for them.
 public struct Recipe: Equatable, Sendable {
     public var name: String
@@ -59,6 +59,8 @@ public struct Recipe: Equatable, Sendable {
     public var headLayers: Int
     public var ibotSeparateHead: Bool
     public var ibotPrototypes: Int
+    public var ibotHeadHidden: Int
+    public var ibotHeadBottleneck: Int
     public var koleo: Float
     public var dinoLossWeight: Float
     public var ibotLossWeight: Float
@@ -73,7 +75,6 @@ public struct Recipe: Equatable, Sendable {
     public var unsupported: [String] {
         var out = [String]()
         if ffnLayer != "mlp" { out.append("ffn_layer \(ffnLayer) (flow's blocks have the plain MLP)") }
-        if ibotSeparateHead { out.append("ibot.separate_head true (flow's iBOT uses the DINO head)") }
         if patchEmbedLRMultiplier != 0.2 { out.append("patch_embed_lr_mult \(patchEmbedLRMultiplier) (flow uses 0.2)") }
         if dinoLossWeight != 1 || ibotLossWeight != 1 { out.append("loss weights \(dinoLossWeight), \(ibotLossWeight) (flow uses 1, 1)") }
         if headLayers != 3 { out.append("head_nlayers \(headLayers) (flow's heads have 3)") }
@@ -102,6 +103,7 @@ public struct Recipe: Equatable, Sendable {
             ("prototypes", String(prototypes)), ("head-hidden", String(headHidden)),
             ("head-bottleneck", String(headBottleneck)), ("head-layers", String(headLayers)),
             ("ibot-separate-head", String(ibotSeparateHead)), ("ibot-prototypes", String(ibotPrototypes)),
+            ("ibot-head-hidden", String(ibotHeadHidden)), ("ibot-head-bottleneck", String(ibotHeadBottleneck)),
             ("koleo", String(koleo)), ("dino-loss-weight", String(dinoLossWeight)),
             ("ibot-loss-weight", String(ibotLossWeight)),
             ("mask-ratio", r(maskRatio)), ("mask-probability", String(maskProbability)),
@@ -126,7 +128,7 @@ public struct Recipe: Equatable, Sendable {
         weightDecay: 0.04...0.4, layerDecay: 0.9, patchEmbedLRMultiplier: 0.2, clip: 3.0, adamBetas: (0.9, 0.999),
         teacherMomentum: 0.992, teacherTemperature: (0.04, 0.07), centering: .centering,
         prototypes: 65536, headHidden: 2048, headBottleneck: 256, headLayers: 3,
-        ibotSeparateHead: false, ibotPrototypes: 65536, koleo: 0.1, dinoLossWeight: 1, ibotLossWeight: 1,
+        ibotSeparateHead: false, ibotPrototypes: 65536, ibotHeadHidden: 2048, ibotHeadBottleneck: 256, koleo: 0.1, dinoLossWeight: 1, ibotLossWeight: 1,
         maskRatio: 0.1...0.5, maskProbability: 0.5)
 
     /// ssl_default_config.yaml overridden by train/vitl14.yaml (the ViT-L/14 of the paper).
@@ -168,7 +170,7 @@ public struct Recipe: Equatable, Sendable {
         weightDecay: 0.04...0.2, layerDecay: 1, patchEmbedLRMultiplier: 0.2, clip: 3.0, adamBetas: (0.9, 0.999),
         teacherMomentum: 0.99, teacherTemperature: (0.02, 0.02), centering: .sinkhornKnopp,
         prototypes: 64, headHidden: 256, headBottleneck: 64, headLayers: 3,
-        ibotSeparateHead: false, ibotPrototypes: 64, koleo: 0.1, dinoLossWeight: 1, ibotLossWeight: 1,
+        ibotSeparateHead: false, ibotPrototypes: 64, ibotHeadHidden: 256, ibotHeadBottleneck: 64, koleo: 0.1, dinoLossWeight: 1, ibotLossWeight: 1,
         maskRatio: 0.1...0.5, maskProbability: 0.5)
 
     /// The recipe's backbone: the preset `arch` at `patch` and the global crop size.

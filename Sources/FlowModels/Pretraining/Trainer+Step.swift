@@ -24,21 +24,31 @@ extension Trainer {
         var s = try forwardBackward(images: images, threads: threads, given: given)
         let backboneNorm = GradientClipping.clip(&s.backbone, maxNorm: config.clip)
         let headNorm = GradientClipping.clip(&s.head, maxNorm: config.clip)
-        guard backboneNorm.isFinite, headNorm.isFinite else {
-            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm); loss dino \(s.dino), ibot \(s.ibot), koleo \(s.koleo))")
+        // The separate iBOT head is a module of its own: clipped on its own, as the reference clips each.
+        let ibotNorm = s.ibotHead.map { _ in GradientClipping.clip(&s.ibotHead!, maxNorm: config.clip) } ?? 0
+        guard backboneNorm.isFinite, headNorm.isFinite, ibotNorm.isFinite else {
+            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm)\(s.ibotHead == nil ? "" : ", iBOT head \(ibotNorm)"); loss dino \(s.dino), ibot \(s.ibot), koleo \(s.koleo))")
         }
 
-        let frozenG = studentHead.lastLayerG
+        let frozenG = studentHead.lastLayerG, frozenIBOTG = studentIBOTHead?.lastLayerG
         optimizer.beginStep()
         try optimizer.update(&student, gradients: s.backbone, lr: v.learningRate, weightDecay: v.weightDecay, prefix: "backbone.")
         try optimizer.update(&studentHead, gradients: s.head, lr: v.learningRate, weightDecay: v.weightDecay,
                              lastLayerLR: v.lastLayerLearningRate, prefix: "dino_head.")
+        if let g = s.ibotHead {
+            try optimizer.update(&studentIBOTHead!, gradients: g, lr: v.learningRate, weightDecay: v.weightDecay,
+                                 lastLayerLR: v.lastLayerLearningRate, prefix: "ibot_head.")
+        }
         // A frozen g gets neither gradient nor weight decay (its gradient is 0 already).
-        if !config.trainLastLayerG { studentHead.lastLayerG = frozenG }
+        if !config.trainLastLayerG {
+            studentHead.lastLayerG = frozenG
+            if let frozenIBOTG { studentIBOTHead!.lastLayerG = frozenIBOTG }
+        }
         switch config.mode {
         case .pretrain:
             try EMA.update(teacher: &teacher, student: student, momentum: v.teacherMomentum)
             try EMA.update(teacher: &teacherHead, student: studentHead, momentum: v.teacherMomentum)
+            if let h = studentIBOTHead { try EMA.update(teacher: &teacherIBOTHead!, student: h, momentum: v.teacherMomentum) }
         case .distill:
             try EMA.update(teacher: &average!, student: student, momentum: v.teacherMomentum)
         }
@@ -81,10 +91,20 @@ extension Trainer {
 
         // Teacher: [2B cls; M patches] through its head.  [2B + M, K]
         let tOut = try teacher.forward(images: crops.globals, batch: 2 * b, height: g, width: g, threads: threads)
-        let tIn = tOut.classTokens + masks.gatherMasked(tOut.patchTokens, dim: teacher.config.dim)
-        let tLogits = teacherHead.forward(tIn, rows: 2 * b + m).output
-        let teacherClass = try Matrix(rows: 2 * b, cols: k, data: Array(tLogits[0..<(2 * b * k)]))
-        let teacherPatch = try Matrix(rows: m, cols: k, data: Array(tLogits[(2 * b * k)...]))
+        let tPatches = masks.gatherMasked(tOut.patchTokens, dim: teacher.config.dim)
+        let teacherClass: Matrix, teacherPatch: Matrix, tLogits: [Float]
+        if let ibotHead = teacherIBOTHead {
+            // Separate heads: the DINO head on the class tokens, the iBOT head on the patches.
+            let cls = teacherHead.forward(tOut.classTokens, rows: 2 * b).output
+            let patch = ibotHead.forward(tPatches, rows: m).output
+            teacherClass = try Matrix(rows: 2 * b, cols: k, data: cls)
+            teacherPatch = try Matrix(rows: m, cols: ibotHead.config.prototypes, data: patch)
+            tLogits = cls + patch
+        } else {
+            tLogits = teacherHead.forward(tOut.classTokens + tPatches, rows: 2 * b + m).output
+            teacherClass = try Matrix(rows: 2 * b, cols: k, data: Array(tLogits[0..<(2 * b * k)]))
+            teacherPatch = try Matrix(rows: m, cols: k, data: Array(tLogits[(2 * b * k)...]))
+        }
 
         // Student: masked globals, locals, one head pass.  [2B + LB + M, K]
         let d = student.config.dim
@@ -99,10 +119,16 @@ extension Trainer {
                                              threads: threads, keepActivations: true,
                                              drop: DropPath.blockScales(batch: l * b, rates: rates, rng: &dropRNG)) : nil
         let globalCls = sg.classTokens
-        let rows = (2 + l) * b + m
-        let sIn = globalCls + (sl?.classTokens ?? []) + masks.gatherMasked(sg.patchTokens, dim: d)
-        let (sLogits, activations) = studentHead.forward(sIn, rows: rows, keepActivations: true)
         let classRows = (2 + l) * b
+        let sPatches = masks.gatherMasked(sg.patchTokens, dim: d)
+        // One DINO-head pass on [global cls; local cls; masked patches], or with a separate iBOT
+        // head, the DINO head on the class tokens and the iBOT head on the patches.
+        let separate = studentIBOTHead != nil
+        let sIn = globalCls + (sl?.classTokens ?? []) + (separate ? [] : sPatches)
+        let (headOut, activations) = studentHead.forward(sIn, rows: separate ? classRows : classRows + m, keepActivations: true)
+        let ibotPass = studentIBOTHead.map { $0.forward(sPatches, rows: m, keepActivations: true) }
+        let sLogits = headOut + (ibotPass?.output ?? [])
+        let patchK = studentIBOTHead?.config.prototypes ?? k
         // Non-finite activations would reach the losses (KoLeo's nearest neighbour is undefined).
         // Crops come from decoded images and the augmentation alone: not finite there is not
         // divergence, so it gets its own message.
@@ -119,7 +145,7 @@ extension Trainer {
         let result = try loss.evaluate(
             studentClassLogits: Matrix(rows: classRows, cols: k, data: Array(sLogits[0..<(classRows * k)])),
             teacherClassLogits: teacherClass,
-            studentPatchLogits: Matrix(rows: m, cols: k, data: Array(sLogits[(classRows * k)...])),
+            studentPatchLogits: Matrix(rows: m, cols: patchK, data: Array(sLogits[(classRows * k)...])),
             teacherPatchLogits: teacherPatch, masks: masks,
             studentClassTokens: Matrix(rows: 2 * b, cols: d, data: globalCls),
             teacherTemperature: v.teacherTemperature)
@@ -129,8 +155,14 @@ extension Trainer {
         }
 
         // Backward: head, then the backbone once per crop size (gradients accumulate).
-        let (dIn, headGradients) = studentHead.backward(result.studentClassLogits.data + result.studentPatchLogits.data,
+        var (dIn, headGradients) = studentHead.backward(result.studentClassLogits.data + (separate ? [] : result.studentPatchLogits.data),
                                                         activations: activations!)
+        var ibotGradients: DINOHeadGradients? = nil
+        if let ibotHead = studentIBOTHead, let ibotPass {
+            let (dPatch, g) = ibotHead.backward(result.studentPatchLogits.data, activations: ibotPass.activations!)
+            dIn += dPatch
+            ibotGradients = g
+        }
         var dGlobalCls = Array(dIn[0..<(2 * b * d)])
         for i in dGlobalCls.indices { dGlobalCls[i] += result.studentClassTokens.data[i] }
         let dPatches = masks.scatterMasked(Array(dIn[(classRows * d)...]), dim: d)
@@ -144,9 +176,12 @@ extension Trainer {
         var headGrads = headGradients
         if !config.trainLastLayerG {
             for i in headGrads.values.lastLayerG.indices { headGrads.values.lastLayerG[i] = 0 }
+            if ibotGradients != nil {
+                for i in ibotGradients!.values.lastLayerG.indices { ibotGradients!.values.lastLayerG[i] = 0 }
+            }
         }
         return StepGradients(dino: result.dino, ibot: result.ibot, koleo: result.koleo,
-                             backbone: grads, head: headGrads)
+                             backbone: grads, head: headGrads, ibotHead: ibotGradients)
     }
 }
 
@@ -180,4 +215,6 @@ public struct StepGradients {
     public var loss: Float { dino + ibot + koleo }
     public var backbone: ViTGradients
     public var head: DINOHeadGradients
+    /// The separate iBOT head's gradients (nil: the DINO head serves iBOT).
+    public var ibotHead: DINOHeadGradients? = nil
 }

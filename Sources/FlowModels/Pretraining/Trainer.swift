@@ -19,6 +19,9 @@ public struct Trainer {
     public var studentHead: DINOHead
     public var teacher: ViT
     public var teacherHead: DINOHead
+    /// The separate iBOT heads (`config.ibotSeparateHead`); nil: the DINO heads serve iBOT.
+    public var studentIBOTHead: DINOHead?
+    public var teacherIBOTHead: DINOHead?
     /// Distillation only: the EMA of the student backbone.
     public var average: ViT?
     public var optimizer: AdamW
@@ -47,6 +50,8 @@ public struct Trainer {
         schedules = config.schedules
         student = initial ?? ViT(randomlyInitialized: config.vit, seed: config.seed)
         studentHead = DINOHead(randomlyInitialized: config.studentHead, seed: config.seed &+ 1)
+        studentIBOTHead = config.ibotSeparateHead ? DINOHead(randomlyInitialized: config.ibotHead, seed: config.seed &+ 3) : nil
+        teacherIBOTHead = studentIBOTHead
         switch config.mode {
         case .pretrain:
             teacher = student
@@ -59,7 +64,8 @@ public struct Trainer {
             average = student
         }
         optimizer = AdamW(layerDecay: config.layerDecay)
-        loss = DINOv2Loss(mode: config.centering, prototypes: config.prototypes, koleoWeight: config.koleo)
+        loss = DINOv2Loss(mode: config.centering, prototypes: config.prototypes,
+                          ibotPrototypes: config.ibotSeparateHead ? config.ibotPrototypes : nil, koleoWeight: config.koleo)
         maskRNG = AugmentRNG(seed: config.seed, index: 0x6D61_736B)       // "mask"
         orderRNG = AugmentRNG(seed: config.seed, index: 0x6F72_6465_72)   // "order"
     }
