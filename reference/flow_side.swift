@@ -6,6 +6,7 @@
 //   forward MODEL IMAGES.npy OUT.npy [MASKS.npy]     final-normed tokens [B, T, D]
 //   blocks MODEL IMAGES.npy N OUT.npy                final-normed class tokens of the last N blocks [N, B, D]
 //   head HEAD.safetensors X.npy OUT.npy              DINOHead logits [rows, K]
+//   head-init DIM HIDDEN BOTTLENECK K SEED OUT       the student head a Trainer of that seed starts from
 //   targets MODE TEMP LOGITS.npy CENTER.npy OUTDIR   teacher targets, the centre after its update
 //   dino STUDENT.npy TARGETS.npy OUTDIR              DINO loss over all (teacher, student crop) pairs
 //   ibot STUDENT.npy TARGETS.npy MASKS.npy OUTDIR    iBOT masked-patch loss
@@ -150,6 +151,11 @@ do {
         let out = try model.forward(images: images, batch: s[0], height: s[2], width: s[3], threads: 2, lastBlocks: Int(a[2])!)
         let blocks = out.intermediateClassTokens!
         try save(blocks.flatMap { $0 }, [blocks.count, out.batch, out.dim], a[3])
+    case "head-init":
+        let (dim, hidden, bottleneck, k, seed) = (Int(a[0])!, Int(a[1])!, Int(a[2])!, Int(a[3])!, UInt64(a[4])!)
+        let head = DINOHead(randomlyInitialized: DINOHeadConfig(inputDim: dim, hidden: hidden, bottleneck: bottleneck, prototypes: k),
+                            seed: seed &+ 1)   // as Trainer.init
+        try saveParameters([("", head.parameterList())], a[5])
     case "head":
         let file = try SafetensorsFile.read(path: a[0])
         guard let w1 = file.tensors["mlp.0.weight"]?.shape, let w3 = file.tensors["mlp.4.weight"]?.shape,
