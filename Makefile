@@ -8,7 +8,7 @@ DEBIAN_PKGS := libxxhash-dev xxhash liblz4-dev lz4 libsqlite3-dev libarchive-dev
                libpng-dev libopenblas-dev pkg-config slurm-wlm munge
 DAG        ?= workflows/pretrain.dag
 
-.PHONY: all deps build run test bench fuzz soak report-check clean
+.PHONY: all deps build run test bench fuzz soak report-check clean reference-check
 
 all: build
 
@@ -88,3 +88,9 @@ differential: deps
 	$(SWIFT) build --build-tests
 	FLOW_BIN=$(CURDIR)/.build/debug/flow FLOW_DIFF_EDITS=$(DIFF_EDITS) FLOW_DIFF_SEEDS=$(DIFF_SEEDS) \
 	  $(SWIFT) test --skip-build --parallel --num-workers 2 --filter DifferentialTests
+
+## reference-check: flow against the reference dinov2 modules (CPU PyTorch) on identical inputs:
+## backbone both ways, heads, losses, masks. Installs its own virtualenv in .venv-ref/; not part
+## of `make test`. Results and method: docs/reference-check.md.
+reference-check: build
+	FLOW_BIN=$(CURDIR)/$(FLOW) bash reference/run.sh

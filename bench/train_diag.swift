@@ -157,9 +157,16 @@ c.hidden = Int(setting("hidden", "256"))!
 c.bottleneck = Int(setting("bottleneck", "64"))!
 c.koleo = Float(setting("koleo", "0.1"))!
 c.centering = setting("centering", "sinkhorn") == "ema" ? .centering : .sinkhornKnopp
-c.freezeLastLayerEpochs = Double(setting("freeze", "1"))!
-c.warmupEpochs = Double(setting("warmup", "1"))!
-c.teacherTemperatureWarmupEpochs = Double(setting("temp-warmup", "3"))!
+// Phase lengths in epochs (freeze=, warmup=, temp-warmup=) or as fractions of the run
+// (freeze-fraction=, warmup-fraction=, temp-warmup-fraction=); default: the recipe's fractions.
+func span(_ epochs: String, _ fraction: String, _ current: ScheduleSpan) -> ScheduleSpan {
+    if let e = settings[epochs] { return .epochs(Double(e)!) }
+    if let f = settings[fraction] { return .fraction(Double(f)!) }
+    return current
+}
+c.freezeLastLayer = span("freeze", "freeze-fraction", c.freezeLastLayer)
+c.warmup = span("warmup", "warmup-fraction", c.warmup)
+c.teacherTemperatureWarmup = span("temp-warmup", "temp-warmup-fraction", c.teacherTemperatureWarmup)
 c.seed = UInt64(setting("seed", "0"))!
 if let s = settings["global-scale"] { let p = s.split(separator: ","); c.globalScale = Double(p[0])!...Double(p[1])! }
 c.trainLastLayerG = setting("train-g", "0") == "1"

@@ -14,7 +14,8 @@ extension ViT {
     ///   has the wrong size.
     /// Masked patches send their gradient to `mask_token`, not to the patch embedding. At a grid
     /// other than the stored one, the position-embedding gradient goes back through the
-    /// (linear) bicubic resize by its transpose. Drop path is not implemented (rate 0).
+    /// (linear) bicubic resize by its transpose. Drop path goes back through the scales the
+    /// forward used (kept in the block activations).
     @discardableResult
     public func backward(_ output: ViTOutput, tokenGradient: [Float], gradients: inout ViTGradients,
                          threads: Int = 1, needImageGradient: Bool = false) throws -> [Float]? {

@@ -55,10 +55,16 @@ public struct ViT: Equatable {
     ///   - keepActivations: keep every block's activations for a backward pass.
     ///   - masks: per image, one flag per patch (row-major over the grid); a masked patch's
     ///     embedding is replaced by `maskToken` before the position embedding is added (iBOT).
+    ///   - drop: per block, the drop-path scales of its two branches (`DropPath.blockScales`;
+    ///     training only).
+    ///   - lastBlocks: also return the final-normed class tokens of the last n blocks
+    ///     (`get_intermediate_layers(n, return_class_token=True)` with its norm), in
+    ///     `intermediateClassTokens`; at most the depth.
     /// - Throws: `ModelError` when H or W is not a multiple of the patch size, the data size is
     ///   wrong, or the masks do not have one flag per patch for each image.
     public func forward(images: [Float], batch: Int, height: Int, width: Int, threads: Int = 1,
-                        keepActivations: Bool = false, masks: [[Bool]]? = nil) throws -> ViTOutput {
+                        keepActivations: Bool = false, masks: [[Bool]]? = nil,
+                        drop: [ViTBlock.DropScales]? = nil, lastBlocks: Int = 0) throws -> ViTOutput {
         let p = config.patch, d = config.dim, r = config.registers
         guard height > 0, width > 0, height % p == 0, width % p == 0 else {
             throw ModelError("image size \(height)x\(width) is not a multiple of the patch size \(p): resize to a multiple such as \(max(1, height / p) * p)")
@@ -93,17 +99,27 @@ public struct ViT: Equatable {
             }
         }
         var saved: [ViTBlock.Activations] = []
-        for block in blocks {
+        precondition(drop == nil || drop!.count == blocks.count, "ViT.forward: \(drop!.count) drop-path scales for \(blocks.count) blocks")
+        var intermediate: [[Float]] = []
+        let firstKept = blocks.count - min(max(lastBlocks, 0), blocks.count)
+        for (i, block) in blocks.enumerated() {
             if let a = block.forward(&x, batch: batch, tokens: tokens, threads: threads,
-                                     keepActivations: keepActivations) {
+                                     keepActivations: keepActivations, drop: drop?[i]) {
                 saved.append(a)
+            }
+            if i >= firstKept && i < blocks.count - 1 {
+                var cls = [Float](repeating: 0, count: batch * d)
+                for b in 0..<batch { for j in 0..<d { cls[b * d + j] = x[b * tokens * d + j] } }
+                intermediate.append(norm.forward(cls, rows: batch, threads: threads))
             }
         }
         let (normed, stats) = norm.forwardWithStatistics(x, rows: batch * tokens, threads: threads)
-        return ViTOutput(batch: batch, tokenCount: tokens, dim: d, registers: r, tokens: normed,
-                         preNorm: keepActivations ? x : nil, finalNorm: keepActivations ? stats : nil,
-                         blockActivations: keepActivations ? saved : nil,
-                         height: height, width: width, masks: masks, images: keepActivations ? images : nil)
+        var out = ViTOutput(batch: batch, tokenCount: tokens, dim: d, registers: r, tokens: normed,
+                            preNorm: keepActivations ? x : nil, finalNorm: keepActivations ? stats : nil,
+                            blockActivations: keepActivations ? saved : nil,
+                            height: height, width: width, masks: masks, images: keepActivations ? images : nil)
+        if lastBlocks > 0 { out.intermediateClassTokens = intermediate + [out.classTokens] }
+        return out
     }
 }
 
@@ -126,6 +142,9 @@ public struct ViTOutput {
     public var masks: [[Bool]]? = nil
     /// The input images (kept with `keepActivations`, for the patch-embedding weight gradient).
     public var images: [Float]? = nil
+    /// With `lastBlocks: n`: the final-normed class tokens [B, dim] of each of the last n blocks,
+    /// oldest first (the last is `classTokens`).
+    public var intermediateClassTokens: [[Float]]? = nil
 
     /// x_norm_clstoken, [B, dim].
     public var classTokens: [Float] {

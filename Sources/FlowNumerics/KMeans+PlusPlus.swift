@@ -5,15 +5,15 @@ extension KMeans {
     /// Greedy k-means++: the first centre is a uniform row; each next centre is the best of
     /// 2 + ⌊ln k⌋ candidates drawn with probability ∝ D² (D = distance to the nearest chosen
     /// centre; drawn by binary search in the cumulative sum), "best" meaning the lowest
-    /// potential Σ min(D², d²(x, candidate)). Distances go through sgemm.
+    /// potential Σ min(D², d²(x, candidate)). Distances are computed directly as Σ(x − c)²,
+    /// not expanded, so a large common offset of the data cannot cancel them.
     public static func kmeansPlusPlus(_ x: Matrix, k: Int, rng: inout SplitMix64) -> Matrix {
         let n = x.rows
         let trials = 2 + Int(log(Double(k)))
-        let xn = x.rowSquaredNorms()
         var chosen = [Int]()
         chosen.reserveCapacity(k)
         chosen.append(Int(rng.next() % UInt64(n)))
-        var closest = distances(x, xn, to: [chosen[0]])[0]
+        var closest = distances(x, to: [chosen[0]])[0]
         var potential = closest.reduce(0.0) { $0 + Double($1) }
         var cumsum = [Double](repeating: 0, count: n)
         while chosen.count < k {
@@ -23,7 +23,7 @@ extension KMeans {
                 let r = rng.unit() * potential
                 return min(n - 1, firstIndex(in: cumsum, atLeast: r))
             }
-            let cand = distances(x, xn, to: candidates)
+            let cand = distances(x, to: candidates)
             var bestT = 0, bestPot = Double.infinity
             for t in 0..<trials {
                 var pot = 0.0
@@ -38,13 +38,22 @@ extension KMeans {
     }
 
     /// Squared distances of every row to each row `centres[t]`: result[t][i].
-    static func distances(_ x: Matrix, _ xn: [Float], to centres: [Int]) -> [[Float]] {
-        let c = x.rows(centres)
-        let cn = c.rowSquaredNorms()
-        let g = matmul(x, c, .none, .transpose)          // [n, t]
-        return (0..<centres.count).map { t in
-            (0..<x.rows).map { i in max(0, xn[i] - 2 * g.data[i * centres.count + t] + cn[t]) }
+    static func distances(_ x: Matrix, to centres: [Int]) -> [[Float]] {
+        let n = x.rows, d = x.cols, t = centres.count
+        var flat = [Float](repeating: 0, count: t * n)
+        x.data.withUnsafeBufferPointer { xb in
+            flat.withUnsafeMutableBufferPointer { fb in
+                let xp = xb.baseAddress!, fp = fb.baseAddress!
+                Parallel.forRanges(n, minimumPerThread: 1024) { rows in
+                    for i in rows {
+                        for (c, row) in centres.enumerated() {
+                            fp[c * n + i] = squaredDistance(xp + i * d, xp + row * d, count: d)
+                        }
+                    }
+                }
+            }
         }
+        return (0..<t).map { Array(flat[($0 * n)..<(($0 + 1) * n)]) }
     }
 
     /// numpy.searchsorted(sorted, value, side="left"): the first index whose element is ≥ value.

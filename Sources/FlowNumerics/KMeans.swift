@@ -44,6 +44,13 @@ public struct KMeansResult: Sendable {
     /// Empty clusters re-seeded at each iteration.
     public var reseeded: [Int]
     public var finalInertia: Double
+    /// Clusters with no member in the final assignment, increasing. Non-empty when the data
+    /// has fewer distinct points than k, or when re-seeding could not keep a cluster alive.
+    public var emptyClusters: [Int] {
+        var counts = [Int](repeating: 0, count: centroids.rows)
+        for a in assignment { counts[a] += 1 }
+        return counts.indices.filter { counts[$0] == 0 }
+    }
 }
 
 /// k-means on the rows of a matrix (vanilla k-means of dinov2-spec §1.2).
@@ -94,33 +101,49 @@ public enum KMeans {
 
     /// The nearest centroid of every row and the squared distance to it. The nearest is found
     /// by ‖x‖² − 2x·c + ‖c‖² in tiles of rows × k (sgemm, then a vectorised argmin of
-    /// ‖c‖² − 2x·c; ties go to the lower centroid index); the reported distance is then
-    /// recomputed directly as Σ(x − c)², free of the expansion's cancellation error.
-    /// Each worker thread takes a tile of rows at a time and runs its own sgemm and argmin
-    /// (`Parallel.forEachPart`), so results do not depend on the thread count.
+    /// ‖c‖² − 2x·c; ties go to the lower centroid index), with x and c taken relative to a
+    /// point near the centroids (`shift(for:)`): on data whose spread is tiny against its norm
+    /// (a large common offset) the uncentred expansion cancels every digit of the distances,
+    /// while the shifted values are exact (x − m of nearby floats is exact) and small. The reported
+    /// distance is then recomputed directly as Σ(x − c)².
+    /// Each worker thread takes a tile of rows at a time, shifts it into its own buffer and
+    /// runs its own sgemm and argmin (`Parallel.forEachPart`), so results do not depend on the
+    /// thread count.
     public static func assign(_ x: Matrix, centroids: Matrix) -> (assignment: [Int], distances: [Float]) {
         let n = x.rows, k = centroids.rows, d = x.cols
-        let cn = centroids.rowSquaredNorms()
+        let centre = shift(for: centroids)
+        var shifted = centroids
+        for c in 0..<k { for j in 0..<d { shifted.data[c * d + j] -= centre[j] } }
+        let cn = shifted.rowSquaredNorms()
         var assignment = [Int](repeating: 0, count: n)
         var distances = [Float](repeating: 0, count: n)
-        let chunk = min(assignChunkRows(k: k), n)
+        let chunk = min(assignChunkRows(k: k, d: d), n)
         let parts = (n + chunk - 1) / chunk
-        let tileSize = chunk * k
-        var tiles = [Float](repeating: 0, count: Parallel.workerCount(parts) * tileSize)
+        let workers = Parallel.workerCount(parts)
+        let tileSize = chunk * k, rowsSize = chunk * d
+        var tiles = [Float](repeating: 0, count: workers * tileSize)
+        var rowBuffers = [Float](repeating: 0, count: workers * rowsSize)
         tiles.withUnsafeMutableBufferPointer { tb in
+          rowBuffers.withUnsafeMutableBufferPointer { rb in
             cn.withUnsafeBufferPointer { c in
               x.data.withUnsafeBufferPointer { xb in
               centroids.data.withUnsafeBufferPointer { mb in
+              shifted.data.withUnsafeBufferPointer { sb in
                 assignment.withUnsafeMutableBufferPointer { a in
                     distances.withUnsafeMutableBufferPointer { dist in
                         let cp = c.baseAddress!, ap = a.baseAddress!, dp = dist.baseAddress!
-                        let xp = xb.baseAddress!, mp = mb.baseAddress!
+                        let xp = xb.baseAddress!, mp = mb.baseAddress!, sp = sb.baseAddress!
                         Parallel.forEachPart(parts) { worker, part in
                             let r0 = part * chunk, m = min(chunk, n - r0)
                             let tp = tb.baseAddress! + worker * tileSize
-                            // tile[m, k] = −2 · X[r0..<r0+m, d] · Cᵀ[d, k]
-                            BLAS.sgemm(.none, .transpose, m: m, n: k, k: d, alpha: -2, a: xp + r0 * d, lda: d,
-                                       b: mp, ldb: d, c: tp, ldc: k)
+                            let rp = rb.baseAddress! + worker * rowsSize
+                            for r in 0..<m {
+                                let src = xp + (r0 + r) * d, dst = rp + r * d
+                                for j in 0..<d { dst[j] = src[j] - centre[j] }
+                            }
+                            // tile[m, k] = −2 · (X[r0..<r0+m, d] − centre) · (C − centre)ᵀ[d, k]
+                            BLAS.sgemm(.none, .transpose, m: m, n: k, k: d, alpha: -2, a: rp, lda: d,
+                                       b: sp, ldb: d, c: tp, ldc: k)
                             for lr in 0..<m {
                                 let j = argminPlus(tp + lr * k, cp, count: k)
                                 ap[r0 + lr] = j
@@ -131,9 +154,24 @@ public enum KMeans {
                 }
               }
               }
+              }
             }
+          }
         }
         return (assignment, distances)
+    }
+
+    /// The point `assign` subtracts from rows and centroids: the centroids' mean, rounded to a
+    /// multiple of the power of two g ≤ their largest deviation from it. Rounding costs at most
+    /// g/2 of extra magnitude, and keeps data on a coarse grid (small integers) on it, so their
+    /// distances, and ties between them, stay exact.
+    static func shift(for centroids: Matrix) -> [Float] {
+        let mean = centroids.columnMeans(), d = centroids.cols
+        var spread = 0.0
+        for (i, v) in centroids.data.enumerated() { spread = max(spread, abs(Double(v) - mean[i % d])) }
+        guard spread > 0 else { return centroids.row(0) }
+        let g = pow(2, (log2(spread)).rounded(.down))
+        return mean.map { Float(($0 / g).rounded() * g) }
     }
 
     /// Σ (a[i] − b[i])² in Float, 16 lanes at a time.
@@ -153,8 +191,8 @@ public enum KMeans {
         return s
     }
 
-    /// Rows per assignment tile: about 2 Mi floats (8 MiB) per tile.
-    static func assignChunkRows(k: Int) -> Int { max(64, min(16_384, (1 << 21) / max(1, k))) }
+    /// Rows per assignment tile: about 2 Mi floats (8 MiB) per score tile and per shifted rows.
+    static func assignChunkRows(k: Int, d: Int) -> Int { max(64, min(16_384, (1 << 21) / max(1, k, d))) }
 
     /// argmin over j of row[j] + add[j]; the first minimum wins. In C (`CKernels`), which
     /// picks AVX-512 or AVX2 at run time: this build targets baseline x86-64 so that one binary
@@ -203,6 +241,30 @@ public enum KMeans {
             }
         }
         return empty.count
+    }
+
+    /// The number of distinct rows of `x` (bit for bit, −0 = +0); counting stops at `limit`.
+    public static func distinctRowCount(_ x: Matrix, upTo limit: Int) -> Int {
+        var seen = Set<[UInt32]>()
+        for r in 0..<x.rows where seen.count < limit {
+            seen.insert((0..<x.cols).map { let v = x.data[r * x.cols + $0]; return v == 0 ? 0 : v.bitPattern })
+        }
+        return seen.count
+    }
+
+    /// What a caller should tell the user about a result on `data`: clusters that ended empty
+    /// and, if so, whether the data has fewer distinct points than k. Empty when all is well.
+    public static func warnings(for result: KMeansResult, data: Matrix) -> [String] {
+        warnings(emptyClusters: result.emptyClusters.count, k: result.centroids.rows, data: data)
+    }
+
+    /// The same from a count of empty clusters (a hierarchical level).
+    public static func warnings(emptyClusters empty: Int, k: Int, data: Matrix) -> [String] {
+        guard empty > 0 else { return [] }
+        var out = ["\(empty) of \(k) clusters ended empty"]
+        let distinct = distinctRowCount(data, upTo: k)
+        if distinct < k { out.append("the data has only \(distinct) distinct points, fewer than k = \(k)") }
+        return out
     }
 
     /// k distinct rows chosen uniformly (partial Fisher–Yates).

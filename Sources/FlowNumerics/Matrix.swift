@@ -75,6 +75,15 @@ public struct Matrix: Equatable, Sendable {
     }
 
     /// The transpose, cols×rows.
+    /// The columns `indices`, in that order.
+    public func columns(_ indices: [Int]) -> Matrix {
+        var out = Matrix(rows: rows, cols: indices.count)
+        for r in 0..<rows {
+            for (j, c) in indices.enumerated() { out.data[r * indices.count + j] = data[r * cols + c] }
+        }
+        return out
+    }
+
     public func transposed() -> Matrix {
         var out = Matrix(rows: cols, cols: rows)
         for r in 0..<rows {

@@ -19,7 +19,14 @@ extension Matrix: RowSource {
     public func readRows(_ range: Range<Int>) throws -> Matrix { rows(in: range) }
 }
 
-/// Exact top-k search by cosine similarity (dot products of L2-normalised rows, through sgemm).
+/// Exact top-k search by cosine similarity of L2-normalised rows, through sgemm.
+///
+/// Similarities are computed as 1 − ½‖q − p‖² with q and p normalised in Double and shifted
+/// by a point near the normalised queries (`KMeans.shift(for:)`), then rounded to Float, not
+/// as the plain dot product q·p: on embeddings
+/// that all point nearly the same way (a large common offset, tiny spread) every dot product
+/// rounds to 1 in Float and the ranking is noise, while the shifted distances keep their
+/// digits. Ranking uses cos − 1 (exact near 0); 1 is added to the reported scores at the end.
 public enum NearestNeighbors {
     /// Queries per score tile and pool rows per block. Tile = 1024 × 4096 floats (16 MiB) per thread.
     public static let queryChunk = 1024
@@ -48,8 +55,11 @@ public enum NearestNeighbors {
         guard k <= pool.rowCount else {
             throw NumericsError("k = \(k) is larger than the pool (\(pool.rowCount) rows)")
         }
-        let q = try queries.normalizedRows()
+        let centre = KMeans.shift(for: try queries.normalizedRows())
+        var q = queries
+        try q.normalizeAndShiftRows(centre)
         let d = q.cols
+        let qNorms = q.rowSquaredNorms()
         var result = TopK(rows: q.rows, k: k)
         let qChunk = min(queryChunk, q.rows)
         let chunks = (q.rows + qChunk - 1) / qChunk
@@ -65,9 +75,10 @@ public enum NearestNeighbors {
             if let bad = block.firstNonFiniteRow() {
                 throw NumericsError("pool row \(start + bad) contains NaN or infinity: fix or drop that row")
             }
-            do { try block.normalizeRows() } catch let e as NumericsError {
+            do { try block.normalizeAndShiftRows(centre) } catch let e as NumericsError {
                 throw NumericsError(e.message.replacingFirstRowNumber(offset: start, prefix: "pool "))
             }
+            let bNorms = block.rowSquaredNorms()
             let n = block.rows
             // Each worker scores a chunk of queries against the block (its own sgemm), then
             // merges those rows into their top-k lists: rows are independent, so no two
@@ -85,9 +96,14 @@ public enum NearestNeighbors {
                                     var j0 = 0
                                     while j0 < n {
                                         let w = min(tileCols, n - j0)
-                                        // tile[m, w] = Q[q0..<q0+m, d] · block[j0..<j0+w, d]ᵀ
+                                        // tile[m, w] = Q'[q0..<q0+m, d] · block'[j0..<j0+w, d]ᵀ, then
+                                        // cos − 1 = q'·p' − ½(‖q'‖² + ‖p'‖²)
                                         BLAS.sgemm(.none, .transpose, m: m, n: w, k: d, a: qb + q0 * d, lda: d,
                                                    b: bb + j0 * d, ldb: d, c: tile, ldc: w)
+                                        for r in 0..<m {
+                                            let qh = 0.5 * qNorms[q0 + r], row = tile + r * w
+                                            for j in 0..<w { row[j] -= qh + 0.5 * bNorms[j0 + j] }
+                                        }
                                         for r in 0..<m {
                                             TopK.mergeRow(tile + r * w, n: w, baseIndex: start + j0, k: k,
                                                           scores: s + (q0 + r) * k, indices: ix + (q0 + r) * k)
@@ -103,7 +119,36 @@ public enum NearestNeighbors {
             start = end
             progress?(start, pool.rowCount)
         }
+        for i in result.scores.indices { result.scores[i] += 1 }
         return result
+    }
+}
+
+extension Matrix {
+    /// Replaces every row x by x/‖x‖ − `centre`, computed in Double and rounded once, so the
+    /// small differences between nearly parallel rows survive. Throws naming the first all-zero
+    /// row, as `normalizeRows` does.
+    mutating func normalizeAndShiftRows(_ centre: [Float]) throws {
+        precondition(centre.count == cols, "normalizeAndShiftRows: \(centre.count) values for \(cols) columns")
+        let cols = self.cols, rows = self.rows
+        var norms = [Double](repeating: 0, count: rows)
+        data.withUnsafeBufferPointer { p in
+            for r in 0..<rows {
+                var s = 0.0
+                for c in 0..<cols { let v = Double(p[r * cols + c]); s += v * v }
+                norms[r] = s.squareRoot()
+            }
+        }
+        if let zero = norms.firstIndex(where: { $0 == 0 }) {
+            throw NumericsError("row \(zero) is all zeros: it has no direction for cosine similarity")
+        }
+        let shift = centre.map(Double.init)
+        data.withUnsafeMutableBufferPointer { p in
+            for r in 0..<rows {
+                let inv = 1 / norms[r]
+                for c in 0..<cols { p[r * cols + c] = Float(Double(p[r * cols + c]) * inv - shift[c]) }
+            }
+        }
     }
 }
 

@@ -17,7 +17,8 @@ struct DedupOp: FlowOp {
         near-copies of evaluation images this way). Writes the kept row indices, increasing, as \\
         int64 [K]. See docs/curation.md.
         """)
-    static let version = 1
+    /// 2: cosine scores from shifted distances (rankings change on offset data).
+    static let version = 2
 
     @Option(help: "Embeddings: a 2-D float32 (or float16) .npy [N, D].")
     var emb: String

@@ -19,7 +19,9 @@ struct DistillOp: FlowOp {
         checkpoints and resume are those of pretrain.
         """)
     // 2: crops clamped to [0, 1]; default lr 0.005 and teacher temperature 0.02.
-    static let version = 2
+    // 3: warmup, last-layer freeze and teacher-temperature ramp as fractions of the run
+    //    (0.1, 0.01, 0.3) by default instead of 1, 1 and 3 epochs; --recipe.
+    static let version = 3
 
     @OptionGroup var training: TrainingOptions
 
@@ -31,8 +33,12 @@ struct DistillOp: FlowOp {
 
     func run() throws {
         let data = try TrainingData.load(training.data)
-        var config = try training.config(images: data.count)
+        var config = try training.config(images: data.count, op: "distill")
         config.mode = .distill
+        if config.ibotSeparateHead {
+            FileHandle.standardError.write(Data("flow op distill: recipe \(training.recipe): not applied: ibot.separate_head true (distillation compares the patch tokens through the teacher's DINO head)\n".utf8))
+            config.ibotSeparateHead = false
+        }
         let teacherVit = try TrainingModels.backbone(teacher, option: "--teacher", expected: nil)
         config.teacherVit = teacherVit.config
         if teacherVit.config.patch != config.vit.patch || teacherVit.config.imageSize != config.vit.imageSize {

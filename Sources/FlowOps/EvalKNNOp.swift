@@ -22,7 +22,8 @@ struct EvalKNNOp: FlowOp {
         shards, precomputed features can be given with --train-emb/--train-labels/--val-emb/\
         --val-labels. Deterministic for a given thread count. See docs/evaluation.md.
         """)
-    static let version = 1
+    /// 2: cosine scores from shifted distances (rankings change on offset data).
+    static let version = 2
 
     @OptionGroup var input: EvalInputOptions
 

@@ -22,9 +22,13 @@ struct EvalLinearOp: FlowOp {
         then lower loss, then the earlier rate) is retrained on ALL of train and only that \
         classifier is scored on val. Precomputed features can be given instead with \
         --train-emb/--train-labels/--val-emb/--val-labels. Deterministic for a given --seed \
-        and thread count. See docs/evaluation.md.
+        and thread count. --protocol dinov2 runs the reference's protocol instead: features from \
+        the last 1 or 4 blocks, with or without the patch-token average, every combination \
+        trained on all of train and the best chosen on val; --augment-views N trains on N \
+        random-resized-crop and flip views of every train image. See docs/evaluation.md.
         """)
-    static let version = 1
+    // 2: --protocol, --augment-views.
+    static let version = 2
 
     @OptionGroup var input: EvalInputOptions
 
@@ -46,11 +50,24 @@ struct EvalLinearOp: FlowOp {
     @Option(help: "Seed of the holdout split, the weight initialisation and the sampling order.")
     var seed: UInt64 = 0
 
+    @Option(help: "flow (lr chosen on a train holdout, --pool features) or dinov2 (last 1 or 4 blocks, with or without the patch average, each with every rate, chosen on val as the reference).")
+    var `protocol`: String = "flow"
+
+    @Option(name: .customLong("augment-views"), help: "Train on this many RandomResizedCrop(0.08-1) + flip views of each train image instead of the plain image (DINOv2 augments its linear-eval training; 0 = none).")
+    var augmentViews: Int = 0
+
     @Option(help: "Output metrics JSON (chosen lr, accuracies, the grid, settings, counts).")
     var out: String
 
     func validate() throws {
         guard pool == "cls" || pool == "cls+mean" else { throw ValidationError("--pool must be cls or cls+mean, not '\(pool)'") }
+        guard `protocol` == "flow" || `protocol` == "dinov2" else {
+            throw ValidationError("--protocol must be flow or dinov2, not '\(`protocol`)'")
+        }
+        guard augmentViews >= 0 else { throw ValidationError("--augment-views must be ≥ 0 (got \(augmentViews))") }
+        if (`protocol` == "dinov2" || augmentViews > 0) && !input.usesModel {
+            throw ValidationError("--protocol dinov2 and --augment-views embed the images themselves: give --model, --train and --val")
+        }
         guard holdout >= 0 && holdout < 1 else { throw ValidationError("--holdout must be in [0, 1) (got \(holdout))") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1 (got \(iterations))") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1 (got \(batchSize))") }
@@ -58,7 +75,7 @@ struct EvalLinearOp: FlowOp {
         guard let grid, !grid.isEmpty else {
             throw ValidationError("--lrs must list positive numbers such as 0.001,0.01,0.1 (got '\(lrs)')")
         }
-        if grid.count > 1 && holdout == 0 {
+        if grid.count > 1 && holdout == 0 && `protocol` == "flow" {
             throw ValidationError("--holdout 0 leaves nothing to choose among \(grid.count) learning rates: give a fraction such as 0.2, or a single rate")
         }
     }
@@ -73,11 +90,12 @@ struct EvalLinearOp: FlowOp {
     }
 
     func run() throws {
+        if `protocol` == "dinov2" { return try runReference() }
         let start = Date()
         let threads = CurationIO.configureThreads(input.threads)
         let scale = Float(batchSize) / 256
         let grid = try Self.parseRates(lrs).map { $0 * scale }
-        let data = try EvalInputs.load(input, pool: pool, threads: threads)
+        let data = try EvalInputs.load(input, pool: pool, threads: threads, views: augmentViews, seed: seed)
         try data.checkDimensions()
         Numerics.setThreads(threads)
         let settings = LinearProbeSettings(learningRate: grid[0], iterations: iterations, batchSize: batchSize, seed: seed)
@@ -95,7 +113,7 @@ struct EvalLinearOp: FlowOp {
         metrics["settings"] = ["iterations": iterations, "batch_size": batchSize, "momentum": 0.9, "weight_decay": 0,
                                "schedule": "cosine to 0", "init": "weights N(0, 0.01), bias 0", "seed": seed,
                                "holdout": holdout, "lr_scale": Double(scale), "lrs_unscaled": lrs,
-                               "retrained_on_all_train": true] as [String: Any]
+                               "retrained_on_all_train": true, "augment_views": augmentViews] as [String: Any]
         metrics["fit_count"] = r.fitCount
         metrics["holdout_count"] = r.holdoutCount
         metrics["grid"] = r.trials.map { t -> [String: Any] in
@@ -113,5 +131,63 @@ struct EvalLinearOp: FlowOp {
         print(String(format: "eval-linear: %d train (%d held out), %d val, %d classes, dim %d: lr %g chosen, val top-1 %.4f (train %.4f)",
                      data.train.features.rows, r.holdoutCount, data.val.features.rows, r.classes, data.train.features.cols,
                      Double(r.chosenLearningRate), r.val.top1, r.train.top1) + " (\(CurationIO.elapsed(start)))")
+    }
+
+    /// The reference's protocol (dinov2/eval/linear.py): one embedding pass gives the class
+    /// tokens of the last 4 blocks and the last block's patch-token average; every
+    /// (blocks ∈ {1, 4}, average ∈ {no, yes}, rate) classifier is trained on all of train and
+    /// scored on val, and the best on val is the result, as the reference reports it.
+    func runReference() throws {
+        let start = Date()
+        let threads = CurationIO.configureThreads(input.threads)
+        let scale = Float(batchSize) / 256
+        let rates = try Self.parseRates(lrs).map { $0 * scale }
+        let data = try EvalInputs.load(input, pool: pool, threads: threads, lastBlocks: 4, views: augmentViews, seed: seed)
+        try data.checkDimensions()
+        Numerics.setThreads(threads)
+        let width = data.train.features.cols
+        let dim = (data.description["architecture"] as? [String: Any]).flatMap { ($0["dim"] as? String).flatMap(Int.init) } ?? width / 5
+        let blocks = width / dim - 1
+        // Column ranges of [cls of the last `blocks` blocks…, patch average].
+        let configs: [(blocks: Int, average: Bool)] = [(1, false), (1, true), (blocks, false), (blocks, true)]
+        var trials: [[String: Any]] = []
+        var best: (top1: Double, index: Int, score: LinearScore)? = nil
+        for (ci, c) in configs.enumerated() where ci < 2 || blocks > 1 {
+            var columns = Array(((blocks - c.blocks) * dim)..<(blocks * dim))
+            if c.average { columns += Array((blocks * dim)..<((blocks + 1) * dim)) }
+            let train = data.train.features.columns(columns), val = data.val.features.columns(columns)
+            for lr in rates {
+                let settings = LinearProbeSettings(learningRate: lr, iterations: iterations, batchSize: batchSize, seed: seed)
+                let r: LinearProbeResult
+                do {
+                    r = try LinearProbe.evaluate(train: train, trainLabels: data.train.labels, val: val, valLabels: data.val.labels,
+                                                 learningRates: [lr], holdout: 0, settings: settings)
+                } catch let e as NumericsError {
+                    throw OpError("\(data.train.source) / \(data.val.source): \(e.message)")
+                }
+                trials.append(["blocks": c.blocks, "average_pool": c.average, "feature_dim": columns.count, "lr": Double(lr),
+                               "val_top1": r.val.top1, "val_correct_top1": r.val.correctTop1, "train_top1": r.train.top1])
+                if best == nil || r.val.top1 > best!.top1 { best = (r.val.top1, trials.count - 1, r.val) }
+            }
+        }
+        guard let best else { throw OpError("no classifier was trained") }
+        var metrics = data.common(threads: threads)
+        metrics["eval"] = "linear"
+        metrics["protocol"] = "dinov2"
+        metrics["settings"] = ["iterations": iterations, "batch_size": batchSize, "momentum": 0.9, "weight_decay": 0,
+                               "schedule": "cosine to 0", "init": "weights N(0, 0.01), bias 0", "seed": seed,
+                               "lr_scale": Double(scale), "lrs_unscaled": lrs, "chosen_on": "val",
+                               "augment_views": augmentViews] as [String: Any]
+        metrics["grid"] = trials
+        metrics["chosen"] = trials[best.index]
+        metrics["val_top1"] = best.score.top1
+        metrics["val_correct_top1"] = best.score.correctTop1
+        if let t5 = best.score.top5 { metrics["val_top5"] = t5 }
+        try CurationIO.writeJSON(metrics, to: out)
+        let chosen = trials[best.index]
+        print(String(format: "eval-linear (dinov2 protocol): %d train rows, %d val, %d classifiers: best %d block(s)%@, lr %g, val top-1 %.4f",
+                     data.train.features.rows, data.val.features.rows, trials.count, chosen["blocks"] as! Int,
+                     (chosen["average_pool"] as! Bool) ? " + average" : "", chosen["lr"] as! Double, best.score.top1)
+              + " (\(CurationIO.elapsed(start)))")
     }
 }

@@ -16,12 +16,23 @@ struct LabelledEmbedder {
     /// center-crop or stretch.
     var resize: String
     var threads: Int
+    /// > 0: instead of `pool`, the class tokens of the last n blocks (each final-normed, oldest
+    /// first) and the last block's patch-token mean, (n + 1)·dim wide (DINOv2 linear.py).
+    var lastBlocks = 0
+    /// > 0: each image of the split given to `embed(augmented:)` gives this many training
+    /// views, RandomResizedCrop(side, scale 0.08–1) and a horizontal flip with probability ½
+    /// (DINOv2's linear-eval train transform), drawn from `seed` and the sample's position.
+    var views = 0
+    var seed: UInt64 = 0
 
-    var width: Int { pool == "cls" ? vit.config.dim : 2 * vit.config.dim }
+    var width: Int {
+        if lastBlocks > 0 { return (min(lastBlocks, vit.config.depth) + 1) * vit.config.dim }
+        return pool == "cls" ? vit.config.dim : 2 * vit.config.dim
+    }
 
     /// Features [N, width] and labels of every sample of `shards`, in shard order.
     /// `split` (train or val) names the input in messages.
-    func embed(shards: String, split: String) throws -> LabelledFeatures {
+    func embed(shards: String, split: String, augmented: Bool = false) throws -> LabelledFeatures {
         let paths: [String]
         do { paths = try Shards.expand(shards) } catch { throw OpError("--\(split) \(shards): \(error)") }
         guard !paths.isEmpty else { throw OpError("--\(split) \(shards): no shards found (expected .tar or .tar.lz4 files)") }
@@ -31,9 +42,18 @@ struct LabelledEmbedder {
         var pendingCount = 0
         func flush() throws {
             guard pendingCount > 0 else { return }
-            let output = try vit.forward(images: pending, batch: pendingCount, height: side, width: side, threads: threads)
-            rows += pool == "cls" ? output.classTokens
-                : EmbedOp.interleave(output.classTokens, output.patchTokenMean, dim: vit.config.dim)
+            let output = try vit.forward(images: pending, batch: pendingCount, height: side, width: side, threads: threads,
+                                         lastBlocks: lastBlocks)
+            if let blocks = output.intermediateClassTokens {
+                let d = vit.config.dim, mean = output.patchTokenMean
+                for b in 0..<pendingCount {
+                    for cls in blocks { rows += cls[(b * d)..<((b + 1) * d)] }
+                    rows += mean[(b * d)..<((b + 1) * d)]
+                }
+            } else {
+                rows += pool == "cls" ? output.classTokens
+                    : EmbedOp.interleave(output.classTokens, output.patchTokenMean, dim: vit.config.dim)
+            }
             pending.removeAll(keepingCapacity: true)
             pendingCount = 0
             Progress.shared.report("embed \(split) \(labels.count) images")
@@ -56,6 +76,20 @@ struct LabelledEmbedder {
                     throw OpError("\(e.in(key: sample.key, shard: path))")
                 } catch {
                     throw OpError("\(path): sample '\(sample.key)': cannot decode its .\(ext) entry: \(error)")
+                }
+                if augmented && views > 0 {
+                    let index = labels.count - 1
+                    for v in 0..<views {
+                        var rng = AugmentRNG(seed: seed, index: UInt64(index * views + v))
+                        var crop = Augment.randomResizedCrop(image, size: side, scale: 0.08...1, rng: &rng)
+                        if rng.bernoulli(0.5) { Augment.horizontalFlip(&crop) }
+                        ImageNetNormalization.apply(&crop)
+                        if v > 0 { labels.append(labels[index]) }
+                        pending += crop.data
+                        pendingCount += 1
+                        if pendingCount == batch { try flush() }
+                    }
+                    continue
                 }
                 pending += EmbedOp.prepare(image, side: side, resize: resize).data
                 pendingCount += 1

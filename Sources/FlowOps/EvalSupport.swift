@@ -84,7 +84,10 @@ struct EvalInputs {
 
     /// Loads the model and embeds both splits, or reads the precomputed arrays.
     /// `pool` is cls or cls+mean (see `flow op embed`).
-    static func load(_ o: EvalInputOptions, pool: String, threads: Int) throws -> EvalInputs {
+    ///
+    /// `lastBlocks` and `views` are those of `LabelledEmbedder` (0: off); views apply to train.
+    static func load(_ o: EvalInputOptions, pool: String, threads: Int, lastBlocks: Int = 0, views: Int = 0,
+                     seed: UInt64 = 0) throws -> EvalInputs {
         guard let modelPath = o.model, let trainPath = o.train, let valPath = o.val else {
             let train = try precomputed(o.trainEmb ?? "", o.trainLabels ?? "", split: "train")
             let val = try precomputed(o.valEmb ?? "", o.valLabels ?? "", split: "val")
@@ -102,8 +105,9 @@ struct EvalInputs {
         guard side % vit.config.patch == 0 else {
             throw OpError("--image-size \(side) is not a multiple of the model's patch size \(vit.config.patch) (\(modelPath)): use e.g. \(max(1, side / vit.config.patch) * vit.config.patch)")
         }
-        let embedder = LabelledEmbedder(vit: vit, side: side, batch: o.batch, pool: pool, resize: o.resize, threads: threads)
-        let train = try embedder.embed(shards: trainPath, split: "train")
+        let embedder = LabelledEmbedder(vit: vit, side: side, batch: o.batch, pool: pool, resize: o.resize, threads: threads,
+                                        lastBlocks: lastBlocks, views: views, seed: seed)
+        let train = try embedder.embed(shards: trainPath, split: "train", augmented: views > 0)
         let val = try embedder.embed(shards: valPath, split: "val")
         var arch: [String: Any] = [:]
         for (k, v) in vit.config.metadata { arch[k] = v }

@@ -21,7 +21,8 @@ struct KMeansOp: FlowOp {
         distance of each input to its centroid), and log.json with the inertia of every \
         iteration. See docs/curation.md.
         """)
-    static let version = 1
+    /// 2: distances relative to a point near the centroids (assignments change on offset data).
+    static let version = 2
 
     @Option(help: "Embeddings: a 2-D float32 (or float16) .npy [N, D].")
     var emb: String
@@ -95,11 +96,13 @@ struct KMeansOp: FlowOp {
                 try KMeans.fit(x, options) { it, inertia in Progress.shared.report("iter \(it)/\(iters) inertia \(inertia)") }
             }
             let trained = Date()
+            for w in KMeans.warnings(for: r, data: x) { warn(w) }
             try CurationIO.writeMatrix(r.centroids, to: centroids!)
             try CurationIO.writeIndices(r.assignment, to: assign!)
             let doc: [String: Any] = [
                 "k": ks[0], "n": x.rows, "d": x.cols, "iterations": iters, "init": initialization, "seed": seed,
                 "spherical": spherical, "inertia": r.inertiaLog, "final_inertia": r.finalInertia, "reseeded": r.reseeded,
+                "empty_clusters": r.emptyClusters.count,
             ]
             if let log { try CurationIO.writeJSON(doc, to: log) } else {
                 let data = try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])
@@ -107,6 +110,10 @@ struct KMeansOp: FlowOp {
             }
             FileHandle.standardError.write(Data("kmeans: n=\(x.rows) d=\(x.cols) k=\(ks[0]) iters=\(iters) threads=\(threadCount) final inertia \(r.finalInertia); load \(seconds(start, loaded)), train \(seconds(loaded, trained)), total \(CurationIO.elapsed(start))\n".utf8))
         }
+    }
+
+    private func warn(_ message: String) {
+        FileHandle.standardError.write(Data("kmeans: warning: \(message)\n".utf8))
     }
 
     private func seconds(_ a: Date, _ b: Date) -> String { String(format: "%.3f s", b.timeIntervalSince(a)) }
@@ -130,6 +137,10 @@ struct KMeansOp: FlowOp {
         var levelDocs = [[String: Any]]()
         var inputs = x.rows
         for (i, r) in results.enumerated() {
+            let empty = r.clusters.sizes.filter { $0 == 0 }.count
+            for w in KMeans.warnings(emptyClusters: empty, k: specs[i].k, data: i == 0 ? x : results[i - 1].centroids) {
+                warn("level \(i + 1): \(w)")
+            }
             let dir = (out as NSString).appendingPathComponent("level\(i + 1)")
             try CurationIO.makeDirectory(dir)
             func p(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
@@ -141,7 +152,7 @@ struct KMeansOp: FlowOp {
             levelDocs.append([
                 "level": i + 1, "k": specs[i].k, "inputs": inputs, "resamples": specs[i].resamples,
                 "sample_size": r.sampleSize, "inertia_per_step": r.inertiaLogs, "final_inertia_per_step": r.stepInertias,
-                "empty_clusters": r.clusters.sizes.filter { $0 == 0 }.count,
+                "empty_clusters": empty,
             ])
             inputs = r.centroids.rows
         }

@@ -32,14 +32,22 @@ struct TrainingLoop {
         }
         let start = Date()
         let firstStep = trainer.step
+        let dumpSteps = try Set(options.dumpInputs == nil ? [] : CurationIO.intList(options.dumpSteps, "dump-steps"))
         while !trainer.finished {
             let batch = trainer.nextBatchIndices().map { data.images[$0] }
             let t0 = Date()
             let record: StepRecord
-            do { record = try trainer.trainStep(images: batch, threads: threads) } catch let e as TrainingDiverged {
+            let number = trainer.step + 1
+            trainer.keepsStepInputs = dumpSteps.contains(number)
+            let given = try options.replayInputs.flatMap { try StepInputFiles.read("\($0)/step-\(number)", config: c) }
+            do { record = try trainer.trainStep(images: batch, threads: threads, given: given) } catch let e as TrainingDiverged {
                 throw OpError("\(e)" + (directory == nil ? "" : " (\(directory!))"))
             } catch let e as ModelError {
                 throw OpError(e.message)
+            }
+            if let dir = options.dumpInputs, let inputs = trainer.lastStepInputs, dumpSteps.contains(number) {
+                try StepInputFiles.write(inputs, config: c, to: "\(dir)/step-\(number)")
+                trainer.lastStepInputs = nil
             }
             let rate = Double(c.batch) / max(Date().timeIntervalSince(t0), 1e-9)
             let line = Self.jsonLine(record, imagesPerSecond: rate)

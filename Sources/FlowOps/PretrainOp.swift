@@ -21,28 +21,30 @@ struct PretrainOp: FlowOp {
         one (same seed and threads).
         """)
     // 2: crops clamped to [0, 1]; default lr 0.005 and teacher temperature 0.02.
-    static let version = 2
+    // 3: warmup, last-layer freeze and teacher-temperature ramp as fractions of the run
+    //    (0.1, 0.01, 0.3) by default instead of 1, 1 and 3 epochs; --recipe.
+    static let version = 3
 
     @OptionGroup var training: TrainingOptions
 
     @Option(help: "Start the student (and teacher) from this backbone instead of a random initialisation.")
     var `init`: String?
 
-    @Option(name: .customLong("mask-ratio"), help: "Range of the masked fraction of a masked global crop, as LO,HI.")
-    var maskRatio: String = "0.1,0.5"
+    @Option(name: .customLong("mask-ratio"), help: "Range of the masked fraction of a masked global crop, as LO,HI. Default: \(Recipe.smallCPU.maskRatio.lowerBound),\(Recipe.smallCPU.maskRatio.upperBound).")
+    var maskRatio: String?
 
-    @Option(name: .customLong("mask-probability"), help: "Fraction of the global crops that get a mask.")
-    var maskProbability: Double = 0.5
+    @Option(name: .customLong("mask-probability"), help: "Fraction of the global crops that get a mask. Default: \(Recipe.smallCPU.maskProbability).")
+    var maskProbability: Double?
 
     func validate() throws {
-        _ = try TrainingOptions.range(maskRatio, option: "--mask-ratio")
+        if let maskRatio { _ = try TrainingOptions.range(maskRatio, option: "--mask-ratio") }
     }
 
     func run() throws {
         let data = try TrainingData.load(training.data)
-        var config = try training.config(images: data.count)
-        config.maskRatio = try TrainingOptions.range(maskRatio, option: "--mask-ratio")
-        config.maskProbability = maskProbability
+        var config = try training.config(images: data.count, op: "pretrain")
+        if let maskRatio { config.maskRatio = try TrainingOptions.range(maskRatio, option: "--mask-ratio") }
+        if let maskProbability { config.maskProbability = maskProbability }
         do { try config.validate() } catch let e as ModelError { throw OpError("--data \(training.data): \(e.message)") }
         let initial = try `init`.map { try TrainingModels.backbone($0, option: "--init", expected: config.vit) }
         var trainer = try Trainer(config: config, initial: initial)

@@ -22,7 +22,8 @@ struct RetrieveOp: FlowOp {
         centroid first), most-queried clusters first, up to --cap items. Writes the sorted pool \\
         indices, int64 [M]. See docs/curation.md.
         """)
-    static let version = 1
+    /// 2: cosine scores from shifted distances (rankings change on offset data).
+    static let version = 2
 
     @Option(help: "Query embeddings: a 2-D float32 (or float16) .npy [Q, D].")
     var query: String

@@ -192,3 +192,21 @@ func readInt64NPY(_ path: String, shape: String? = nil) throws -> [Int] {
         return Int(v)
     }
 }
+
+extension CurationOpsTests {
+    /// 3 distinct points and k = 5: two clusters end empty, and the op says so on stderr.
+    @Test func kmeansWarnsOfEmptyClustersAndTooFewDistinctPoints() throws {
+        let dir = TemporaryDirectory()
+        try writeNPY((0..<12).map { [Float($0 % 3), 1] }, to: dir.url("e.npy").path)
+        let r = try FlowBinary.run(["op", "kmeans", "--emb", "e.npy", "--k", "5", "--iters", "5",
+                                    "--centroids", "c.npy", "--assign", "a.npy", "--log", "log.json"], in: dir.path)
+        try #require(r.status == 0, "\(r)")
+        #expect(r.stderr.contains("kmeans: warning: 2 of 5 clusters ended empty"), "\(r.stderr)")
+        #expect(r.stderr.contains("kmeans: warning: the data has only 3 distinct points, fewer than k = 5"), "\(r.stderr)")
+        let log = try JSONSerialization.jsonObject(with: dir.readData("log.json")) as! [String: Any]
+        #expect(log["empty_clusters"] as? Int == 2)
+        let fine = try FlowBinary.run(["op", "kmeans", "--emb", "e.npy", "--k", "3", "--iters", "5",
+                                       "--centroids", "c.npy", "--assign", "a.npy", "--log", "log.json"], in: dir.path)
+        #expect(!fine.stderr.contains("warning"), "\(fine.stderr)")
+    }
+}

@@ -153,4 +153,94 @@ import Testing
         let empty = try FlowBinary.run(["op", "pretrain", "--data", "empty"] + Self.tiny + Self.outputs, in: dir.path)
         #expect(empty.status != 0 && empty.stderr.contains("no images"), "\(empty)")
     }
+
+    /// `--recipe` sets every default at once; the phases are fractions of the run unless given
+    /// in epochs, never both.
+    @Test func recipesAndScheduleFractions() throws {
+        let dir = TemporaryDirectory("pretrain-recipe")
+        try data(dir)
+        // tiny without its epoch-form phases
+        var tiny = Self.tiny
+        for flag in ["--warmup-epochs", "--teacher-temp-warmup-epochs"] {
+            let i = tiny.firstIndex(of: flag)!
+            tiny.removeSubrange(i...(i + 1))
+        }
+        func run(_ extra: [String], log: String = "train.jsonl") throws -> ProcessResult {
+            try FlowBinary.run(["op", "pretrain", "--data", "data", "--epochs", "1"] + tiny + extra
+                               + ["--model-out", "m.safetensors", "--state-out", "s.safetensors", "--log", log], in: dir.path)
+        }
+        let unknown = try run(["--recipe", "nope"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--recipe must be one of small-cpu, dinov2-default, dinov2-vitl14, not 'nope'"), "\(unknown)")
+        let both = try run(["--warmup", "0.2", "--warmup-epochs", "1"])
+        #expect(both.status != 0 && both.stderr.contains("give --warmup (a fraction of the run) or --warmup-epochs, not both"), "\(both)")
+        let big = try run(["--freeze-last-layer", "1.5"])
+        #expect(big.status != 0 && big.stderr.contains("--freeze-last-layer is a fraction of the run: it must lie in [0, 1]"), "\(big)")
+
+        // 6 steps, warmup half the run: linspace(0, peak, 3), then the cosine from the peak.
+        let half = try run(["--warmup", "0.5", "--teacher-temp", "0.04,0.07", "--teacher-temp-warmup", "0.5"])
+        #expect(half.status == 0, "\(half)")
+        let log = try logSteps(dir)
+        let lr = log.map { $0["lr"] as! Double }, temp = log.map { $0["teacher_temp"] as! Double }
+        let peak = 0.005 * (8.0 / 1024).squareRoot()
+        #expect(lr.count == 6 && lr[0] == 0 && abs(lr[1] - peak / 2) < 1e-9 && abs(lr[2] - peak) < 1e-9 && abs(lr[3] - peak) < 1e-9)
+        #expect(lr[4] < peak)
+        #expect(abs(temp[0] - 0.04) < 1e-7 && abs(temp[1] - 0.055) < 1e-7 && abs(temp[2] - 0.07) < 1e-7 && abs(temp[5] - 0.07) < 1e-7)
+
+        // A reference recipe with the sizes made tiny: its weight decay ends at 0.4 (small-cpu: 0.2);
+        // what flow cannot apply (vitl14's SwiGLU) is named.
+        let ref = try run(["--recipe", "dinov2-default"], log: "ref.jsonl")
+        #expect(ref.status == 0, "\(ref)")
+        #expect(!ref.stderr.contains("not applied"), "\(ref.stderr)")
+        let wd = try logSteps(dir, "ref.jsonl").map { $0["wd"] as! Double }
+        #expect(abs(wd[0] - 0.04) < 1e-7 && wd[5] > 0.3, "\(wd)")
+        // Its drop path (0.3) is applied: without it the model differs.
+        let withDrop = try dir.readData("m.safetensors")
+        let noDrop = try run(["--recipe", "dinov2-default", "--drop-path", "0"], log: "ref0.jsonl")
+        #expect(noDrop.status == 0, "\(noDrop)")
+        #expect(try dir.readData("m.safetensors") != withDrop)
+        // A separate iBOT head of its own size lands in the state.
+        let separate = try run(["--ibot-head", "separate", "--ibot-prototypes", "24"], log: "sep.jsonl")
+        #expect(separate.status == 0, "\(separate)")
+        let header = String(decoding: try dir.readData("s.safetensors").prefix(60_000), as: UTF8.self)
+        #expect(header.contains("student.ibot_head.last_layer.weight_v\":{\"dtype\":\"F32\",\"shape\":[24,16]"), "\(header.prefix(300))")
+        let bogus = try run(["--ibot-head", "both"], log: "bogus.jsonl")
+        #expect(bogus.status != 0 && bogus.stderr.contains("--ibot-head must be shared or separate, not 'both'"), "\(bogus)")
+        let vitl = try run(["--recipe", "dinov2-vitl14", "--epochs", "0"], log: "vitl.jsonl")
+        #expect(vitl.stderr.contains("recipe dinov2-vitl14: not applied: ffn_layer swiglufused"), "\(vitl.stderr)")
+    }
+
+    /// --dump-inputs writes a step's crops and masks; --replay-inputs feeds them back: the same
+    /// inputs give the same bytes, edited masks change the step.
+    @Test func dumpAndReplayStepInputs() throws {
+        let dir = TemporaryDirectory("pretrain-dump")
+        try data(dir)
+        func run(_ extra: [String], _ tag: String) throws -> ProcessResult {
+            try FlowBinary.run(["op", "pretrain", "--data", "data", "--epochs", "1"] + Self.tiny + extra
+                               + ["--model-out", "m\(tag).safetensors", "--state-out", "s\(tag).safetensors", "--log", "l\(tag).jsonl"],
+                               in: dir.path)
+        }
+        let dumped = try run(["--dump-inputs", "inputs", "--dump-steps", "1,3"], "1")
+        #expect(dumped.status == 0, "\(dumped)")
+        for step in [1, 3] {
+            for (file, shape) in [("globals", "(16, 3, 16, 16)"), ("locals", "(16, 3, 8, 8)"), ("masks", "(16, 16)")] {
+                let header = String(decoding: try dir.readData("inputs/step-\(step)/\(file).npy").prefix(128), as: UTF8.self)
+                #expect(header.contains("'shape': \(shape)"), "\(file) of step \(step): \(header)")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.url("inputs/step-2").path))
+        let same = try run(["--replay-inputs", "inputs"], "2")
+        #expect(same.status == 0, "\(same)")
+        #expect(try dir.readData("m1.safetensors") == dir.readData("m2.safetensors"))
+        // No masked patch in step 1: its iBOT term is 0.
+        var masks = try dir.readData("inputs/step-1/masks.npy")
+        let body = masks.count - 16 * 16
+        masks.replaceSubrange(body..<masks.count, with: Data(count: 16 * 16))
+        try dir.write("inputs/step-1/masks.npy", masks)
+        let edited = try run(["--replay-inputs", "inputs"], "3")
+        #expect(edited.status == 0, "\(edited)")
+        let log = try logSteps(dir, "l3.jsonl"), original = try logSteps(dir, "l1.jsonl")
+        #expect(log[0]["ibot"] as? Double == 0 && (original[0]["ibot"] as? Double ?? 0) > 0, "\(log[0]) \(original[0])")
+        let bad = try run(["--replay-inputs", "inputs", "--batch", "4"], "4")
+        #expect(bad.status != 0 && bad.stderr.contains("given step inputs hold"), "\(bad)")
+    }
 }

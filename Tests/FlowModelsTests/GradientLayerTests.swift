@@ -111,23 +111,36 @@ import Testing
         }
     }
 
-    @Test func blockWithLayerScale() {
+    /// Without drop path, and with drop-path scales that drop one branch of one sample and
+    /// scale the other (as `DropPath` makes them): the backward goes through the same scales.
+    @Test(arguments: [false, true])
+    func blockWithLayerScale(dropPath: Bool) {
         var rng = SplitMix64(seed: 5)
         let batch = 2, tokens = 3, d = 4
+        let drop = dropPath ? ViTBlock.DropScales(attention: [0, 2], mlp: [1.5, 0.5]) : nil
         var block = ViTBlock(dim: d, heads: 2, mlpHidden: 8, layerScale: 0.5)
         block.forEachTensor { $0 = G.random($0.count, &rng, scale: 0.5) }
         block.norm1.weight = block.norm1.weight.map { $0 + 1 }
         block.norm2.weight = block.norm2.weight.map { $0 + 1 }
         let x = G.random(batch * tokens * d, &rng), w = G.random(batch * tokens * d, &rng)
         var y = x
-        let acts = block.forward(&y, batch: batch, tokens: tokens, keepActivations: true)!
+        let acts = block.forward(&y, batch: batch, tokens: tokens, keepActivations: true, drop: drop)!
         var grads = block
         grads.forEachTensor { $0 = [Float](repeating: 0, count: $0.count) }
         let dx = block.backward(activations: acts, outputGradient: w, batch: batch, tokens: tokens, gradients: &grads)
         func loss(_ model: ViTBlock, _ input: [Float]) -> Double {
             var v = input
-            _ = model.forward(&v, batch: batch, tokens: tokens)
+            _ = model.forward(&v, batch: batch, tokens: tokens, drop: drop)
             return G.weightedSum(v, w)
+        }
+        if dropPath {
+            // Sample 0 skips the attention branch: its rows see no attention at all.
+            var plain = x, scaled = x
+            var noAttention = block
+            noAttention.ls1 = [Float](repeating: 0, count: d)
+            _ = noAttention.forward(&plain, batch: batch, tokens: tokens, drop: ViTBlock.DropScales(attention: nil, mlp: [1.5, 0.5]))
+            _ = block.forward(&scaled, batch: batch, tokens: tokens, drop: drop)
+            #expect(zip(plain.prefix(tokens * d), scaled.prefix(tokens * d)).allSatisfy { abs($0 - $1) < 1e-6 })
         }
         check(values: x, analytic: dx, coordinates: 5) { loss(block, $0) }
         let paths: [WritableKeyPath<ViTBlock, [Float]>] = [

@@ -38,6 +38,22 @@ import Testing
         }
     }
 
+    /// Against the reference's own `sinkhorn_knopp_teacher` (3 iterations, τ = 0.1), stored by
+    /// reference/make_fixtures.py. The tolerance, 2e-6, is 30,000 times smaller than the
+    /// difference 2 iterations make on these logits (6.5e-2), so one iteration too few or too
+    /// many cannot pass.
+    @Test func sinkhornEqualsTheReferenceFixture() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+        let logits = try NPY.read(path: dir + "/sinkhorn_logits.npy"), want = try NPY.read(path: dir + "/sinkhorn_targets.npy")
+        let x = try Matrix(rows: logits.shape[0], cols: logits.shape[1], data: try logits.float32Values())
+        let expected = try want.float32Values()
+        func worst(_ iterations: Int) -> Float {
+            zip(SinkhornKnopp.targets(x, temperature: 0.1, iterations: iterations).data, expected).map { abs($0 - $1) }.max()!
+        }
+        #expect(worst(3) < 2e-6, "3 iterations: off by \(worst(3))")
+        #expect(worst(2) > 1e-2 && worst(4) > 1e-3, "the fixture no longer tells 2 or 4 iterations from 3")
+    }
+
     /// The global max shift: logits that would overflow exp(t/τ) still give the shifted result.
     @Test func sinkhornSurvivesLargeLogits() {
         let logits = Self.random(5, 7, std: 1, seed: 3)

@@ -25,9 +25,9 @@ import Testing
         c.hidden = 32
         c.bottleneck = 16
         c.baseLR = 0.05
-        c.warmupEpochs = 0.5
-        c.freezeLastLayerEpochs = 0.5
-        c.teacherTemperatureWarmupEpochs = 1
+        c.warmup = .epochs(0.5)
+        c.freezeLastLayer = .epochs(0.5)
+        c.teacherTemperatureWarmup = .epochs(1)
         if mode == .distill {
             c.teacherVit = c.vit
             c.vit = ViTConfig(arch: "custom", dim: 16, depth: 1, heads: 2, patch: 4, imageSize: 16)
@@ -94,7 +94,8 @@ import Testing
     }
 
     @Test func schedulesFollowTheConfiguration() throws {
-        let c = try Self.config(.pretrain)
+        var c = try Self.config(.pretrain)
+        (c.teacherTemperatureStart, c.teacherTemperatureEnd) = (0.04, 0.07)
         #expect(c.stepsPerEpoch == 2 && c.iterations == 4)
         let s = c.schedules
         // Warmup of 1 iteration is linspace(0, peak, 1) = [0]; then the cosine starts at the
@@ -115,5 +116,36 @@ import Testing
         t.step = 2
         _ = t.nextBatchIndices()
         #expect(t.orderEpoch == 1 && t.order != firstOrder && Set(t.order) == Set(0..<8))
+    }
+
+    /// A separate iBOT head (vitl14's `ibot.separate_head`): trained, EMA'd into the teacher's,
+    /// saved and restored with the rest, and a resumed run ends in the same bytes.
+    @Test func separateIBOTHeadTrainsAndResumes() throws {
+        var c = try Self.config(.pretrain)
+        c.ibotSeparateHead = true
+        (c.ibotHidden, c.ibotBottleneck, c.ibotPrototypes) = (24, 8, 20)
+        var straight = try Trainer(config: c)
+        let initialHead = straight.studentIBOTHead!
+        #expect(initialHead.config.prototypes == 20 && straight.studentHead.config.prototypes == 32)
+        #expect(straight.loss.ibotTargets.center.count == 20)
+        let first = try Self.run(&straight, steps: 2)
+        for r in first { #expect(r.ibot.isFinite && r.ibot > 0, "\(r)") }
+        #expect(straight.studentIBOTHead! != initialHead)              // trained
+        #expect(straight.teacherIBOTHead! != initialHead)              // followed by the EMA
+        let saved = TrainingCheckpoint.encode(straight, includeLog: false)
+        #expect(saved.tensors["student.ibot_head.last_layer.weight_v"]?.shape == [20, 8])
+        #expect(saved.tensors["teacher.ibot_head.last_layer.weight_v"]?.shape == [20, 8])
+        var resumed = try Trainer(config: c)
+        try TrainingCheckpoint.restore(&resumed, from: saved, source: "memory")
+        _ = try Self.run(&straight, steps: 2)
+        _ = try Self.run(&resumed, steps: 2)
+        #expect(try TrainingCheckpoint.encode(straight, includeLog: false).encode()
+                == TrainingCheckpoint.encode(resumed, includeLog: false).encode())
+        // A checkpoint of the shared-head run is refused for a separate-head run.
+        let shared = TrainingCheckpoint.encode(try Trainer(config: try Self.config(.pretrain)), includeLog: false)
+        var other = try Trainer(config: c)
+        #expect(throws: CheckpointMismatch.self) { try TrainingCheckpoint.restore(&other, from: shared, source: "shared") }
+        c.mode = .distill
+        #expect(throws: ModelError.self) { try c.validate() }
     }
 }

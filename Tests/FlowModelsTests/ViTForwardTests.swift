@@ -61,3 +61,25 @@ import Testing
         #expect(Array(p[0..<16]) == Array(m.posEmbed[0..<16]))
     }
 }
+
+/// `lastBlocks`: the class tokens of the last blocks, each through the final norm.
+@Suite struct ViTIntermediateLayerTests {
+    @Test func lastBlocksAreTheClassTokensOfShorterModels() throws {
+        let config = ViTConfig(arch: "custom", dim: 16, depth: 3, heads: 2, patch: 4, imageSize: 8, layerScale: 0.5)
+        let model = ViT(randomlyInitialized: config, seed: 4)
+        var rng = SplitMix64(seed: 5)
+        let images = (0..<(2 * 3 * 8 * 8)).map { _ in Float(rng.next() % 1000) / 500 - 1 }
+        let out = try model.forward(images: images, batch: 2, height: 8, width: 8, lastBlocks: 4)
+        let blocks = try #require(out.intermediateClassTokens)
+        #expect(blocks.count == 3)                       // at most the depth
+        #expect(blocks[2] == out.classTokens)
+        for keep in 1...2 {
+            var short = model
+            short.blocks.removeLast(3 - keep)
+            short.config.depth = keep
+            let s = try short.forward(images: images, batch: 2, height: 8, width: 8)
+            #expect(zip(s.classTokens, blocks[keep - 1]).allSatisfy { abs($0 - $1) < 1e-5 }, "block \(keep)")
+        }
+        #expect(try model.forward(images: images, batch: 2, height: 8, width: 8).intermediateClassTokens == nil)
+    }
+}

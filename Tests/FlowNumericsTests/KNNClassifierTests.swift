@@ -22,6 +22,12 @@ import FlowTestSupport
         #expect(r.predictions.map { $0[0] } == [0, 0, 1, 1])
         #expect(r.accuracies.map(\.correctTop1) == [0, 0, 1, 1])
         #expect(r.accuracies.allSatisfy { $0.correctTop5 == nil })  // 3 classes: no top-5
+        // A sharp temperature lets the 2 nearest (class 0) outvote the 3 farther ones:
+        // weights exp(cos θ / T) differ by e^(−0.23 … −1.8) per neighbour at T = 0.002.
+        let sharp = try KNNClassifier.evaluate(train: train, trainLabels: labels, queries: query, queryLabels: [1],
+                                               ks: [1, 2, 5, 6], temperature: 0.002)
+        #expect(sharp.predictions.map { $0[0] } == [0, 0, 0, 0])
+        #expect(sharp.accuracies.map(\.correctTop1) == [0, 0, 0, 0])
     }
 
     @Test func plantedClustersGiveTheDesignedAccuracy() throws {
@@ -45,6 +51,40 @@ import FlowTestSupport
             #expect((a.correctTop5 ?? 0) >= a.correctTop1)
         }
         #expect(abs(r.accuracies[0].top1 - 73.0 / 80.0) < 1e-12)
+
+        // Overlapping clusters: the temperature decides many votes. Predictions equal a plain
+        // Double computation of softmax(sim / T)-weighted votes at each T, and differ between T.
+        func noisy(_ c: Int) -> [Float] { centres[c].map { $0 + Float.random(in: -1.2...1.2, using: &rng) } }
+        let tx = try Matrix((0..<(classes * perTrain)).map { noisy($0 / perTrain) })
+        let ty = (0..<(classes * perTrain)).map { $0 / perTrain }
+        let vx = try Matrix((0..<(classes * perVal)).map { noisy($0 / perVal) })
+        let vy = (0..<(classes * perVal)).map { $0 / perVal }
+        var byTemperature: [[Int]] = []
+        for t in [0.01, 1.0] {
+            let e = try KNNClassifier.evaluate(train: tx, trainLabels: ty, queries: vx, queryLabels: vy, ks: [40], temperature: Float(t))
+            #expect(e.predictions[0] == Self.plainWeightedVotes(tx, ty, vx, k: 40, temperature: t), "T = \(t)")
+            byTemperature.append(e.predictions[0])
+        }
+        #expect(byTemperature[0] != byTemperature[1])
+    }
+
+    /// DINOv2's weighted k-NN written plainly in Double: the k most cosine-similar rows, weights
+    /// exp(sim / T), the class of the largest sum (ties: the lower class).
+    static func plainWeightedVotes(_ train: Matrix, _ labels: [Int], _ queries: Matrix, k: Int, temperature: Double) -> [Int] {
+        func unit(_ v: [Float]) -> [Double] {
+            let n = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            return v.map { Double($0) / n }
+        }
+        let t = (0..<train.rows).map { unit(train.row($0)) }
+        let classes = labels.max()! + 1
+        return (0..<queries.rows).map { qi in
+            let q = unit(queries.row(qi))
+            let sims = t.map { zip($0, q).reduce(0.0) { $0 + $1.0 * $1.1 } }
+            let order = sims.indices.sorted { sims[$0] > sims[$1] || (sims[$0] == sims[$1] && $0 < $1) }
+            var votes = [Double](repeating: 0, count: classes)
+            for j in order.prefix(k) { votes[labels[j]] += exp((sims[j] - sims[order[0]]) / temperature) }
+            return votes.indices.max { votes[$0] < votes[$1] || (votes[$0] == votes[$1] && $0 > $1) }!
+        }
     }
 
     @Test(arguments: [UInt64(1), 2, 3])

@@ -1,7 +1,7 @@
 /// The head as a `ParameterSet`, under the reference state-dict names of `DINOHead` with
 /// nlayers = 3: `mlp.0`, `mlp.2`, `mlp.4` (GELUs sit at 1 and 3) and `last_layer.weight_g` /
 /// `last_layer.weight_v`. Heads take layer-decay exponent 0 (factor 1); `last_layer.*` is frozen
-/// for the first epoch; biases get no weight decay.
+/// at the start of a run (`PretrainConfig.freezeLastLayer`); biases get no weight decay.
 extension DINOHead: ParameterSet {
     public mutating func forEachParameter(_ body: (String, inout [Float], ParameterInfo) throws -> Void) rethrows {
         let c = config

@@ -12,7 +12,9 @@ public struct DINOHeadConfig: Equatable, Codable, Sendable {
     /// K, the number of prototypes (output logits per row).
     public var prototypes: Int
 
-    public init(inputDim: Int, hidden: Int = 256, bottleneck: Int = 64, prototypes: Int = 1024) {
+    /// Sizes default to those of the default recipe (`Recipe.smallCPU`), as in `flow op pretrain`.
+    public init(inputDim: Int, hidden: Int = Recipe.smallCPU.headHidden, bottleneck: Int = Recipe.smallCPU.headBottleneck,
+                prototypes: Int = Recipe.smallCPU.prototypes) {
         self.inputDim = inputDim
         self.hidden = hidden
         self.bottleneck = bottleneck

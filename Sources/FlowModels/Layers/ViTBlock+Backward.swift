@@ -1,9 +1,10 @@
 extension ViTBlock {
     /// Backward pass of one block, given dL/d(output) [B·T, d]; returns dL/d(input).
     ///
-    ///     x1 = x0 + ls1 ⊙ a,  a = attn(norm1(x0))
-    ///     x2 = x1 + ls2 ⊙ m,  m = mlp(norm2(x1))
+    ///     x1 = x0 + s₁ · ls1 ⊙ a,  a = attn(norm1(x0))
+    ///     x2 = x1 + s₂ · ls2 ⊙ m,  m = mlp(norm2(x1))
     ///
+    /// (s₁, s₂ the per-sample drop-path scales of the forward, 1 without drop path.)
     /// The norm outputs are recomputed from the kept activations; a and m come from the
     /// activations (kept when the block has LayerScale). Gradients accumulate into `gradients`.
     public func backward(activations acts: Activations, outputGradient: [Float], batch: Int, tokens: Int,
@@ -11,9 +12,10 @@ extension ViTBlock {
         let rows = batch * tokens, d = attn.dim
         // MLP branch.
         var dm = outputGradient
+        if let s = acts.drop?.mlp { Self.scaleSamples(&dm, s, tokens: tokens, dim: d) }
         if let ls2 {
             let m = acts.mlpOutput.isEmpty ? mlp.output(from: acts.mlp, rows: rows) : acts.mlpOutput
-            Self.accumulateGammaGradient(&gradients.ls2, outputGradient, m, dim: d)
+            Self.accumulateGammaGradient(&gradients.ls2, dm, m, dim: d)
             Self.scaleRows(&dm, by: ls2, dim: d)
         }
         let h2 = norm2.forward(acts.afterAttention, rows: rows, threads: threads)
@@ -24,10 +26,11 @@ extension ViTBlock {
         for i in dx1.indices { dx1[i] += outputGradient[i] }
         // Attention branch.
         var da = dx1
+        if let s = acts.drop?.attention { Self.scaleSamples(&da, s, tokens: tokens, dim: d) }
         if let ls1 {
             let a = acts.attentionOutput.isEmpty
                 ? attn.proj.forward(acts.attention.context, rows: rows) : acts.attentionOutput
-            Self.accumulateGammaGradient(&gradients.ls1, dx1, a, dim: d)
+            Self.accumulateGammaGradient(&gradients.ls1, da, a, dim: d)
             Self.scaleRows(&da, by: ls1, dim: d)
         }
         let h1 = norm1.forward(acts.input, rows: rows, threads: threads)

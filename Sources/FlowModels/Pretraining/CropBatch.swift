@@ -10,6 +10,13 @@ public struct CropBatch {
     /// [L·B, 3, S, S]: local crop 1 of every image, then local crop 2, ...
     public var locals: [Float]
 
+    /// Given views (e.g. read back from a dump), in the layout above.
+    public init(batch: Int, globals: [Float], locals: [Float]) {
+        self.batch = batch
+        self.globals = globals
+        self.locals = locals
+    }
+
     /// The views of `images` under `multiCrop`. Image i's crops come from its own generator,
     /// `AugmentRNG(seed: seed, index: firstIndex + i)`, so the result does not depend on
     /// `threads` or on the order the images are processed in.

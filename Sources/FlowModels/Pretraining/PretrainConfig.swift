@@ -19,13 +19,19 @@ public struct PretrainConfig: Equatable, Sendable {
     /// The frozen teacher's backbone in distillation.
     public var teacherVit: ViTConfig? = nil
     /// Head sizes; `inputDim` is set from the backbone that feeds the head.
-    public var hidden = 256
-    public var bottleneck = 64
-    public var prototypes = 256
-    public var localCrops = 4
-    public var localSize = 16
-    public var globalScale: ClosedRange<Double> = 0.32...1.0
-    public var localScale: ClosedRange<Double> = 0.05...0.32
+    public var hidden: Int
+    public var bottleneck: Int
+    public var prototypes: Int
+    /// iBOT with a head of its own (DINOv2's vitl14/g configs, `ibot.separate_head`) of these
+    /// sizes; false: the DINO head serves both losses (the default config). Pretraining only.
+    public var ibotSeparateHead: Bool
+    public var ibotHidden: Int
+    public var ibotBottleneck: Int
+    public var ibotPrototypes: Int
+    public var localCrops: Int
+    public var localSize: Int
+    public var globalScale: ClosedRange<Double>
+    public var localScale: ClosedRange<Double>
     /// Gaussian-blur σ range in pixels; nil: DINOv2's U(0.1, 2). That range is meant for 224-px
     /// crops; scaling it by imageSize/224 for 32-px crops made no measurable difference.
     public var blurSigma: ClosedRange<Double>? = nil
@@ -37,39 +43,79 @@ public struct PretrainConfig: Equatable, Sendable {
     /// Grayscale and solarize probabilities (DINOv2: 0.2 each; solarize on global crop 2 only).
     public var grayscaleProbability = 0.2
     public var solarizeProbability = 0.2
-    public var epochs = 10
-    public var batch = 32
+    public var epochs: Int
+    public var batch: Int
     /// Images in the data set; with `batch` it fixes the steps per epoch (the last partial
     /// batch of an epoch is dropped).
     public var images: Int
     /// Base learning rate; the peak rate is base·√(batch/1024) (DINOv2's `sqrt_wrt_1024` rule).
-    public var baseLR = 0.004
-    public var minLR = 1e-6
-    public var warmupEpochs = 1.0
-    public var freezeLastLayerEpochs = 1.0
-    /// Length of the teacher temperature ramp (30 of 100 epochs in DINOv2).
-    public var teacherTemperatureWarmupEpochs = 3.0
-    public var teacherMomentum = 0.994
+    public var baseLR: Double
+    public var minLR: Double
+    /// Linear lr warmup from 0 (DINOv2: 10 % of the run).
+    public var warmup: ScheduleSpan
+    /// The heads' last layer is frozen this long (DINOv2: 1 % of the run).
+    public var freezeLastLayer: ScheduleSpan
+    /// Length of the teacher temperature ramp (DINOv2: 30 of 100 epochs, 30 %).
+    public var teacherTemperatureWarmup: ScheduleSpan
+    public var teacherMomentum: Double
     /// Teacher temperature: `start` ramps linearly to `end` over the warmup (DINOv2: 0.04 → 0.07).
-    public var teacherTemperatureStart = 0.04
-    public var teacherTemperatureEnd = 0.07
-    public var weightDecay: ClosedRange<Double> = 0.04...0.2
-    public var layerDecay: Float = 1
-    public var centering: CenteringMode = .sinkhornKnopp
-    public var maskRatio: ClosedRange<Double> = 0.1...0.5
-    public var maskProbability = 0.5
-    public var koleo: Float = 0.1
+    public var teacherTemperatureStart: Double
+    public var teacherTemperatureEnd: Double
+    /// Weight decay, cosine from the lower to the upper bound (DINOv2: 0.04 → 0.4, vitl14 0.2).
+    public var weightDecay: ClosedRange<Double>
+    /// Layer-wise lr decay (DINOv2 default 0.9, vitl14 1 = off).
+    public var layerDecay: Float
+    public var centering: CenteringMode
+    public var maskRatio: ClosedRange<Double>
+    public var maskProbability: Double
+    public var koleo: Float
     /// Train the heads' `last_layer.weight_g` (DINOv2's code does; DINOv1's `norm_last_layer`
     /// default keeps it at 1). False (the default here): g stays 1, so every logit is a cosine
     /// and the student cannot flatten its predictions by shrinking g (measured: with g trained
     /// and weight-decayed it fell from 1 to 0.4 within 4 short epochs and the losses stayed at ln K).
     public var trainLastLayerG = false
-    public var clip = 3.0
+    /// Gradient-norm clip, applied to the backbone and each head separately (DINOv2: 3).
+    public var clip: Double
+    /// Drop-path rate of the student's blocks (DINOv2: 0.3, vitl14 0.4; see `DropPath`).
+    public var dropPath: Double
+    /// The same rate in every block (true, as the reference configs), else linspace(0, rate, depth).
+    public var dropPathUniform: Bool
     public var seed: UInt64 = 0
 
-    public init(vit: ViTConfig, images: Int) {
+    /// A run of `vit` on `images` images with every other setting from `recipe` (the recipe's
+    /// own architecture is the caller's to build: see `Recipe.vit()`).
+    public init(vit: ViTConfig, images: Int, recipe: Recipe = .smallCPU) {
         self.vit = vit
         self.images = images
+        hidden = recipe.headHidden
+        bottleneck = recipe.headBottleneck
+        prototypes = recipe.prototypes
+        ibotSeparateHead = recipe.ibotSeparateHead
+        ibotHidden = recipe.ibotHeadHidden
+        ibotBottleneck = recipe.ibotHeadBottleneck
+        ibotPrototypes = recipe.ibotPrototypes
+        localCrops = recipe.localCrops
+        localSize = recipe.localCropSize
+        globalScale = recipe.globalScale
+        localScale = recipe.localScale
+        epochs = recipe.epochs
+        batch = recipe.batch
+        baseLR = recipe.baseLR
+        minLR = recipe.minLR
+        warmup = recipe.warmup
+        freezeLastLayer = recipe.freezeLastLayer
+        teacherTemperatureWarmup = recipe.teacherTemperatureWarmup
+        teacherMomentum = recipe.teacherMomentum
+        (teacherTemperatureStart, teacherTemperatureEnd) = recipe.teacherTemperature
+        weightDecay = recipe.weightDecay
+        layerDecay = recipe.layerDecay
+        centering = recipe.centering
+        maskRatio = recipe.maskRatio
+        maskProbability = recipe.maskProbability
+        koleo = recipe.koleo
+        clip = recipe.clip
+        dropPath = recipe.dropPathRate
+        dropPathUniform = recipe.dropPathUniform
     }
 
     public var stepsPerEpoch: Int { batch > 0 ? images / batch : 0 }
@@ -77,20 +123,27 @@ public struct PretrainConfig: Equatable, Sendable {
     /// The peak learning rate: base·√(batch/1024).
     public var peakLR: Double { baseLR * (Double(batch) / 1024).squareRoot() }
 
-    func epochIterations(_ epochs: Double) -> Int { Int((epochs * Double(stepsPerEpoch)).rounded()) }
+    /// Iterations of `span` in this run.
+    public func iterations(of span: ScheduleSpan) -> Int { span.iterations(total: iterations, stepsPerEpoch: stepsPerEpoch) }
 
-    /// The five schedules, with every length in epochs of this data set.
+    /// The five schedules, their phase lengths from `warmup`, `freezeLastLayer` and
+    /// `teacherTemperatureWarmup`.
     public var schedules: TrainingSchedules {
-        TrainingSchedules(iterations: iterations, lr: peakLR, minLR: minLR, warmup: epochIterations(warmupEpochs),
+        TrainingSchedules(iterations: iterations, lr: peakLR, minLR: minLR, warmup: iterations(of: warmup),
                           weightDecay: (weightDecay.lowerBound, weightDecay.upperBound),
                           teacherMomentum: (teacherMomentum, 1.0),
                           teacherTemperature: (teacherTemperatureStart, teacherTemperatureEnd),
-                          teacherTemperatureWarmup: epochIterations(teacherTemperatureWarmupEpochs),
-                          freezeLastLayer: epochIterations(freezeLastLayerEpochs))
+                          teacherTemperatureWarmup: iterations(of: teacherTemperatureWarmup),
+                          freezeLastLayer: iterations(of: freezeLastLayer))
     }
 
     public var studentHead: DINOHeadConfig {
         DINOHeadConfig(inputDim: vit.dim, hidden: hidden, bottleneck: bottleneck, prototypes: prototypes)
+    }
+
+    /// The separate iBOT head's sizes (used only with `ibotSeparateHead`).
+    public var ibotHead: DINOHeadConfig {
+        DINOHeadConfig(inputDim: vit.dim, hidden: ibotHidden, bottleneck: ibotBottleneck, prototypes: ibotPrototypes)
     }
 
     public var teacherHead: DINOHeadConfig {
@@ -142,6 +195,22 @@ public struct PretrainConfig: Equatable, Sendable {
                 throw ModelError("\(name) \(r.lowerBound),\(r.upperBound) must lie in (0, 1]")
             }
         }
+        for (name, span) in [("--warmup", warmup), ("--freeze-last-layer", freezeLastLayer),
+                             ("--teacher-temp-warmup", teacherTemperatureWarmup)] where !span.isValid {
+            throw ModelError("\(name) is \(span): a fraction must lie in [0, 1], epochs must be ≥ 0")
+        }
+        guard weightDecay.lowerBound >= 0, weightDecay.upperBound.isFinite else {
+            throw ModelError("--weight-decay must be finite and ≥ 0 (got \(weightDecay.lowerBound),\(weightDecay.upperBound))")
+        }
+        guard layerDecay > 0, layerDecay <= 1 else { throw ModelError("--layer-decay must lie in (0, 1] (got \(layerDecay))") }
+        guard clip > 0, clip.isFinite else { throw ModelError("--clip must be positive (got \(clip))") }
+        if ibotSeparateHead {
+            guard mode == .pretrain else { throw ModelError("a separate iBOT head (--ibot-head separate) is for pretraining; distillation uses the teacher's DINO head for both losses") }
+            guard ibotPrototypes >= 2, ibotHidden >= 1, ibotBottleneck >= 1 else {
+                throw ModelError("--ibot-prototypes must be ≥ 2 (got \(ibotPrototypes))")
+            }
+        }
+        guard dropPath >= 0, dropPath < 1 else { throw ModelError("--drop-path must lie in [0, 1) (got \(dropPath))") }
         guard teacherTemperatureStart > 0, teacherTemperatureEnd > 0 else {
             throw ModelError("--teacher-temp must be positive (got \(teacherTemperatureStart),\(teacherTemperatureEnd))")
         }
@@ -168,20 +237,22 @@ public struct PretrainConfig: Equatable, Sendable {
         var s: [(String, String)] = [
             ("mode", mode.rawValue), ("arch", arch(vit)),
             ("head", "hidden \(hidden) bottleneck \(bottleneck) prototypes \(prototypes)"),
+            ("ibot-head", ibotSeparateHead ? "separate hidden \(ibotHidden) bottleneck \(ibotBottleneck) prototypes \(ibotPrototypes)" : "shared"),
             ("local-crops", String(localCrops)), ("local-size", String(localSize)),
             ("global-scale", "\(globalScale.lowerBound),\(globalScale.upperBound)"),
             ("local-scale", "\(localScale.lowerBound),\(localScale.upperBound)"),
             ("blur-sigma", "\(effectiveBlurSigma.lowerBound),\(effectiveBlurSigma.upperBound)"),
             ("epochs", String(epochs)), ("batch", String(batch)), ("images", String(images)),
-            ("lr", String(baseLR)), ("min-lr", String(minLR)), ("warmup-epochs", String(warmupEpochs)),
-            ("freeze-last-layer-epochs", String(freezeLastLayerEpochs)),
-            ("teacher-temp-warmup-epochs", String(teacherTemperatureWarmupEpochs)),
+            ("lr", String(baseLR)), ("min-lr", String(minLR)), ("warmup", warmup.description),
+            ("freeze-last-layer", freezeLastLayer.description),
+            ("teacher-temp-warmup", teacherTemperatureWarmup.description),
             ("teacher-momentum", String(teacherMomentum)),
             ("teacher-temp", "\(teacherTemperatureStart),\(teacherTemperatureEnd)"),
             ("weight-decay", "\(weightDecay.lowerBound),\(weightDecay.upperBound)"),
             ("layer-decay", String(layerDecay)), ("centering", centering.rawValue),
             ("mask-ratio", "\(maskRatio.lowerBound),\(maskRatio.upperBound)"),
             ("mask-probability", String(maskProbability)), ("koleo", String(koleo)), ("clip", String(clip)),
+            ("drop-path", "\(dropPath) \(dropPathUniform ? "uniform" : "linear")"),
             ("last-layer-g", trainLastLayerG ? "trained" : "frozen"), ("photometric", String(photometric)),
             ("jitter-strength", String(jitterStrength)), ("grayscale", String(grayscaleProbability)),
             ("solarize", String(solarizeProbability)),

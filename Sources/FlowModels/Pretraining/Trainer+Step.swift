@@ -14,27 +14,41 @@ extension Trainer {
     /// 4. DINO + iBOT + KoLeo (`DINOv2Loss`), backward through head and backbone;
     /// 5. clip the backbone and the head to `config.clip` each, AdamW, then the EMA.
     ///
+    /// `given` replaces this step's crops and masks (a debugging aid: `flow op pretrain
+    /// --replay-inputs`, and the reference check); `images` is then not used, and the masks drawn
+    /// as usual are discarded.
+    ///
     /// - Throws: `TrainingDiverged` (before any update) when a loss term or gradient norm is not finite.
-    public mutating func trainStep(images: [ImageTensor], threads: Int) throws -> StepRecord {
+    public mutating func trainStep(images: [ImageTensor], threads: Int, given: StepInputs? = nil) throws -> StepRecord {
         let v = schedules.values(at: step)
-        var s = try forwardBackward(images: images, threads: threads)
+        var s = try forwardBackward(images: images, threads: threads, given: given)
         let backboneNorm = GradientClipping.clip(&s.backbone, maxNorm: config.clip)
         let headNorm = GradientClipping.clip(&s.head, maxNorm: config.clip)
-        guard backboneNorm.isFinite, headNorm.isFinite else {
-            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm); loss dino \(s.dino), ibot \(s.ibot), koleo \(s.koleo))")
+        // The separate iBOT head is a module of its own: clipped on its own, as the reference clips each.
+        let ibotNorm = s.ibotHead.map { _ in GradientClipping.clip(&s.ibotHead!, maxNorm: config.clip) } ?? 0
+        guard backboneNorm.isFinite, headNorm.isFinite, ibotNorm.isFinite else {
+            throw TrainingDiverged(step: step, terms: "the gradient norm (backbone \(backboneNorm), head \(headNorm)\(s.ibotHead == nil ? "" : ", iBOT head \(ibotNorm)"); loss dino \(s.dino), ibot \(s.ibot), koleo \(s.koleo))")
         }
 
-        let frozenG = studentHead.lastLayerG
+        let frozenG = studentHead.lastLayerG, frozenIBOTG = studentIBOTHead?.lastLayerG
         optimizer.beginStep()
         try optimizer.update(&student, gradients: s.backbone, lr: v.learningRate, weightDecay: v.weightDecay, prefix: "backbone.")
         try optimizer.update(&studentHead, gradients: s.head, lr: v.learningRate, weightDecay: v.weightDecay,
                              lastLayerLR: v.lastLayerLearningRate, prefix: "dino_head.")
+        if let g = s.ibotHead {
+            try optimizer.update(&studentIBOTHead!, gradients: g, lr: v.learningRate, weightDecay: v.weightDecay,
+                                 lastLayerLR: v.lastLayerLearningRate, prefix: "ibot_head.")
+        }
         // A frozen g gets neither gradient nor weight decay (its gradient is 0 already).
-        if !config.trainLastLayerG { studentHead.lastLayerG = frozenG }
+        if !config.trainLastLayerG {
+            studentHead.lastLayerG = frozenG
+            if let frozenIBOTG { studentIBOTHead!.lastLayerG = frozenIBOTG }
+        }
         switch config.mode {
         case .pretrain:
             try EMA.update(teacher: &teacher, student: student, momentum: v.teacherMomentum)
             try EMA.update(teacher: &teacherHead, student: studentHead, momentum: v.teacherMomentum)
+            if let h = studentIBOTHead { try EMA.update(teacher: &teacherIBOTHead!, student: h, momentum: v.teacherMomentum) }
         case .distill:
             try EMA.update(teacher: &average!, student: student, momentum: v.teacherMomentum)
         }
@@ -49,14 +63,13 @@ extension Trainer {
     /// step's masks from `maskRNG` and updates the EMA centres, as the step does; a copy of the
     /// trainer gives the same crops, masks and teacher targets, which is what a whole-step
     /// finite-difference check needs.
-    public mutating func forwardBackward(images: [ImageTensor], threads: Int) throws -> StepGradients {
+    public mutating func forwardBackward(images: [ImageTensor], threads: Int, given: StepInputs? = nil) throws -> StepGradients {
         let b = config.batch, l = config.localCrops, g = config.vit.imageSize, s = config.localSize
-        precondition(images.count == b, "trainStep: \(images.count) images for a batch of \(b)")
         let v = schedules.values(at: step)
-        let crops = CropBatch(images: images, multiCrop: config.multiCrop, seed: cropSeed,
-                              firstIndex: step * b, threads: threads)
         let grid = g / config.vit.patch, n = grid * grid
-        let masks: MaskBatch
+        // The masks are drawn even when given ones replace them, so that the generator's state,
+        // and every later step, stays that of a run without replacement.
+        var masks: MaskBatch
         switch config.mode {
         case .pretrain:
             masks = MaskGenerator(height: grid, width: grid)
@@ -64,26 +77,58 @@ extension Trainer {
         case .distill:
             masks = MaskBatch.allPatches(images: 2 * b, patches: n)
         }
+        let crops: CropBatch
+        if let given {
+            try given.check(batch: b, localCrops: l, globalSize: g, localSize: s, patches: n)
+            (crops, masks) = (given.crops, given.masks)
+        } else {
+            precondition(images.count == b, "trainStep: \(images.count) images for a batch of \(b)")
+            crops = CropBatch(images: images, multiCrop: config.multiCrop, seed: cropSeed,
+                              firstIndex: step * b, threads: threads)
+        }
+        if keepsStepInputs { lastStepInputs = StepInputs(crops: crops, masks: masks) }
         let m = masks.maskedIndices.count, k = config.prototypes
 
         // Teacher: [2B cls; M patches] through its head.  [2B + M, K]
         let tOut = try teacher.forward(images: crops.globals, batch: 2 * b, height: g, width: g, threads: threads)
-        let tIn = tOut.classTokens + masks.gatherMasked(tOut.patchTokens, dim: teacher.config.dim)
-        let tLogits = teacherHead.forward(tIn, rows: 2 * b + m).output
-        let teacherClass = try Matrix(rows: 2 * b, cols: k, data: Array(tLogits[0..<(2 * b * k)]))
-        let teacherPatch = try Matrix(rows: m, cols: k, data: Array(tLogits[(2 * b * k)...]))
+        let tPatches = masks.gatherMasked(tOut.patchTokens, dim: teacher.config.dim)
+        let teacherClass: Matrix, teacherPatch: Matrix, tLogits: [Float]
+        if let ibotHead = teacherIBOTHead {
+            // Separate heads: the DINO head on the class tokens, the iBOT head on the patches.
+            let cls = teacherHead.forward(tOut.classTokens, rows: 2 * b).output
+            let patch = ibotHead.forward(tPatches, rows: m).output
+            teacherClass = try Matrix(rows: 2 * b, cols: k, data: cls)
+            teacherPatch = try Matrix(rows: m, cols: ibotHead.config.prototypes, data: patch)
+            tLogits = cls + patch
+        } else {
+            tLogits = teacherHead.forward(tOut.classTokens + tPatches, rows: 2 * b + m).output
+            teacherClass = try Matrix(rows: 2 * b, cols: k, data: Array(tLogits[0..<(2 * b * k)]))
+            teacherPatch = try Matrix(rows: m, cols: k, data: Array(tLogits[(2 * b * k)...]))
+        }
 
         // Student: masked globals, locals, one head pass.  [2B + LB + M, K]
         let d = student.config.dim
+        // Drop path: the student only, its own generator per step (no state to checkpoint),
+        // drawn for the global crops' pass, then the local crops' (the reference's list forward).
+        var dropRNG = AugmentRNG(seed: config.seed ^ 0x6472_6F70, index: UInt64(step))   // "drop"
+        let rates = DropPath.rates(config.dropPath, depth: student.blocks.count, uniform: config.dropPathUniform)
         let sg = try student.forward(images: crops.globals, batch: 2 * b, height: g, width: g, threads: threads,
-                                     keepActivations: true, masks: config.mode == .pretrain ? masks.perImage : nil)
+                                     keepActivations: true, masks: config.mode == .pretrain ? masks.perImage : nil,
+                                     drop: DropPath.blockScales(batch: 2 * b, rates: rates, rng: &dropRNG))
         let sl = l > 0 ? try student.forward(images: crops.locals, batch: l * b, height: s, width: s,
-                                             threads: threads, keepActivations: true) : nil
+                                             threads: threads, keepActivations: true,
+                                             drop: DropPath.blockScales(batch: l * b, rates: rates, rng: &dropRNG)) : nil
         let globalCls = sg.classTokens
-        let rows = (2 + l) * b + m
-        let sIn = globalCls + (sl?.classTokens ?? []) + masks.gatherMasked(sg.patchTokens, dim: d)
-        let (sLogits, activations) = studentHead.forward(sIn, rows: rows, keepActivations: true)
         let classRows = (2 + l) * b
+        let sPatches = masks.gatherMasked(sg.patchTokens, dim: d)
+        // One DINO-head pass on [global cls; local cls; masked patches], or with a separate iBOT
+        // head, the DINO head on the class tokens and the iBOT head on the patches.
+        let separate = studentIBOTHead != nil
+        let sIn = globalCls + (sl?.classTokens ?? []) + (separate ? [] : sPatches)
+        let (headOut, activations) = studentHead.forward(sIn, rows: separate ? classRows : classRows + m, keepActivations: true)
+        let ibotPass = studentIBOTHead.map { $0.forward(sPatches, rows: m, keepActivations: true) }
+        let sLogits = headOut + (ibotPass?.output ?? [])
+        let patchK = studentIBOTHead?.config.prototypes ?? k
         // Non-finite activations would reach the losses (KoLeo's nearest neighbour is undefined).
         // Crops come from decoded images and the augmentation alone: not finite there is not
         // divergence, so it gets its own message.
@@ -100,7 +145,7 @@ extension Trainer {
         let result = try loss.evaluate(
             studentClassLogits: Matrix(rows: classRows, cols: k, data: Array(sLogits[0..<(classRows * k)])),
             teacherClassLogits: teacherClass,
-            studentPatchLogits: Matrix(rows: m, cols: k, data: Array(sLogits[(classRows * k)...])),
+            studentPatchLogits: Matrix(rows: m, cols: patchK, data: Array(sLogits[(classRows * k)...])),
             teacherPatchLogits: teacherPatch, masks: masks,
             studentClassTokens: Matrix(rows: 2 * b, cols: d, data: globalCls),
             teacherTemperature: v.teacherTemperature)
@@ -110,8 +155,14 @@ extension Trainer {
         }
 
         // Backward: head, then the backbone once per crop size (gradients accumulate).
-        let (dIn, headGradients) = studentHead.backward(result.studentClassLogits.data + result.studentPatchLogits.data,
+        var (dIn, headGradients) = studentHead.backward(result.studentClassLogits.data + (separate ? [] : result.studentPatchLogits.data),
                                                         activations: activations!)
+        var ibotGradients: DINOHeadGradients? = nil
+        if let ibotHead = studentIBOTHead, let ibotPass {
+            let (dPatch, g) = ibotHead.backward(result.studentPatchLogits.data, activations: ibotPass.activations!)
+            dIn += dPatch
+            ibotGradients = g
+        }
         var dGlobalCls = Array(dIn[0..<(2 * b * d)])
         for i in dGlobalCls.indices { dGlobalCls[i] += result.studentClassTokens.data[i] }
         let dPatches = masks.scatterMasked(Array(dIn[(classRows * d)...]), dim: d)
@@ -125,13 +176,38 @@ extension Trainer {
         var headGrads = headGradients
         if !config.trainLastLayerG {
             for i in headGrads.values.lastLayerG.indices { headGrads.values.lastLayerG[i] = 0 }
+            if ibotGradients != nil {
+                for i in ibotGradients!.values.lastLayerG.indices { ibotGradients!.values.lastLayerG[i] = 0 }
+            }
         }
         return StepGradients(dino: result.dino, ibot: result.ibot, koleo: result.koleo,
-                             backbone: grads, head: headGrads)
+                             backbone: grads, head: headGrads, ibotHead: ibotGradients)
     }
 }
 
 /// The loss terms of one step and the unclipped gradients of the student's parameters.
+/// The crops and masks of one step, as `forwardBackward` feeds them to the models: to look at
+/// (`Trainer.lastStepInputs`, `flow op pretrain --dump-inputs`) or to replay (`given`).
+public struct StepInputs {
+    public var crops: CropBatch
+    /// Pretraining: the block masks of the 2B global crops; distillation: every patch.
+    public var masks: MaskBatch
+
+    public init(crops: CropBatch, masks: MaskBatch) {
+        self.crops = crops
+        self.masks = masks
+    }
+
+    func check(batch b: Int, localCrops l: Int, globalSize g: Int, localSize s: Int, patches n: Int) throws {
+        guard crops.batch == b, crops.globals.count == 2 * b * 3 * g * g, crops.locals.count == l * b * 3 * s * s else {
+            throw ModelError("given step inputs hold \(crops.globals.count) global and \(crops.locals.count) local crop values for a batch of \(crops.batch); this run needs \(2 * b)x3x\(g)x\(g) and \(l * b)x3x\(s)x\(s) for a batch of \(b)")
+        }
+        guard masks.images == 2 * b, masks.patches == n else {
+            throw ModelError("given masks are \(masks.images)x\(masks.patches); this run needs \(2 * b)x\(n) (2B global crops by patches)")
+        }
+    }
+}
+
 public struct StepGradients {
     public var dino: Float
     public var ibot: Float
@@ -139,4 +215,6 @@ public struct StepGradients {
     public var loss: Float { dino + ibot + koleo }
     public var backbone: ViTGradients
     public var head: DINOHeadGradients
+    /// The separate iBOT head's gradients (nil: the DINO head serves iBOT).
+    public var ibotHead: DINOHeadGradients? = nil
 }

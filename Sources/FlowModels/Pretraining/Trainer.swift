@@ -19,6 +19,9 @@ public struct Trainer {
     public var studentHead: DINOHead
     public var teacher: ViT
     public var teacherHead: DINOHead
+    /// The separate iBOT heads (`config.ibotSeparateHead`); nil: the DINO heads serve iBOT.
+    public var studentIBOTHead: DINOHead?
+    public var teacherIBOTHead: DINOHead?
     /// Distillation only: the EMA of the student backbone.
     public var average: ViT?
     public var optimizer: AdamW
@@ -33,6 +36,9 @@ public struct Trainer {
     public var orderEpoch = -1
     /// The log so far, one JSON object per step (kept in checkpoints, not in the final state).
     public var log: [String] = []
+    /// When true, each step keeps its crops and masks in `lastStepInputs` (for dumping them).
+    public var keepsStepInputs = false
+    public var lastStepInputs: StepInputs?
 
     /// A fresh run: the student from `initial` (or randomly initialised from the seed), the head
     /// randomly initialised; in pretraining the teacher starts as a copy of the student.
@@ -44,6 +50,8 @@ public struct Trainer {
         schedules = config.schedules
         student = initial ?? ViT(randomlyInitialized: config.vit, seed: config.seed)
         studentHead = DINOHead(randomlyInitialized: config.studentHead, seed: config.seed &+ 1)
+        studentIBOTHead = config.ibotSeparateHead ? DINOHead(randomlyInitialized: config.ibotHead, seed: config.seed &+ 3) : nil
+        teacherIBOTHead = studentIBOTHead
         switch config.mode {
         case .pretrain:
             teacher = student
@@ -56,7 +64,8 @@ public struct Trainer {
             average = student
         }
         optimizer = AdamW(layerDecay: config.layerDecay)
-        loss = DINOv2Loss(mode: config.centering, prototypes: config.prototypes, koleoWeight: config.koleo)
+        loss = DINOv2Loss(mode: config.centering, prototypes: config.prototypes,
+                          ibotPrototypes: config.ibotSeparateHead ? config.ibotPrototypes : nil, koleoWeight: config.koleo)
         maskRNG = AugmentRNG(seed: config.seed, index: 0x6D61_736B)       // "mask"
         orderRNG = AugmentRNG(seed: config.seed, index: 0x6F72_6465_72)   // "order"
     }
@@ -101,6 +110,6 @@ public struct TrainingDiverged: Error, CustomStringConvertible {
     public var step: Int
     public var terms: String
     public var description: String {
-        "training diverged at step \(step + 1) (counting from 1, as the log): \(terms) is not finite; the model was not updated. Lower --lr (or raise --warmup-epochs) and rerun; the last checkpoint holds the state before this step"
+        "training diverged at step \(step + 1) (counting from 1, as the log): \(terms) is not finite; the model was not updated. Lower --lr (or lengthen --warmup) and rerun; the last checkpoint holds the state before this step"
     }
 }

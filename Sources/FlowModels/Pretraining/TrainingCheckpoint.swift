@@ -2,7 +2,8 @@
 //
 // Design: a checkpoint (and the final `--state-out`) is a safetensors file. Tensors:
 //   student.backbone.<name>, student.dino_head.<name>, teacher.backbone.<name>,
-//   teacher.dino_head.<name>, average.backbone.<name> (distillation only)  — float32
+//   teacher.dino_head.<name>, average.backbone.<name> (distillation only),
+//   student.ibot_head.<name>, teacher.ibot_head.<name> (separate iBOT head only) — float32
 //   optimizer.exp_avg.<prefix><name>, optimizer.exp_avg_sq.<prefix><name>  — AdamW moments
 //   loss.dino_center, loss.ibot_center                                     — teacher centres [K]
 //   data.order                                                             — int64, the epoch's order
@@ -28,6 +29,8 @@ public enum TrainingCheckpoint {
         tensors.merge(t.teacher.safetensorsTensors(prefix: "teacher.backbone.")) { $1 }
         tensors.merge(t.teacherHead.safetensorsTensors(prefix: "teacher.dino_head.")) { $1 }
         if let a = t.average { tensors.merge(a.safetensorsTensors(prefix: "average.backbone.")) { $1 } }
+        if let h = t.studentIBOTHead { tensors.merge(h.safetensorsTensors(prefix: "student.ibot_head.")) { $1 } }
+        if let h = t.teacherIBOTHead { tensors.merge(h.safetensorsTensors(prefix: "teacher.ibot_head.")) { $1 } }
         let adam = t.optimizer.stateTensors()
         for (name, tensor) in adam.tensors { tensors["optimizer." + name] = tensor }
         tensors["loss.dino_center"] = Tensor(float32: t.loss.dinoTargets.center, shape: [t.loss.dinoTargets.center.count])
@@ -73,12 +76,14 @@ public enum TrainingCheckpoint {
         try t.teacher.load(from: file.tensors, prefix: "teacher.backbone.", source: source)
         try t.teacherHead.load(from: file.tensors, prefix: "teacher.dino_head.", source: source)
         if t.average != nil { try t.average!.load(from: file.tensors, prefix: "average.backbone.", source: source) }
+        if t.studentIBOTHead != nil { try t.studentIBOTHead!.load(from: file.tensors, prefix: "student.ibot_head.", source: source) }
+        if t.teacherIBOTHead != nil { try t.teacherIBOTHead!.load(from: file.tensors, prefix: "teacher.ibot_head.", source: source) }
         var adam: [String: Tensor] = [:]
         for (name, tensor) in file.tensors where name.hasPrefix("optimizer.") { adam[String(name.dropFirst(10))] = tensor }
         try t.optimizer.loadState(tensors: adam, metadata: md, source: source)
         for (name, keyPath) in [("loss.dino_center", \DINOv2Loss.dinoTargets.center), ("loss.ibot_center", \DINOv2Loss.ibotTargets.center)] {
             guard let c = try file.tensors[name]?.float32Values(), c.count == t.loss[keyPath: keyPath].count else {
-                throw ModelError("\(source): tensor '\(name)' is missing or not [\(t.config.prototypes)]")
+                throw ModelError("\(source): tensor '\(name)' is missing or not [\(t.loss[keyPath: keyPath].count)]")
             }
             t.loss[keyPath: keyPath] = c
         }

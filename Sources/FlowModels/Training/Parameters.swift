@@ -4,7 +4,7 @@ import FlowFormats
 ///
 /// The effective learning rate of a tensor is
 /// `lr(iteration) · lrMultiplier · layerDecay^layerDecayExponent`, where `lr` is the last-layer
-/// schedule (0 during the first epoch) when `isLastLayer`; its weight decay is the schedule's
+/// schedule (0 while the last layer is frozen) when `isLastLayer`; its weight decay is the schedule's
 /// value when `weightDecay`, else 0.
 public struct ParameterInfo: Equatable, Sendable {
     /// The tensor's shape as stored in a checkpoint (product = value count).
@@ -16,7 +16,7 @@ public struct ParameterInfo: Equatable, Sendable {
     /// Layer-wise decay exponent L + 1 − id: id = 0 for pos/patch/cls/mask/register tokens,
     /// i + 1 for block i, L + 1 for the final norm and for heads (exponent 0).
     public var layerDecayExponent: Int
-    /// A head's `last_layer` (frozen, lr = 0, for the first epoch).
+    /// A head's `last_layer` (frozen, lr = 0, at the start of a run: `freezeLastLayer`).
     public var isLastLayer: Bool
 
     public init(shape: [Int], weightDecay: Bool = true, lrMultiplier: Float = 1,
