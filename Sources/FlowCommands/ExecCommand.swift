@@ -65,6 +65,12 @@ struct ExecCommand: ParsableCommand {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             if status & 0x7f == 0 { exitStatus = (status >> 8) & 0xff } else { exitStatus = nil; signalled = status & 0x7f }
         }
+        // Slurm signals every process of the job at once: the command may die of it before the
+        // signal source here has run. A failure waits a moment for it, so that the record says the
+        // job was stopped (a time limit then reads TIMEOUT, not FAILED).
+        if exitStatus != 0 && received.all.isEmpty {
+            for _ in 0..<10 where received.all.isEmpty { usleep(50_000) }
+        }
         sources.forEach { $0.cancel() }
         var outputs: [String: String] = [:]
         for o in output { outputs[o] = SlurmCompletionRecord.digest(ofOutput: o) }

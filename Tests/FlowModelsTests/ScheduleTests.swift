@@ -38,7 +38,7 @@ import Testing
 
     /// dinov2/utils/utils.py CosineScheduler, run by NumPy, including freeze iterations.
     @Test func matchesNumPyCosineScheduler() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let cases: [(base: Double, final: Double, total: Int, warmup: Int, start: Double, freeze: Int)] = [
             (0.004, 1e-6, 50, 7, 0, 0), (0.04, 0.2, 33, 0, 0, 0), (0.07, 0.07, 20, 20, 0.04, 0),
             (0.994, 1.0, 40, 0, 0, 0), (1e-3, 1e-6, 30, 5, 1e-4, 4), (2.0, 0.5, 9, 1, 0, 0),

@@ -67,7 +67,7 @@ import Testing
 
     /// Several steps against NumPy running torch.optim.AdamW's update rule.
     @Test func adamMatchesNumPyReference() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         var p = smallSet()
         var adam = AdamW(layerDecay: 0.7)
         let lrs: [Float] = [0.01, 0.02, 0.015, 0.005], wds: [Float] = [0.04, 0.1, 0.15, 0.2]

@@ -32,7 +32,7 @@ import Testing
     /// position grid, and no registers with the 0.1-offset kludge while shrinking it.
     @Test(arguments: [(1, 20, 24), (0, 12, 12)])
     func numpyReferenceMatchesFlowSavedWeights(registers: Int, height: Int, width: Int) throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let dir = TemporaryDirectory("vit-ref")
         let config = ViTConfig(dim: 32, depth: 2, heads: 2, mlpHidden: 64, patch: 4, imageSize: 16,
                                registers: registers, layerScale: 1)
@@ -64,7 +64,7 @@ import Testing
 
     /// The antialiased weights against Pillow's BICUBIC resize (the same filter), when installed.
     @Test func antialiasFilterMatchesPillow() throws {
-        guard let python = Python.interpreter(requiring: ["numpy", "PIL"]) else { return }
+        let python = try Python.require(["numpy", "PIL"])
         let result = try FlowBinary.runProgram(python, [Self.fixtures + "/vit_reference.py", "resize-check"],
                                                in: NSTemporaryDirectory())
         #expect(result.status == 0, "\(result)")

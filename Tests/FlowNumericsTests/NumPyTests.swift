@@ -25,7 +25,7 @@ import FlowTestSupport
     """
 
     @Test func lloydAndTopKMatchNumPy() throws {
-        guard let python = Python.interpreter(requiring: ["numpy"]) else { return }
+        let python = try Python.require(["numpy"])
         let (n, d) = (90, 6)
         let x = blobs((0..<4).map { b in (0..<d).map { Float($0 == b ? 6 : 0) } }, perBlob: n / 4, sigma: 1.5, seed: 12)
         let initial = [0, 1, 2, 3, 44]
