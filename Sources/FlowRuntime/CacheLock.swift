@@ -44,11 +44,16 @@ public final class CacheLock {
 
 /// Names of temporary files that say who made them, so that leftovers of processes that died
 /// (kill -9 in the middle of a write) can be told from files a live process is writing:
-/// `<host>-<pid>-<random>`.
+/// `<host>_<pid namespace>-<pid>-<random>`.
 public enum TemporaryName {
+    /// The host name and the process-id namespace: a pid means the same process only where both
+    /// match (containers may share a host name but not their pids).
     static let host: String = {
         let name = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        return String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/self/ns/pid", &buffer, buffer.count - 1)
+        let namespace = n > 0 ? String(cString: buffer).filter(\.isNumber) : "0"
+        return String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" }) + "_" + namespace
     }()
 
     /// A fresh name for this process.
@@ -68,10 +73,8 @@ public enum TemporaryName {
             let path = directory + "/" + name
             var dead = false
             let parts = name.split(separator: "-")
-            // A dead process of this host, and an hour old: containers that share a host name but
-            // not a process namespace could otherwise take each other's live writers for dead.
-            if parts.count >= 3, parts[parts.count - 3] == host, let pid = Int32(parts[parts.count - 2]),
-               let st = FileStat.of(path, followLinks: false), Double(st.mtimeNs) / 1e9 < now - 3600 {
+            // A process of this host and pid namespace that no longer exists.
+            if parts.count >= 3, parts[parts.count - 3] == host, let pid = Int32(parts[parts.count - 2]) {
                 dead = pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH
             }
             if !dead, let st = FileStat.of(path, followLinks: false), Double(st.mtimeNs) / 1e9 < now - maxAge { dead = true }

@@ -102,6 +102,22 @@ import Testing
         }
     }
 
+    @Test func aRunRemovesCacheTemporariesOfDeadProcessesAndKeepsLiveOnes() throws {
+        let dir = TemporaryDirectory("flow-tmp-clean")
+        try dir.write("flow.dag", "step s\n  out o.txt\n  run echo > {out}\n")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        // The name flow gives its temporaries: short host name, pid namespace, pid.
+        let host = String((ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "host").map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        let namespace = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? "0").filter(\.isNumber)
+        let gone = try FlowBinary.runProgram("/bin/sh", ["-c", "echo $$"], in: dir.path).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try dir.write("cache/tmp/\(host)_\(namespace)-\(gone)-1", "half an object")
+        try dir.write("cache/tmp/\(host)_\(namespace)-\(getpid())-2", "a live writer's")
+        try dir.write("flow.dag", "step s\n  out o.txt\n  run echo changed > {out}\n")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        #expect(!dir.exists("cache/tmp/\(host)_\(namespace)-\(gone)-1"), "a dead process's temporary stayed")
+        #expect(dir.exists("cache/tmp/\(host)_\(namespace)-\(getpid())-2"), "a live process's temporary was removed")
+    }
+
     @Test func aRestoreKilledHalfWayLeavesNoPartialFileInAnOutputDirectory() throws {
         let dir = TemporaryDirectory("flow-restore-kill")
         try dir.write("flow.dag", """
