@@ -21,9 +21,7 @@ import Testing
         ("rule s:\n", "found 'rule'; flow's is 'step NAME' (no colon)"),
     ])
     func habitsFromOtherToolsGetFlowsWord(dag: String, message: String) throws {
-        let dir = TemporaryDirectory("flow-everyday")
-        try dir.write("flow.dag", dag)
-        let r = try FlowBinary.run(["status"], in: dir.path)
+        let (r, _) = try FlowBinary.load(dag)
         #expect(r.status == 65 && r.stderr.contains(message), "\(r)")
     }
 

@@ -62,9 +62,7 @@ import Testing
         ("step j\n  in j[*]\n  out j.txt\n  run true\n", "flow.dag:2:6: error: step 'j' cannot gather its own outputs"),
     ])
     func gatherErrorsAreLocated(dag: String, message: String) throws {
-        let dir = TemporaryDirectory("flow-gather")
-        try dir.write("flow.dag", dag)
-        let r = try FlowBinary.run(["status"], in: dir.path)
+        let (r, _) = try FlowBinary.load(dag)
         #expect(r.status == 65, "\(r)")
         #expect(r.stderr.contains(message), "\(r)")
     }

@@ -171,9 +171,7 @@ import Testing
         ("step s\n  in cache/objects/\n  out x\n  run true\n", "'cache/objects' is flow's own directory"),
     ])
     func flowsOwnDirectoriesAndAbsoluteIncludesAreRefused(dag: String, message: String) throws {
-        let dir = TemporaryDirectory("flow-sec")
-        try dir.write("flow.dag", dag)
-        let r = try run(dir, ["run"])
+        let (r, dir) = try FlowBinary.load(dag, ["run"])
         #expect(r.status == 65, "\(r)")
         #expect(r.stderr.contains(message), "\(r)")
         #expect(!r.stderr.contains("root:"), "the included file's lines were echoed: \(r)")

@@ -71,9 +71,7 @@ import Testing
         ("step s[C in 1, C in 2]\n  out o/{C}\n  run true\n", "flow.dag:1:16: error: fan-out variable 'C' is used twice"),
     ])
     func emptyAndMalformedFanOutsAreErrorsAtTheirPlace(dag: String, message: String) throws {
-        let dir = TemporaryDirectory("flow-sweep")
-        try dir.write("flow.dag", dag)
-        let r = try FlowBinary.run(["run"], in: dir.path)
+        let (r, _) = try FlowBinary.load(dag, ["run"])
         #expect(r.status == 65, "\(r)")
         #expect(r.stderr.contains(message), "\(r)")
         #expect(r.stderr.contains("^"), "no caret: \(r)")

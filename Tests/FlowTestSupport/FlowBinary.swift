@@ -128,3 +128,13 @@ public final class BackgroundFlow {
         return condition()
     }
 }
+
+extension FlowBinary {
+    /// Writes `dag` as flow.dag in a fresh workspace and runs `flow ARGS` there: for the tests of
+    /// what a .dag's errors say. The workspace is returned too, for tests that look into it.
+    public static func load(_ dag: String, _ args: [String] = ["status"], prefix: String = "flow-dag") throws -> (ProcessResult, TemporaryDirectory) {
+        let dir = TemporaryDirectory(prefix)
+        try dir.write("flow.dag", dag)
+        return (try run(args, in: dir.path), dir)
+    }
+}
