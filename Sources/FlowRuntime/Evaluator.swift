@@ -34,6 +34,8 @@ public final class Evaluator {
         public var manifest: Manifest?
         /// The stat signature of each input file at evaluation, to detect a step changing its inputs.
         public var inputStats: [String: FileStat] = [:]
+        /// Directory inputs whose files' signatures are in `inputStats` already.
+        public var statedDirectories: Set<String> = []
     }
 
     public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
@@ -43,6 +45,7 @@ public final class Evaluator {
         }
         var digests: [String: Digest128] = [:]
         var stats: [String: FileStat] = [:]
+        var statedDirectories = Set<String>()
         var missing: [String] = []
         for input in step.inputs {
             if let d = digestFromUpstream(input, of: step) {
@@ -51,7 +54,11 @@ public final class Evaluator {
             }
             do {
                 if input.isDirectory || workspace.kind(of: input.path) == .directory {
+                    workspace.collectedStats = [:]
+                    defer { workspace.collectedStats = nil }
                     digests[input.path] = try directoryInputDigest(input.path, of: step)
+                    stats.merge(workspace.collectedStats!) { a, _ in a }
+                    statedDirectories.insert(input.path)
                 } else {
                     let (d, st) = try workspace.fileDigest(input.path)
                     digests[input.path] = d
@@ -68,23 +75,23 @@ public final class Evaluator {
                               key: nil, definition: definition)
         }
         if forced {
-            return Evaluation(state: .stale([.forced]), key: key, definition: definition, inputStats: stats)
+            return Evaluation(state: .stale([.forced]), key: key, definition: definition, inputStats: stats, statedDirectories: statedDirectories)
         }
         if let manifest = trustedManifest(key, for: step), manifest.objectDigests.allSatisfy({ store.contains($0) }) {
             let problems = outputProblems(manifest)
             guard !problems.isEmpty else {
-                return Evaluation(state: .fresh, key: key, definition: definition, manifest: manifest, inputStats: stats)
+                return Evaluation(state: .fresh, key: key, definition: definition, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
             }
             // What the workspace holds came from another definition (the record follows the
             // workspace): say what changed since, not only that the outputs differ.
             let changed = records[step.name].map { Staleness.reasons(current: definition, previous: $0.definition) } ?? []
             return Evaluation(state: .restorable(changed.isEmpty ? problems : changed), key: key, definition: definition,
-                              manifest: manifest, inputStats: stats)
+                              manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
         }
         var reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
         // The same definition as the last result, which the cache no longer holds.
         if reasons.isEmpty { reasons = [.notInCache] }
-        return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats)
+        return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats, statedDirectories: statedDirectories)
     }
 
     /// The cached manifest of `key`, if there is one that passes `Manifest.problem`: one that does

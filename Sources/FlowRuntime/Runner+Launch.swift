@@ -14,7 +14,7 @@ extension Runner {
         // directories too: a step that changes any of them fails and is not cached.
         // The signatures taken when the key was computed win: a file that changed since then
         // (while the step waited) must fail the check, not become the new baseline.
-        evaluations[id]!.inputStats.merge(inputSignatures(step)) { evaluated, _ in evaluated }
+        evaluations[id]!.inputStats.merge(inputSignatures(step, skipping: evaluations[id]!.statedDirectories)) { evaluated, _ in evaluated }
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
         attempts[id] = attempt
@@ -42,10 +42,11 @@ extension Runner {
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
     }
 
-    /// The stat signature of every file the step reads (each file of an input directory).
-    func inputSignatures(_ step: Step) -> [String: FileStat] {
+    /// The stat signature of every file the step reads (each file of an input directory), but
+    /// for the directories whose files the evaluation stated while hashing them.
+    func inputSignatures(_ step: Step, skipping stated: Set<String>) -> [String: FileStat] {
         var result: [String: FileStat] = [:]
-        for input in step.inputs {
+        for input in step.inputs where !stated.contains(input.path) {
             let abs = context.workspace.absolute(input.path)
             guard let st = FileStat.of(abs) else { continue }
             if st.isDirectory {

@@ -21,6 +21,9 @@ public final class Workspace: WorkspaceView {
     /// the .dag files, directories listed by globs, inputs and outputs. If none of them has
     /// changed, neither has the outcome of an evaluation (see `FreshSnapshot`).
     public var observations: [String: FileStat?]?
+    /// When set, every file hashed adds its signature here: the evaluator takes the signatures of
+    /// a directory input's files while it hashes them (what its key was computed from).
+    var collectedStats: [String: FileStat]?
     /// Paths that hashing a directory acts as if absent: outputs of steps that left the workflow,
     /// which a run removes first, when `flow status` or `flow run -n` evaluate without removing.
     public var hiddenPaths: Set<String> = []
@@ -156,6 +159,7 @@ public final class Workspace: WorkspaceView {
         let before = FileStat.of(abs)
         observe(path, before)
         guard let before else { throw SystemError("read", path, errno: ENOENT) }
+        if collectedStats != nil { collectedStats![path] = before }
         if let (st, d) = statCache[path], st.sameSignature(before) { return (d, before) }
         let digest = try ContentHash.file(abs)
         // Only trust the digest if the file did not change while it was read.
