@@ -38,7 +38,11 @@ struct GraphCommand: ParsableCommand {
     func run() throws {
         try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
-        let (wf, _) = try workflow.load(context)
+        // Expanded where the steps that produce fan-outs' files have results, as flow status does.
+        let wf = try Planning(context, workflow).workflow
+        for d in wf.deferred {
+            Diagnostics.print("flow: \(d.displayName) expands after \(d.after) (its instances are not known yet, so not drawn)")
+        }
         let targets = try workflow.targetIDs(wf)
         let states = try WorkflowStates.evaluate(context: context, workflow: wf)
         let model = GraphModel(workflow: wf, states: states, groupAbove: groupAbove,
