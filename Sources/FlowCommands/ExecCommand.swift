@@ -48,8 +48,19 @@ struct ExecCommand: ParsableCommand {
                     received.add(s)
                     if s == SIGUSR1 {
                         // A warning, not a request to stop: only to the processes that handle it, so that
-                        // a `/bin/sh -c` around the command is not killed by it.
-                        for p in ExecCommand.processes(inGroup: pid, catching: s) { kill(p, s) }
+                        // a `/bin/sh -c` around the command is not killed by it. Slurm may send it as the
+                        // job starts (its timing is coarse), before the command has set its handler: then
+                        // it is held until a process handles it, for as long as the command runs.
+                        DispatchQueue.global().async {
+                            while kill(pid, 0) == 0 {
+                                let catchers = ExecCommand.processes(inGroup: pid, catching: s)
+                                if !catchers.isEmpty {
+                                    for p in catchers { kill(p, s) }
+                                    return
+                                }
+                                usleep(200_000)
+                            }
+                        }
                     } else {
                         kill(-pid, s)
                     }
