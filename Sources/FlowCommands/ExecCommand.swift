@@ -27,6 +27,9 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "The step's name, for the record (default: $FLOW_STEP).")
     var step: String?
 
+    @Option(help: "Seconds after the start at which the command gets SIGUSR1 unless Slurm's warning came first (a checkpointed step's time limit less its warning).")
+    var warnAfter: Int?
+
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).")
     var command: [String] = []
 
@@ -37,36 +40,32 @@ struct ExecCommand: ParsableCommand {
         let job = env["SLURM_JOB_ID"] ?? "local-\(getpid())"
         let started = Date().timeIntervalSince1970
         let forwarded = [SIGTERM, SIGINT, SIGHUP, SIGUSR1]
-        for s in forwarded { signal(s, SIG_IGN) }
+        // Blocked, not ignored, until the signal sources below take them: Slurm may send its
+        // warning as the job starts (it sends up to a minute early), and a blocked signal waits.
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for s in forwarded { sigaddset(&blocked, s) }
+        sigprocmask(SIG_BLOCK, &blocked, nil)
         let pid = try spawn(argv, defaulting: forwarded)
         let received = ReceivedSignals()
+        let warning = Warning(group: pid)
         var sources: [DispatchSourceSignal] = []
         if pid > 0 {
             for s in forwarded {
                 let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
                 source.setEventHandler {
                     received.add(s)
-                    if s == SIGUSR1 {
-                        // A warning, not a request to stop: only to the processes that handle it, so that
-                        // a `/bin/sh -c` around the command is not killed by it. Slurm may send it as the
-                        // job starts (its timing is coarse), before the command has set its handler: then
-                        // it is held until a process handles it, for as long as the command runs.
-                        DispatchQueue.global().async {
-                            while kill(pid, 0) == 0 {
-                                let catchers = ExecCommand.processes(inGroup: pid, catching: s)
-                                if !catchers.isEmpty {
-                                    for p in catchers { kill(p, s) }
-                                    return
-                                }
-                                usleep(200_000)
-                            }
-                        }
-                    } else {
-                        kill(-pid, s)
-                    }
+                    if s == SIGUSR1 { warning.send() } else { kill(-pid, s) }
                 }
                 source.resume()
                 sources.append(source)
+            }
+            if let warnAfter {
+                // Slurm's warning is sent from a periodic check and can be lost at the job's start;
+                // this one is sent if none came by then.
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(max(0, warnAfter))) {
+                    if !warning.sent { warning.send() }
+                }
             }
         }
         var exitStatus: Int32? = 127
@@ -137,6 +136,33 @@ struct ExecCommand: ParsableCommand {
             return 0
         }
         return pid
+    }
+}
+
+/// SIGUSR1, the time-limit warning, for the command's process group.
+final class Warning: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    let group: pid_t
+    init(group: pid_t) { self.group = group }
+
+    var sent: Bool { lock.lock(); defer { lock.unlock() }; return count > 0 }
+
+    /// Sends the warning only to the processes that handle it, so that a `/bin/sh -c` around the
+    /// command is not killed by it. When none handles it yet (the command is starting), it is
+    /// held until one does, for as long as the command runs.
+    func send() {
+        lock.lock(); count += 1; lock.unlock()
+        DispatchQueue.global().async { [group] in
+            while kill(group, 0) == 0 {
+                let catchers = ExecCommand.processes(inGroup: group, catching: SIGUSR1)
+                if !catchers.isEmpty {
+                    for p in catchers { kill(p, SIGUSR1) }
+                    return
+                }
+                usleep(200_000)
+            }
+        }
     }
 }
 

@@ -73,9 +73,18 @@ public enum SlurmScript {
             lines.append("export \(k)=\(quote(v))")
         }
         var exec = [job.flowExecutable, "exec", "--record", job.recordPath]
+        if let warning = job.checkpointWarning, p.resources.time > 0 {
+            // flow exec warns the step itself if Slurm's signal (sent from a periodic check, up to
+            // a minute early) was lost at the job's start.
+            let seconds = usr1Warning(in: free) ?? warning
+            exec += ["--warn-after", String(max(0, p.resources.time - seconds))]
+        }
         for o in job.outputs { exec += ["--output", o] }
         exec.append("--")
         exec += p.argv
+        // Slurm's warning may come before flow exec has taken it over; ignored here, it does not
+        // kill the job (flow exec then warns the step itself, see --warn-after).
+        lines.append("trap '' USR1")
         lines.append("exec " + exec.map(quote).joined(separator: " "))
         return lines.joined(separator: "\n") + "\n"
     }
@@ -107,6 +116,12 @@ public enum SlurmScript {
             }
         }
         return s.step.isEmpty || s.key.isEmpty || s.jobName.isEmpty ? nil : s
+    }
+
+    /// N of a `--signal=[B:]USR1@N` among the free sbatch options.
+    static func usr1Warning(in options: String) -> Int? {
+        guard let r = options.range(of: #"--signal=(B:)?(SIG)?USR1@[0-9]+"#, options: .regularExpression) else { return nil }
+        return Int(options[r].split(separator: "@").last ?? "")
     }
 
     /// Seconds as Slurm's `[days-]hours:minutes:seconds`.

@@ -332,4 +332,65 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         #expect(script.contains("#SBATCH --gres=gpu:2\n"))
         #expect(!script.contains("CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs of a job, not flow")
     }
+
+    @Test func checkpointedStepScriptAsksFlowExecToWarnIfSlurmDoesNot() throws {
+        let dir = TemporaryDirectory("flow-sbatch-warn")
+        try dir.write("flow.dag", """
+            step train
+              out build/model.pt
+              executor slurm
+              checkpoint
+              time 1h
+              sbatch --signal=B:USR1@600
+              run touch {out}
+            """)
+        let bin = try fakeSlurm(dir)
+        let r = try FlowBinary.run(["run"], in: dir.path, environment: ["FLOW_SLURM_BIN": bin, "FLOW_SLURM_POLL": "0.1"])
+        #expect(r.status == 1, "\(r)")
+        let script = try dir.read("fake-slurm/submitted.sh")
+        #expect(script.contains("#SBATCH --signal=B:USR1@600\n"), "\(script)")
+        #expect(script.contains(" exec --record ") && script.contains(" --warn-after 3000 "), "\(script)")
+    }
+}
+
+/// `flow exec`'s time-limit warning, without Slurm: the command gets SIGUSR1 once, from Slurm or
+/// from flow exec's own timer, and a warning that comes before the command handles it is held.
+@Suite struct ExecWarningTests {
+    /// A command that records each SIGUSR1 it gets, after `delay` seconds of not handling it.
+    func command(_ dir: TemporaryDirectory, delay: Int) throws -> [String] {
+        try dir.write("step.sh", """
+            sleep \(delay)
+            trap 'echo usr1 >> warned' USR1
+            echo ready > ready
+            i=0; while [ $i -lt 40 ]; do sleep 0.1; i=$((i+1)); done
+            """)
+        return ["sh", dir.path + "/step.sh"]
+    }
+
+    @Test func flowExecWarnsTheStepItselfWhenSlurmDoesNot() throws {
+        let dir = TemporaryDirectory("flow-exec-warn")
+        let r = try FlowBinary.run(["exec", "--record", dir.path + "/record.json", "--warn-after", "1", "--"]
+                                   + command(dir, delay: 0), in: dir.path)
+        #expect(r.status == 0, "\(r)")
+        #expect((try? dir.read("warned")) == "usr1\n", "the step was not warned once")
+    }
+
+    @Test func aWarningSentAsTheJobStartsIsHeldUntilTheStepHandlesIt() throws {
+        let dir = TemporaryDirectory("flow-exec-early")
+        let p = Process()
+        // As the sbatch script starts it: USR1 ignored until flow exec takes it over.
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let exec = ["exec", "--record", dir.path + "/record.json", "--warn-after", "60", "--"] + (try command(dir, delay: 1))
+        p.arguments = ["-c", "trap '' USR1; exec \"$0\" \"$@\"", FlowBinary.path] + exec
+        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        try p.run()
+        // From the start, as Slurm's periodic check may do, and all before the step handles it.
+        for _ in 0..<40 { kill(p.processIdentifier, SIGUSR1); usleep(20_000) }
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "flow exec died of an early warning")
+        let warned = (try? dir.read("warned")) ?? ""
+        #expect(warned.hasPrefix("usr1\n"), "the early warning was lost")
+        let record = (try? dir.read("record.json")) ?? ""
+        #expect(record.contains("10"), "the record names the signal: \(record)")
+    }
 }
