@@ -8,8 +8,8 @@ import XXHash
 public final class Evaluator {
     public let workflow: Workflow
     let workspace: Workspace
-    let store: ObjectStore
-    let actions: ActionCache
+    let store: any ObjectStoring
+    let actions: any ManagedActionStoring
     let records: [String: StateStore.StepRecord]
     /// The manifest of each step whose result is known (fresh, restorable, or just run).
     public var manifests: [StepID: Manifest] = [:]
@@ -18,7 +18,7 @@ public final class Evaluator {
     /// Where problems found in the cache are reported (standard error unless set).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
 
-    public init(workflow: Workflow, workspace: Workspace, store: ObjectStore, actions: ActionCache,
+    public init(workflow: Workflow, workspace: Workspace, store: any ObjectStoring, actions: any ManagedActionStoring,
                 records: [String: StateStore.StepRecord]) {
         self.workflow = workflow
         self.workspace = workspace
@@ -77,7 +77,7 @@ public final class Evaluator {
         if forced {
             return Evaluation(state: .stale([.forced]), key: key, definition: definition, inputStats: stats, statedDirectories: statedDirectories)
         }
-        if let manifest = trustedManifest(key, for: step), manifest.objectDigests.allSatisfy({ store.contains($0) }) {
+        if let manifest = trustedManifest(key, for: step), holdsObjects(of: manifest) {
             let problems = outputProblems(manifest)
             guard !problems.isEmpty else {
                 return Evaluation(state: .fresh, key: key, definition: definition, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
@@ -97,13 +97,18 @@ public final class Evaluator {
     /// The cached manifest of `key`, if there is one that passes `Manifest.problem`: one that does
     /// not is removed (it can only have been damaged or doctored) and reported through `warn`.
     func trustedManifest(_ key: Digest128, for step: Step) -> Manifest? {
-        guard let manifest = actions.lookup(key) else { return nil }
+        guard let manifest = try? actions.manifest(for: key) else { return nil }
         if let reason = manifest.problem(declared: step.outputs) {
             actions.remove(key)
             warn("\(step.name): \(CorruptManifestError(key: key, reason: reason))")
             return nil
         }
         return manifest
+    }
+
+    func holdsObjects(of manifest: Manifest) -> Bool {
+        let needed = manifest.objectDigests
+        return (try? store.present(needed).count == Set(needed).count) ?? false
     }
 
     /// An input's digest from the manifest of the upstream step that wrote it, when known.
