@@ -46,7 +46,8 @@ struct StatusCommand: ParsableCommand {
             if step.checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
                 reasons.append("holds a checkpoint of \(Format.bytes(size)), \(Format.duration(age)) old")
             }
-            var row = StatusRow(step: step.name, state: e.state.label, reasons: reasons,
+            let state = e.state.reasons.contains(.inRemoteCache) ? "remote" : e.state.label
+            var row = StatusRow(step: step.name, state: state, reasons: reasons,
                                 lastDuration: record?.duration, outputSize: e.manifest?.totalSize ?? record?.outputSize)
             if let job = cluster[step.name], !job.committed { row.show(job) }
             return row
@@ -110,6 +111,7 @@ struct StatusCommand: ParsableCommand {
 
     func printTable(_ rows: [StatusRow]) {
         let fresh = rows.filter { $0.state == "fresh" }.count
+        let remote = rows.filter { $0.state == "remote" }.count
         let shown = all || rows.count <= 40 ? rows : rows.filter { $0.state != "fresh" }
         let stepWidth = min(40, max(4, shown.map(\.step.count).max() ?? 4))
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
@@ -122,7 +124,7 @@ struct StatusCommand: ParsableCommand {
             print(pad(r.step, stepWidth) + "  " + pad(r.state, 10) + "  " + pad(last, 8) + "  " + pad(size, 9) + "  " + r.reasons.joined(separator: "; "))
         }
         let hidden = rows.count - shown.count
-        print("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")")
+        print("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")")
     }
 }
 

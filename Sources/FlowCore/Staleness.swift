@@ -19,6 +19,8 @@ public enum StaleReason: Equatable, Sendable, CustomStringConvertible {
     case definitionChanged
     /// Nothing changed, but the result is no longer in the cache (gc, verify, another cache).
     case notInCache
+    /// Not in the local cache, but the remote cache has the result: `flow run` fetches it.
+    case inRemoteCache
 
     public var description: String {
         switch self {
@@ -38,6 +40,7 @@ public enum StaleReason: Equatable, Sendable, CustomStringConvertible {
         case .forced: return "forced"
         case .definitionChanged: return "definition changed"
         case .notInCache: return "result no longer in the cache"
+        case .inRemoteCache: return "restorable from the remote cache"
         }
     }
 

@@ -15,6 +15,11 @@ public final class Evaluator {
     public var manifests: [StepID: Manifest] = [:]
     /// Steps that must run and have not yet: their dependents' keys cannot be known.
     public var pending: Set<StepID> = []
+    /// The remote cache, asked for a result that the local cache lacks: with `fetchFromRemote`
+    /// (`flow run`) the result is brought into the local cache; without (`flow status`), the
+    /// step stays stale and says the remote has its result.
+    public var remote: RemoteResults?
+    public var fetchFromRemote = false
     /// Where problems found in the cache are reported (standard error unless set).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
 
@@ -91,6 +96,17 @@ public final class Evaluator {
         var reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
         // The same definition as the last result, which the cache no longer holds.
         if reasons.isEmpty { reasons = [.notInCache] }
+        if let remote {
+            if fetchFromRemote, let manifest = remote.fetch(key, for: step) {
+                let problems = outputProblems(manifest)
+                return Evaluation(state: problems.isEmpty ? .fresh : .restorable(reasons + [.inRemoteCache]), key: key,
+                                  definition: definition, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
+            }
+            if !fetchFromRemote, let manifest = remote.peek(key, for: step) {
+                return Evaluation(state: .stale(reasons + [.inRemoteCache]), key: key, definition: definition, manifest: manifest,
+                                  inputStats: stats, statedDirectories: statedDirectories)
+            }
+        }
         return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats, statedDirectories: statedDirectories)
     }
 
@@ -168,6 +184,8 @@ public final class Evaluator {
             result[id] = e
             switch e.state {
             case .fresh, .restorable: manifests[id] = e.manifest
+            // The remote has its result: its dependents' keys are known from it.
+            case .stale(let reasons) where reasons.contains(.inRemoteCache) && e.manifest != nil: manifests[id] = e.manifest
             case .stale: pending.insert(id)
             }
         }

@@ -16,6 +16,8 @@ public final class RunContext {
     public let cacheDirectory: String
     /// The `flow` binary that runs `op` steps: this very executable.
     public let flowExecutable: String
+    /// The remote cache, when the command uses one: evaluators ask it for what the local cache lacks.
+    public var remote: RemoteResults?
     /// Directories this process made, so a run of many steps does not ask again for each.
     var createdDirectories: Set<String> = []
 
@@ -33,7 +35,9 @@ public final class RunContext {
 
     /// An evaluator of `workflow` in this workspace, against its cache and step records.
     public func evaluator(for workflow: Workflow) throws -> Evaluator {
-        Evaluator(workflow: workflow, workspace: workspace, store: store, actions: actions, records: try state.allRecords())
+        let evaluator = Evaluator(workflow: workflow, workspace: workspace, store: store, actions: actions, records: try state.allRecords())
+        evaluator.remote = remote
+        return evaluator
     }
 
     /// The cache directory: `cacheDirectory` (absolute, or relative to the root), else `cache/`.

@@ -105,6 +105,7 @@ extension Runner {
             return manifest
         }
         try context.store.syncIfDue()
+        remote?.upload(manifest, key: key)
         evaluator.manifests[a.id] = manifest
         if step.checkpoint {
             context.removeCheckpoint(key)

@@ -42,6 +42,7 @@ extension Runner {
         evaluator.manifests = manifests
         evaluator.pending = pending
         evaluator.warn = { [reporter] in reporter.warning($0) }
+        connectRemote()
         // The selection: what was selected before, by name, and the new instances of the steps
         // that expanded (all of them when no target was named).
         var targets = selectedNames.compactMap { newID[$0] }

@@ -115,6 +115,16 @@ public final class Runner {
     /// How many times each checkpointed step was resubmitted to resume after a time limit or preemption.
     var resumes: [StepID: Int] = [:]
 
+    /// The remote cache: results this machine lacks are fetched from it before a step would run,
+    /// and what runs here is uploaded to it (see `RemoteResults`).
+    var remote: RemoteResults? { context.remote }
+
+    func connectRemote() {
+        evaluator.remote = remote
+        evaluator.fetchFromRemote = !options.dryRun
+        remote?.warn = { [reporter] in reporter.warning($0) }
+    }
+
     /// Loads the workflow again, for fan-outs over files that steps of this run have now produced
     /// (`Workflow.deferred`); the workspace's `knownResults` say what those steps produced.
     public var replan: (() throws -> Workflow)?
@@ -129,6 +139,7 @@ public final class Runner {
         evaluator.warn = { [reporter] in reporter.warning($0) }
         pool = ResourcePool(jobs: options.jobs, cpus: options.cpus, memory: options.memory, gpus: options.gpus)
         summary = RunSummary(runID: 0)
+        connectRemote()
     }
 
     public func run() throws -> RunSummary {
@@ -189,6 +200,14 @@ public final class Runner {
                 // The work is incomplete: never a success.
                 reporter.warning("\(d.displayName) was not expanded, \(d.after) has no result: the run is incomplete")
                 summary.unexpanded += 1
+            }
+        }
+        if let remote, !options.dryRun, remote.mode.uploads {
+            let t = remote.finishUploads()
+            if t.results > 0 || t.failed > 0 {
+                let mb = String(format: "%.1f MB", Double(t.bytes) / 1e6)
+                reporter.note("uploaded \(t.results) result\(t.results == 1 ? "" : "s") to the remote cache (\(t.objects) objects, \(mb))"
+                              + (t.failed > 0 ? "; \(t.failed) not uploaded" : ""))
             }
         }
         summary.duration = Date().timeIntervalSince(start)
