@@ -3,16 +3,16 @@ import FlowCore
 import XXHash
 
 /// How a workspace uses its remote cache.
+/// Fetching is always on; uploading is asked for, so that one researcher's experiment does not
+/// reach the whole team's cache by accident (a CI job, or `flow push`, writes).
 public enum RemoteMode: String, CaseIterable, Sendable {
-    /// Fetch results that are not in the local cache, and upload what this machine computes.
-    case readWrite = "read-write"
-    /// Fetch only (a laptop): nothing is uploaded.
+    /// Fetch results that are not in the local cache; upload nothing (the default).
     case readOnly = "read-only"
-    /// Upload only (a CI job that must compute everything itself): nothing is fetched.
-    case writeOnly = "write"
+    /// Fetch, and upload what this machine computes (`--remote-write`).
+    case readWrite = "read-write"
 
-    public var fetches: Bool { self != .writeOnly }
-    public var uploads: Bool { self != .readOnly }
+    public var fetches: Bool { true }
+    public var uploads: Bool { self == .readWrite }
 }
 
 /// A remote cache as one run sees it: results fetched into the local cache before a step would
@@ -21,9 +21,15 @@ public enum RemoteMode: String, CaseIterable, Sendable {
 public final class RemoteResults: @unchecked Sendable {
     // @unchecked: the uploads run on a queue of their own; every mutable field below is guarded
     // by `lock`, and the local store is touched there only to read objects (see `upload`).
-    public let objects: any ObjectStoring
+    public var objects: any ObjectStoring
     public let actions: any ActionStoring
     public let mode: RemoteMode
+    public typealias Progress = StoreProgress
+    /// Told how a batch of transfers moves (`flow push`, `flow pull` draw it).
+    public var progress: (@Sendable (Progress) -> Void)? {
+        get { objects.onProgress }
+        set { objects.onProgress = newValue }
+    }
     /// Where messages go (the run's reporter).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
 
@@ -80,49 +86,73 @@ public final class RemoteResults: @unchecked Sendable {
         return manifest
     }
 
-    /// Brings the result of `key` into the local cache: the objects it lacks are downloaded into
-    /// the cache's temporaries, verified, stored, and only then the manifest. Nil when the remote
-    /// has no usable result or a transfer fails (the step then runs).
+    /// Brings the result of `key` into the local cache (see `fetchAll`). Nil when the remote has
+    /// no usable result or a transfer fails: the step then runs.
     public func fetch(_ key: Digest128, for step: Step) -> Manifest? {
-        guard let manifest = peek(key, for: step) else { return nil }
-        let needed = Array(Set(manifest.objectDigests)).filter { !local.contains($0) }
+        fetchAll([(key, step)]).results[key]
+    }
+
+    /// Brings many results into the local cache at once: their manifests are read and checked,
+    /// the objects the local cache lacks are downloaded together into the cache's temporaries,
+    /// verified and stored, and only then each manifest. A result whose objects did not all
+    /// arrive is not kept.
+    public func fetchAll(_ wanted: [(key: Digest128, step: Step)]) -> (results: [Digest128: Manifest], moved: Moved) {
+        guard mode.fetches, !isDown, !wanted.isEmpty else { return ([:], Moved()) }
+        var found: [Digest128: Manifest] = [:]
+        for (key, answer) in actions.manifests(for: wanted.map(\.key)) {
+            guard let step = wanted.first(where: { $0.key == key })?.step else { continue }
+            switch answer {
+            case .failure(let e): fail("looking up \(step.name)", e)
+            case .success(nil): continue
+            case .success(let m?):
+                if let reason = m.problem(declared: step.outputs) {
+                    warn("remote cache: the result of \(step.name) is not usable (\(reason)); ignored")
+                } else if m.key == key.hex {
+                    found[key] = m
+                }
+            }
+        }
+        let needed = Array(Set(found.values.flatMap(\.objectDigests))).filter { !local.contains($0) }
+        var lost = Set<Digest128>()
+        var moved = Moved()
         if !needed.isEmpty {
             let items = needed.map { StoreTransferItem(digest: $0, path: scratch + "/" + TemporaryName.make()) }
             defer { for i in items { unlink(i.path) } }
-            if let (d, error) = objects.get(items).first {
-                fail("downloading object \(d.hex) of \(step.name)", error)
-                return nil
-            }
-            if let (d, error) = local.put(items).first {
-                warn("remote cache: cannot keep object \(d.hex) of \(step.name): \(error)")
-                return nil
+            let failedGets = objects.get(items)
+            if let (d, e) = failedGets.first { fail("downloading object \(d.hex)", e) }
+            let arrived = items.filter { failedGets[$0.digest] == nil }
+            let failedPuts = local.put(arrived)
+            if let (d, e) = failedPuts.first { warn("remote cache: cannot keep object \(d.hex): \(e)") }
+            lost = Set(failedGets.keys).union(failedPuts.keys)
+            for i in arrived where failedPuts[i.digest] == nil {
+                moved.objects += 1
+                moved.bytes += FileStat.of(i.path)?.size ?? 0
             }
         }
-        do { try localActions.put(manifest, for: key) } catch {
-            warn("remote cache: cannot keep the result of \(step.name): \(error)")
-            return nil
+        var results: [Digest128: Manifest] = [:]
+        for (key, m) in found where !m.objectDigests.contains(where: lost.contains) {
+            do {
+                try localActions.put(m, for: key)
+                results[key] = m
+            } catch {
+                warn("remote cache: cannot keep the result of \(m.step): \(error)")
+            }
         }
-        return manifest
+        return (results, moved)
     }
 
-    /// Uploads a result in the background: the objects the remote lacks first, the manifest last,
-    /// so that the remote never holds a manifest whose objects are missing.
+    /// Uploads a result in the background (see `pushAll`).
     public func upload(_ manifest: Manifest, key: Digest128) {
         guard mode.uploads else { return }
         group.enter()
         queue.async { [self] in
             defer { group.leave() }
             guard !isDown else { return }
-            let moved = Self.push(manifest, key: key, from: local, to: (objects, actions), scratch: scratch)
+            let moved = pushAll([(key, manifest)])
             lock.lock()
-            switch moved {
-            case .success(let t):
-                uploads.results += 1; uploads.objects += t.objects; uploads.bytes += t.bytes
-            case .failure:
-                uploads.failed += 1
-            }
+            uploads.results += moved.results; uploads.objects += moved.objects; uploads.bytes += moved.bytes
+            uploads.failed += 1 - moved.results
             lock.unlock()
-            if case .failure(let e) = moved { fail("uploading the result of \(manifest.step)", e.error) }
         }
     }
 
@@ -133,41 +163,51 @@ public final class RemoteResults: @unchecked Sendable {
         return uploads
     }
 
-    /// What one result's transfer moved.
+    /// What a transfer moved.
     public struct Moved: Sendable {
+        public var results = 0
         public var objects = 0
         public var bytes: Int64 = 0
     }
 
-    public struct TransferError: Error, CustomStringConvertible {
-        public var error: Error
-        public var description: String { "\(error)" }
-    }
-
-    /// Copies one result from the local cache to `remote`: the objects it lacks, then the manifest.
-    /// Compressed local objects are written out plain under `scratch` first (the remote holds
-    /// each object's own bytes).
-    static func push(_ manifest: Manifest, key: Digest128, from local: ObjectStore, to remote: (any ObjectStoring, any ActionStoring),
-                     scratch: String) -> Result<Moved, TransferError> {
-        let digests = Array(Set(manifest.objectDigests))
-        do {
-            let there = try remote.0.present(digests)
-            var items: [StoreTransferItem] = []
-            var temporaries: [String] = []
-            defer { for t in temporaries { unlink(t) } }
-            for d in digests where !there.contains(d) {
+    /// Copies results from the local cache to the remote: the objects the remote lacks, all at
+    /// once, then the manifest of each result whose objects all arrived, so the remote never
+    /// holds a manifest whose objects are missing. Compressed local objects are written out
+    /// plain under the cache's temporaries first (the remote holds each object's own bytes).
+    public func pushAll(_ results: [(key: Digest128, manifest: Manifest)]) -> Moved {
+        guard !isDown, !results.isEmpty else { return Moved() }
+        let digests = Array(Set(results.flatMap(\.manifest.objectDigests)))
+        var moved = Moved()
+        var temporaries: [String] = []
+        defer { for t in temporaries { unlink(t) } }
+        let there: Set<Digest128>
+        do { there = try objects.present(digests) } catch { fail("asking what it holds", error); return moved }
+        var items: [StoreTransferItem] = []
+        var lost = Set<Digest128>()
+        for d in digests where !there.contains(d) {
+            do {
                 guard let (path, temporary) = try local.plainFile(d, scratch: scratch) else {
-                    throw MissingObjectError(digest: d, destination: manifest.step)
+                    throw MissingObjectError(digest: d, destination: "the local cache")
                 }
                 if temporary { temporaries.append(path) }
                 items.append(StoreTransferItem(digest: d, path: path, size: FileStat.of(path)?.size ?? -1))
+            } catch {
+                warn("remote cache: cannot upload object \(d.hex): \(error)")
+                lost.insert(d)
             }
-            if let (_, error) = remote.0.put(items).first { throw error }
-            try remote.1.put(manifest, for: key)
-            return .success(Moved(objects: items.count, bytes: items.reduce(0) { $0 + max(0, $1.size) }))
-        } catch {
-            return .failure(TransferError(error: error))
         }
+        let failed = objects.put(items)
+        if let (d, e) = failed.first { fail("uploading object \(d.hex)", e) }
+        lost.formUnion(failed.keys)
+        for i in items where failed[i.digest] == nil {
+            moved.objects += 1
+            moved.bytes += max(0, i.size)
+        }
+        let complete = results.filter { !$0.manifest.objectDigests.contains(where: lost.contains) }
+        let notStored = actions.put(complete)
+        if let (k, e) = notStored.first { fail("uploading the result \(k.hex)", e) }
+        moved.results = complete.count - notStored.count
+        return moved
     }
 }
 

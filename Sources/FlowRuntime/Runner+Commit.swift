@@ -166,33 +166,7 @@ extension Runner {
 
     /// Puts a cached result's outputs back into the workspace, only those missing or different.
     func restore(_ id: StepID, _ manifest: Manifest) throws {
-        try context.cacheLock.shared { try restoreLocked(id, manifest) }
-    }
-
-    func restoreLocked(_ id: StepID, _ manifest: Manifest) throws {
-        let ws = context.workspace
-        for out in manifest.outputs {
-            if out.isDirectory {
-                if let (d, _) = try? ws.directoryDigest(out.path), d.hex == out.digest { continue }
-                let abs = ws.absolute(out.path)
-                try FileIO.removeTree(abs)
-                try FileIO.makeDirectories(abs)
-                for e in out.entries ?? [] {
-                    try restoreFile(out.path + "/" + e.path, digest: e.digest, executable: e.executable)
-                }
-            } else {
-                if let (d, _) = try? ws.fileDigest(out.path), d.hex == out.digest { continue }
-                try restoreFile(out.path, digest: out.digest, executable: out.executable)
-            }
-        }
-        ws.saveStatCache()
-    }
-
-    func restoreFile(_ path: String, digest hex: String, executable: Bool) throws {
-        guard let digest = Digest128(hex: hex) else { throw StepCheckError(message: "manifest names an invalid digest '\(hex)'") }
-        let abs = context.workspace.absolute(path)
-        try context.store.restore(digest, to: abs, executable: executable, link: options.link, scratch: context.scratchDirectory)
-        if let st = FileStat.of(abs) { context.workspace.remember(path, st, digest) }
+        try ResultRestorer(context: context, link: options.link).restore(manifest)
     }
 
     /// The last `lines` lines of a log file.

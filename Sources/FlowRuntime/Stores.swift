@@ -21,6 +21,24 @@ public protocol ObjectStoring: AnyObject {
     /// Stores the file at each path as the object of its digest (which the caller computed and
     /// the store may check). Returns the objects that could not be stored, with why.
     func put(_ objects: [StoreTransferItem]) -> [Digest128: Error]
+    /// Called as a batch of `get` or `put` moves (from any thread); a remote store reports.
+    var onProgress: (@Sendable (StoreProgress) -> Void)? { get set }
+}
+
+/// How far a batch of transfers has come.
+public struct StoreProgress: Sendable {
+    public var objectsDone = 0
+    public var objectsTotal = 0
+    public var bytesDone: Int64 = 0
+    /// 0 when not known (downloads whose sizes the server has not told yet).
+    public var bytesTotal: Int64 = 0
+
+    public init(objectsDone: Int = 0, objectsTotal: Int = 0, bytesDone: Int64 = 0, bytesTotal: Int64 = 0) {
+        self.objectsDone = objectsDone
+        self.objectsTotal = objectsTotal
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+    }
 }
 
 /// Action results: the manifest of each action key. Manifests are untrusted input.
@@ -30,6 +48,27 @@ public protocol ActionStoring: AnyObject {
     /// Stores `manifest` for `key`. A store must make it visible only once it is whole, and a
     /// writer puts every object the manifest names first.
     func put(_ manifest: Manifest, for key: Digest128) throws
+    /// Many lookups at once (a remote runs them in parallel): each key's manifest or nil, or the
+    /// error that stopped the lookup.
+    func manifests(for keys: [Digest128]) -> [Digest128: Result<Manifest?, Error>]
+    /// Many manifests at once; the keys that could not be stored, with why.
+    func put(_ results: [(key: Digest128, manifest: Manifest)]) -> [Digest128: Error]
+}
+
+extension ActionStoring {
+    public func manifests(for keys: [Digest128]) -> [Digest128: Result<Manifest?, Error>] {
+        var result: [Digest128: Result<Manifest?, Error>] = [:]
+        for k in keys { result[k] = Result { try manifest(for: k) } }
+        return result
+    }
+
+    public func put(_ results: [(key: Digest128, manifest: Manifest)]) -> [Digest128: Error] {
+        var failed: [Digest128: Error] = [:]
+        for r in results {
+            do { try put(r.manifest, for: r.key) } catch { failed[r.key] = error }
+        }
+        return failed
+    }
 }
 
 /// A store that flow keeps tidy: `flow gc` and `flow verify` walk it.
@@ -63,6 +102,12 @@ public struct StoreTransferItem: Sendable {
 // MARK: - The local cache directory
 
 extension ObjectStore: ManagedObjectStoring {
+    // Local copies are quick: nothing to report.
+    public var onProgress: (@Sendable (StoreProgress) -> Void)? {
+        get { nil }
+        set {}
+    }
+
     public func present(_ digests: [Digest128]) -> Set<Digest128> {
         Set(digests.filter(contains))
     }
