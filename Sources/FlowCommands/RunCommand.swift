@@ -31,7 +31,7 @@ struct RunCommand: ParsableCommand {
     var force: [String] = []
 
     @Option(help: "How outputs come back from the cache: auto (reflink, else copy), copy, or hardlink (read-only).")
-    var link: String = "auto"
+    var link: LinkMode = .auto
 
     @Option(help: "Seconds a step gets to stop after SIGTERM when interrupted, before SIGKILL.")
     var grace: Double = 30
@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
     var wait = false
 
     @Option(help: "Where steps without their own 'executor' setting run: local or slurm.")
-    var executor: String = "local"
+    var executor: ExecutorKind = .local
 
     @Option(help: "Slurm partition for Slurm steps that do not name one.")
     var partition: String?
@@ -87,24 +87,19 @@ struct RunCommand: ParsableCommand {
         options.dryRun = dryRun
         options.keepGoing = keepGoing
         options.forced = Set(try WorkflowArguments.words(force).targetIDs(wf))
-        guard let mode = LinkMode(rawValue: link) else {
-            throw ValidationError("--link must be one of \(LinkMode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        options.link = mode
+        options.link = link
         options.grace = grace
         options.syncEveryCommit = sync
         options.gpus = gpus ?? RunCommand.detectGPUs()
         options.commandLine = CommandLine.arguments.joined(separator: " ")
         options.dagPath = file
-        guard executor == "local" || executor == "slurm" else { throw ValidationError("--executor must be 'local' or 'slurm'") }
         options.executor = executor
-        for (key, value) in [("partition", partition), ("account", account), ("qos", qos), ("constraint", constraint), ("sbatch", sbatch)] {
-            if let value { options.clusterOptions[key] = value }
-        }
+        options.cluster = ClusterSettings(partition: partition, account: account, qos: qos, constraint: constraint,
+                                          sbatch: sbatch.map { [$0] } ?? [])
         options.detach = detach
         // A local step that asks for more GPUs than there are would run on the CPU unnoticed.
         let hungry = wf.closure(of: options.targets).map { wf[$0] }.filter {
-            $0.resources.gpus > options.gpus && ($0.executorOptions["executor"] ?? options.executor) != "slurm"
+            $0.resources.gpus > options.gpus && ($0.executor ?? options.executor).usesMachineResources
         }
         if let first = hungry.first, !dryRun {
             Diagnostics.print("flow: error: \(first.name)\(hungry.count > 1 ? " and \(hungry.count - 1) more" : "") asks for " +
@@ -117,10 +112,13 @@ struct RunCommand: ParsableCommand {
         let reporter = makeReporter()
         let local = LocalExecutor(graceSeconds: Int(grace.rounded(.up)))
         let workflowName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        let executor = SlurmDispatch(local: local) {
-            SlurmExecutor(settings: SlurmExecutor.Settings(jobsDirectory: context.cacheDirectory + "/jobs",
-                                                           flowExecutable: context.flowExecutable, workflowName: workflowName))
-        }
+        let executor = ExecutorRouter([
+            .local: { local },
+            .slurm: {
+                SlurmExecutor(settings: SlurmExecutor.Settings(jobsDirectory: context.cacheDirectory + "/jobs",
+                                                               flowExecutable: context.flowExecutable, workflowName: workflowName))
+            },
+        ])
         let runner = try Runner(context: context, workflow: wf, options: options, executor: executor, reporter: reporter)
         runner.replan = { try workflow.load(context, warnings: false).0 }
         let summary = try runner.run()

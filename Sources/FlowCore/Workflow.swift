@@ -70,8 +70,10 @@ public struct Step: Equatable, Sendable {
     /// The fan-out variables of this instance and their values, in the order of the domains
     /// (`[("C", "0.1"), ("seed", "2")]`), for tables of a sweep.
     public var parameters: [Parameter] = []
-    /// `executor` and cluster options (`partition`, `account`, `qos`, `constraint`, `sbatch`).
-    public var executorOptions: [String: String] = [:]
+    /// Where the step runs when it says (`executor`); nil follows `flow run --executor`.
+    public var executor: ExecutorKind?
+    /// Cluster settings (`partition`, `account`, `qos`, `constraint`, `sbatch`).
+    public var cluster = ClusterSettings()
     /// Explicit ordering edges from `after`.
     public var after: [StepID] = []
     /// The `let` variables this step's definition used, with their values (for "variable changed").

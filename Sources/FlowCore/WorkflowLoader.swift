@@ -746,13 +746,13 @@ struct LoaderState {
             }
             if key.value == "time" { step.resources.time = seconds } else { step.timeout = seconds }
         case "executor":
-            guard value == "local" || value == "slurm" else {
+            guard let kind = ExecutorKind(rawValue: value) else {
                 error("unknown executor '\(value)' (use 'local' or 'slurm')", at: at)
                 return
             }
-            step.executorOptions["executor"] = value
+            step.executor = kind
         default:
-            step.executorOptions[key.value] = value
+            if !step.cluster.set(key.value, value) { error("unknown step attribute '\(key.value)'", at: at) }
         }
     }
 

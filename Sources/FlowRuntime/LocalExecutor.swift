@@ -12,9 +12,8 @@ public final class LocalExecutor: StepExecutor {
     /// The `flow-supervisor` executable (beside the `flow` executable).
     let supervisor: String
     private let lock = NSCondition()
-    private var finished: [(Int, Termination)] = []
+    private var finished: [Completion] = []
     private var groups: [Int: pid_t] = [:]
-    private var peakMemory: [Int: Int64] = [:]
 
     public init(graceSeconds: Int = 30, supervisor: String = LocalExecutor.defaultSupervisor) {
         self.graceSeconds = graceSeconds
@@ -49,7 +48,7 @@ public final class LocalExecutor: StepExecutor {
         guard pid > 0 else {
             let why = "\(p.argv.first ?? ""): \(String(cString: strerror(error)))"
             lock.lock()
-            finished.append((token, .failedToStart(why)))
+            finished.append(Completion(token: token, termination: .failedToStart(why)))
             lock.signal()
             lock.unlock()
             return "-"
@@ -67,8 +66,7 @@ public final class LocalExecutor: StepExecutor {
             guard let self else { return }
             self.lock.lock()
             self.groups[token] = nil
-            self.peakMemory[token] = Int64(usage.ru_maxrss) * 1024
-            self.finished.append((token, termination))
+            self.finished.append(Completion(token: token, termination: termination, peakMemory: Int64(usage.ru_maxrss) * 1024))
             self.lock.signal()
             self.lock.unlock()
         }
@@ -77,7 +75,7 @@ public final class LocalExecutor: StepExecutor {
         return String(pid)
     }
 
-    public func next(timeout: Double) -> (token: Int, termination: Termination)? {
+    public func next(timeout: Double) -> Completion? {
         lock.lock()
         defer { lock.unlock() }
         let deadline = Date().addingTimeInterval(timeout)
@@ -85,12 +83,6 @@ public final class LocalExecutor: StepExecutor {
             if !lock.wait(until: deadline) { break }
         }
         return finished.isEmpty ? nil : finished.removeFirst()
-    }
-
-    public func takePeakMemory(token: Int) -> Int64? {
-        lock.lock()
-        defer { lock.unlock() }
-        return peakMemory.removeValue(forKey: token)
     }
 
     public func signalAll(_ signal: Int32) {

@@ -88,7 +88,7 @@ public final class Reproducer {
             }
             let process = ProcessDescription(step: step.name, argv: Runner.argv(for: step, flowExecutable: context.flowExecutable),
                                              environment: env, workingDirectory: directory, resources: step.resources, gpus: [],
-                                             logPath: log, timeout: step.timeout, attempt: 1, executorOptions: [:])
+                                             logPath: log, timeout: step.timeout, attempt: 1)
             _ = try executor.start(process, token: 0)
             var termination: Termination?
             while termination == nil { termination = executor.next(timeout: 1)?.termination }

@@ -5,10 +5,12 @@ import XXHash
 
 extension Runner {
     /// A step's process ended: commit its result, retry it, or report its failure.
-    func finish(token: Int, termination: Termination) throws {
-        guard let a = active.removeValue(forKey: token) else { return }
+    func finish(_ completion: Completion) throws {
+        guard var a = active.removeValue(forKey: completion.token) else { return }
+        a.completion = completion
         release(a)
-        let peakMemory = executor.takePeakMemory(token: token)
+        let termination = completion.termination
+        let peakMemory = completion.peakMemory
         defer { try? context.state.setUsage(run: runID, step: workflow[a.id].name, peakMemory: peakMemory,
                                             outputSize: evaluator.manifests[a.id]?.totalSize) }
         let step = workflow[a.id]
@@ -19,8 +21,8 @@ extension Runner {
         if a.timedOut {
             failure = "timed out after \(step.timeout) s"
         } else if !termination.succeeded {
-            failure = a.cluster ? slurmFailure(a, token: token, termination) : termination.description
-            if a.cluster, resumeFromCheckpoint(a, termination) { return }
+            failure = completion.failure ?? termination.description
+            if completion.stoppedByExecutor, resumeFromCheckpoint(a, failure ?? "") { return }
         } else {
             do {
                 try commit(a)
@@ -39,7 +41,7 @@ extension Runner {
         }
         let exit = exitCode(termination)
         journal(a.id, "failed", key: a.evaluation.key, pid: a.handle, started: a.started, exit: exit, attempt: a.attempt,
-                log: a.logPath, note: failure ?? "", cluster: a.cluster)
+                log: a.logPath, note: failure ?? "", kind: a.kind)
         if a.attempt <= step.retries && !summary.interrupted {
             reporter.warning("\(step.name) failed (\(failure ?? "")); retrying (attempt \(a.attempt + 1) of \(step.retries + 1))")
             waiting.insert(a.id, at: 0)
@@ -95,7 +97,7 @@ extension Runner {
             let logInfo = try? context.store.ingest(bytes: (try? FileIO.readAll(a.logPath, sizeHint: 0)) ?? [])
             let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
                                     finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
-                                    host: a.cluster ? completionRecord(a)?.node ?? "slurm" : ProcessInfo.processInfo.hostName)
+                                    host: a.completion?.host ?? ProcessInfo.processInfo.hostName)
             if options.syncEveryCommit { try context.store.sync() }
             try context.actions.store(manifest, key: key)
             // The record too, so that a gc of this workspace that reads the records sees it.
@@ -112,7 +114,7 @@ extension Runner {
             a.checkpointLock?.removeFile()
         }
         journal(a.id, "succeeded", key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
-                cluster: a.cluster)
+                kind: a.kind)
         context.workspace.saveStatCache()
         settle(a.id, .ran, note: String(format: "%.1fs", duration))
     }

@@ -18,27 +18,30 @@ extension Runner {
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
         attempts[id] = attempt
-        let cluster = isSlurm(step)
-        if cluster, adoptDetachedJob(id, evaluation: evaluation, grant: grant, attempt: attempt) { return }
-        try prepareOutputs(step)
+        let kind = executorKind(of: step)
         let logPath = try context.logPath(run: runID, step: step.name)
         var process = ProcessDescription(step: step.name, argv: argv(for: step), environment: environment(for: step, grant: grant, attempt: attempt),
                                          workingDirectory: context.workspace.root, resources: step.resources, gpus: grant.gpus,
-                                         logPath: logPath, timeout: step.timeout, attempt: attempt,
-                                         executorOptions: cluster ? clusterOptions(for: step) : step.executorOptions)
+                                         logPath: logPath, timeout: step.timeout, attempt: attempt, executor: kind,
+                                         cluster: step.cluster.over(options.cluster), outputs: step.outputs.map(\.path),
+                                         actionKey: evaluation.key?.hex)
+        if let work = leftWork.removeValue(forKey: step.name), reattach(id, work, as: process, grant: grant) { return }
+        try prepareOutputs(step)
         if step.checkpoint, let key = evaluation.key {
             let dir = context.checkpointDirectory(key)
             try FileIO.makeDirectories(dir)
             process.environment["FLOW_CHECKPOINT_DIR"] = dir
-            if !cluster, let checkpointLock { process.heldDescriptor = checkpointLock.fd }
+            process.checkpointDirectory = dir
+            // A local step's processes hold the lock; a cluster job's cannot (another machine).
+            if kind == .local, let checkpointLock { process.heldDescriptor = checkpointLock.fd }
         }
         let token = nextToken
         nextToken += 1
         let handle = try executor.start(process, token: token)
         let started = Date()
         active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath,
-                               handle: handle, cluster: cluster, checkpointLock: checkpointLock)
-        journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, cluster: cluster)
+                               handle: handle, kind: kind, checkpointLock: checkpointLock)
+        journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, kind: kind)
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
     }
 
@@ -76,7 +79,7 @@ extension Runner {
         let progress = context.progressPath(run: runID, step: step.name)
         var env = Runner.environment(for: step, cpus: grant.cpus, attempt: attempt, runID: runID, root: context.workspace.root,
                                      progressPath: progress)
-        if !isSlurm(step) && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
+        if executorKind(of: step) == .local && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
             env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
         }
         return env

@@ -25,11 +25,11 @@ public struct RunOptions {
     /// The command line, for the run journal.
     public var commandLine = ""
     public var dagPath = ""
-    /// `local` or `slurm`: where steps without their own `executor` setting run (`--executor`).
-    public var executor = "local"
-    /// Cluster options from the command line (`partition`, `account`, `qos`, `constraint`,
-    /// `sbatch`); a step's own settings win, and `sbatch` options of both are passed.
-    public var clusterOptions: [String: String] = [:]
+    /// Where steps without their own `executor` setting run (`--executor`).
+    public var executor = ExecutorKind.local
+    /// Cluster settings from the command line; a step's own settings win, and the free `sbatch`
+    /// options of both are passed.
+    public var cluster = ClusterSettings()
     /// On Ctrl-C, leave Slurm jobs running (a later run reattaches to them) instead of cancelling them.
     public var detach = false
     /// The `FreshSnapshot` context of this .dag and its `--set` values: when given, a run of the
@@ -85,8 +85,12 @@ public final class Runner {
         var logPath: String
         var handle: String
         var timedOut = false
-        /// A Slurm job (its handle is the job id), not a local process.
-        var cluster = false
+        /// When a step that timed out gets SIGKILL (sent from the loop, like every signal).
+        var killAt: Date?
+        /// Where it runs: a local process, or a cluster job (its handle is then the job id).
+        var kind: ExecutorKind
+        /// What the executor said of its end, once it has ended.
+        var completion: Completion?
         /// Held from before the start until the result is committed (see `CheckpointLock`).
         var checkpointLock: CheckpointLock?
     }
@@ -108,10 +112,10 @@ public final class Runner {
     var unmet: [StepID: Int] = [:]
     /// Steps whose dependencies are all done, in the order they became ready.
     var ready: [StepID] = []
-    /// Slurm steps take their resources from the cluster, not from this machine's pool.
+    /// Cluster steps take their resources from the cluster, not from this machine's pool.
     var clusterPool = ResourcePool(jobs: 1 << 20, cpus: 1 << 20, memory: 1 << 60, gpus: 1024)
-    /// Slurm jobs of an interrupted earlier run, by step name, to adopt instead of submitting again.
-    var detachedJobs: [String: StateStore.RunStep] = [:]
+    /// Work an earlier run left (Slurm jobs), by step name, to reattach to instead of starting again.
+    var leftWork: [String: LeftWork] = [:]
     /// How many times each checkpointed step was resubmitted to resume after a time limit or preemption.
     var resumes: [StepID: Int] = [:]
 
@@ -151,7 +155,9 @@ public final class Runner {
         if !options.dryRun {
             FreshSnapshot.invalidate(stateDirectory: context.stateDirectory)
             context.removeLeftovers()
-            findDetachedJobs()
+            findLeftWork()
+            // Results an earlier run could not upload go now, beside this run's work.
+            remote?.uploadPending()
         }
         if !options.dryRun {
             runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
@@ -183,8 +189,8 @@ public final class Runner {
                 if !summary.interrupted && !stopStarting, try expandDeferred() { continue }
                 break
             }
-            if let (token, termination) = executor.next(timeout: 0.1) {
-                try finish(token: token, termination: termination)
+            if let completion = executor.next(timeout: 0.1) {
+                try finish(completion)
             }
             checkTimeouts()
             reporter.tick(runningSteps(), summary: summary)
@@ -378,9 +384,11 @@ public final class Runner {
     }
 
     func journal(_ id: StepID, _ state: String, key: Digest128? = nil, pid: String = "", started: Date? = nil,
-                 exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", cluster: Bool = false) {
+                 exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
+        // A local step's handle is its pid; a cluster step's is its job id.
+        let local = kind == .local
         try? context.state.setStep(run: runID, step: workflow[id].name, state: state, key: key?.hex ?? "",
-                                   pid: cluster ? 0 : Int32(pid) ?? 0, jobID: cluster ? pid : "",
+                                   pid: local ? Int32(pid) ?? 0 : 0, jobID: local ? "" : pid,
                                    started: started, ended: state == "running" ? nil : Date(), exitStatus: exit,
                                    attempt: attempt, log: log, note: note)
     }
@@ -394,7 +402,7 @@ public final class Runner {
         waiting = []
         for id in current {
             let step = workflow[id]
-            let cluster = isSlurm(step)
+            let kind = executorKind(of: step)
             var lock: CheckpointLock?
             if step.checkpoint, let key = evaluations[id]?.key {
                 switch takeCheckpointLock(id, key: key) {
@@ -404,17 +412,17 @@ public final class Runner {
                 case .unlocked: lock = nil
                 }
             }
-            guard let grant = cluster ? clusterPool.acquire(step.resources) : pool.acquire(step.resources) else {
+            guard let grant = kind.usesMachineResources ? pool.acquire(step.resources) : clusterPool.acquire(step.resources) else {
                 still.append(id)
                 continue
             }
-            if !cluster && pool.exceedsMachine(step.resources) {
+            if kind.usesMachineResources && pool.exceedsMachine(step.resources) {
                 reporter.warning("\(step.name) asks for more than this machine has; it runs with what there is")
             }
             do {
                 try launch(id, grant: grant, checkpointLock: lock)
             } catch {
-                if cluster { clusterPool.release(grant) } else { pool.release(grant) }
+                if kind.usesMachineResources { pool.release(grant) } else { clusterPool.release(grant) }
                 reporter.stepFailed(step, message: "\(error)", logTail: [], logPath: nil)
                 settle(id, .failed)
                 if !options.keepGoing { stopStarting = true }
@@ -464,7 +472,7 @@ public final class Runner {
     func interrupt() {
         summary.interrupted = true
         stopStarting = true
-        if options.detach { detachClusterJobs() }
+        if options.detach { detachLeftRunning() }
         guard !active.isEmpty else { return }
         reporter.warning("interrupted: stopping \(active.count) running step(s) (SIGTERM, then SIGKILL after \(Int(options.grace)) s; Ctrl-C again to kill now)")
         executor.signalAll(SIGTERM)
@@ -473,8 +481,9 @@ public final class Runner {
             if pendingInterrupts > 1 || Date() > deadline {
                 executor.signalAll(SIGKILL)
             }
-            if let (token, termination) = executor.next(timeout: 0.1) {
-                if let a = active.removeValue(forKey: token) {
+            if let completion = executor.next(timeout: 0.1) {
+                let termination = completion.termination
+                if let a = active.removeValue(forKey: completion.token) {
                     release(a)
                     // Not committed even if it exited 0: a step that traps SIGTERM may exit 0 with
                     // half its work done (a training script that saves and exits cleanly), and a
@@ -482,7 +491,7 @@ public final class Runner {
                     let note = termination.succeeded ? "exited 0 after SIGTERM; not cached, as it may have stopped early"
                                                      : termination.description
                     journal(a.id, "interrupted", key: a.evaluation.key, pid: a.handle, started: a.started,
-                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath, note: note, cluster: a.cluster)
+                            exit: exitCode(termination), attempt: a.attempt, log: a.logPath, note: note, kind: a.kind)
                     summary.outcomes[a.id] = .interrupted
                     reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: note)
                 }
@@ -498,15 +507,18 @@ public final class Runner {
 
     func checkTimeouts() {
         let now = Date()
-        // A Slurm job's limit is its --time, enforced by Slurm; pending time must not count.
-        for (token, a) in active where !a.timedOut && !a.cluster {
+        // A cluster job's limit is its own time limit, which the cluster enforces; pending time must not count.
+        for (token, a) in active where a.kind.flowEnforcesTimeouts {
+            if let killAt = a.killAt {
+                if now > killAt { executor.signal(token: token, SIGKILL) }
+                continue
+            }
             let limit = workflow[a.id].timeout
             if limit > 0 && now.timeIntervalSince(a.started) > Double(limit) {
                 active[token]!.timedOut = true
+                active[token]!.killAt = now.addingTimeInterval(min(options.grace, 10))
                 reporter.warning("\(workflow[a.id].name) exceeded its timeout of \(limit) s: stopping it")
                 executor.signal(token: token, SIGTERM)
-                let executor = self.executor
-                DispatchQueue.global().asyncAfter(deadline: .now() + min(options.grace, 10)) { executor.signal(token: token, SIGKILL) }
             }
         }
     }

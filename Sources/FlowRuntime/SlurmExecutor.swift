@@ -42,7 +42,7 @@ public final class SlurmExecutor: StepExecutor {
     public let client: SlurmClient
     public let settings: Settings
     private var jobs: [Int: Job] = [:]
-    private var finished: [(Int, Termination)] = []
+    private var finished: [Completion] = []
     /// The Slurm state each ended job was last seen in (`COMPLETED`, `FAILED`, `TIMEOUT`, ...), by token.
     public private(set) var finalStates: [Int: String] = [:]
     /// Called with (token, job id, new state) when a job's state changes (PENDING → RUNNING, ...).
@@ -80,11 +80,10 @@ public final class SlurmExecutor: StepExecutor {
         try FileIO.makeDirectories(scripts)
         // The log starts empty for each attempt; the job appends to it (so a requeue keeps the first part).
         guard FileManager.default.createFile(atPath: p.logPath, contents: nil) else { throw SystemError("create log", p.logPath) }
-        let outputs = (p.executorOptions[SlurmExecutor.outputsOption] ?? "").split(separator: "\n").map(String.init)
         let job = SlurmScript.Job(name: "flow.\(settings.workflowName).\(p.step)", flowExecutable: settings.flowExecutable,
-                                  recordPath: recordPattern(step: p.step), outputs: outputs,
-                                  checkpointWarning: p.environment["FLOW_CHECKPOINT_DIR"] == nil ? nil : settings.checkpointWarning,
-                                  key: p.executorOptions[SlurmExecutor.keyOption])
+                                  recordPath: recordPattern(step: p.step), outputs: p.outputs,
+                                  checkpointWarning: p.checkpointDirectory == nil ? nil : settings.checkpointWarning,
+                                  key: p.actionKey)
         let path = "\(scripts)/\(p.environment["FLOW_RUN"] ?? "0")-\(safe)-\(p.attempt)-\(token).sh"
         try Data(SlurmScript.render(p, job: job).utf8).write(to: URL(fileURLWithPath: path))
         let id = try client.submit(script: path)
@@ -92,14 +91,29 @@ public final class SlurmExecutor: StepExecutor {
         return id
     }
 
-    /// Follows a job submitted by an earlier flow (found in the run journal) instead of submitting one.
-    public func adopt(jobID: String, step: String, token: Int) {
+    /// Follows a job submitted by an earlier flow (found in the run journal, or by its script)
+    /// instead of submitting one: when it still runs the step's current definition and is pending,
+    /// running, or finished with a clean completion record. A live job of another definition is
+    /// cancelled.
+    public func reattach(_ work: LeftWork, as process: ProcessDescription, token: Int) -> Reattachment {
+        guard work.actionKey == process.actionKey else {
+            guard isAliveOrFinished(jobID: work.handle, step: work.step) else { return .gone }
+            try? client.cancel([work.handle])
+            return .cancelled("\(work.step) changed since Slurm job \(work.handle) was submitted: cancelling that job, submitting a new one")
+        }
+        guard isAliveOrFinished(jobID: work.handle, step: work.step) else { return .gone }
+        follow(jobID: work.handle, step: work.step, token: token)
+        return .following
+    }
+
+    /// Follows a job already submitted, whatever its state (`flow status` asks about them all).
+    func follow(jobID: String, step: String, token: Int) {
         jobs[token] = Job(id: jobID, step: step, recordPattern: recordPattern(step: step), state: "UNKNOWN")
         lastPoll = .distantPast
     }
 
     /// Whether a job of an earlier flow is still pending or running, or has left a completion record.
-    public func isAliveOrFinished(jobID: String, step: String) -> Bool {
+    func isAliveOrFinished(jobID: String, step: String) -> Bool {
         if SlurmCompletionRecord.read(SlurmCompletionRecord.path(recordPattern(step: step), job: jobID)).map({ $0.succeeded && !$0.wasStopped }) == true { return true }
         // When Slurm cannot be asked, assume the job lives: following it is safe, a second job is not.
         guard let queue = try? client.queue([jobID]) else { return true }
@@ -107,12 +121,20 @@ public final class SlurmExecutor: StepExecutor {
         return SlurmExecutor.isActive(state.state)
     }
 
-    /// Stops following a job (left running by `--detach`).
-    public func forget(token: Int) {
-        jobs[token] = nil
+    /// Stops following a job (left running by `--detach`); a later flow reattaches to it.
+    public func detach(token: Int) -> Bool {
+        jobs[token] != nil && { jobs[token] = nil; return true }()
     }
 
-    public func next(timeout: Double) -> (token: Int, termination: Termination)? {
+    /// The completion record of a job that ended while no flow followed it.
+    public func endedWhileAway(_ work: LeftWork) -> (completion: Completion, started: Date, ended: Date)? {
+        guard let r = SlurmCompletionRecord.read(SlurmCompletionRecord.path(recordPattern(step: work.step), job: work.handle)) else { return nil }
+        let termination: Termination = r.exitStatus.map { .exited($0) } ?? .signaled(r.signal ?? 0)
+        return (Completion(token: -1, termination: termination, host: r.node, outputDigests: r.outputs),
+                Date(timeIntervalSince1970: r.started), Date(timeIntervalSince1970: r.ended))
+    }
+
+    public func next(timeout: Double) -> Completion? {
         if finished.isEmpty && !jobs.isEmpty {
             let wait = lastPoll.addingTimeInterval(settings.pollInterval).timeIntervalSinceNow
             if wait > timeout {
@@ -205,13 +227,21 @@ public final class SlurmExecutor: StepExecutor {
     }
 
     private func end(_ token: Int, record r: SlurmCompletionRecord, state: String) {
-        if let s = r.exitStatus { finish(token, .exited(s), state: state) } else { finish(token, .signaled(r.signal ?? 0), state: state) }
+        if let s = r.exitStatus { finish(token, .exited(s), state: state, record: r) } else { finish(token, .signaled(r.signal ?? 0), state: state, record: r) }
     }
 
-    private func finish(_ token: Int, _ termination: Termination, state: String) {
-        jobs[token] = nil
+    private func finish(_ token: Int, _ termination: Termination, state: String, record: SlurmCompletionRecord? = nil) {
+        guard let job = jobs.removeValue(forKey: token) else { return }
         finalStates[token] = state
-        finished.append((token, termination))
+        let r = record ?? SlurmCompletionRecord.read(SlurmCompletionRecord.path(job.recordPattern, job: job.id))
+        var failure: String?
+        if case .scheduler(let s) = termination {
+            failure = "Slurm job \(job.id) ended \(s)"
+        } else if !termination.succeeded {
+            failure = "Slurm job \(job.id) ended \(state) (\(termination.description))"
+        }
+        finished.append(Completion(token: token, termination: termination, host: r?.node ?? "slurm", outputDigests: r?.outputs ?? [:],
+                                   failure: failure, stoppedByExecutor: ["TIMEOUT", "PREEMPTED", "NODE_FAIL"].contains(state)))
     }
 
     static func isActive(_ state: String) -> Bool {
@@ -244,9 +274,4 @@ public final class SlurmExecutor: StepExecutor {
         try? client.cancel(pending)
         try? client.cancel(targets.filter { $0.state != "PENDING" }.map(\.id), signal: name)
     }
-
-    /// The `executorOptions` key through which the runner passes a step's declared outputs (one per line).
-    public static let outputsOption = "flow.outputs"
-    /// The `executorOptions` key through which the runner passes a step's action key (hex).
-    public static let keyOption = "flow.key"
 }

@@ -37,15 +37,16 @@ public enum SlurmStatus {
         guard !open.isEmpty else { return [:] }
         let executor = SlurmExecutor(client: client, settings: SlurmExecutor.Settings(
             jobsDirectory: context.cacheDirectory + "/jobs", flowExecutable: context.flowExecutable, workflowName: ""))
-        for (token, (name, entry)) in open.enumerated() { executor.adopt(jobID: entry.step.jobID, step: name, token: token) }
+        for (token, (name, entry)) in open.enumerated() { executor.follow(jobID: entry.step.jobID, step: name, token: token) }
         executor.poll()
         var result: [String: SlurmJobStatus] = [:]
         var finished: [String: SlurmJournal.Entry] = [:]
-        while let (token, termination) = executor.next(timeout: 0) {
+        while let completion = executor.next(timeout: 0) {
+            let (token, termination) = (completion.token, completion.termination)
             let (name, entry) = open[token]
-            let record = SlurmCompletionRecord.read(SlurmCompletionRecord.path(executor.recordPattern(step: name), job: entry.step.jobID))
             let state = executor.finalStates[token] ?? "FAILED"
-            var s = SlurmJobStatus(step: name, run: entry.run, jobID: entry.step.jobID, state: state, node: record?.node ?? "",
+            var s = SlurmJobStatus(step: name, run: entry.run, jobID: entry.step.jobID, state: state,
+                                   node: completion.host == "slurm" ? "" : completion.host ?? "",
                                    active: false, summary: "Slurm job \(entry.step.jobID) of run \(entry.run) ")
             if termination.succeeded {
                 s.summary += "finished on \(s.node)"
@@ -84,8 +85,8 @@ public enum SlurmStatus {
             return
         }
         defer { withExtendedLifetime(lock) {} }
-        let dispatch = SlurmDispatch(local: LocalExecutor()) { executor }
-        guard let runner = try? Runner(context: context, workflow: workflow, options: RunOptions(), executor: dispatch,
+        let router = ExecutorRouter([.local: { LocalExecutor() }, .slurm: { executor }])
+        guard let runner = try? Runner(context: context, workflow: workflow, options: RunOptions(), executor: router,
                                        reporter: SilentReporter()) else { return }
         for id in workflow.order {
             let name = workflow[id].name
@@ -103,9 +104,9 @@ extension Runner {
     /// away, as the run would have; nil when committed, else why not.
     func commitFinishedJob(_ id: StepID, entry: SlurmJournal.Entry) -> String? {
         let step = workflow[id]
-        guard let slurm = slurmDispatch?.slurm,
-              let record = SlurmCompletionRecord.read(SlurmCompletionRecord.path(slurm.recordPattern(step: step.name), job: entry.step.jobID))
-        else { return "its completion record is gone" }
+        let work = LeftWork(step: step.name, handle: entry.step.jobID, actionKey: entry.step.key, attempt: entry.step.attempt,
+                            logPath: entry.step.log, startedAt: entry.step.startedAt)
+        guard let (completion, started, ended) = executor.endedWhileAway(work) else { return "its completion record is gone" }
         let evaluation = evaluator.evaluate(id, forced: false)
         switch evaluation.state {
         case .fresh, .restorable:
@@ -117,10 +118,11 @@ extension Runner {
                 return "not committed: the step or its inputs changed since the job was submitted (flow run runs it again)"
             }
             // The manifest's duration is the command's time on the node, not the time until now.
-            let ranFor = max(0, record.ended - record.started)
+            let ranFor = max(0, ended.timeIntervalSince(started))
             guard let grant = clusterPool.acquire(step.resources) else { return "internal error: no grant (please report)" }
-            let a = Active(id: id, evaluation: evaluation, grant: grant, started: Date().addingTimeInterval(-ranFor),
-                           attempt: entry.step.attempt, logPath: entry.step.log, handle: entry.step.jobID, cluster: true)
+            var a = Active(id: id, evaluation: evaluation, grant: grant, started: Date().addingTimeInterval(-ranFor),
+                           attempt: entry.step.attempt, logPath: entry.step.log, handle: entry.step.jobID, kind: .slurm)
+            a.completion = completion
             runID = entry.run
             do {
                 try commit(a)
@@ -133,7 +135,7 @@ extension Runner {
             }
             // The journal keeps the job's own times.
             try? context.state.setStep(run: entry.run, step: step.name, state: "succeeded", key: key.hex, jobID: entry.step.jobID,
-                                       started: entry.step.startedAt, ended: Date(timeIntervalSince1970: record.ended), exitStatus: 0,
+                                       started: entry.step.startedAt, ended: ended, exitStatus: 0,
                                        attempt: entry.step.attempt, log: entry.step.log, note: "committed by flow status")
             return nil
         }

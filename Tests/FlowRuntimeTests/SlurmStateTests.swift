@@ -82,7 +82,7 @@ import Testing
                                       started: 0, ended: 1, node: "gpu-a17", outputs: [:])
                 .write(to: SlurmCompletionRecord.path(executor.recordPattern(step: "train"), job: c.job))
         }
-        executor.adopt(jobID: c.job, step: "train", token: 7)
+        executor.follow(jobID: c.job, step: "train", token: 7)
         executor.poll()
         let done = executor.next(timeout: 0)
         #expect(done?.termination == c.expected)
@@ -98,7 +98,7 @@ import Testing
         let dir = TemporaryDirectory("flow-slurm-state")
         let client = SlurmClient { tool, _ in SlurmClient.Output(status: 1, stdout: "", stderr: "\(tool): error: Unable to contact slurm controller (connect failure)") }
         let executor = SlurmExecutor(client: client, settings: .init(jobsDirectory: dir.path + "/jobs", flowExecutable: "flow", workflowName: "w"))
-        executor.adopt(jobID: "77", step: "train", token: 1)
+        executor.follow(jobID: "77", step: "train", token: 1)
         executor.poll()
         #expect(executor.next(timeout: 0) == nil)
         #expect(executor.running == 1)
@@ -229,12 +229,12 @@ final class FakeSlurm: @unchecked Sendable {
         let workflow = try WorkflowLoader(workspace: context.workspace, ops: FakeOps()).load(file: "flow.dag")
         let slurm = try FakeSlurm()
         slurm.plan = plan.map { (id: $0.0, fate: $0.1) }
-        let executor = SlurmDispatch(local: LocalExecutor()) {
+        let executor = ExecutorRouter([.local: { LocalExecutor() }, .slurm: {
             SlurmExecutor(client: slurm.client, settings: .init(jobsDirectory: context.cacheDirectory + "/jobs", flowExecutable: "flow",
                                                                 workflowName: "flow", pollInterval: 0.05))
-        }
+        }])
         var options = RunOptions()
-        options.executor = "slurm"
+        options.executor = .slurm
         let transcript = Transcript()
         let summary = try Runner(context: context, workflow: workflow, options: options, executor: executor, reporter: transcript).run()
         return Outcome(summary: summary, transcript: transcript.text, submitted: slurm.submitted, dir: dir)
@@ -308,14 +308,14 @@ final class FakeSlurm: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dir.path + "/build", withIntermediateDirectories: true)
         let p = ProcessDescription(step: "train", argv: ["/bin/sh", "-c", "echo trained > build/model.txt"], environment: ["FLOW_RUN": "\(run1)"],
                                    workingDirectory: context.workspace.root, resources: Resources(), gpus: [], logPath: dir.path + "/.flow/logs/1/train.log",
-                                   timeout: 0, attempt: 1, executorOptions: [SlurmExecutor.keyOption: key.hex, "executor": "slurm"])
+                                   timeout: 0, attempt: 1, executor: .slurm, actionKey: key.hex)
         #expect(try SlurmExecutor(client: slurm.client, settings: settings).start(p, token: 0) == "4300")
 
         let transcript = SlurmDecisionTests.Transcript()
         var options = RunOptions()
-        options.executor = "slurm"
+        options.executor = .slurm
         let summary = try Runner(context: context, workflow: workflow, options: options,
-                                 executor: SlurmDispatch(local: LocalExecutor()) { SlurmExecutor(client: slurm.client, settings: settings) },
+                                 executor: ExecutorRouter([.local: { LocalExecutor() }, .slurm: { SlurmExecutor(client: slurm.client, settings: settings) }]),
                                  reporter: transcript).run()
         #expect(summary.count(.ran) == 1, "\(transcript.text)")
         #expect(transcript.text.contains("train: found Slurm job 4300, submitted by run 1 just before that flow was stopped"), "\(transcript.text)")
