@@ -44,7 +44,7 @@ public struct MetricsSection: Sendable {
 
     /// The plots of every sweep: a fan-out with a variable that takes two or more distinct
     /// numeric values (the first such variable, in the order of the step's brackets), for each
-    /// metric that is a number in two or more of its instances.
+    /// metric that is a number in two or more of its instances and not the same in all.
     public var plots: [Plot] {
         var order: [String] = []
         var byStep: [String: [Instance]] = [:]
@@ -68,7 +68,10 @@ public struct MetricsSection: Sendable {
                     if points[name] == nil { seriesOrder.append(name) }
                     points[name, default: []].append((x, y))
                 }
-                guard points.values.map(\.count).reduce(0, +) >= 2 else { continue }
+                // A metric that is the same everywhere (the model's width, the data's size) says
+                // nothing about the sweep: it stays in the table.
+                let ys = points.values.flatMap { $0.map(\.y) }
+                guard ys.count >= 2, Set(ys).count >= 2 else { continue }
                 let xs = points.values.flatMap { $0.map(\.x) }
                 let logScale = xs.allSatisfy { $0 > 0 } && (xs.max() ?? 0) / (xs.min() ?? 1) >= 100
                 let series = seriesOrder.map { LossCurve.Series(name: $0.isEmpty ? key : $0, points: points[$0]!.sorted { $0.x < $1.x }) }

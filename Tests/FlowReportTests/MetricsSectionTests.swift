@@ -7,7 +7,7 @@ import Testing
 @Suite struct MetricsSectionTests {
     func instance(_ c: String, _ seed: String, _ top1: String) -> MetricsSection.Instance {
         .init(step: "train[\(c),\(seed)]", baseName: "train", parameters: [("C", c), ("seed", seed)],
-              metrics: [("val.top1", top1), ("note", "ok")])
+              metrics: [("val.top1", top1), ("note", "ok"), ("depth", "12")])
     }
 
     @Test func aProductIsPlottedAgainstItsFirstNumericVariableWithASeriesPerOtherValue() {
@@ -17,7 +17,7 @@ import Testing
             .init(step: "eval", baseName: "eval", parameters: [], metrics: [("top1", "0.3")]),
         ])
         let plots = section.plots
-        #expect(plots.map(\.metric) == ["val.top1"], "non-numeric metrics and steps without variables get no plot")
+        #expect(plots.map(\.metric) == ["val.top1"], "non-numeric or constant metrics and steps without variables get no plot")
         #expect(plots.first?.variable == "C")
         #expect(plots.first?.series.map(\.name) == ["seed=0", "seed=1"])
         #expect(plots.first?.logScale == true, "0.01 to 1 spans two decades")
