@@ -74,7 +74,7 @@ public struct MetricsSection: Sendable {
                 guard ys.count >= 2, Set(ys).count >= 2 else { continue }
                 let xs = points.values.flatMap { $0.map(\.x) }
                 let logScale = xs.allSatisfy { $0 > 0 } && (xs.max() ?? 0) / (xs.min() ?? 1) >= 100
-                let series = seriesOrder.map { LossCurve.Series(name: $0.isEmpty ? key : $0, points: points[$0]!.sorted { $0.x < $1.x }) }
+                let series = seriesOrder.map { LossCurve.Series(name: $0.isEmpty ? key : $0, points: points[$0, default: []].sorted { $0.x < $1.x }) }
                 plots.append(Plot(step: step, variable: variable, metric: key, series: series, logScale: logScale))
                 if plots.count == Self.maxPlots { return plots }
             }

@@ -16,6 +16,8 @@ extension RunReport {
             var last = ["newest run \(newest.id)", newest.status, "started \(RunReport.timestamp(newest.startedAt))"]
             if !newest.summary.isEmpty { last.append(newest.summary) }
             s += "<p class=\"meta\">" + last.map(HTML.escape).joined(separator: " · ") + " <span class=\"dim\">(flow report --run \(newest.id) describes it)</span></p>"
+            // The workflow is shown with the newest run's variables (see ReportCommand).
+            if !newest.variables.isEmpty { s += "<p class=\"meta\"><span class=\"vars\">\(HTML.escape(newest.variables))</span></p>" }
         } else {
             s += "<p class=\"meta\">No run recorded yet: the graph shows what would run.</p>"
         }
