@@ -20,7 +20,8 @@ extension RunReport {
             body += section("steps", "Steps", stepTable(start: run.startedAt))
             nav += [("timeline", "Timeline"), ("steps", "Steps")]
         }
-        if run == nil, let results, !steps.isEmpty {
+        // Before anything was made (no run yet) the graph alone says what would run.
+        if run == nil, let results, steps.contains(where: { $0.now != "not produced" }) {
             if !results.runs.isEmpty {
                 body += section("timeline", "Timeline of the runs that made the results", resultsTimelines(results))
                 nav.append(("timeline", "Timeline"))

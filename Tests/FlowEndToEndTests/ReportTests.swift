@@ -78,7 +78,7 @@ import Testing
             """)
         let empty = try FlowBinary.run(["report", "-o", "r.html"], in: dir.path)
         #expect(empty.status == 0, "\(empty)")
-        #expect(empty.stdout.contains("no run yet: graph"), "\(empty)")
+        #expect(empty.stdout.contains("no run yet: graph)"), "\(empty)")
         _ = try FlowBinary.run(["run", "--set", "tag=<b>&"], in: dir.path)
         let r = try FlowBinary.run(["report", "-o", "r.html"], in: dir.path)
         #expect(r.status == 0, "\(r)")
