@@ -161,7 +161,8 @@ extension RunReport {
         table{border-collapse:collapse;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid #eceff1;text-align:left;vertical-align:top}
         th{background:#f5f7f8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}td.name{font-family:ui-monospace,"DejaVu Sans Mono",monospace}
         .state{padding:0 6px;border-radius:8px;background:#eceff1}.state.succeeded{background:#c8e6c9}.state.failed{background:#ffcdd2}
-        .state.cached,.state.restored{background:#bbdefb}.state.interrupted{background:#ffe0b2}.state.running{background:#e1bee7}
+        .state.cached,.state.restored,.state.restorable{background:#bbdefb}.state.fresh{background:#c8e6c9}.state.stale{background:#ffe0b2}
+        table.metrics td.name{white-space:nowrap}.state.interrupted{background:#ffe0b2}.state.running{background:#e1bee7}
         details pre{max-width:640px;max-height:240px;overflow:auto;background:#f5f7f8;padding:6px;font-size:11px;white-space:pre-wrap}
         .plots{display:flex;flex-wrap:wrap;gap:8px 20px}h3{font-size:14px;margin:16px 0 4px;color:#455a64}
         .dim{color:#78909c}.note{color:#78909c;font-size:12px}figure{margin:10px 0 18px}figcaption{color:#546e7a;font-size:12px}
