@@ -72,7 +72,7 @@ report-check: build
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
 	d=$$(mktemp -d) && cp tests/browser/demo.dag $$d/ && cd $$d && \
 	  $(CURDIR)/$(FLOW) run -q demo.dag && $(CURDIR)/$(FLOW) report demo.dag -o report.html && \
-	  $(CURDIR)/tests/browser/render.sh report.html $$d/report.png graph timeline steps loss clusters accuracy && \
+	  $(CURDIR)/tests/browser/render.sh report.html $$d/report.png graph timeline steps metrics loss clusters accuracy && \
 	  echo "report-check: $$d/report.png"
 
 clean:

@@ -31,16 +31,16 @@ struct LogCommand: ParsableCommand {
             guard let (run, entry) = latest, try show(entry, run: run) else { throw noLog(step, context) }
             return
         }
-        let record = try context.state.record(step: step)
+        let result = try context.state.workspaceResult(step: step)
+        let record = result?.record
         // A failure after the result in the workspace: what the user wants to read first.
         if let (run, entry) = latest, ["failed", "interrupted"].contains(entry.state), run > (record?.runID ?? 0), try show(entry, run: run) {
             return
         }
-        if let record, let manifest = context.actions.lookup(record.key), let hex = manifest.log,
-           let digest = Digest128(hex: hex), let bytes = try? context.store.contents(digest) {
-            let made = try context.state.runThatMade(step: step, key: record.key.hex)
+        if let record, let (bytes, host) = context.cachedLog(ofResult: record.key) {
+            let made = result?.made?.run
             Diagnostics.print("# \(step): the log of the result in the workspace, from the cache (\(record.key.hex.prefix(12)), " +
-                              (made.map { "made by run \($0)" } ?? "made on \(manifest.host), outside this workspace's runs") + ")")
+                              (made.map { "made by run \($0)" } ?? "made on \(host), outside this workspace's runs") + ")")
             FileHandle.standardOutput.write(Data(bytes))
             return
         }

@@ -64,16 +64,9 @@ struct MetricsCommand: ParsableCommand {
             guard let run = runID ?? (runs.count > 1 ? runs[1].id : runs.first?.id) else {
                 throw ValidationError("no run to compare with yet")
             }
-            let keys = Dictionary(try context.state.steps(ofRun: run).compactMap { s in Digest128(hex: s.key).map { (s.step, $0) } },
-                                  uniquingKeysWith: { a, _ in a })
             let targets = try workflow.targetIDs(wf)
             let now = try MetricsCommand.rows(wf, targets: targets) { _, path in try readIfPresent(context.workspace.absolute(path)) }
-            let then = try MetricsCommand.rows(wf, targets: targets) { step, path in
-                // The metrics file of the step's result in that run, from the cache.
-                guard let key = keys[step], let manifest = context.actions.lookup(key),
-                      let out = manifest.outputs.first(where: { $0.path == path }), let d = Digest128(hex: out.digest) else { return nil }
-                return try? context.store.contents(d)
-            }
+            let then = try MetricsCommand.rows(wf, targets: targets, read: try MetricsCommand.reader(ofRun: run, context))
             var changes: [(step: String, key: String, old: String, new: String, delta: String)] = []
             for row in now {
                 let old = then.first { $0.step == row.step }
@@ -91,6 +84,17 @@ struct MetricsCommand: ParsableCommand {
             }
             let table = [["step", "metric", "run \(run)", "workspace", "change"]] + changes.map { [$0.step, $0.key, $0.old, $0.new, $0.delta] }
             Swift.print(changes.isEmpty ? "no metric differs from run \(run)" : MetricsCommand.render(table, markdown: output.md))
+        }
+    }
+
+    /// Reads a step's metrics file as it was in run `run`: from that run's result, in the cache.
+    static func reader(ofRun run: Int64, _ context: RunContext) throws -> (String, String) throws -> [UInt8]? {
+        let keys = Dictionary(try context.state.steps(ofRun: run).compactMap { s in Digest128(hex: s.key).map { (s.step, $0) } },
+                              uniquingKeysWith: { a, _ in a })
+        return { step, path in
+            guard let key = keys[step], let manifest = context.actions.lookup(key),
+                  let out = manifest.outputs.first(where: { $0.path == path }), let d = Digest128(hex: out.digest) else { return nil }
+            return try? context.store.contents(d)
         }
     }
 
@@ -125,13 +129,18 @@ struct MetricsCommand: ParsableCommand {
             Swift.print("no metrics: declare a step's metrics files with 'metrics PATH' (JSON or YAML)")
             return
         }
+        Swift.print(render(table(rows), markdown: output.md))
+    }
+
+    /// A header (step, every variable, every metric) and one line per row; `-` for a metric a
+    /// row lacks (the report shows the same table).
+    static func table(_ rows: [Row]) -> [[String]] {
         var parameters: [String] = [], keys: [String] = []
         for r in rows {
             for p in r.parameterOrder where !parameters.contains(p) { parameters.append(p) }
             for k in r.keyOrder where !keys.contains(k) { keys.append(k) }
         }
-        let table = [["step"] + parameters + keys] + rows.map { r in [r.step] + parameters.map { r.parameters[$0] ?? "" } + keys.map { r.metrics[$0] ?? "-" } }
-        Swift.print(render(table, markdown: output.md))
+        return [["step"] + parameters + keys] + rows.map { r in [r.step] + parameters.map { r.parameters[$0] ?? "" } + keys.map { r.metrics[$0] ?? "-" } }
     }
 
     static func render(_ table: [[String]], markdown: Bool) -> String {

@@ -6,7 +6,8 @@ import Foundation
 ///
 /// - a `.jsonl` whose lines hold numeric `step` and `loss` → a loss curve;
 /// - a `.json` with `levels[].sizes_before/sizes_after` (`sample-clusters --report`) → cluster sizes;
-/// - a `.json` with `"eval": "knn"` or `"eval": "linear"` → a row of the accuracy table.
+/// - a `.json` with `"eval": "knn"` or `"eval": "linear"` → a row of the accuracy table (unless
+///   it is a sweep's `metrics` file: those are plotted in the metrics section).
 ///
 /// Unreadable or malformed files are skipped: a report shows what it can.
 public enum ReportArtifacts {
@@ -26,6 +27,9 @@ public enum ReportArtifacts {
                     if let levels = clusterLevels(object) {
                         report.clusterSizes.append(ClusterSizes(step: step.name, path: file, levels: levels))
                     }
+                    // A sweep's metrics files are compared in the metrics section; merged into one
+                    // accuracy row per model they would overwrite each other.
+                    if !step.parameters.isEmpty && step.metrics.contains(file) { continue }
                     let (key, label, detail) = modelKey(object, step: step)
                     if object["eval"] as? String == "knn", let (top1, k) = bestKNN(object) {
                         knn.append((key, label, detail, top1, k))

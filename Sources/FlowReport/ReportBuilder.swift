@@ -8,41 +8,57 @@ public struct ReportError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Gathers a `RunReport` from a workspace: the run's journal, the steps' states, the artifacts.
+/// Gathers a `RunReport` from a workspace: the graph's states, the steps' rows, the artifacts.
 public enum ReportBuilder {
-    /// - Parameter run: the run to report (default: the newest; none is fine: graph only).
+    /// - Parameters:
+    ///   - run: the run to report, its graph coloured by that run's record; nil for the results
+    ///     in the workspace now and the runs that made them (the graph coloured by today's state).
+    ///   - evaluations: today's `flow status` labels by step name, when the caller has them
+    ///     (evaluated here otherwise).
     public static func build(context: RunContext, workflow: Workflow, workflowFile: String, run: Int64? = nil,
-                             now: Date = Date()) throws -> RunReport {
-        let info: StateStore.Run?
+                             evaluations: [String: String]? = nil, now: Date = Date()) throws -> RunReport {
+        var report: RunReport
         if let run {
-            guard let r = try context.state.run(run) else {
+            guard let info = try context.state.run(run) else {
                 throw ReportError("no run \(run) in this workspace (flow runs lists them)")
             }
-            info = r
-        } else {
-            info = try context.state.runs(limit: 1).first
-        }
-        let states = try WorkflowStates.evaluate(context: context, workflow: workflow, run: info?.id)
-        var report = RunReport(workflowFile: workflowFile, run: nil, graph: GraphModel(workflow: workflow, states: states), steps: [],
+            let states = try WorkflowStates.record(of: run, context: context, workflow: workflow)
+            report = RunReport(workflowFile: workflowFile, run: nil, graph: GraphModel(workflow: workflow, states: states), steps: [],
                                generated: now)
-        if let info {
-            let newest = try context.state.runs(limit: 1).first?.id
-            let live = info.id == newest && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
-            let status = info.status == "running" && !live ? "interrupted" : info.status
-            report.run = RunInfo(id: info.id, command: info.command, startedAt: info.startedAt, endedAt: info.endedAt,
-                                 status: status, summary: info.summary, variables: info.variables)
-            let records = try context.state.allRecords()
-            report.steps = try context.state.steps(ofRun: info.id).map { e in
-                var size = e.outputSize
-                if size == nil && (e.state == "cached" || e.state == "restored") { size = records[e.step]?.outputSize }
-                return StepRow(name: e.step, state: e.state, started: e.startedAt, ended: e.endedAt, attempt: e.attempt,
-                               exitStatus: e.exitStatus, peakMemory: e.peakMemory, outputSize: size, note: e.note)
-            }.sorted { a, b in
-                let ta = a.started ?? a.ended ?? .distantFuture, tb = b.started ?? b.ended ?? .distantFuture
-                return ta != tb ? ta < tb : a.name < b.name
-            }
+            try describe(info, context: context, into: &report)
+        } else {
+            let states = try evaluations.map { try WorkflowStates.overlay($0, context: context, workflow: workflow) }
+                ?? WorkflowStates.evaluate(context: context, workflow: workflow)
+            report = RunReport(workflowFile: workflowFile, run: nil, graph: GraphModel(workflow: workflow, states: states), steps: [],
+                               generated: now)
+            try WorkspaceResultRows.fill(&report, context: context, workflow: workflow, states: states)
         }
         ReportArtifacts.collect(workflow: workflow, root: context.workspace.root, into: &report)
         return report
+    }
+
+    /// The run's facts and its journal, one row per step in start order.
+    static func describe(_ info: StateStore.Run, context: RunContext, into report: inout RunReport) throws {
+        report.run = try runInfo(info, context: context)
+        let records = try context.state.allRecords()
+        report.steps = try context.state.steps(ofRun: info.id).map { e in
+            var size = e.outputSize
+            if size == nil && (e.state == "cached" || e.state == "restored") { size = records[e.step]?.outputSize }
+            return StepRow(name: e.step, state: e.state, started: e.startedAt, ended: e.endedAt, attempt: e.attempt,
+                           exitStatus: e.exitStatus, peakMemory: e.peakMemory, outputSize: size, note: e.note)
+        }.sorted { a, b in
+            let ta = a.started ?? a.ended ?? .distantFuture, tb = b.started ?? b.ended ?? .distantFuture
+            return ta != tb ? ta < tb : a.name < b.name
+        }
+    }
+
+    /// A run from the journal; one still marked running that no longer holds the workspace
+    /// died, and is shown as interrupted.
+    static func runInfo(_ info: StateStore.Run, context: RunContext) throws -> RunInfo {
+        let newest = try context.state.runs(limit: 1).first?.id
+        let live = info.id == newest && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
+        let status = info.status == "running" && !live ? "interrupted" : info.status
+        return RunInfo(id: info.id, command: info.command, startedAt: info.startedAt, endedAt: info.endedAt,
+                       status: status, summary: info.summary, variables: info.variables)
     }
 }

@@ -20,6 +20,19 @@ extension RunReport {
             body += section("steps", "Steps", stepTable(start: run.startedAt))
             nav += [("timeline", "Timeline"), ("steps", "Steps")]
         }
+        // Before anything was made (no run yet) the graph alone says what would run.
+        if run == nil, let results, steps.contains(where: { $0.now != "not produced" }) {
+            if !results.runs.isEmpty {
+                body += section("timeline", "Timeline of the runs that made the results", resultsTimelines(results))
+                nav.append(("timeline", "Timeline"))
+            }
+            body += section("steps", "Results in the workspace", resultsTable())
+            nav.append(("steps", "Steps"))
+        }
+        if let metrics, metrics.table.count > 1 {
+            body += section("metrics", "Metrics", metricsHTML(metrics))
+            nav.append(("metrics", "Metrics"))
+        }
         if !lossCurves.isEmpty {
             var html = ""
             for c in lossCurves {
@@ -45,7 +58,7 @@ extension RunReport {
             nav.append(("accuracy", "Accuracy"))
         }
         let links = nav.map { "<a href=\"#\($0.0)\">\($0.1)</a>" }.joined(separator: " ")
-        let title = HTML.escape("flow report: \(workflowFile)" + (run.map { ", run \($0.id)" } ?? ""))
+        let title = HTML.escape("flow report: \(workflowFile)" + (run.map { ", run \($0.id)" } ?? (results == nil ? "" : ", results in the workspace")))
         return """
             <!DOCTYPE html>
             <html lang="en">
@@ -70,6 +83,11 @@ extension RunReport {
             """
     }
 
+    /// The ids of the sections of a rendered report, in order (what `flow report` says it wrote).
+    public static func sectionIDs(in html: String) -> [String] {
+        html.components(separatedBy: "<section id=\"").dropFirst().compactMap { $0.split(separator: "\"", maxSplits: 1).first.map(String.init) }
+    }
+
     /// Above this many steps the timeline draws only those that ran.
     static let maxTimelineRows = 400
 
@@ -85,6 +103,7 @@ extension RunReport {
 
     func header() -> String {
         var s = "<header><h1>\(HTML.escape(workflowFile))</h1>"
+        if run == nil, let results { return s + resultsHeader(results) + "</header>\n" }
         guard let run else { return s + "<p class=\"meta\">No run recorded yet: the graph shows what would run.</p></header>\n" }
         var facts = ["run \(run.id)", run.status, "started \(RunReport.timestamp(run.startedAt))"]
         if let end = run.endedAt { facts.append(Chart.duration(end.timeIntervalSince(run.startedAt))) }
@@ -142,7 +161,10 @@ extension RunReport {
         table{border-collapse:collapse;font-size:13px}th,td{padding:3px 10px;border-bottom:1px solid #eceff1;text-align:left;vertical-align:top}
         th{background:#f5f7f8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}td.name{font-family:ui-monospace,"DejaVu Sans Mono",monospace}
         .state{padding:0 6px;border-radius:8px;background:#eceff1}.state.succeeded{background:#c8e6c9}.state.failed{background:#ffcdd2}
-        .state.cached,.state.restored{background:#bbdefb}.state.interrupted{background:#ffe0b2}.state.running{background:#e1bee7}
+        .state.cached,.state.restored,.state.restorable{background:#bbdefb}.state.fresh{background:#c8e6c9}.state.stale{background:#ffe0b2}
+        table.metrics td.name{white-space:nowrap}.state.interrupted{background:#ffe0b2}.state.running{background:#e1bee7}
+        details pre{max-width:640px;max-height:240px;overflow:auto;background:#f5f7f8;padding:6px;font-size:11px;white-space:pre-wrap}
+        .plots{display:flex;flex-wrap:wrap;gap:8px 20px}h3{font-size:14px;margin:16px 0 4px;color:#455a64}
         .dim{color:#78909c}.note{color:#78909c;font-size:12px}figure{margin:10px 0 18px}figcaption{color:#546e7a;font-size:12px}
         footer{margin-top:36px;color:#90a4ae;font-size:12px}
         """

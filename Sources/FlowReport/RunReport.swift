@@ -2,14 +2,22 @@ import Foundation
 
 /// Everything the HTML report shows, as plain values: `ReportBuilder` fills it from a workspace,
 /// `RunReport.html()` renders it. Sections with nothing to show are left out.
+///
+/// It describes either one run (`run`, from `flow report --run R`), or the results that are in
+/// the workspace now and the runs that made them (`results`, the default).
 public struct RunReport: Sendable {
     /// The workflow file, shown as the title.
     public var workflowFile: String
-    /// The run reported on; nil when the workspace has no run yet (the report shows the graph only).
+    /// The run reported on; nil for a report of the workspace's results, or when the workspace
+    /// has no run yet (the report shows the graph only).
     public var run: RunInfo?
+    /// The workspace's results (when `run` is nil): which runs made them.
+    public var results: ResultsInfo?
     public var graph: GraphModel
-    /// The run's journal, one row per step, in start order.
+    /// The run's journal, one row per step, in start order; or, for the workspace's results, one
+    /// row per step instance in workflow order, each from the run that made its result.
     public var steps: [StepRow]
+    public var metrics: MetricsSection?
     public var lossCurves: [LossCurve] = []
     public var clusterSizes: [ClusterSizes] = []
     public var accuracy: [AccuracyRow] = []
@@ -47,6 +55,19 @@ public struct RunInfo: Sendable {
     }
 }
 
+/// The results in the workspace and the runs that made them.
+public struct ResultsInfo: Sendable {
+    /// The runs that made the results shown, newest first.
+    public var runs: [RunInfo]
+    /// The newest run of the workspace, which may have made none of them (all cache hits).
+    public var newest: RunInfo?
+
+    public init(runs: [RunInfo], newest: RunInfo?) {
+        self.runs = runs
+        self.newest = newest
+    }
+}
+
 /// One step of a run, from the journal.
 public struct StepRow: Sendable {
     public var name: String
@@ -60,6 +81,13 @@ public struct StepRow: Sendable {
     public var peakMemory: Int64?
     public var outputSize: Int64?
     public var note: String
+    /// For the workspace's results: the run that made the step's result (nil when none of this
+    /// workspace's runs did), the step's state now (`fresh`, `stale`, `restorable`, `failed`,
+    /// `not produced`), the log's path and its last lines.
+    public var run: Int64?
+    public var now: String?
+    public var log: String = ""
+    public var logTail: String?
 
     public init(name: String, state: String, started: Date?, ended: Date?, attempt: Int = 1, exitStatus: Int32? = nil,
                 peakMemory: Int64? = nil, outputSize: Int64? = nil, note: String = "") {

@@ -38,7 +38,7 @@ import Testing
         #expect(run.status == 0, "\(run)")
         let r = try FlowBinary.run(["report", "--out", "r.html"], in: dir.path)
         #expect(r.status == 0, "\(r)")
-        #expect(r.stdout.contains("wrote r.html (run 1: graph, timeline, steps, loss, clusters, accuracy)"), "\(r)")
+        #expect(r.stdout.contains("wrote r.html (results in the workspace, made by run 1: graph, timeline, steps, loss, clusters, accuracy)"), "\(r)")
         let html = try dir.read("r.html")
         for id in ["graph", "timeline", "steps", "loss", "clusters", "accuracy"] {
             #expect(html.contains("<section id=\"\(id)\">"), "missing \(id)")
@@ -59,7 +59,7 @@ import Testing
         #expect(html.components(separatedBy: "<rect class=\"bar\"").count - 1 == 6)
         // A second run is all cached: the report of run 2 marks cache hits.
         _ = try FlowBinary.run(["run"], in: dir.path)
-        _ = try FlowBinary.run(["report", "-o", "r2.html"], in: dir.path)
+        _ = try FlowBinary.run(["report", "--run", "2", "-o", "r2.html"], in: dir.path)
         let cached = try dir.read("r2.html")
         #expect(cached.components(separatedBy: "<path class=\"hit\"").count - 1 == 6)
         #expect(cached.contains("<td>yes</td>"))
@@ -78,7 +78,7 @@ import Testing
             """)
         let empty = try FlowBinary.run(["report", "-o", "r.html"], in: dir.path)
         #expect(empty.status == 0, "\(empty)")
-        #expect(empty.stdout.contains("no run yet: graph"), "\(empty)")
+        #expect(empty.stdout.contains("no run yet: graph)"), "\(empty)")
         _ = try FlowBinary.run(["run", "--set", "tag=<b>&"], in: dir.path)
         let r = try FlowBinary.run(["report", "-o", "r.html"], in: dir.path)
         #expect(r.status == 0, "\(r)")
