@@ -53,7 +53,7 @@ let package = Package(
         // Artifacts: .npy, safetensors, WebDataset shards, images.
         .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Numeric core and curation algorithms on OpenBLAS.
-        .target(name: "FlowNumerics", dependencies: ["BLAS", "CKernels"]),
+        .target(name: "FlowNumerics", dependencies: ["BLAS", "CKernels"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // ViT, DINO heads, losses, training.
         .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"]),
         // Built-in steps, each a `flow op NAME` subcommand.
