@@ -55,7 +55,7 @@ let package = Package(
         // Numeric core and curation algorithms on OpenBLAS.
         .target(name: "FlowNumerics", dependencies: ["BLAS", "CKernels"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // ViT, DINO heads, losses, training.
-        .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"]),
+        .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Built-in steps, each a `flow op NAME` subcommand.
         .target(name: "FlowOps", dependencies: [
             "FlowFormats", "FlowNumerics", "FlowModels", "XXHash",
