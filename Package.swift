@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "FlowOps", dependencies: [
             "FlowFormats", "FlowNumerics", "FlowModels", "XXHash",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Seeing a run: the DAG as DOT, Mermaid and SVG, and the self-contained HTML report.
         .target(name: "FlowReport", dependencies: ["FlowCore", "FlowRuntime"]),
         // The command line: run, status, explain, runs, verify, gc, op, ...

@@ -66,13 +66,13 @@ public final class MappedFile {
             var done = 0
             while done < range.count {
                 // Never empty here, so its base address is never nil.
-                let rest = UnsafeMutableBufferPointer(rebasing: buffer[done...])
+                let rest = UnsafeMutableBufferPointer(rebasing: buffer[done..<range.count])
                 let n = pread(fd, rest.baseAddress, rest.count, off_t(range.lowerBound + done))
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { failure = n == 0 ? EIO : errno; break }
                 done += n
             }
-            if done < range.count { UnsafeMutableBufferPointer(rebasing: buffer[done...]).initialize(repeating: 0) }
+            if done < range.count { UnsafeMutableBufferPointer(rebasing: buffer[done..<range.count]).initialize(repeating: 0) }
             initialized = range.count
         }
         if failure != 0 {
