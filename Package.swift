@@ -36,13 +36,13 @@ let package = Package(
         .target(name: "CKernels"),
 
         // One Swift wrapper per C library; none of them knows about flow.
-        .target(name: "XXHash", dependencies: ["CXXHash"]),
-        .target(name: "LZ4", dependencies: ["CLZ4"]),
-        .target(name: "SQLite", dependencies: ["CSQLite3"]),
-        .target(name: "Archive", dependencies: ["CArchive"]),
-        .target(name: "JPEG", dependencies: ["CTurboJPEG"]),
-        .target(name: "PNG", dependencies: ["CPNG"]),
-        .target(name: "BLAS", dependencies: ["COpenBLAS"]),
+        .target(name: "XXHash", dependencies: ["CXXHash"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "SQLite", dependencies: ["CSQLite3"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Archive", dependencies: ["CArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "JPEG", dependencies: ["CTurboJPEG"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "PNG", dependencies: ["CPNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "BLAS", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // The engine: .dag language, workflow model, keys, staleness, planning, scheduling.
         // No file system or process calls: it sees the world through protocols.
@@ -51,16 +51,16 @@ let package = Package(
         .target(name: "FlowRuntime", dependencies: ["FlowCore", "XXHash", "LZ4", "SQLite", "CSpawn"]),
 
         // Artifacts: .npy, safetensors, WebDataset shards, images.
-        .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"]),
+        .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Numeric core and curation algorithms on OpenBLAS.
-        .target(name: "FlowNumerics", dependencies: ["BLAS", "CKernels"]),
+        .target(name: "FlowNumerics", dependencies: ["BLAS", "CKernels"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // ViT, DINO heads, losses, training.
-        .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"]),
+        .target(name: "FlowModels", dependencies: ["FlowNumerics", "FlowFormats"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Built-in steps, each a `flow op NAME` subcommand.
         .target(name: "FlowOps", dependencies: [
             "FlowFormats", "FlowNumerics", "FlowModels", "XXHash",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Seeing a run: the DAG as DOT, Mermaid and SVG, and the self-contained HTML report.
         .target(name: "FlowReport", dependencies: ["FlowCore", "FlowRuntime"]),
         // The command line: run, status, explain, runs, verify, gc, op, ...

@@ -4,7 +4,7 @@ import CArchive
 ///
 /// libarchive's `AE_IF*` constants are cast macros Swift cannot import; the values below are
 /// the POSIX `S_IF*` bits they are defined as in `archive_entry.h`.
-public struct FileType: RawRepresentable, Hashable, CustomStringConvertible {
+public struct FileType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
@@ -34,7 +34,7 @@ public struct FileType: RawRepresentable, Hashable, CustomStringConvertible {
 ///
 /// On read, `hardlinkTarget` is set for a hard link (whose `type` is usually `.regular` and
 /// `size` 0) and `symlinkTarget` for a symbolic link.
-public struct EntryHeader: Equatable {
+public struct EntryHeader: Equatable, Sendable {
     public var pathname: String
     public var size: Int64
     public var type: FileType

@@ -7,7 +7,7 @@ import CArchive
 /// Not thread-safe: one writer per thread.
 public final class ArchiveWriter {
     /// The tar header format.
-    public enum Format {
+    public enum Format: Sendable {
         /// POSIX ustar (`archive_write_set_format_ustar`): 100+155-byte names, 8 GiB entries.
         case ustar
         /// pax restricted (`archive_write_set_format_pax_restricted`): ustar unless a field needs pax.
@@ -15,7 +15,7 @@ public final class ArchiveWriter {
     }
 
     /// The compression filter over the tar stream.
-    public enum Filter {
+    public enum Filter: Sendable {
         case none
         /// LZ4 frame format (`archive_write_add_filter_lz4`), as written by the `lz4` CLI.
         case lz4(level: Int = 1)
@@ -73,7 +73,9 @@ public final class ArchiveWriter {
         try check(archive_write_header(handle, entry), "write header of \(header.pathname)")
         var offset = 0
         while offset < data.count {
-            let n = archive_write_data(handle, data.baseAddress! + offset, data.count - offset)
+            // Never empty here, so its base address is never nil.
+            let rest = UnsafeRawBufferPointer(rebasing: data[offset...])
+            let n = archive_write_data(handle, rest.baseAddress, rest.count)
             if n <= 0 { throw lastError(handle, status: n < 0 ? Int32(n) : ARCHIVE_FATAL, context: "write data") }
             offset += n
         }

@@ -97,9 +97,10 @@ final class AtomicOutputFile {
     private func writeAll(_ bytes: UnsafeRawBufferPointer, at position: Int?) throws {
         var done = 0
         while done < bytes.count {
-            let p = bytes.baseAddress! + done
-            let n = position.map { pwrite(fd, p, bytes.count - done, off_t($0 + done)) }
-                ?? systemWrite(fd, p, bytes.count - done)
+            // Never empty here, so its base address is never nil.
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[done...])
+            let n = position.map { pwrite(fd, rest.baseAddress, rest.count, off_t($0 + done)) }
+                ?? systemWrite(fd, rest.baseAddress, rest.count)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FormatError(path: path, message: "write failed after \(done) bytes: \(MappedFile.errnoText())")

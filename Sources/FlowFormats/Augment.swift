@@ -182,13 +182,15 @@ public enum Augment {
         let xIndex = (0..<(w * kernelSize)).map { reflect($0 / kernelSize + $0 % kernelSize - half, w) }
         let yIndex = (0..<(h * kernelSize)).map { reflect($0 / kernelSize + $0 % kernelSize - half, h) }
         var tmp = [Float](repeating: 0, count: h * w)
-        image.data.withUnsafeMutableBufferPointer { d in
+        if image.data.isEmpty { return }  // no pixels to blur; otherwise neither buffer is empty
+        image.data.withUnsafeMutableBufferPointer { pixels in
             tmp.withUnsafeMutableBufferPointer { t in
+                guard let d = pixels.baseAddress, let tb = t.baseAddress else { preconditionFailure("gaussianBlur: empty buffer") }
                 xIndex.withUnsafeBufferPointer { xi in
                     yIndex.withUnsafeBufferPointer { yi in
                         kf.withUnsafeBufferPointer { kw in
                             for c in 0..<image.channels {
-                                let plane = d.baseAddress! + c * h * w
+                                let plane = d + c * h * w
                                 for y in 0..<h {
                                     let row = plane + y * w
                                     for x in 0..<w {
@@ -201,7 +203,7 @@ public enum Augment {
                                     let orow = plane + y * w
                                     orow.update(repeating: 0, count: w)
                                     for j in 0..<kernelSize {
-                                        let trow = t.baseAddress! + yi[y * kernelSize + j] * w
+                                        let trow = tb + yi[y * kernelSize + j] * w
                                         let kj = kw[j]
                                         for x in 0..<w { orow[x] += kj * trow[x] }
                                     }

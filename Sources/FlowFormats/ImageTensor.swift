@@ -2,7 +2,7 @@
 ///
 /// `data[c * height * width + y * width + x]` is channel `c` of pixel (x, y).
 /// Channels are RGB (3) or grey (1); after `ImageNetNormalization.apply` values leave [0, 1].
-public struct ImageTensor: Equatable {
+public struct ImageTensor: Equatable, Sendable {
     public var channels: Int
     public var height: Int
     public var width: Int

@@ -65,12 +65,14 @@ public final class MappedFile {
         let out = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, initialized in
             var done = 0
             while done < range.count {
-                let n = pread(fd, buffer.baseAddress! + done, range.count - done, off_t(range.lowerBound + done))
+                // Never empty here, so its base address is never nil.
+                let rest = UnsafeMutableBufferPointer(rebasing: buffer[done..<range.count])
+                let n = pread(fd, rest.baseAddress, rest.count, off_t(range.lowerBound + done))
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { failure = n == 0 ? EIO : errno; break }
                 done += n
             }
-            if done < range.count { buffer.baseAddress!.advanced(by: done).initialize(repeating: 0, count: range.count - done) }
+            if done < range.count { UnsafeMutableBufferPointer(rebasing: buffer[done..<range.count]).initialize(repeating: 0) }
             initialized = range.count
         }
         if failure != 0 {

@@ -1,5 +1,5 @@
 /// The crops of one image for DINOv2 training: 2 global and `localCount` local views.
-public struct MultiCropViews {
+public struct MultiCropViews: Sendable {
     /// Global crop 1 and global crop 2, `globalSize` square, normalised.
     public var globals: [ImageTensor]
     /// `localCount` local crops, `localSize` square, normalised.

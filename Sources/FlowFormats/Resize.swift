@@ -51,21 +51,24 @@ public enum Resize {
         let ys = ResizeTaps(input: r.height, output: height, offset: r.top, filter: filter, antialias: antialias,
                             scale: scale?.y ?? Double(r.height) / Double(height))
         var out = ImageTensor(channels: image.channels, height: height, width: width)
+        if image.channels == 0 { return out }  // no planes; otherwise no buffer below is empty
         // Horizontal pass over the region's rows: [r.height, width] per channel.
         var mid = [Float](repeating: 0, count: r.height * width)
         let (kx, ky) = (xs.count, ys.count)
-        image.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
-                mid.withUnsafeMutableBufferPointer { tmp in
+        image.data.withUnsafeBufferPointer { srcBuffer in
+            out.data.withUnsafeMutableBufferPointer { dstBuffer in
+                mid.withUnsafeMutableBufferPointer { tmpBuffer in
+                    guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress,
+                          let tmp = tmpBuffer.baseAddress else { preconditionFailure("Resize: empty plane buffer") }
                     xs.indices.withUnsafeBufferPointer { xi in
                         xs.weights.withUnsafeBufferPointer { xw in
                             ys.indices.withUnsafeBufferPointer { yi in
                                 ys.weights.withUnsafeBufferPointer { yw in
                                     for c in 0..<image.channels {
-                                        let plane = src.baseAddress! + c * image.planeSize
+                                        let plane = src + c * image.planeSize
                                         for y in 0..<r.height {
                                             let row = plane + (r.top + y) * image.width
-                                            let trow = tmp.baseAddress! + y * width
+                                            let trow = tmp + y * width
                                             for x in 0..<width {
                                                 var acc: Float = 0
                                                 let base = x * kx
@@ -74,14 +77,14 @@ public enum Resize {
                                             }
                                         }
                                         // Vertical pass: rows of `tmp` are region rows (indices relative to r.top).
-                                        let outPlane = dst.baseAddress! + c * height * width
+                                        let outPlane = dst + c * height * width
                                         for y in 0..<height {
                                             let orow = outPlane + y * width
                                             orow.update(repeating: 0, count: width)
                                             for k in 0..<ky {
                                                 let w = yw[y * ky + k]
                                                 if w == 0 { continue }
-                                                let trow = tmp.baseAddress! + (yi[y * ky + k] - r.top) * width
+                                                let trow = tmp + (yi[y * ky + k] - r.top) * width
                                                 for x in 0..<width { orow[x] += w * trow[x] }
                                             }
                                         }

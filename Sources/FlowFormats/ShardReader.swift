@@ -2,7 +2,7 @@ import Glibc
 import Archive
 
 /// One regular-file entry of a shard, with its WebDataset key and extension.
-public struct ShardEntry {
+public struct ShardEntry: Sendable {
     /// The entry's name in the tar.
     public var name: String
     public var key: String

@@ -2,7 +2,7 @@
 ///
 /// `entries` maps an extension, lower-cased and without the leading dot (`jpg`, `cls`, `json`,
 /// `seg.png`), to the entry's bytes. A writer stores them as `KEY.EXT` in sorted extension order.
-public struct Sample: Equatable {
+public struct Sample: Equatable, Sendable {
     public var key: String
     public var entries: [String: [UInt8]]
 

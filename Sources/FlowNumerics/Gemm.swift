@@ -1,5 +1,6 @@
 // Matrix products over cblas_sgemm: whole matrices, blocks inside larger buffers, and batches.
 @_exported import BLAS  // Transpose and the raw BLAS calls are part of this module's API
+import Foundation
 
 
 /// Thread configuration of the numeric core.
@@ -9,16 +10,30 @@
 /// `setThreads`: ops call it once with `StepEnvironment.threads(--threads)`.
 /// Threading rule: call it before the work starts, from one thread.
 public enum Numerics {
-    nonisolated(unsafe) private static var current = 1
+    private static let current = ThreadCount()
 
     /// Sets the thread count for BLAS calls and for the core's parallel loops.
     public static func setThreads(_ n: Int) {
-        current = max(1, n)
-        BLAS.setThreads(current)
+        current.value = max(1, n)
+        BLAS.setThreads(max(1, n))
     }
 
     /// The current thread count (1 unless `setThreads` changed it).
-    public static var threads: Int { current }
+    public static var threads: Int { current.value }
+}
+
+/// The thread count behind `Numerics.threads`, under a lock: the threading rule keeps it from
+/// changing during work, and the lock keeps even a careless caller (tests run in parallel)
+/// from a torn read.
+// @unchecked: `stored` is read and written only while `lock` is held.
+private final class ThreadCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 1
+
+    var value: Int {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); defer { lock.unlock() }; stored = newValue }
+    }
 }
 
 /// C = alpha · op(A) · op(B) + beta · C for whole matrices (`cblas_sgemm`).
@@ -31,6 +46,7 @@ public func gemm(_ transA: Transpose = .none, _ transB: Transpose = .none, alpha
     let (kb, n) = transB == .none ? (b.rows, b.cols) : (b.cols, b.rows)
     precondition(ka == kb, "gemm: inner dimensions differ (\(ka) vs \(kb))")
     precondition(c.rows == m && c.cols == n, "gemm: C is \(c.rows)x\(c.cols), expected \(m)x\(n)")
+    if m == 0 || n == 0 { return }  // C is empty
     if ka == 0 {
         // BLAS leaves C untouched when k == 0; the product is zero, so C = beta · C.
         for i in c.data.indices { c.data[i] *= beta }
@@ -40,8 +56,8 @@ public func gemm(_ transA: Transpose = .none, _ transB: Transpose = .none, alpha
         b.data.withUnsafeBufferPointer { pb in
             c.data.withUnsafeMutableBufferPointer { pc in
                 BLAS.sgemm(transA, transB, m: m, n: n, k: ka, alpha: alpha,
-                           a: pa.baseAddress!, lda: max(1, a.cols), b: pb.baseAddress!, ldb: max(1, b.cols),
-                           beta: beta, c: pc.baseAddress!, ldc: max(1, n))
+                           a: pa.start, lda: max(1, a.cols), b: pb.start, ldb: max(1, b.cols),
+                           beta: beta, c: pc.start, ldc: max(1, n))
             }
         }
     }
@@ -85,9 +101,9 @@ public func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: In
         b.withUnsafeBufferPointer { pb in
             c.withUnsafeMutableBufferPointer { pc in
                 BLAS.sgemm(transA, transB, m: m, n: n, k: k, alpha: alpha,
-                           a: pa.baseAddress! + blockA.offset, lda: blockA.ld,
-                           b: pb.baseAddress! + blockB.offset, ldb: blockB.ld,
-                           beta: beta, c: pc.baseAddress! + blockC.offset, ldc: blockC.ld)
+                           a: pa.start + blockA.offset, lda: blockA.ld,
+                           b: pb.start + blockB.offset, ldb: blockB.ld,
+                           beta: beta, c: pc.start + blockC.offset, ldc: blockC.ld)
             }
         }
     }

@@ -41,9 +41,12 @@ extension KMeans {
     static func distances(_ x: Matrix, to centres: [Int]) -> [[Float]] {
         let n = x.rows, d = x.cols, t = centres.count
         var flat = [Float](repeating: 0, count: t * n)
+        // Points of dimension 0 are all at distance 0.
+        if t == 0 || n == 0 || d == 0 { return [[Float]](repeating: [Float](repeating: 0, count: n), count: t) }
         x.data.withUnsafeBufferPointer { xb in
             flat.withUnsafeMutableBufferPointer { fb in
-                let xp = xb.baseAddress!, fp = fb.baseAddress!
+                // Each range of rows reads `x` and writes those rows' entries of `flat`.
+                nonisolated(unsafe) let xp = xb.start, fp = fb.start
                 Parallel.forRanges(n, minimumPerThread: 1024) { rows in
                     for i in rows {
                         for (c, row) in centres.enumerated() {

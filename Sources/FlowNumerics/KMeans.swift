@@ -109,8 +109,14 @@ public enum KMeans {
     /// Each worker thread takes a tile of rows at a time, shifts it into its own buffer and
     /// runs its own sgemm and argmin (`Parallel.forEachPart`), so results do not depend on the
     /// thread count.
+    ///
+    /// No rows give empty results; rows of dimension 0 are all at distance 0 from centroid 0.
+    /// There must be at least one centroid, of the rows' dimension.
     public static func assign(_ x: Matrix, centroids: Matrix) -> (assignment: [Int], distances: [Float]) {
         let n = x.rows, k = centroids.rows, d = x.cols
+        precondition(k >= 1 && centroids.cols == d, "assign: centroids \(k)x\(centroids.cols) for \(d)-d points")
+        if n == 0 { return ([], []) }
+        if d == 0 { return ([Int](repeating: 0, count: n), [Float](repeating: 0, count: n)) }
         let centre = shift(for: centroids)
         var shifted = centroids
         for c in 0..<k { for j in 0..<d { shifted.data[c * d + j] -= centre[j] } }
@@ -131,12 +137,15 @@ public enum KMeans {
               shifted.data.withUnsafeBufferPointer { sb in
                 assignment.withUnsafeMutableBufferPointer { a in
                     distances.withUnsafeMutableBufferPointer { dist in
-                        let cp = c.baseAddress!, ap = a.baseAddress!, dp = dist.baseAddress!
-                        let xp = xb.baseAddress!, mp = mb.baseAddress!, sp = sb.baseAddress!
+                        // Parts read the inputs, write their own rows of `ap` and `dp`, and use the
+                        // scratch tile and rows of the worker running them (one part at a time).
+                        nonisolated(unsafe) let cp = c.start, ap = a.start, dp = dist.start
+                        nonisolated(unsafe) let xp = xb.start, mp = mb.start, sp = sb.start
+                        nonisolated(unsafe) let tiles = tb.start, rows = rb.start
                         Parallel.forEachPart(parts) { worker, part in
                             let r0 = part * chunk, m = min(chunk, n - r0)
-                            let tp = tb.baseAddress! + worker * tileSize
-                            let rp = rb.baseAddress! + worker * rowsSize
+                            let tp = tiles + worker * tileSize
+                            let rp = rows + worker * rowsSize
                             for r in 0..<m {
                                 let src = xp + (r0 + r) * d, dst = rp + r * d
                                 for j in 0..<d { dst[j] = src[j] - centre[j] }
@@ -210,13 +219,16 @@ public enum KMeans {
         var counts = [Int](repeating: 0, count: k)
         for a in assignment { counts[a] += 1 }
         var sums = [Double](repeating: 0, count: k * d)
-        x.data.withUnsafeBufferPointer { xp in
-            sums.withUnsafeMutableBufferPointer { sp in
-                let s = sp.baseAddress!
-                Parallel.forRanges(d, minimumPerThread: 8) { cols in
-                    for i in 0..<n {
-                        let row = xp.baseAddress! + i * d, dst = s + assignment[i] * d
-                        for c in cols { dst[c] += Double(row[c]) }
+        if n > 0 && d > 0 {
+            x.data.withUnsafeBufferPointer { xp in
+                sums.withUnsafeMutableBufferPointer { sp in
+                    // Each range of columns reads those columns of `xs` and writes those of `s`.
+                    nonisolated(unsafe) let xs = xp.start, s = sp.start
+                    Parallel.forRanges(d, minimumPerThread: 8) { cols in
+                        for i in 0..<n {
+                            let row = xs + i * d, dst = s + assignment[i] * d
+                            for c in cols { dst[c] += Double(row[c]) }
+                        }
                     }
                 }
             }

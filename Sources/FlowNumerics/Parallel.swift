@@ -6,7 +6,9 @@ enum Parallel {
     /// Splits 0..<count into at most `Numerics.threads` contiguous ranges and runs `body` on
     /// each, concurrently. Each range is processed by exactly one call, so bodies that write
     /// only to their own rows need no locks. Results never depend on the thread count.
-    static func forRanges(_ count: Int, minimumPerThread: Int = 256, _ body: (Range<Int>) -> Void) {
+    /// `body` is `@Sendable`: it may read shared inputs, and write through pointers only to
+    /// its own range; the pointers it captures say so where they are declared.
+    static func forRanges(_ count: Int, minimumPerThread: Int = 256, _ body: @Sendable (Range<Int>) -> Void) {
         let parts = max(1, min(Numerics.threads, count / max(1, minimumPerThread)))
         if parts == 1 {
             if count > 0 { body(0..<count) }
@@ -31,7 +33,7 @@ enum Parallel {
     /// Bodies must not depend on which worker runs a part: then results never depend on the
     /// thread count. Threading rule: call from one thread, like `Numerics.setThreads`.
     static func forEachPart(_ parts: Int, workers maxWorkers: Int? = nil,
-                            _ body: (_ worker: Int, _ part: Int) -> Void) {
+                            _ body: @Sendable (_ worker: Int, _ part: Int) -> Void) {
         let workers = max(1, min(maxWorkers ?? Numerics.threads, Numerics.threads, parts))
         if parts <= 0 { return }
         if workers == 1 {
@@ -54,6 +56,7 @@ enum Parallel {
 }
 
 /// The next unclaimed part of a `forEachPart`, handed out under a lock.
+// @unchecked: `next` is read and written only while `lock` is held.
 private final class PartCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var next = 0

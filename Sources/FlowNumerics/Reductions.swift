@@ -4,16 +4,19 @@ extension Matrix {
     /// ‖row‖² for every row, accumulated in Float per row ([rows]).
     public func rowSquaredNorms() -> [Float] {
         var out = [Float](repeating: 0, count: rows)
+        // No rows: nothing to compute. No columns: every norm is 0 (and `data` is empty).
+        if rows == 0 || cols == 0 { return out }
         let cols = self.cols
         data.withUnsafeBufferPointer { p in
             out.withUnsafeMutableBufferPointer { o in
-                let base = o.baseAddress!
+                // Each range reads its own rows of `xs` and writes its own entries of `norms`.
+                nonisolated(unsafe) let xs = p.start, norms = o.start
                 Parallel.forRanges(rows, minimumPerThread: 4096) { range in
                     for r in range {
                         var s: Float = 0
-                        let row = p.baseAddress! + r * cols
+                        let row = xs + r * cols
                         for c in 0..<cols { s += row[c] * row[c] }
-                        base[r] = s
+                        norms[r] = s
                     }
                 }
             }

@@ -79,7 +79,7 @@ public enum NearestNeighbors {
                 throw NumericsError(e.message.replacingFirstRowNumber(offset: start, prefix: "pool "))
             }
             let bNorms = block.rowSquaredNorms()
-            let n = block.rows
+            let n = block.rows, blockStart = start, queryRows = q.rows
             // Each worker scores a chunk of queries against the block (its own sgemm), then
             // merges those rows into their top-k lists: rows are independent, so no two
             // workers touch the same list, and the result does not depend on the thread count.
@@ -88,10 +88,12 @@ public enum NearestNeighbors {
                     tiles.withUnsafeMutableBufferPointer { tp in
                         result.scores.withUnsafeMutableBufferPointer { sp in
                             result.indices.withUnsafeMutableBufferPointer { ip in
-                                let qb = qp.baseAddress!, bb = bp.baseAddress!, tb = tp.baseAddress!
-                                let s = sp.baseAddress!, ix = ip.baseAddress!
+                                // Parts read the queries and the block, use the score tile of the
+                                // worker running them, and merge into their own queries' lists.
+                                nonisolated(unsafe) let qb = qp.start, bb = bp.start, tb = tp.start
+                                nonisolated(unsafe) let s = sp.start, ix = ip.start
                                 Parallel.forEachPart(chunks) { worker, c in
-                                    let q0 = c * qChunk, m = min(qChunk, q.rows - q0)
+                                    let q0 = c * qChunk, m = min(qChunk, queryRows - q0)
                                     let tile = tb + worker * tileSize
                                     var j0 = 0
                                     while j0 < n {
@@ -105,7 +107,7 @@ public enum NearestNeighbors {
                                             for j in 0..<w { row[j] -= qh + 0.5 * bNorms[j0 + j] }
                                         }
                                         for r in 0..<m {
-                                            TopK.mergeRow(tile + r * w, n: w, baseIndex: start + j0, k: k,
+                                            TopK.mergeRow(tile + r * w, n: w, baseIndex: blockStart + j0, k: k,
                                                           scores: s + (q0 + r) * k, indices: ix + (q0 + r) * k)
                                         }
                                         j0 += w

@@ -34,9 +34,11 @@ public struct TopK: Sendable {
     /// Calls must come in increasing `baseIndex` order for the tie rule to hold.
     public mutating func merge(_ block: UnsafePointer<Float>, rows rowRange: Range<Int>, n: Int, ld: Int, baseIndex: Int) {
         let k = self.k
+        if rowRange.isEmpty || n == 0 { return }
         scores.withUnsafeMutableBufferPointer { sp in
             indices.withUnsafeMutableBufferPointer { ip in
-                let s = sp.baseAddress!, ix = ip.baseAddress!
+                // Each range reads its own rows of `block` and writes its own rows' lists.
+                nonisolated(unsafe) let s = sp.start, ix = ip.start, block = block
                 Parallel.forRanges(rowRange.count, minimumPerThread: 16) { local in
                     for lr in local {
                         let r = rowRange.lowerBound + lr

@@ -44,23 +44,19 @@ struct DecodeCheckOp: FlowOp {
         let start = Date()
         let nThreads = max(1, min(StepEnvironment.threads(threads), paths.count))
         var tallies = [Tally](repeating: Tally(), count: paths.count)
-        let lock = NSLock()
-        var nextShard = 0
+        let shardPaths = paths
+        let counter = ShardCounter()
         tallies.withUnsafeMutableBufferPointer { slots in
-            let slots = slots  // each shard's slot is written by one worker only
+            // Each shard's slot is written by the one worker that claimed the shard.
+            nonisolated(unsafe) let slots = slots
             DispatchQueue.concurrentPerform(iterations: nThreads) { _ in
                 let decoder = try? ImageDecoder()
                 while true {
-                    lock.lock()
-                    let i = nextShard
-                    nextShard += 1
-                    lock.unlock()
-                    if i >= paths.count { break }
-                    slots[i] = Self.check(paths[i], decoder: decoder)
-                    lock.lock()
-                    let done = nextShard
-                    lock.unlock()
-                    Progress.shared.report("decode-check shard \(min(done, paths.count))/\(paths.count)")
+                    let i = counter.claim()
+                    if i >= shardPaths.count { break }
+                    slots[i] = Self.check(shardPaths[i], decoder: decoder)
+                    let done = counter.claimed
+                    Progress.shared.report("decode-check shard \(min(done, shardPaths.count))/\(shardPaths.count)")
                 }
             }
         }
@@ -135,5 +131,27 @@ struct DecodeCheckOp: FlowOp {
         do { try Data(json.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw OpError("\(path): cannot write the report: \(error.localizedDescription)")
         }
+    }
+}
+
+/// Hands out shard indices to decode-check's workers, each index once, under a lock.
+// @unchecked: `next` is read and written only while `lock` is held.
+private final class ShardCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+
+    /// The next unclaimed index (past the end once every shard is taken).
+    func claim() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        next += 1
+        return next - 1
+    }
+
+    /// How many indices have been claimed so far.
+    var claimed: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return next
     }
 }

@@ -95,7 +95,9 @@ func readFile(_ path: String) throws -> [UInt8] {
     let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
         var filled = 0
         while filled < size {
-            let n = read(fd, buffer.baseAddress! + filled, size - filled)
+            // Never empty here, so its base address is never nil.
+            let rest = UnsafeMutableBufferPointer(rebasing: buffer[filled..<size])
+            let n = read(fd, rest.baseAddress, rest.count)
             if n < 0 { if errno == EINTR { continue }; failure = String(cString: strerror(errno)); break }
             if n == 0 { break }
             filled += n

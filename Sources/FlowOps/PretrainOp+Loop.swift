@@ -4,6 +4,8 @@ import FlowFormats
 import FlowModels
 
 /// Set by the SIGTERM handler; the loop finishes its step, checkpoints and exits 143.
+// nonisolated(unsafe): a sig_atomic_t the handler only sets (0 → 1) and the loop only reads,
+// once per step (C's signal-flag idiom); a late read delays the stop by one step at most.
 nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
 
 struct TrainingLoop {

@@ -5,7 +5,7 @@ import Foundation
 /// The channel (documented in docs/dag-language.md): flow sets FLOW_PROGRESS to the path of a
 /// file; a step appends one line of text per update ("epoch 3/10 loss 2.31"), and flow shows the
 /// last line beside the step. Any program can use it; outside flow the calls do nothing.
-public final class Progress {
+public final class Progress: Sendable {
     public static let shared = Progress()
     private let handle: FileHandle?
 

@@ -166,7 +166,8 @@ struct SynthImagesOp: FlowOp {
         var results = [Result<Sample, Error>?](repeating: nil, count: n)
         let ext = format, quality = self.quality
         results.withUnsafeMutableBufferPointer { slots in
-            let slots = slots  // disjoint indices per worker
+            // Workers write disjoint indices of `slots` (j ≡ worker mod threads).
+            nonisolated(unsafe) let slots = slots
             DispatchQueue.concurrentPerform(iterations: threads) { worker in
                 for j in stride(from: worker, to: n, by: threads) {
                     let index = first + j

@@ -1,7 +1,7 @@
 import CTurboJPEG
 
 /// The header of a JPEG stream (`tjDecompressHeader3`).
-public struct JPEGHeader: Equatable {
+public struct JPEGHeader: Equatable, Sendable {
     public var width: Int
     public var height: Int
     /// Chroma subsampling, a `TJSAMP_*` value (`TJSAMP_GRAY` = 3 for greyscale files).
@@ -11,7 +11,7 @@ public struct JPEGHeader: Equatable {
 }
 
 /// Decoded 8-bit pixels, interleaved (HWC), row-major, `channels` bytes per pixel.
-public struct JPEGPixels {
+public struct JPEGPixels: Sendable {
     public var width: Int
     public var height: Int
     public var channels: Int
@@ -84,10 +84,12 @@ public final class JPEGDecoder {
         var out = [UInt8](repeating: 0, count: head.width * head.height * channels)
         var flags = TJFLAG_ACCURATEDCT
         if strict { flags |= TJFLAG_STOPONWARNING }
-        let rc = out.withUnsafeMutableBytes { dst in
-            tjDecompress2(h, jpeg.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt(jpeg.count),
-                          dst.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                          Int32(head.width), 0, Int32(head.height), Int32(format.rawValue), Int32(flags))
+        // Neither buffer is empty: `header` refused an empty stream, and the size is positive.
+        let rc = jpeg.withMemoryRebound(to: UInt8.self) { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                tjDecompress2(h, src.baseAddress, UInt(src.count), dst.baseAddress,
+                              Int32(head.width), 0, Int32(head.height), Int32(format.rawValue), Int32(flags))
+            }
         }
         if rc != 0 {
             let error = JPEGError.last(h)

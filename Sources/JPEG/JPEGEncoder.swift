@@ -1,7 +1,7 @@
 import CTurboJPEG
 
 /// Chroma subsampling for encoding (`TJSAMP_*`).
-public struct JPEGSubsampling: RawRepresentable, Equatable {
+public struct JPEGSubsampling: RawRepresentable, Equatable, Sendable {
     public let rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
     /// No subsampling (`TJSAMP_444`).

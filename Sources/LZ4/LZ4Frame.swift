@@ -74,8 +74,10 @@ public final class DecompressionContext {
         while offset < input.count {
             var srcSize = input.count - offset
             var dstSize = buffer.count
+            // Never empty here, so its base address is never nil.
+            let rest = UnsafeRawBufferPointer(rebasing: input[offset...])
             hint = try buffer.withUnsafeMutableBytes { dst in
-                try check(LZ4F_decompress(dctx, dst.baseAddress, &dstSize, input.baseAddress! + offset, &srcSize, nil))
+                try check(LZ4F_decompress(dctx, dst.baseAddress, &dstSize, rest.baseAddress, &srcSize, nil))
             }
             offset += srcSize
             if dstSize > 0 { try buffer.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<dstSize])) } }

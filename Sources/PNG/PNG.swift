@@ -3,7 +3,7 @@ import CPNG
 /// Decoded 8-bit pixels, interleaved (HWC), row-major.
 ///
 /// `channels`: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA.
-public struct PNGPixels {
+public struct PNGPixels: Sendable {
     public var width: Int
     public var height: Int
     public var channels: Int
@@ -11,7 +11,7 @@ public struct PNGPixels {
 }
 
 /// What a PNG file holds, from its header (`png_image_begin_read_from_memory`).
-public struct PNGHeader: Equatable {
+public struct PNGHeader: Equatable, Sendable {
     public var width: Int
     public var height: Int
     /// Channels of the file's own colour model: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA

@@ -14,6 +14,15 @@ import LZ4
         #expect(try LZ4Frame.decompress(try LZ4Frame.compress([UInt8]())) == [])
     }
 
+    /// No bytes hold no frame: an error, whether whole or fed to a context in empty pieces.
+    @Test func emptyInputIsTruncated() throws {
+        #expect(throws: LZ4Error.self) { try LZ4Frame.decompress([UInt8]()) }
+        let context = try DecompressionContext()
+        var pieces = 0
+        #expect(throws: LZ4Error.self) { try context.decompress(UnsafeRawBufferPointer(start: nil, count: 0)) { _ in pieces += 1 } }
+        #expect(pieces == 0)
+    }
+
     @Test func corruptFrameThrows() throws {
         var packed = try LZ4Frame.compress(Array(repeating: UInt8(7), count: 100_000))
         packed[packed.count / 2] ^= 0xff

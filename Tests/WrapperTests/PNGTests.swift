@@ -35,6 +35,7 @@ import PNG
         #expect(error?.message.isEmpty == false)
         #expect(throws: PNGError.self) { try PNG.decode(Array("not a png".utf8)) }
         #expect(throws: PNGError.self) { try PNG.decode([]) }
+        #expect(throws: PNGError.self) { try PNG.header([]) }
     }
 
     @Test func pixelLimitIsEnforced() throws {

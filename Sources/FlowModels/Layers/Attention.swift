@@ -45,23 +45,27 @@ public struct Attention: Equatable {
         // Inference reuses one T×T scratch per worker; training keeps every probability matrix.
         var probabilities = uninitializedFloats(keepActivations ? pairs * t * t : workers * t * t)
         if workers > 1 { BLAS.setThreads(1) }
-        qkvOut.withUnsafeBufferPointer { qb in
-            context.withUnsafeMutableBufferPointer { cb in
-                probabilities.withUnsafeMutableBufferPointer { pb in
-                    let q0 = qb.baseAddress!, c0 = cb.baseAddress!, p0 = pb.baseAddress!
-                    Parallel.indexedChunks(pairs, threads: workers) { worker, range in
-                        for pair in range {
-                            let b = pair / h, head = pair % h
-                            let s = keepActivations ? p0 + pair * t * t : p0 + worker * t * t
-                            let q = q0 + b * t * 3 * d + head * hd
-                            let k = q + d
-                            let v = q + 2 * d
-                            BLAS.sgemm(.none, .transpose, m: t, n: t, k: hd, alpha: scale,
-                                       a: q, lda: 3 * d, b: k, ldb: 3 * d, beta: 0, c: s, ldc: t)
-                            FastMath.softmaxRows(s, rows: t, cols: t)
-                            BLAS.sgemm(.none, .none, m: t, n: hd, k: t,
-                                       a: s, lda: t, b: v, ldb: 3 * d,
-                                       beta: 0, c: c0 + b * t * d + head * hd, ldc: d)
+        if rows > 0 && pairs > 0 {  // otherwise there is nothing to attend over
+            qkvOut.withUnsafeBufferPointer { qb in
+                context.withUnsafeMutableBufferPointer { cb in
+                    probabilities.withUnsafeMutableBufferPointer { pb in
+                        // Each (image, head) pair reads its q, k, v columns, writes its own context
+                        // columns, and its own probabilities (training) or its worker's scratch.
+                        nonisolated(unsafe) let q0 = qb.start, c0 = cb.start, p0 = pb.start
+                        Parallel.indexedChunks(pairs, threads: workers) { worker, range in
+                            for pair in range {
+                                let b = pair / h, head = pair % h
+                                let s = keepActivations ? p0 + pair * t * t : p0 + worker * t * t
+                                let q = q0 + b * t * 3 * d + head * hd
+                                let k = q + d
+                                let v = q + 2 * d
+                                BLAS.sgemm(.none, .transpose, m: t, n: t, k: hd, alpha: scale,
+                                           a: q, lda: 3 * d, b: k, ldb: 3 * d, beta: 0, c: s, ldc: t)
+                                FastMath.softmaxRows(s, rows: t, cols: t)
+                                BLAS.sgemm(.none, .none, m: t, n: hd, k: t,
+                                           a: s, lda: t, b: v, ldb: 3 * d,
+                                           beta: 0, c: c0 + b * t * d + head * hd, ldc: d)
+                            }
                         }
                     }
                 }

@@ -13,34 +13,38 @@ extension LayerNorm {
         // Per-worker ∂γ, ∂β partial sums, added in a fixed order (deterministic).
         let workers = max(1, min(threads, rows))
         var partial = [Float](repeating: 0, count: workers * 2 * d)
-        input.withUnsafeBufferPointer { xb in
-            outputGradient.withUnsafeBufferPointer { gb in
-                dx.withUnsafeMutableBufferPointer { db in
-                    partial.withUnsafeMutableBufferPointer { pb in
-                        weight.withUnsafeBufferPointer { wb in
-                            statistics.mean.withUnsafeBufferPointer { mb in
-                                statistics.rstd.withUnsafeBufferPointer { sb in
-                                    let x0 = xb.baseAddress!, g0 = gb.baseAddress!, d0 = db.baseAddress!
-                                    let w = wb.baseAddress!, mu = mb.baseAddress!, rs = sb.baseAddress!
-                                    let p0 = pb.baseAddress!
-                                    Parallel.indexedChunks(rows, threads: workers) { worker, range in
-                                        let dGamma = p0 + worker * 2 * d, dBeta = dGamma + d
-                                        for r in range {
-                                            let x = x0 + r * d, dy = g0 + r * d, out = d0 + r * d
-                                            let m = mu[r], s = rs[r]
-                                            var sumG: Float = 0, sumGX: Float = 0
-                                            for j in 0..<d {
-                                                let xh = (x[j] - m) * s
-                                                let g = dy[j] * w[j]
-                                                sumG += g
-                                                sumGX += g * xh
-                                                dGamma[j] += dy[j] * xh
-                                                dBeta[j] += dy[j]
-                                            }
-                                            let meanG = sumG / Float(d), meanGX = sumGX / Float(d)
-                                            for j in 0..<d {
-                                                let xh = (x[j] - m) * s
-                                                out[j] = s * (dy[j] * w[j] - meanG - xh * meanGX)
+        if rows > 0 && d > 0 {
+            input.withUnsafeBufferPointer { xb in
+                outputGradient.withUnsafeBufferPointer { gb in
+                    dx.withUnsafeMutableBufferPointer { db in
+                        partial.withUnsafeMutableBufferPointer { pb in
+                            weight.withUnsafeBufferPointer { wb in
+                                statistics.mean.withUnsafeBufferPointer { mb in
+                                    statistics.rstd.withUnsafeBufferPointer { sb in
+                                        // Each chunk of rows reads its rows of the inputs, writes its own
+                                        // rows of `d0`, and sums into its worker's slice of `p0`.
+                                        nonisolated(unsafe) let x0 = xb.start, g0 = gb.start, d0 = db.start
+                                        nonisolated(unsafe) let w = wb.start, mu = mb.start, rs = sb.start
+                                        nonisolated(unsafe) let p0 = pb.start
+                                        Parallel.indexedChunks(rows, threads: workers) { worker, range in
+                                            let dGamma = p0 + worker * 2 * d, dBeta = dGamma + d
+                                            for r in range {
+                                                let x = x0 + r * d, dy = g0 + r * d, out = d0 + r * d
+                                                let m = mu[r], s = rs[r]
+                                                var sumG: Float = 0, sumGX: Float = 0
+                                                for j in 0..<d {
+                                                    let xh = (x[j] - m) * s
+                                                    let g = dy[j] * w[j]
+                                                    sumG += g
+                                                    sumGX += g * xh
+                                                    dGamma[j] += dy[j] * xh
+                                                    dBeta[j] += dy[j]
+                                                }
+                                                let meanG = sumG / Float(d), meanGX = sumGX / Float(d)
+                                                for j in 0..<d {
+                                                    let xh = (x[j] - m) * s
+                                                    out[j] = s * (dy[j] * w[j] - meanG - xh * meanGX)
+                                                }
                                             }
                                         }
                                     }

@@ -36,31 +36,35 @@ public struct LayerNorm: Equatable {
         var rstd = uninitializedFloats(rows)
         let d = dim
         let eps = eps
-        input.withUnsafeBufferPointer { xb in
-            output.withUnsafeMutableBufferPointer { yb in
-                mean.withUnsafeMutableBufferPointer { mb in
-                    rstd.withUnsafeMutableBufferPointer { sb in
-                        weight.withUnsafeBufferPointer { gb in
-                            bias.withUnsafeBufferPointer { bb in
-                                let x = xb.baseAddress!, y = yb.baseAddress!
-                                let m = mb.baseAddress!, s = sb.baseAddress!
-                                let g = gb.baseAddress!, b = bb.baseAddress!
-                                Parallel.chunks(rows, threads: threads) { range in
-                                    for r in range {
-                                        let row = x + r * d
-                                        var sum: Float = 0
-                                        for j in 0..<d { sum += row[j] }
-                                        let mu = sum / Float(d)
-                                        var sq: Float = 0
-                                        for j in 0..<d {
-                                            let c = row[j] - mu
-                                            sq += c * c
+        if rows > 0 && d > 0 {
+            input.withUnsafeBufferPointer { xb in
+                output.withUnsafeMutableBufferPointer { yb in
+                    mean.withUnsafeMutableBufferPointer { mb in
+                        rstd.withUnsafeMutableBufferPointer { sb in
+                            weight.withUnsafeBufferPointer { gb in
+                                bias.withUnsafeBufferPointer { bb in
+                                    // Each chunk of rows reads its rows of `x` and the shared γ, β, and
+                                    // writes its own rows of `y`, `m` and `s`.
+                                    nonisolated(unsafe) let x = xb.start, y = yb.start
+                                    nonisolated(unsafe) let m = mb.start, s = sb.start
+                                    nonisolated(unsafe) let g = gb.start, b = bb.start
+                                    Parallel.chunks(rows, threads: threads) { range in
+                                        for r in range {
+                                            let row = x + r * d
+                                            var sum: Float = 0
+                                            for j in 0..<d { sum += row[j] }
+                                            let mu = sum / Float(d)
+                                            var sq: Float = 0
+                                            for j in 0..<d {
+                                                let c = row[j] - mu
+                                                sq += c * c
+                                            }
+                                            let inv = 1 / (sq / Float(d) + eps).squareRoot()
+                                            m[r] = mu
+                                            s[r] = inv
+                                            let out = y + r * d
+                                            for j in 0..<d { out[j] = (row[j] - mu) * inv * g[j] + b[j] }
                                         }
-                                        let inv = 1 / (sq / Float(d) + eps).squareRoot()
-                                        m[r] = mu
-                                        s[r] = inv
-                                        let out = y + r * d
-                                        for j in 0..<d { out[j] = (row[j] - mu) * inv * g[j] + b[j] }
                                     }
                                 }
                             }

@@ -18,7 +18,7 @@ extension Linear {
              beta: 1, &gradients.weight, Block(ld: i))
         outputGradient.withUnsafeBufferPointer { gb in
             gradients.bias.withUnsafeMutableBufferPointer { bb in
-                let g = gb.baseAddress!, b = bb.baseAddress!
+                let g = gb.start, b = bb.start  // rows > 0 here
                 for r in 0..<rows {
                     let row = g + r * o
                     for j in 0..<o { b[j] += row[j] }

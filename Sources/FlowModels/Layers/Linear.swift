@@ -32,9 +32,10 @@ public struct Linear: Equatable {
     public func forward(_ input: [Float], rows: Int) -> [Float] {
         precondition(input.count == rows * inFeatures, "Linear: input is not [\(rows), \(inFeatures)]")
         var output = uninitializedFloats(rows * outFeatures)
+        if rows == 0 { return output }
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                forward(x.baseAddress!, rows: rows, into: y.baseAddress!)
+                forward(x.start, rows: rows, into: y.start)
             }
         }
         return output
@@ -44,11 +45,11 @@ public struct Linear: Equatable {
     func forward(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>) {
         if rows == 0 { return }
         bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows { (output + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
+            for r in 0..<rows { (output + r * outFeatures).update(from: b.start, count: outFeatures) }
         }
         weight.withUnsafeBufferPointer { w in
             BLAS.sgemm(.none, .transpose, m: rows, n: outFeatures, k: inFeatures,
-                       a: input, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
+                       a: input, lda: inFeatures, b: w.start, ldb: inFeatures,
                        beta: 1, c: output, ldc: outFeatures)
         }
     }

@@ -15,17 +15,20 @@ extension MLP {
         let count = pre.count
         var hidden = uninitializedFloats(count)   // GELU(pre), fc2's input
         var slope = uninitializedFloats(count)    // GELU'(pre)
-        pre.withUnsafeBufferPointer { pb in
-            hidden.withUnsafeMutableBufferPointer { hb in
-                slope.withUnsafeMutableBufferPointer { sb in
-                    let p = pb.baseAddress!, h = hb.baseAddress!, s = sb.baseAddress!
-                    Parallel.chunks(count, threads: threads) { range in
-                        for i in range {
-                            // One erf for both: Φ(x) = ½(1 + erf(x/√2)), GELU = x·Φ, GELU' = Φ + x·φ.
-                            let x = p[i]
-                            let e = FastMath.erf(x * 0.707_106_781_186_547_6)
-                            h[i] = 0.5 * x * (1 + e)   // the same expression as FastMath.gelu
-                            s[i] = 0.5 * (1 + e) + x * 0.398_942_280_401_432_7 * FastMath.exp(-0.5 * x * x)
+        if count > 0 {
+            pre.withUnsafeBufferPointer { pb in
+                hidden.withUnsafeMutableBufferPointer { hb in
+                    slope.withUnsafeMutableBufferPointer { sb in
+                        // Each chunk reads its own range of `p` and writes that range of `h` and `s`.
+                        nonisolated(unsafe) let p = pb.start, h = hb.start, s = sb.start
+                        Parallel.chunks(count, threads: threads) { range in
+                            for i in range {
+                                // One erf for both: Φ(x) = ½(1 + erf(x/√2)), GELU = x·Φ, GELU' = Φ + x·φ.
+                                let x = p[i]
+                                let e = FastMath.erf(x * 0.707_106_781_186_547_6)
+                                h[i] = 0.5 * x * (1 + e)   // the same expression as FastMath.gelu
+                                s[i] = 0.5 * (1 + e) + x * 0.398_942_280_401_432_7 * FastMath.exp(-0.5 * x * x)
+                            }
                         }
                     }
                 }
@@ -35,8 +38,7 @@ extension MLP {
                                    gradients: &gradients.fc2)!
         dHidden.withUnsafeMutableBufferPointer { db in
             slope.withUnsafeBufferPointer { sb in
-                let dp = db.baseAddress!, sp = sb.baseAddress!
-                for i in 0..<count { dp[i] *= sp[i] }
+                for i in 0..<count { db[i] *= sb[i] }
             }
         }
         return fc1.backward(input: input, outputGradient: dHidden, rows: rows, gradients: &gradients.fc1)!

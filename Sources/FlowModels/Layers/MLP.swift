@@ -19,10 +19,13 @@ public struct MLP: Equatable {
         var hidden = fc1.forward(input, rows: rows)
         let saved = keepActivations ? Activations(preActivation: hidden) : nil
         let count = hidden.count
-        hidden.withUnsafeMutableBufferPointer { hb in
-            let p = hb.baseAddress!
-            Parallel.chunks(count, threads: threads) { range in
-                FastMath.gelu(p + range.lowerBound, count: range.count)
+        if count > 0 {
+            hidden.withUnsafeMutableBufferPointer { hb in
+                // Each chunk applies GELU to its own range of `p`.
+                nonisolated(unsafe) let p = hb.start
+                Parallel.chunks(count, threads: threads) { range in
+                    FastMath.gelu(p + range.lowerBound, count: range.count)
+                }
             }
         }
         return (fc2.forward(hidden, rows: rows), saved)

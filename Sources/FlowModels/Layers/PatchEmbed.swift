@@ -22,9 +22,10 @@ public struct PatchEmbed: Equatable {
         let gh = height / p, gw = width / p
         let cols = c * p * p
         var out = uninitializedFloats(batch * gh * gw * cols)
+        if out.isEmpty { return out }  // no images, or none as large as a patch
         images.withUnsafeBufferPointer { ib in
             out.withUnsafeMutableBufferPointer { ob in
-                let src = ib.baseAddress!, dst = ob.baseAddress!
+                let src = ib.start, dst = ob.start
                 for b in 0..<batch {
                     for gy in 0..<gh {
                         for gx in 0..<gw {

@@ -83,12 +83,13 @@ public struct ViTBlock: Equatable {
     /// x += γ ⊙ y, row by row (γ = 1 when nil).
     static func addScaled(_ x: inout [Float], _ y: [Float], gamma: [Float]?, dim: Int) {
         let count = x.count
+        if count == 0 { return }
         x.withUnsafeMutableBufferPointer { xb in
             y.withUnsafeBufferPointer { yb in
-                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                let xp = xb.start, yp = yb.start
                 if let gamma {
                     gamma.withUnsafeBufferPointer { gb in
-                        let g = gb.baseAddress!
+                        let g = gb.start
                         for r in 0..<(count / dim) {
                             let xr = xp + r * dim, yr = yp + r * dim
                             for j in 0..<dim { xr[j] += g[j] * yr[j] }

@@ -28,6 +28,7 @@ public struct DINOLoss: Equatable, Sendable {
     ///   crop-major, rows in the same sample order.
     public func evaluate(student: Matrix, teacher: Matrix) throws -> LossResult {
         let k = student.cols
+        guard k > 0 else { throw ModelError("DINO loss: the logits have no prototypes") }
         guard teacher.cols == k else {
             throw ModelError("DINO loss: student logits have \(k) prototypes, teacher targets \(teacher.cols)")
         }
@@ -54,8 +55,8 @@ public struct DINOLoss: Equatable, Sendable {
                             for r in 0..<b {
                                 let srow = (j * b + r) * k, trow = (i * b + r) * k
                                 total += SoftCrossEntropy.accumulate(
-                                    student: s.baseAddress! + srow, teacher: t.baseAddress! + trow, count: k,
-                                    temperature: studentTemperature, weight: weight, gradient: g.baseAddress! + srow)
+                                    student: s.start + srow, teacher: t.start + trow, count: k,
+                                    temperature: studentTemperature, weight: weight, gradient: g.start + srow)
                             }
                         }
                     }

@@ -28,6 +28,7 @@ public struct iBOTPatchLoss: Equatable, Sendable {
             throw ModelError("iBOT loss: \(m) masked patches but \(patchImages.count) image indices")
         }
         guard images > 0 else { throw ModelError("iBOT loss: the batch has no global-crop images") }
+        guard k > 0 else { throw ModelError("iBOT loss: the logits have no prototypes") }
         var perImage = [Int](repeating: 0, count: images)
         for (row, image) in patchImages.enumerated() {
             guard image >= 0 && image < images else {
@@ -43,8 +44,8 @@ public struct iBOTPatchLoss: Equatable, Sendable {
                     for r in 0..<m {
                         let weight = 1 / (Double(max(perImage[patchImages[r]], 1)) * Double(images))
                         total += SoftCrossEntropy.accumulate(
-                            student: s.baseAddress! + r * k, teacher: t.baseAddress! + r * k, count: k,
-                            temperature: studentTemperature, weight: weight, gradient: g.baseAddress! + r * k)
+                            student: s.start + r * k, teacher: t.start + r * k, count: k,
+                            temperature: studentTemperature, weight: weight, gradient: g.start + r * k)
                     }
                 }
             }

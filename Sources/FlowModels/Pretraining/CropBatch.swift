@@ -30,17 +30,19 @@ public struct CropBatch {
         globals.withUnsafeMutableBufferPointer { gp in
             locals.withUnsafeMutableBufferPointer { lp in
                 // Each image writes only its own rows: the workers never touch the same floats.
-                nonisolated(unsafe) let gBase = gp.baseAddress!, lBase = lp.baseAddress
+                nonisolated(unsafe) let globalsOut = gp, localsOut = lp
                 let parts = max(1, min(threads, b))
                 DispatchQueue.concurrentPerform(iterations: parts) { part in
                     for i in (b * part / parts)..<(b * (part + 1) / parts) {
                         var rng = AugmentRNG(seed: seed, index: UInt64(firstIndex + i))
                         let views = multiCrop(images[i], rng: &rng)
                         for (c, v) in views.globals.enumerated() {
-                            (gBase + (c * b + i) * gSize).update(from: v.data, count: gSize)
+                            let start = (c * b + i) * gSize
+                            _ = globalsOut[start..<(start + gSize)].update(fromContentsOf: v.data)
                         }
                         for (c, v) in views.locals.enumerated() {
-                            (lBase! + (c * b + i) * sSize).update(from: v.data, count: sSize)
+                            let start = (c * b + i) * sSize
+                            _ = localsOut[start..<(start + sSize)].update(fromContentsOf: v.data)
                         }
                     }
                 }

@@ -119,7 +119,9 @@ public enum TrainingCheckpoint {
         var written = 0
         let ok: Bool = bytes.withUnsafeBytes { raw in
             while written < raw.count {
-                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                // Never empty here, so its base address is never nil.
+                let rest = UnsafeRawBufferPointer(rebasing: raw[written...])
+                let n = write(fd, rest.baseAddress, rest.count)
                 if n < 0 { if errno == EINTR { continue }; return false }
                 written += n
             }

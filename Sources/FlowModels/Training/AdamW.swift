@@ -67,15 +67,17 @@ public struct AdamW: Equatable {
             let rate = learningRate(info, lr: lr, lastLayerLR: lastLayerLR)
             let shrink = 1 - rate * (info.weightDecay ? weightDecay : 0)
             let n = values.count
-            values.withUnsafeMutableBufferPointer { pb in
-                m.withUnsafeMutableBufferPointer { mb in
-                    v.withUnsafeMutableBufferPointer { vb in
-                        g.withUnsafeBufferPointer { gb in
-                            let p = pb.baseAddress!, m = mb.baseAddress!, v = vb.baseAddress!, g = gb.baseAddress!
-                            for i in 0..<n {
-                                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                p[i] = p[i] * shrink - rate * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+            if n > 0 {
+                values.withUnsafeMutableBufferPointer { pb in
+                    m.withUnsafeMutableBufferPointer { mb in
+                        v.withUnsafeMutableBufferPointer { vb in
+                            g.withUnsafeBufferPointer { gb in
+                                let p = pb.start, m = mb.start, v = vb.start, g = gb.start
+                                for i in 0..<n {
+                                    m[i] = b1 * m[i] + (1 - b1) * g[i]
+                                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                                    p[i] = p[i] * shrink - rate * (m[i] / c1) / ((v[i] / c2).squareRoot() + eps)
+                                }
                             }
                         }
                     }
