@@ -40,6 +40,13 @@ public struct TransferProgress: Sendable, Hashable {
     public var bytesTotal: Int64
     public var transfersDone: Int
     public var transfersTotal: Int
+
+    public init(bytesDone: Int64, bytesTotal: Int64, transfersDone: Int, transfersTotal: Int) {
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+        self.transfersDone = transfersDone
+        self.transfersTotal = transfersTotal
+    }
 }
 
 /// A client for a flow remote cache over HTTP(S), laid out as Bazel's: `cas/<digest>` holds
