@@ -89,7 +89,7 @@ extension HTTPClient {
             guard let reason = downReason else { return }
             for (easy, t) in active {
                 curl_multi_remove_handle(multi, easy)
-                _ = t.endAttempt(CURLE_ABORTED_BY_CALLBACK, configuration)
+                t.endAttempt()
                 finish(t, .failure(t.error(.remoteDown, "since: \(reason)")))
             }
             active = [:]
@@ -134,6 +134,13 @@ extension HTTPClient {
                     curl_multi_remove_handle(multi, easy)
                     ended(t, code)
                 }
+            }
+            let checked = clock.now
+            for (easy, t) in active where t.hasStalled(now: checked, limit: configuration.stallTimeout) {
+                curl_multi_remove_handle(multi, easy)
+                active[easy] = nil
+                t.endAttempt()
+                retryOrFail(t, t.error(.stalled, "nothing moved for \(configuration.stallTimeout)"))
             }
             if downReason != nil { abandonAll() }
             report(force: false)

@@ -48,6 +48,9 @@ final class Transfer {
     private var tooLarge = false
     /// The destination was opened (and so truncated) by an attempt: it is ours to remove.
     private var wroteDestination = false
+    /// When a byte last moved (header or body, either way), or when the request was seen sent;
+    /// nil until then, while `connectTimeout` applies.
+    private var lastActivity: ContinuousClock.Instant?
 
     init(index: Int, method: Method, path: String, url: String, sink: Sink = .discard, source: Source = .none,
          maxDataSize: Int) {
@@ -92,6 +95,7 @@ final class Transfer {
         uploadOffset = 0
         localErrno = 0
         tooLarge = false
+        lastActivity = nil
         errorBuffer[0] = 0
         switch sink {
         case .file(let destination):
@@ -158,6 +162,13 @@ final class Transfer {
             guard let me else { return 0 }
             return Unmanaged<Transfer>.fromOpaque(me).takeUnretainedValue().receive(buffer, size * count)
         }
+        // Headers count as activity for the stall check.
+        _ = flow_curl_setopt_pointer(h, CURLOPT_HEADERDATA, me)
+        _ = flow_curl_setopt_data_callback(h, CURLOPT_HEADERFUNCTION) { _, size, count, me in
+            guard let me else { return 0 }
+            Unmanaged<Transfer>.fromOpaque(me).takeUnretainedValue().lastActivity = .now
+            return size * count
+        }
         switch method {
         case .head:
             _ = flow_curl_setopt_long(h, CURLOPT_NOBODY, 1)
@@ -189,6 +200,7 @@ final class Transfer {
     /// A piece of a response body. Only a 2xx body is kept: an error page or a redirect's body
     /// must not end up in the caller's file.
     private func receive(_ buffer: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
+        lastActivity = .now
         guard (200..<300).contains(responseCode), count > 0 else { return count }
         guard let buffer else { return 0 }
         switch sink {
@@ -212,6 +224,7 @@ final class Transfer {
 
     /// Fills curl's buffer with the next piece of the body to upload.
     private func send(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int {
+        lastActivity = .now
         guard let buffer else { return flow_CURL_READFUNC_ABORT }
         switch source {
         case .none:
@@ -334,9 +347,22 @@ final class Transfer {
         }
     }
 
+    /// Whether nothing moved for `limit` since the request went out. curl's own low-speed check
+    /// averages over several seconds, so a stall right after a burst would be seen late.
+    func hasStalled(now: ContinuousClock.Instant, limit: Duration) -> Bool {
+        guard let easy else { return false }
+        guard let last = lastActivity else {
+            var requestSize = 0
+            _ = flow_curl_getinfo_long(easy, CURLINFO_REQUEST_SIZE, &requestSize)
+            if requestSize > 0 { lastActivity = now }
+            return false
+        }
+        return now - last > limit
+    }
+
     /// Frees the easy handle and the header list and closes the file; harmless twice.
     /// The caller has taken the handle out of the multi handle first.
-    private func endAttempt() {
+    func endAttempt() {
         if let easy { curl_easy_cleanup(easy) }
         easy = nil
         if let headers { curl_slist_free_all(headers) }

@@ -98,8 +98,14 @@ import Testing
 
         // nginx sends /elsewhere/cas/D to the other port, which logs the Authorization it gets.
         #expect(try client.getData("elsewhere/cas/" + digest) == Data("object".utf8))
-        let log = try String(contentsOfFile: nginx.otherLog, encoding: .utf8)
-        let line = log.split(separator: "\n").first { $0.contains("/cas/" + digest) }
+        // nginx logs a request after answering it: wait for the line.
+        var log = ""
+        var line: Substring?
+        for _ in 0..<100 where line == nil {
+            log = (try? String(contentsOfFile: nginx.otherLog, encoding: .utf8)) ?? ""
+            line = log.split(separator: "\n").first { $0.contains("/cas/" + digest) }
+            if line == nil { usleep(20_000) }
+        }
         #expect(line == "GET /cas/\(digest) authorization=[-]", "\(log)")
         #expect(!log.contains(nginx.token))
     }
