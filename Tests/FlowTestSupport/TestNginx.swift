@@ -16,6 +16,10 @@ public enum TestNginx {
         /// A second origin (another port) over the same files, which logs the Authorization
         /// header of each request to `otherLog`.
         public var otherURL: String
+        /// `https://127.0.0.1:PORT`, HTTP/2, wants the bearer token; logs each request's protocol
+        /// and connection number to `tlsLog`. Its certificate is self-signed: trust `caBundle`.
+        public var tlsURL: String
+        public var caBundle: String
         public var token: String
         public var user: String
         public var password: String
@@ -23,6 +27,7 @@ public enum TestNginx {
         public var directory: String
         public var root: String { directory + "/root" }
         public var otherLog: String { directory + "/logs/other.log" }
+        public var tlsLog: String { directory + "/logs/tls.log" }
         public var port: UInt16 { UInt16(url.split(separator: ":").last.flatMap { Int($0) } ?? 0) }
     }
 
@@ -61,10 +66,10 @@ public enum TestNginx {
             }
             try? FileManager.default.removeItem(atPath: dir + ".out")
         }
-        guard let url = fields["url"], let other = fields["other_url"] else {
+        guard let url = fields["url"], let other = fields["other_url"], let tls = fields["tls_url"], let ca = fields["ca"] else {
             return .failure(.init(reason: "tests/nginx/start.sh printed no URL"))
         }
-        return .success(Server(url: url, otherURL: other, token: fields["token"] ?? "", user: fields["user"] ?? "",
+        return .success(Server(url: url, otherURL: other, tlsURL: tls, caBundle: ca, token: fields["token"] ?? "", user: fields["user"] ?? "",
                                password: fields["password"] ?? "", directory: dir))
     }()
 
