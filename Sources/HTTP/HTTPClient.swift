@@ -55,8 +55,9 @@ public struct TransferProgress: Sendable, Hashable {
 /// Each batch call runs all its transfers at once over curl's multi interface, at most
 /// `maxParallelTransfers` in flight, multiplexed over HTTP/2 where the server offers it, and
 /// returns one result per request, in order. It blocks the calling thread, and calls `progress`
-/// and `verify` on it. Batches from several threads are safe but run one after another: they
-/// share one connection pool, kept from batch to batch.
+/// (at most every 100 ms, and once at the end) and `verify` on it; neither may start a batch on
+/// the same client, which would wait for itself. Batches from several threads are safe but run
+/// one after another: they share one connection pool, kept from batch to batch.
 ///
 /// Transient failures are retried with exponential backoff (`RetryPolicy`). After
 /// `circuitBreakerThreshold` transfers in a row failed on the remote's side, the remote is down
