@@ -5,7 +5,8 @@ SWIFT      ?= swift
 CONFIG     ?= release
 FLOW       := .build/$(CONFIG)/flow
 DEBIAN_PKGS := libxxhash-dev xxhash liblz4-dev lz4 libsqlite3-dev libarchive-dev libturbojpeg0-dev \
-               libpng-dev libopenblas-dev pkg-config slurm-wlm munge
+               libpng-dev libopenblas-dev pkg-config slurm-wlm munge \
+               libcurl4-openssl-dev nginx openssl
 DAG        ?= workflows/pretrain.dag
 
 .PHONY: all deps build run test bench fuzz soak report-check clean reference-check

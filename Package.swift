@@ -31,6 +31,7 @@ let package = Package(
         systemLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
         systemLibrary("CPNG", pkgConfig: "libpng", apt: "libpng-dev"),
         systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
+        systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
         // fork/exec with a new process group and a parent-death signal: not expressible with posix_spawn.
         .target(name: "CSpawn"),
         .target(name: "CKernels"),
@@ -43,12 +44,14 @@ let package = Package(
         .target(name: "JPEG", dependencies: ["CTurboJPEG"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "PNG", dependencies: ["CPNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "BLAS", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The remote cache's transport: HEAD/GET/PUT batches over curl's multi interface.
+        .target(name: "HTTP", dependencies: ["CCurl"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // The engine: .dag language, workflow model, keys, staleness, planning, scheduling.
         // No file system or process calls: it sees the world through protocols.
         .target(name: "FlowCore", dependencies: ["XXHash"]),
         // The engine's POSIX side: files and hashing, the cache, the journal, the local executor.
-        .target(name: "FlowRuntime", dependencies: ["FlowCore", "XXHash", "LZ4", "SQLite", "CSpawn"]),
+        .target(name: "FlowRuntime", dependencies: ["FlowCore", "XXHash", "LZ4", "SQLite", "CSpawn", "HTTP"]),
 
         // Artifacts: .npy, safetensors, WebDataset shards, images.
         .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -85,6 +88,8 @@ let package = Package(
         .testTarget(name: "FlowFormatsTests", dependencies: ["FlowFormats", "FlowTestSupport"]),
         .testTarget(name: "FlowNumericsTests", dependencies: ["FlowNumerics", "FlowTestSupport"]),
         .testTarget(name: "FlowModelsTests", dependencies: ["FlowModels", "FlowTestSupport"], exclude: ["Fixtures"]),
+        // Against a real nginx (tests/nginx) and a fault-injecting proxy in front of it.
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "FlowTestSupport"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "FlowEndToEndTests", dependencies: ["FlowTestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
