@@ -12,7 +12,7 @@ public struct FlowCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [RunCommand.self, StatusCommand.self, ExplainCommand.self, RunsCommand.self, LogCommand.self]
             + FlowCommand.reportCommands + FlowCommand.reproCommands
-            + [MetricsCommand.self, CleanCommand.self, VerifyCommand.self, GCCommand.self, HashCommand.self, OpCommand.self, ExecCommand.self]
+            + [PushCommand.self, PullCommand.self, MetricsCommand.self, CleanCommand.self, VerifyCommand.self, GCCommand.self, HashCommand.self, OpCommand.self, ExecCommand.self]
     )
 
     public init() {}

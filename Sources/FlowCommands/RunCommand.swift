@@ -16,6 +16,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var workspace: WorkspaceOptions
     @OptionGroup var workflow: WorkflowArguments
+    @OptionGroup var remoteOptions: RemoteOptions
 
     @Option(name: [.customShort("j", allowingJoined: true), .customLong("jobs")],
             help: "Run at most N steps at once (default: the number of cores).")
@@ -73,9 +74,11 @@ struct RunCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
-        if !dryRun && force.isEmpty && FreshPath.noopRun(workspace, workflow, quiet: quiet) { return }
+        if !dryRun && force.isEmpty && !remoteOptions.hasUploadsToFinish(root: workspace.root)
+            && FreshPath.noopRun(workspace, workflow, quiet: quiet) { return }
         try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
+        context.remote = try remoteOptions.connect(context, root: workspace.root)
         let (wf, file) = try workflow.load(context)
         var options = RunOptions()
         options.targets = try workflow.targetIDs(wf)

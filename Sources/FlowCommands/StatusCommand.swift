@@ -12,6 +12,7 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var workspace: WorkspaceOptions
     @OptionGroup var workflow: WorkflowArguments
+    @OptionGroup var remoteOptions: RemoteOptions
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
@@ -29,6 +30,7 @@ struct StatusCommand: ParsableCommand {
         }
         try workflow.requireWorkflow(root: workspace.root)
         let context = try workspace.context()
+        context.remote = try remoteOptions.connect(context, root: workspace.root)
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
         let loaded = try workflow.load(context).0
@@ -172,6 +174,9 @@ enum Format {
         if s < 7200 { return String(format: "%.0fm%02.0fs", (s / 60).rounded(.down), s.truncatingRemainder(dividingBy: 60)) }
         return String(format: "%.0fh%02.0fm", (s / 3600).rounded(.down), (s.truncatingRemainder(dividingBy: 3600) / 60).rounded(.down))
     }
+
+    /// "1 result", "3 results".
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
     static func bytes(_ n: Int64) -> String {
         let units = ["B", "KB", "MB", "GB", "TB"]

@@ -79,7 +79,7 @@ public final class RemoteResults: @unchecked Sendable {
         do { manifest = try actions.manifest(for: key) } catch { fail("looking up \(step.name)", error); return nil }
         guard let manifest else { return nil }
         if let reason = manifest.problem(declared: step.outputs) {
-            warn("remote cache: the result of \(step.name) is not usable (\(reason)); ignored")
+            fail("the result of \(step.name) is not usable", UnusableRemoteManifest(reason: reason))
             return nil
         }
         guard manifest.key == key.hex else { return nil }
@@ -106,7 +106,7 @@ public final class RemoteResults: @unchecked Sendable {
             case .success(nil): continue
             case .success(let m?):
                 if let reason = m.problem(declared: step.outputs) {
-                    warn("remote cache: the result of \(step.name) is not usable (\(reason)); ignored")
+                    fail("the result of \(step.name) is not usable", UnusableRemoteManifest(reason: reason))
                 } else if m.key == key.hex {
                     found[key] = m
                 }
@@ -141,24 +141,69 @@ public final class RemoteResults: @unchecked Sendable {
         return (results, moved)
     }
 
-    /// Uploads a result in the background (see `pushAll`).
+    /// Uploads a result in the background (see `pushAll`). One that cannot be uploaded now (the
+    /// remote is down) is remembered in `pending`, and the next run that writes uploads it.
     public func upload(_ manifest: Manifest, key: Digest128) {
         guard mode.uploads else { return }
         group.enter()
         queue.async { [self] in
             defer { group.leave() }
-            guard !isDown else { return }
-            let moved = pushAll([(key, manifest)])
+            let moved = isDown ? Moved() : pushAll([(key, manifest)])
             lock.lock()
             uploads.results += moved.results; uploads.objects += moved.objects; uploads.bytes += moved.bytes
             uploads.failed += 1 - moved.results
+            if moved.results == 0 { pendingKeys.insert(key) } else { pendingKeys.remove(key) }
             lock.unlock()
         }
     }
 
-    /// Waits for every upload started so far; what was uploaded.
+    /// Where the keys of results not yet uploaded are kept between runs (`.flow/remote-pending`);
+    /// nil keeps them only for this process.
+    public var pendingFile: String?
+    var pendingKeys = Set<Digest128>()
+
+    /// The results an earlier run could not upload, read from `pendingFile`.
+    public func loadPending() -> [Digest128] {
+        guard let pendingFile, let bytes = try? FileIO.readAll(pendingFile, sizeHint: 0) else { return [] }
+        let keys = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { Digest128(hex: String($0)) }
+        lock.lock(); pendingKeys.formUnion(keys); lock.unlock()
+        return keys
+    }
+
+    /// Uploads, in the background, the results an earlier run could not, that the local cache holds.
+    public func uploadPending() {
+        guard mode.uploads else { return }
+        for key in loadPending() {
+            if let manifest = localActions.manifest(for: key) { upload(manifest, key: key) } else { forget(key) }
+        }
+    }
+
+    func forget(_ key: Digest128) {
+        lock.lock(); pendingKeys.remove(key); lock.unlock()
+    }
+
+    /// Writes `pendingFile` as it now stands (removed when nothing is pending).
+    public func savePending() {
+        guard let pendingFile else { return }
+        lock.lock()
+        let keys = pendingKeys.map(\.hex).sorted()
+        lock.unlock()
+        if keys.isEmpty {
+            unlink(pendingFile)
+        } else {
+            try? AtomicFile.write(Array((keys.joined(separator: "\n") + "\n").utf8), to: pendingFile)
+        }
+    }
+
+    /// Whether an earlier run left results to upload (a run then cannot be a no-op).
+    public static func hasPending(_ pendingFile: String) -> Bool {
+        FileStat.of(pendingFile) != nil
+    }
+
+    /// Waits for every upload started so far, and saves what is still to upload; what was uploaded.
     public func finishUploads() -> UploadTally {
         group.wait()
+        savePending()
         lock.lock(); defer { lock.unlock() }
         return uploads
     }
@@ -206,6 +251,7 @@ public final class RemoteResults: @unchecked Sendable {
         let complete = results.filter { !$0.manifest.objectDigests.contains(where: lost.contains) }
         let notStored = actions.put(complete)
         if let (k, e) = notStored.first { fail("uploading the result \(k.hex)", e) }
+        for r in complete where notStored[r.key] == nil { forget(r.key) }
         moved.results = complete.count - notStored.count
         return moved
     }
@@ -226,4 +272,10 @@ extension ObjectStore {
         try restore(digest, to: tmp, executable: false, link: .copy)
         return (tmp, true)
     }
+}
+
+/// A manifest on the remote that fails the checks every manifest read from a cache must pass.
+public struct UnusableRemoteManifest: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "its manifest is damaged or unsafe (\(reason)); it was not used" }
 }
