@@ -50,8 +50,10 @@ struct BuiltinOps: OpCatalog {
             // inputs may not exist yet when the workflow is loaded.
             return nil
         } catch {
+            // A request for help or a version is no error, whatever ArgumentParser prints for it.
+            if type.exitCode(for: error) == .success { return nil }
             let message = type.message(for: error)
-            if message.isEmpty || message.hasPrefix("OVERVIEW") || message.hasPrefix("USAGE") { return nil }
+            if message.isEmpty { return nil }
             return message.split(separator: "\n").first.map(String.init) ?? message
         }
     }

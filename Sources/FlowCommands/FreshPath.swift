@@ -49,7 +49,7 @@ extension FreshPath {
               let run = try? state.beginRun(command: CommandLine.arguments.joined(separator: " "), dag: arguments.file(root: workspace.root),
                                             variables: (try? arguments.variableOverrides()) ?? [:]) else { return false }
         let summary = "\(snapshot.stepCount) cached"
-        try? state.endRun(run, status: "succeeded", summary: summary)
+        try? state.endRun(run, status: .succeeded, summary: summary)
         withExtendedLifetime(lock) {}
         if !quiet {
             // As the full path prints it: timestamped unless on a terminal.

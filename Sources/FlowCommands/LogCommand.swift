@@ -34,7 +34,7 @@ struct LogCommand: ParsableCommand {
         let result = try context.state.workspaceResult(step: step)
         let record = result?.record
         // A failure after the result in the workspace: what the user wants to read first.
-        if let (run, entry) = latest, ["failed", "interrupted"].contains(entry.state), run > (record?.runID ?? 0), try show(entry, run: run) {
+        if let (run, entry) = latest, [.failed, .interrupted].contains(entry.state), run > (record?.runID ?? 0), try show(entry, run: run) {
             return
         }
         if let record, let (bytes, host) = context.cachedLog(ofResult: record.key) {

@@ -21,11 +21,11 @@ struct RunsCommand: ParsableCommand {
         print("RUN   STARTED              DURATION  OUTCOME      STEPS")
         for r in runs {
             var status = r.status
-            if status == "running" && !(live && r.id == runs.first?.id) { status = "interrupted" }
+            if status == .running && !(live && r.id == runs.first?.id) { status = .interrupted }
             let duration = r.endedAt.map { Format.duration($0.timeIntervalSince(r.startedAt)) } ?? "-"
-            let steps = r.summary.isEmpty && status == "interrupted"
+            let steps = r.summary.isEmpty && status == .interrupted
                 ? ((try? context.state.steps(ofRun: r.id))?.count).map { "\($0) steps journaled" } ?? "" : r.summary
-            print(pad(String(r.id), 5) + " " + f.string(from: r.startedAt) + "  " + pad(duration, 8) + "  " + pad(status, 11) + "  " + steps)
+            print(pad(String(r.id), 5) + " " + f.string(from: r.startedAt) + "  " + pad(duration, 8) + "  " + pad(status.rawValue, 11) + "  " + steps)
         }
     }
 }

@@ -100,10 +100,10 @@ struct StatusCommand: ParsableCommand {
     }
 
     func printLiveRun(_ context: RunContext) {
-        guard let last = try? context.state.runs(limit: 1).first, last.status == "running" else { return }
+        guard let last = try? context.state.runs(limit: 1).first, last.status == .running else { return }
         let live = WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
         let steps = (try? context.state.steps(ofRun: last.id)) ?? []
-        let inFlight = steps.filter { $0.state == "running" }.map(\.step)
+        let inFlight = steps.filter { $0.state == .running }.map(\.step)
         if live {
             print("run \(last.id) in progress (\(WorkspaceLock.holder(stateDirectory: context.stateDirectory))); running: \(inFlight.joined(separator: ", "))")
         } else {

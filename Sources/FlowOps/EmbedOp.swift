@@ -45,23 +45,19 @@ struct EmbedOp: FlowOp, WritesFiles {
     var batch: Int = 16
 
     @Option(help: "Pooling: cls (the class token) or cls+mean (class token, then the patch-token mean).")
-    var pool: String = "cls"
+    var pool: TokenPooling = .cls
 
     @Flag(help: "Scale every output row to unit L2 norm.")
     var normalize = false
 
     @Option(help: "How to make the image square: center-crop (largest centred square) or stretch (whole image).")
-    var resize: String = "center-crop"
+    var resize: ResizeMode = .centerCrop
 
     @Option(help: "Threads for the forward pass (default: the step's cpus, FLOW_CPUS, else 1).")
     var threads: Int?
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
-        guard pool == "cls" || pool == "cls+mean" else { throw ValidationError("--pool must be cls or cls+mean, not '\(pool)'") }
-        guard resize == "center-crop" || resize == "stretch" else {
-            throw ValidationError("--resize must be center-crop or stretch, not '\(resize)'")
-        }
         if let imageSize, imageSize <= 0 { throw ValidationError("--image-size must be positive (got \(imageSize))") }
     }
 
@@ -87,7 +83,7 @@ struct EmbedOp: FlowOp, WritesFiles {
         let paths: [String]
         do { paths = try Shards.expand(shards) } catch { throw OpError("--shards \(shards): \(error)") }
         let threadCount = StepEnvironment.threads(threads)
-        let width = pool == "cls" ? vit.config.dim : 2 * vit.config.dim
+        let width = pool == .cls ? vit.config.dim : 2 * vit.config.dim
         let writer = try NPYWriter(path: out, dtype: .float32, rowShape: [width])
         let decoder = try ImageDecoder()
         var allKeys: [String] = []
@@ -102,7 +98,7 @@ struct EmbedOp: FlowOp, WritesFiles {
                                          threads: threadCount)
             forwardSeconds += Date().timeIntervalSince(t0)
             var rows = output.classTokens
-            if pool == "cls+mean" { rows = Self.interleave(rows, output.patchTokenMean, dim: vit.config.dim) }
+            if pool == .clsMean { rows = Self.interleave(rows, output.patchTokenMean, dim: vit.config.dim) }
             if normalize { Self.normalizeRows(&rows, width: width) }
             try writer.append(rows)
             pending.removeAll(keepingCapacity: true)
@@ -161,9 +157,9 @@ struct EmbedOp: FlowOp, WritesFiles {
 
     /// Square crop (or stretch), antialiased bicubic resize to side×side, ImageNet normalisation:
     /// the model input for embedding and for evaluation alike.
-    static func prepare(_ image: ImageTensor, side: Int, resize: String) -> ImageTensor {
+    static func prepare(_ image: ImageTensor, side: Int, resize: ResizeMode) -> ImageTensor {
         var region: PixelRegion? = nil
-        if resize == "center-crop" {
+        if resize == .centerCrop {
             let s = min(image.height, image.width)
             region = PixelRegion(top: (image.height - s) / 2, left: (image.width - s) / 2, height: s, width: s)
         }

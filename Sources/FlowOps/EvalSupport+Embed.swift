@@ -14,7 +14,7 @@ struct LabelledEmbedder {
     /// cls or cls+mean.
     var pool: String
     /// center-crop or stretch.
-    var resize: String
+    var resize: ResizeMode
     var threads: Int
     /// > 0: instead of `pool`, the class tokens of the last n blocks (each final-normed, oldest
     /// first) and the last block's patch-token mean, (n + 1)·dim wide (DINOv2 linear.py).

@@ -38,7 +38,7 @@ struct EvalInputOptions: ParsableArguments {
     var batch: Int = 16
 
     @Option(help: "How to make each image square before resizing: center-crop (largest centred square) or stretch.")
-    var resize: String = "center-crop"
+    var resize: ResizeMode = .centerCrop
 
     @Option(help: "Threads for the forward pass, BLAS and the numeric loops (default: the step's cpus, FLOW_CPUS, else 1).")
     var threads: Int?
@@ -60,9 +60,6 @@ struct EvalInputOptions: ParsableArguments {
             }
         }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1 (got \(batch))") }
-        guard resize == "center-crop" || resize == "stretch" else {
-            throw ValidationError("--resize must be center-crop or stretch, not '\(resize)'")
-        }
         if let imageSize, imageSize <= 0 { throw ValidationError("--image-size must be positive (got \(imageSize))") }
     }
 }
@@ -113,7 +110,7 @@ struct EvalInputs {
         for (k, v) in vit.config.metadata { arch[k] = v }
         return EvalInputs(train: train, val: val, description: [
             "model": modelPath, "architecture": arch, "train_shards": trainPath, "val_shards": valPath,
-            "image_size": side, "resize": o.resize, "pool": pool])
+            "image_size": side, "resize": o.resize.rawValue, "pool": pool])
     }
 
     /// A split from a float .npy [N, D] and an integer .npy [N].

@@ -34,7 +34,7 @@ struct KMeansOp: FlowOp {
     var iters: Int = 50
 
     @Option(name: .customLong("init"), help: "Initialisation: kmeans++ (greedy, 2+ln k trials) or random (k distinct rows).")
-    var initialization: String = "kmeans++"
+    var initialization: KMeansInit = .kmeansPlusPlus
 
     @Option(help: "Seed of the initialisation (and of the resampling runs).")
     var seed: UInt64 = 0
@@ -67,9 +67,6 @@ struct KMeansOp: FlowOp {
     var threads: Int?
 
     func validate() throws {
-        guard KMeansInit(rawValue: initialization) != nil else {
-            throw ValidationError("--init must be kmeans++ or random, not '\(initialization)'")
-        }
         guard iters >= 0 else { throw ValidationError("--iters must be ≥ 0") }
         if out == nil && levels == nil {
             guard centroids != nil, assign != nil else {
@@ -86,7 +83,7 @@ struct KMeansOp: FlowOp {
         let x = try CurationIO.readMatrix(emb, what: "embeddings")
         let loaded = Date()
         let ks = try CurationIO.intList(k, "k")
-        let options = KMeansOptions(k: ks[0], iterations: iters, initialization: KMeansInit(rawValue: initialization)!,
+        let options = KMeansOptions(k: ks[0], iterations: iters, initialization: initialization,
                                     seed: seed, spherical: spherical)
         if let out {
             try runHierarchical(x, ks: ks, options: options, out: out, threads: threadCount)
@@ -100,7 +97,7 @@ struct KMeansOp: FlowOp {
             try CurationIO.writeMatrix(r.centroids, to: centroids!)
             try CurationIO.writeIndices(r.assignment, to: assign!)
             let doc: [String: Any] = [
-                "k": ks[0], "n": x.rows, "d": x.cols, "iterations": iters, "init": initialization, "seed": seed,
+                "k": ks[0], "n": x.rows, "d": x.cols, "iterations": iters, "init": initialization.rawValue, "seed": seed,
                 "spherical": spherical, "inertia": r.inertiaLog, "final_inertia": r.finalInertia, "reseeded": r.reseeded,
                 "empty_clusters": r.emptyClusters.count,
             ]
@@ -156,7 +153,7 @@ struct KMeansOp: FlowOp {
             ])
             inputs = r.centroids.rows
         }
-        let doc: [String: Any] = ["n": x.rows, "d": x.cols, "iterations": iters, "init": initialization, "seed": seed,
+        let doc: [String: Any] = ["n": x.rows, "d": x.cols, "iterations": iters, "init": initialization.rawValue, "seed": seed,
                                   "spherical": spherical, "levels": levelDocs]
         try CurationIO.writeJSON(doc, to: (out as NSString).appendingPathComponent("log.json"))
         Progress.shared.report("kmeans: \(n) levels written to \(out)")

@@ -33,7 +33,7 @@ struct SampleClustersOp: FlowOp {
     var multiplier: Int = 1
 
     @Option(help: "Leaf strategy: r (random) or c (closest to the centroid).")
-    var strategy: String = "r"
+    var strategy: LeafStrategy = .random
 
     @Option(help: "Seed of the random choices.")
     var seed: UInt64 = 0
@@ -47,7 +47,6 @@ struct SampleClustersOp: FlowOp {
     func validate() throws {
         guard target >= 0 else { throw ValidationError("--target must be ≥ 0") }
         guard multiplier >= 1 else { throw ValidationError("--multiplier must be ≥ 1") }
-        guard LeafStrategy(rawValue: strategy) != nil else { throw ValidationError("--strategy must be r or c, not '\(strategy)'") }
     }
 
     func run() throws {
@@ -71,12 +70,12 @@ struct SampleClustersOp: FlowOp {
         }
         let s = try CurationIO.check(clusters) {
             try BalancedSampling.sample(levels: found, target: target, multiplier: multiplier,
-                                        strategy: LeafStrategy(rawValue: strategy)!, seed: seed)
+                                        strategy: strategy, seed: seed)
         }
         try CurationIO.writeIndices(s.indices, to: out)
         if let report {
             let doc: [String: Any] = [
-                "target": target, "selected": s.indices.count, "multiplier": multiplier, "strategy": strategy, "seed": seed,
+                "target": target, "selected": s.indices.count, "multiplier": multiplier, "strategy": strategy.rawValue, "seed": seed,
                 "levels": (0..<found.count).map { t -> [String: Any] in
                     ["level": t + 1, "sizes_before": s.sizesBefore[t], "sizes_after": s.sizesAfter[t],
                      "max_before": s.sizesBefore[t].max() ?? 0, "max_after": s.sizesAfter[t].max() ?? 0]

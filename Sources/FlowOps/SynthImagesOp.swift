@@ -56,7 +56,7 @@ struct SynthImagesOp: FlowOp {
     var out: String
 
     @Option(help: "Image encoding: png (lossless) or jpg.")
-    var format: String = "png"
+    var format: ImageFileFormat = .png
 
     @Option(help: "JPEG quality, 1 to 100 (with --format jpg).")
     var quality: Int = 90
@@ -90,7 +90,6 @@ struct SynthImagesOp: FlowOp {
         guard shards >= 1, shards <= count else {
             throw ValidationError("--shards must be 1 to --count (\(count)); got \(shards)")
         }
-        guard format == "png" || format == "jpg" else { throw ValidationError("--format must be png or jpg, not '\(format)'") }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be 1 to 100 (got \(quality))") }
         guard !prefix.isEmpty, !prefix.contains("/") else { throw ValidationError("--prefix must be a file name without '/'") }
     }
@@ -164,7 +163,7 @@ struct SynthImagesOp: FlowOp {
     /// Renders and encodes images first..<first+count, in parallel, in index order.
     private func renderBatch(_ generator: SynthImages, first: Int, count n: Int, threads: Int) throws -> [Sample] {
         var results = [Result<Sample, Error>?](repeating: nil, count: n)
-        let ext = format, quality = self.quality
+        let ext = format.rawValue, quality = self.quality
         results.withUnsafeMutableBufferPointer { slots in
             // Workers write disjoint indices of `slots` (j ≡ worker mod threads).
             nonisolated(unsafe) let slots = slots
@@ -208,7 +207,7 @@ struct SynthImagesOp: FlowOp {
         let names = SynthShape.allCases.prefix(classes).map { "\"\($0.name)\"" }.joined(separator: ", ")
         let files = shardPaths.map { "\"\(($0 as NSString).lastPathComponent)\"" }.joined(separator: ", ")
         let json = "{\"classes\": [\(names)], \"count\": \(total), \"size\": \(size), \"seed\": \(seed), "
-            + "\"format\": \"\(format)\", \"shards\": [\(files)]}\n"
+            + "\"format\": \"\(format.rawValue)\", \"shards\": [\(files)]}\n"
         let path = out + "/classes.json"
         do { try Data(json.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
             throw OpError("\(path): cannot write: \(error.localizedDescription)")

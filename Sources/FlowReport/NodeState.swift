@@ -1,3 +1,5 @@
+import FlowRuntime
+
 /// A step's state as the graph and the report colour it.
 ///
 /// Today's state (`flow graph`, `flow report`): `fresh`, `restorable` and `stale` come from the
@@ -76,24 +78,24 @@ public enum NodeState: String, CaseIterable, Sendable, Comparable {
     /// with its entry in the last run's journal (`failed`, `running`, ...).
     /// A failure shows only while the step is not fresh (a later success clears it);
     /// `running` only while that run is live.
-    public static func combine(evaluation: String, lastRun: String?, runIsLive: Bool) -> NodeState {
+    public static func combine(evaluation: String, lastRun: JournalState?, runIsLive: Bool) -> NodeState {
         let evaluated = NodeState(rawValue: evaluation) ?? .stale
-        if runIsLive && lastRun == "running" { return .running }
-        if lastRun == "failed" && evaluated != .fresh { return .failed }
+        if runIsLive && lastRun == .running { return .running }
+        if lastRun == .failed && evaluated != .fresh { return .failed }
         return evaluated
     }
 
     /// A step's entry in a run's journal as that run's record colours it; nil (no entry) is
     /// `skipped`, and a step still marked running in a run that is over was interrupted.
-    public static func record(_ journalState: String?, runIsLive: Bool) -> NodeState {
+    public static func record(_ journalState: JournalState?, runIsLive: Bool) -> NodeState {
         switch journalState {
-        case "succeeded": return .ran
-        case "cached": return .cached
-        case "restored": return .restored
-        case "failed": return .failed
-        case "interrupted": return .interrupted
-        case "running": return runIsLive ? .running : .interrupted
-        default: return .skipped
+        case .succeeded: return .ran
+        case .cached: return .cached
+        case .restored: return .restored
+        case .failed: return .failed
+        case .interrupted: return .interrupted
+        case .running: return runIsLive ? .running : .interrupted
+        case .skipped, .notStarted, nil: return .skipped
         }
     }
 }

@@ -40,7 +40,7 @@ enum WorkspaceResultRows {
         let record = result.record
         var row: StepRow
         if let (run, entry) = result.made {
-            row = StepRow(name: result.step, state: entry.state, started: entry.startedAt, ended: entry.endedAt,
+            row = StepRow(name: result.step, state: entry.state.rawValue, started: entry.startedAt, ended: entry.endedAt,
                           attempt: entry.attempt, exitStatus: entry.exitStatus, peakMemory: entry.peakMemory,
                           outputSize: entry.outputSize ?? record.outputSize, note: entry.note)
             row.run = run

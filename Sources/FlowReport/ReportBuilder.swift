@@ -43,8 +43,8 @@ public enum ReportBuilder {
         let records = try context.state.allRecords()
         report.steps = try context.state.steps(ofRun: info.id).map { e in
             var size = e.outputSize
-            if size == nil && (e.state == "cached" || e.state == "restored") { size = records[e.step]?.outputSize }
-            return StepRow(name: e.step, state: e.state, started: e.startedAt, ended: e.endedAt, attempt: e.attempt,
+            if size == nil && (e.state == .cached || e.state == .restored) { size = records[e.step]?.outputSize }
+            return StepRow(name: e.step, state: e.state.rawValue, started: e.startedAt, ended: e.endedAt, attempt: e.attempt,
                            exitStatus: e.exitStatus, peakMemory: e.peakMemory, outputSize: size, note: e.note)
         }.sorted { a, b in
             let ta = a.started ?? a.ended ?? .distantFuture, tb = b.started ?? b.ended ?? .distantFuture
@@ -57,8 +57,8 @@ public enum ReportBuilder {
     static func runInfo(_ info: StateStore.Run, context: RunContext) throws -> RunInfo {
         let newest = try context.state.runs(limit: 1).first?.id
         let live = info.id == newest && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
-        let status = info.status == "running" && !live ? "interrupted" : info.status
+        let status: RunStatus = info.status == .running && !live ? .interrupted : info.status
         return RunInfo(id: info.id, command: info.command, startedAt: info.startedAt, endedAt: info.endedAt,
-                       status: status, summary: info.summary, variables: info.variables)
+                       status: status.rawValue, summary: info.summary, variables: info.variables)
     }
 }

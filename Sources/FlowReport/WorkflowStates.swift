@@ -23,11 +23,11 @@ public enum WorkflowStates {
                                run: Int64? = nil) throws -> [String: NodeState] {
         let newest = try context.state.runs(limit: 1).first
         let runID = run ?? newest?.id
-        var journal: [String: String] = [:]
+        var journal: [String: JournalState] = [:]
         var live = false
         if let runID {
             for entry in try context.state.steps(ofRun: runID) { journal[entry.step] = entry.state }
-            live = newest?.id == runID && newest?.status == "running" && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
+            live = newest?.id == runID && newest?.status == .running && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
         }
         var states: [String: NodeState] = [:]
         for step in workflow.steps {
@@ -40,8 +40,8 @@ public enum WorkflowStates {
     /// workflow since, or whose outputs were removed, keeps the colour of what it did then.
     public static func record(of run: Int64, context: RunContext, workflow: Workflow) throws -> [String: NodeState] {
         let newest = try context.state.runs(limit: 1).first
-        let live = newest?.id == run && newest?.status == "running" && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
-        var journal: [String: String] = [:]
+        let live = newest?.id == run && newest?.status == .running && WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
+        var journal: [String: JournalState] = [:]
         for entry in try context.state.steps(ofRun: run) { journal[entry.step] = entry.state }
         var states: [String: NodeState] = [:]
         for step in workflow.steps { states[step.name] = NodeState.record(journal[step.name], runIsLive: live) }

@@ -40,7 +40,7 @@ extension Runner {
             }
         }
         let exit = exitCode(termination)
-        journal(a.id, "failed", key: a.evaluation.key, pid: a.handle, started: a.started, exit: exit, attempt: a.attempt,
+        journal(a.id, .failed, key: a.evaluation.key, pid: a.handle, started: a.started, exit: exit, attempt: a.attempt,
                 log: a.logPath, note: failure ?? "", kind: a.kind)
         if a.attempt <= step.retries && !summary.interrupted {
             reporter.warning("\(step.name) failed (\(failure ?? "")); retrying (attempt \(a.attempt + 1) of \(step.retries + 1))")
@@ -113,7 +113,7 @@ extension Runner {
             context.removeCheckpoint(key)
             a.checkpointLock?.removeFile()
         }
-        journal(a.id, "succeeded", key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
+        journal(a.id, .succeeded, key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
                 kind: a.kind)
         context.workspace.saveStatCache()
         settle(a.id, .ran, note: String(format: "%.1fs", duration))

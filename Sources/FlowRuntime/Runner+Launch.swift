@@ -41,7 +41,7 @@ extension Runner {
         let started = Date()
         active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath,
                                handle: handle, kind: kind, checkpointLock: checkpointLock)
-        journal(id, "running", key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, kind: kind)
+        journal(id, .running, key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, kind: kind)
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
     }
 

@@ -26,7 +26,7 @@ extension Runner {
             leftWork[name] = LeftWork(step: name, handle: entry.step.jobID, actionKey: entry.step.key, attempt: entry.step.attempt,
                                       logPath: entry.step.log, startedAt: entry.step.startedAt)
         }
-        guard let last = try? context.state.runs(limit: 1).first, last.status == "running" || last.status == "interrupted" else { return }
+        guard let last = try? context.state.runs(limit: 1).first, last.status == .running || last.status == .interrupted else { return }
         let journaled = Dictionary(((try? context.state.steps(ofRun: last.id)) ?? []).map { ($0.step, $0.jobID) }) { a, _ in a }
         let found = executor.unrecordedWork(run: last.id, workspace: context.workspace.root, steps: Set(workflow.steps.map(\.name)),
                                             journaled: journaled)
@@ -56,7 +56,7 @@ extension Runner {
         let evaluation = evaluations[id]!
         active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: work.attempt,
                                logPath: work.logPath, handle: work.handle, kind: process.executor)
-        journal(id, "running", key: evaluation.key, pid: work.handle, started: started, attempt: work.attempt, log: work.logPath,
+        journal(id, .running, key: evaluation.key, pid: work.handle, started: started, attempt: work.attempt, log: work.logPath,
                 kind: process.executor)
         reporter.note("\(step.name): reattached to Slurm job \(work.handle)")
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: work.attempt)
@@ -68,7 +68,7 @@ extension Runner {
         for (token, a) in active where executor.detach(token: token) {
             active[token] = nil
             release(a)
-            journal(a.id, "running", key: a.evaluation.key, pid: a.handle, started: a.started, attempt: a.attempt, log: a.logPath, kind: a.kind)
+            journal(a.id, .running, key: a.evaluation.key, pid: a.handle, started: a.started, attempt: a.attempt, log: a.logPath, kind: a.kind)
             summary.outcomes[a.id] = .interrupted
             reporter.stepSettled(workflow[a.id], outcome: .interrupted,
                                  note: "left running as Slurm job \(a.handle); run flow again to wait for it and commit its result")
@@ -88,7 +88,7 @@ extension Runner {
         guard progressed else { return false }
         resumes[a.id, default: 0] += 1
         attempts[a.id] = a.attempt - 1
-        journal(a.id, "interrupted", key: key, pid: a.handle, started: a.started, attempt: a.attempt, log: a.logPath,
+        journal(a.id, .interrupted, key: key, pid: a.handle, started: a.started, attempt: a.attempt, log: a.logPath,
                 note: "\(failure); resuming from its checkpoint", kind: a.kind)
         reporter.warning("\(workflow[a.id].name): \(failure) after writing a checkpoint; submitting a new job to resume from it")
         waiting.insert(a.id, at: 0)

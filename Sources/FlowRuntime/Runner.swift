@@ -220,7 +220,7 @@ public final class Runner {
         context.workspace.saveStatCache()
         try? context.store.sync()
         if !options.dryRun {
-            let status = summary.interrupted ? "interrupted" : (summary.failed ? "failed" : "succeeded")
+            let status: RunStatus = summary.interrupted ? .interrupted : (summary.failed ? .failed : .succeeded)
             try context.state.endRun(runID, status: status, summary: summaryText())
         }
         saveSnapshotIfAllFresh()
@@ -300,7 +300,7 @@ public final class Runner {
         case .fresh:
             evaluator.manifests[id] = evaluation.manifest
             if !options.dryRun {
-                journal(id, "cached", key: evaluation.key)
+                journal(id, .cached, key: evaluation.key)
                 noteInWorkspace(id, evaluation)
             }
             settle(id, .cached)
@@ -313,7 +313,7 @@ public final class Runner {
             do {
                 try restore(id, evaluation.manifest!)
                 evaluator.manifests[id] = evaluation.manifest
-                journal(id, "restored", key: evaluation.key)
+                journal(id, .restored, key: evaluation.key)
                 noteInWorkspace(id, evaluation)
                 settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
             } catch let e as MissingObjectError {
@@ -362,10 +362,21 @@ public final class Runner {
         waiting.append(id)
     }
 
+    /// The journal entry an outcome writes when the step settles (the others are journaled as
+    /// they happen, with their details).
+    static func journalState(of outcome: StepOutcome) -> JournalState? {
+        switch outcome {
+        case .skipped: return .skipped
+        case .interrupted: return .interrupted
+        case .notStarted: return .notStarted
+        case .ran, .cached, .restored, .failed, .wouldRun: return nil
+        }
+    }
+
     func settle(_ id: StepID, _ outcome: StepOutcome, note: String = "") {
         summary.outcomes[id] = outcome
         reporter.stepSettled(workflow[id], outcome: outcome, note: note)
-        if outcome == .skipped || outcome == .interrupted || outcome == .notStarted, !options.dryRun { journal(id, outcome.rawValue) }
+        if !options.dryRun, let state = Runner.journalState(of: outcome) { journal(id, state) }
         switch outcome {
         case .cached, .restored, .ran, .wouldRun:
             done.insert(id)
@@ -383,13 +394,13 @@ public final class Runner {
         }
     }
 
-    func journal(_ id: StepID, _ state: String, key: Digest128? = nil, pid: String = "", started: Date? = nil,
+    func journal(_ id: StepID, _ state: JournalState, key: Digest128? = nil, pid: String = "", started: Date? = nil,
                  exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
         // A local step's handle is its pid; a cluster step's is its job id.
         let local = kind == .local
         try? context.state.setStep(run: runID, step: workflow[id].name, state: state, key: key?.hex ?? "",
                                    pid: local ? Int32(pid) ?? 0 : 0, jobID: local ? "" : pid,
-                                   started: started, ended: state == "running" ? nil : Date(), exitStatus: exit,
+                                   started: started, ended: state == .running ? nil : Date(), exitStatus: exit,
                                    attempt: attempt, log: log, note: note)
     }
 
@@ -490,7 +501,7 @@ public final class Runner {
                     // cached partial result is far worse than running a finished step again.
                     let note = termination.succeeded ? "exited 0 after SIGTERM; not cached, as it may have stopped early"
                                                      : termination.description
-                    journal(a.id, "interrupted", key: a.evaluation.key, pid: a.handle, started: a.started,
+                    journal(a.id, .interrupted, key: a.evaluation.key, pid: a.handle, started: a.started,
                             exit: exitCode(termination), attempt: a.attempt, log: a.logPath, note: note, kind: a.kind)
                     summary.outcomes[a.id] = .interrupted
                     reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: note)

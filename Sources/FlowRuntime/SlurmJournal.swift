@@ -38,7 +38,7 @@ public enum SlurmJournal {
         var latest: [String: Entry] = [:]
         for r in candidates {
             guard let run = r[0].int, let name = r[1].string else { continue }
-            let step = StateStore.RunStep(step: name, state: r[2].string ?? "", key: r[3].string ?? "", pid: 0,
+            let step = StateStore.RunStep(step: name, state: JournalState(journal: r[2].string ?? ""), key: r[3].string ?? "", pid: 0,
                                           jobID: r[4].string ?? "", startedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
                                           endedAt: nil, exitStatus: nil, attempt: Int(r[6].int ?? 1), log: r[7].string ?? "",
                                           note: r[8].string ?? "", peakMemory: nil, outputSize: nil)

@@ -134,7 +134,7 @@ extension Runner {
                 return "not committed: \(error)"
             }
             // The journal keeps the job's own times.
-            try? context.state.setStep(run: entry.run, step: step.name, state: "succeeded", key: key.hex, jobID: entry.step.jobID,
+            try? context.state.setStep(run: entry.run, step: step.name, state: .succeeded, key: key.hex, jobID: entry.step.jobID,
                                        started: entry.step.startedAt, ended: ended, exitStatus: 0,
                                        attempt: entry.step.attempt, log: entry.step.log, note: "committed by flow status")
             return nil

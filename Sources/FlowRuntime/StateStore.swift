@@ -189,7 +189,7 @@ public final class StateStore {
         public var variables: String
         public var startedAt: Date
         public var endedAt: Date?
-        public var status: String
+        public var status: RunStatus
         public var pid: Int32
         public var summary: String
     }
@@ -203,10 +203,10 @@ public final class StateStore {
         return db.lastInsertRowID
     }
 
-    public func endRun(_ id: Int64, status: String, summary: String) throws {
+    public func endRun(_ id: Int64, status: RunStatus, summary: String) throws {
         // A run found dead keeps no end time: nobody knows when it died.
         try db.query("UPDATE runs SET ended_at = CASE WHEN ? THEN ? ELSE ended_at END, status = ?, summary = ? WHERE id = ?", [
-            .integer(summary.isEmpty && status == "interrupted" ? 0 : 1), .real(Date().timeIntervalSince1970), .text(status), .text(summary), .integer(id),
+            .integer(summary.isEmpty && status == .interrupted ? 0 : 1), .real(Date().timeIntervalSince1970), .text(status.rawValue), .text(summary), .integer(id),
         ])
         // Steps still marked running belong to this run's end: they were interrupted.
         try db.query("UPDATE run_steps SET state = 'interrupted', ended_at = ? WHERE run_id = ? AND state = 'running'", [
@@ -217,11 +217,11 @@ public final class StateStore {
     /// The last run, when it was interrupted (or died: still marked running while nobody holds
     /// the workspace lock, which the caller does). Marks a dead one interrupted.
     public func interruptedRun() throws -> (run: Int64, done: Int, inFlight: Int)? {
-        guard let last = try runs(limit: 1).first, last.status == "running" || last.status == "interrupted" else { return nil }
-        if last.status == "running" { try endRun(last.id, status: "interrupted", summary: "") }
+        guard let last = try runs(limit: 1).first, last.status == .running || last.status == .interrupted else { return nil }
+        if last.status == .running { try endRun(last.id, status: .interrupted, summary: "") }
         let steps = try self.steps(ofRun: last.id)
-        let done = steps.filter { ["succeeded", "cached", "restored"].contains($0.state) }.count
-        let inFlight = steps.filter { $0.state == "interrupted" || $0.state == "running" }.count
+        let done = steps.filter { $0.state.isDone }.count
+        let inFlight = steps.filter { $0.state.wasInFlight }.count
         return (last.id, done, inFlight)
     }
 
@@ -238,12 +238,12 @@ public final class StateStore {
     static func run(_ r: [SQLValue]) -> Run {
         Run(id: r[0].int ?? 0, command: r[1].string ?? "", dag: r[2].string ?? "", variables: r[3].string ?? "",
             startedAt: Date(timeIntervalSince1970: r[4].double ?? 0), endedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
-            status: r[6].string ?? "", pid: Int32(r[7].int ?? 0), summary: r[8].string ?? "")
+            status: RunStatus(journal: r[6].string ?? ""), pid: Int32(r[7].int ?? 0), summary: r[8].string ?? "")
     }
 
     public struct RunStep {
         public var step: String
-        public var state: String
+        public var state: JournalState
         public var key: String
         public var pid: Int32
         public var jobID: String
@@ -259,14 +259,14 @@ public final class StateStore {
         public var outputSize: Int64?
     }
 
-    public func setStep(run: Int64, step: String, state: String, key: String = "", pid: Int32 = 0, jobID: String = "",
+    public func setStep(run: Int64, step: String, state: JournalState, key: String = "", pid: Int32 = 0, jobID: String = "",
                         started: Date? = nil, ended: Date? = nil, exitStatus: Int32? = nil, attempt: Int = 1,
                         log: String = "", note: String = "") throws {
         try db.query("""
             INSERT OR REPLACE INTO run_steps(run_id, step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [
-            .integer(run), .text(step), .text(state), .text(key), .integer(Int64(pid)), .text(jobID),
+            .integer(run), .text(step), .text(state.rawValue), .text(key), .integer(Int64(pid)), .text(jobID),
             started.map { .real($0.timeIntervalSince1970) } ?? .null, ended.map { .real($0.timeIntervalSince1970) } ?? .null,
             exitStatus.map { .integer(Int64($0)) } ?? .null, .integer(Int64(attempt)), .text(log), .text(note),
         ])
@@ -282,7 +282,7 @@ public final class StateStore {
     public func steps(ofRun run: Int64) throws -> [RunStep] {
         try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note, peak_rss, output_size FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
                      [.integer(run)]).map { r in
-            RunStep(step: r[0].string ?? "", state: r[1].string ?? "", key: r[2].string ?? "", pid: Int32(r[3].int ?? 0),
+            RunStep(step: r[0].string ?? "", state: JournalState(journal: r[1].string ?? ""), key: r[2].string ?? "", pid: Int32(r[3].int ?? 0),
                     jobID: r[4].string ?? "", startedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
                     endedAt: r[6].double.map(Date.init(timeIntervalSince1970:)), exitStatus: r[7].int.map { Int32($0) },
                     attempt: Int(r[8].int ?? 1), log: r[9].string ?? "", note: r[10].string ?? "",

@@ -104,6 +104,6 @@ import Testing
         try fails(["op", "embed", "--model", "m.safetensors", "--shards", "noimg.tar", "--out", "x.npy"],
                   "sample 'a' has no jpg, jpeg or png entry")
         try fails(["op", "embed", "--model", "m.safetensors", "--shards", "shards", "--out", "x.npy", "--pool", "max"],
-                  "--pool must be cls or cls+mean")
+                  "The value 'max' is invalid for '--pool <pool>'. Please provide one of 'cls' and 'cls+mean'.")
     }
 }

@@ -1,4 +1,5 @@
 import FlowCore
+import FlowRuntime
 import FlowTestSupport
 import Testing
 @testable import FlowReport
@@ -102,6 +103,6 @@ import Testing
         ("bogus", nil, false, .stale),
     ])
     func stateCombination(evaluation: String, lastRun: String?, live: Bool, expected: NodeState) {
-        #expect(NodeState.combine(evaluation: evaluation, lastRun: lastRun, runIsLive: live) == expected)
+        #expect(NodeState.combine(evaluation: evaluation, lastRun: lastRun.map { JournalState(journal: $0) }, runIsLive: live) == expected)
     }
 }

@@ -41,12 +41,12 @@ import Testing
     }
 
     @Test func aRunsRecordColoursEachStepByWhatItDidThen() {
-        #expect(NodeState.record("succeeded", runIsLive: false) == .ran)
-        #expect(NodeState.record("cached", runIsLive: false) == .cached)
-        #expect(NodeState.record("restored", runIsLive: false) == .restored)
-        #expect(NodeState.record("failed", runIsLive: false) == .failed)
-        #expect(NodeState.record("running", runIsLive: true) == .running)
-        #expect(NodeState.record("running", runIsLive: false) == .interrupted, "a run that is over is not running")
+        #expect(NodeState.record(.succeeded, runIsLive: false) == .ran)
+        #expect(NodeState.record(.cached, runIsLive: false) == .cached)
+        #expect(NodeState.record(.restored, runIsLive: false) == .restored)
+        #expect(NodeState.record(.failed, runIsLive: false) == .failed)
+        #expect(NodeState.record(.running, runIsLive: true) == .running)
+        #expect(NodeState.record(.running, runIsLive: false) == .interrupted, "a run that is over is not running")
         #expect(NodeState.record(nil, runIsLive: false) == .skipped)
     }
 }
