@@ -25,9 +25,11 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 $$missing; \
 	fi
 
-## build: the flow binary (release).
+## build: the flow binary (release). The Swift runtime and Foundation are linked in statically:
+## every command starts about 40% sooner (fewer shared libraries to load; see bench/RESULTS.md).
+STATIC_STDLIB ?= --static-swift-stdlib
 build: deps
-	$(SWIFT) build -c $(CONFIG) --product flow
+	$(SWIFT) build -c $(CONFIG) --product flow $(STATIC_STDLIB)
 	$(SWIFT) build -c $(CONFIG) --product flow-supervisor
 
 ## run: the main job, the DINOv2 lifecycle in miniature.

@@ -48,6 +48,8 @@ public final class SlurmExecutor: StepExecutor {
     /// Called with (token, job id, new state) when a job's state changes (PENDING → RUNNING, ...).
     public var onStateChange: ((Int, String, String) -> Void)?
     private var lastPoll = Date.distantPast
+    /// Wakes `next` when a completion record is written (nil where inotify cannot watch).
+    private var watch: RecordWatch?
     private var cancelled: Set<String> = []
     /// Why the last poll could not ask Slurm (squeue or sacct failed), if it could not.
     public private(set) var lastError: Error?
@@ -137,20 +139,25 @@ public final class SlurmExecutor: StepExecutor {
     public func next(timeout: Double) -> Completion? {
         if finished.isEmpty && !jobs.isEmpty {
             let wait = lastPoll.addingTimeInterval(settings.pollInterval).timeIntervalSinceNow
-            if wait > timeout {
-                usleep(UInt32(max(0, timeout) * 1e6))
-                return nil
+            if wait > 0 {
+                // Until the next poll, a completion record that appears ends its job at once.
+                if watch == nil { watch = RecordWatch(directory: settings.jobsDirectory) }
+                let slice = min(wait, max(0, timeout))
+                if let watch {
+                    if watch.wait(seconds: slice) { _ = readRecords() }
+                } else {
+                    usleep(UInt32(slice * 1e6))
+                }
+                if !finished.isEmpty || wait > timeout { return finished.isEmpty ? nil : finished.removeFirst() }
             }
-            if wait > 0 { usleep(UInt32(wait * 1e6)) }
             poll()
         }
         return finished.isEmpty ? nil : finished.removeFirst()
     }
 
-    /// One round: records, then one squeue for the rest, then one sacct for those squeue has forgotten.
-    func poll() {
-        lastPoll = Date()
-        lastError = nil
+    /// Ends the jobs whose completion records settle them (see `poll`); the tokens and records of
+    /// the others.
+    private func readRecords() -> (open: [Int], records: [Int: SlurmCompletionRecord]) {
         var open: [Int] = []
         var records: [Int: SlurmCompletionRecord] = [:]
         for (token, job) in jobs {
@@ -166,6 +173,14 @@ public final class SlurmExecutor: StepExecutor {
             }
             open.append(token)
         }
+        return (open, records)
+    }
+
+    /// One round: records, then one squeue for the rest, then one sacct for those squeue has forgotten.
+    func poll() {
+        lastPoll = Date()
+        lastError = nil
+        let (open, records) = readRecords()
         guard !open.isEmpty else { return }
         var queue: [String: SlurmClient.JobState] = [:]
         do { queue = try client.queue(open.compactMap { jobs[$0]?.id }) } catch { lastError = error }
