@@ -49,9 +49,10 @@ let package = Package(
 
         // The engine: .dag language, workflow model, keys, staleness, planning, scheduling.
         // No file system or process calls: it sees the world through protocols.
-        .target(name: "FlowCore", dependencies: ["XXHash"]),
+        .target(name: "FlowCore", dependencies: ["XXHash"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The engine's POSIX side: files and hashing, the cache, the journal, the local executor.
-        .target(name: "FlowRuntime", dependencies: ["FlowCore", "XXHash", "LZ4", "SQLite", "CSpawn", "HTTP"]),
+        .target(name: "FlowRuntime", dependencies: ["FlowCore", "XXHash", "LZ4", "SQLite", "CSpawn", "HTTP"],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // Artifacts: .npy, safetensors, WebDataset shards, images.
         .target(name: "FlowFormats", dependencies: ["Archive", "LZ4", "JPEG", "PNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -65,13 +66,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Seeing a run: the DAG as DOT, Mermaid and SVG, and the self-contained HTML report.
-        .target(name: "FlowReport", dependencies: ["FlowCore", "FlowRuntime"]),
+        .target(name: "FlowReport", dependencies: ["FlowCore", "FlowRuntime"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The command line: run, status, explain, runs, verify, gc, op, ...
         .target(name: "FlowCommands", dependencies: [
             "FlowCore", "FlowRuntime", "FlowOps", "FlowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "flow", dependencies: ["FlowCommands"]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .executableTarget(name: "flow", dependencies: ["FlowCommands"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The small C process between flow and each step's command (see its main.c).
         // Linked statically: it uses only libc, and loading the Swift runtime that SwiftPM links
         // into every executable took 1.6 ms of CPU per step (0.3 ms now), more than a small

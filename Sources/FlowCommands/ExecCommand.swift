@@ -141,6 +141,7 @@ struct ExecCommand: ParsableCommand {
 
 /// SIGUSR1, the time-limit warning, for the command's process group.
 final class Warning: @unchecked Sendable {
+    // @unchecked: `count` is read and written only under `lock`; `group` is a constant.
     private let lock = NSLock()
     private var count = 0
     let group: pid_t
@@ -168,6 +169,7 @@ final class Warning: @unchecked Sendable {
 
 /// The signals `flow exec` received, in order (written from a dispatch queue, read at the end).
 final class ReceivedSignals: @unchecked Sendable {
+    // @unchecked: `signals` is read and written only under `lock`.
     private let lock = NSLock()
     private var signals: [Int32] = []
     func add(_ s: Int32) { lock.lock(); signals.append(s); lock.unlock() }

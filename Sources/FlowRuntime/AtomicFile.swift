@@ -16,7 +16,7 @@ public enum AtomicFile {
     /// mocking, by hand). Only tests change it, before any concurrent use.
     struct Calls {
         var open: (String, Int32, mode_t) -> Int32 = { Glibc.open($0, $1, $2) }
-        var write: (Int32, UnsafeRawPointer, Int) -> Int = { Glibc.write($0, $1, $2) }
+        var write: (Int32, UnsafeRawPointer?, Int) -> Int = { Glibc.write($0, $1, $2) }
         var fsync: (Int32) -> Int32 = { Glibc.fsync($0) }
         var close: (Int32) -> Int32 = { Glibc.close($0) }
         var rename: (String, String) -> Int32 = { Glibc.rename($0, $1) }
@@ -41,7 +41,8 @@ public enum AtomicFile {
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let n = calls.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[offset...])
+                let n = calls.write(fd, rest.baseAddress, rest.count)
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { throw SystemError("write", path, errno: n == 0 ? EIO : errno) }
                 offset += n

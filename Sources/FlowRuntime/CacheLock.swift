@@ -50,9 +50,9 @@ public enum TemporaryName {
     /// match (containers may share a host name but not their pids).
     static let host: String = {
         let name = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
-        var buffer = [CChar](repeating: 0, count: 64)
+        var buffer = [UInt8](repeating: 0, count: 64)
         let n = readlink("/proc/self/ns/pid", &buffer, buffer.count - 1)
-        let namespace = n > 0 ? String(cString: buffer).filter(\.isNumber) : "0"
+        let namespace = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).filter(\.isNumber) : "0"
         return String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" }) + "_" + namespace
     }()
 

@@ -12,7 +12,8 @@ enum FileIO {
         var result = [UInt8](unsafeUninitializedCapacity: size + 1) { buffer, count in
             count = 0
             while count < buffer.count {
-                let n = read(fd, buffer.baseAddress! + count, buffer.count - count)
+                let rest = UnsafeMutableBufferPointer(rebasing: buffer[count...])
+                let n = read(fd, rest.baseAddress, rest.count)
                 if n > 0 { count += n } else if n == 0 || errno != EINTR { break }
             }
         }
@@ -30,7 +31,8 @@ enum FileIO {
     static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = try retrying("write", path) { Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            let n = try retrying("write", path) { Glibc.write(fd, rest.baseAddress, rest.count) }
             offset += n
         }
     }

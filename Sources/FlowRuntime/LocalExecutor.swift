@@ -6,7 +6,9 @@ import Glibc
 /// Runs steps as child processes of flow, each in its own process group under a small
 /// supervisor process (Sources/flow-supervisor) that ends the whole group if flow dies, so that
 /// no step process outlives a flow that is killed, however it is killed.
-public final class LocalExecutor: StepExecutor {
+public final class LocalExecutor: StepExecutor, @unchecked Sendable {
+    // @unchecked Sendable: each step's waiting thread touches only `finished` and `groups`, under
+    // `lock`; the other fields are constants.
     /// Seconds the steps of a flow that died get between SIGTERM and SIGKILL.
     let graceSeconds: Int
     /// The `flow-supervisor` executable (beside the `flow` executable).
@@ -104,6 +106,9 @@ public final class LocalExecutor: StepExecutor {
 func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
     let copies = strings.map { strdup($0) }
     defer { copies.forEach { free($0) } }
-    var pointers = copies.map { UnsafePointer($0) } + [nil]
-    return pointers.withUnsafeMutableBufferPointer { body(UnsafePointer($0.baseAddress!)) }
+    let pointers = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { buffer in
+        guard let start = buffer.baseAddress else { preconditionFailure("a C string list always holds its terminating NULL") }
+        return body(start)
+    }
 }

@@ -46,9 +46,9 @@ public final class RunContext {
     }
 
     public static func currentExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
+        var buffer = [UInt8](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if n > 0 { return String(cString: buffer) }
+        if n > 0 { return String(decoding: buffer.prefix(n), as: UTF8.self) }
         return CommandLine.arguments[0]
     }
 

@@ -59,6 +59,8 @@ public struct RunSummary {
 }
 
 /// Set by the signal handler; read by the scheduling loop. A plain C global is what a handler may touch.
+// nonisolated(unsafe): a sig_atomic_t that only the handler increments and only the runner's
+// thread reads and resets (before it installs the handler).
 nonisolated(unsafe) var pendingInterrupts: sig_atomic_t = 0
 
 /// Runs a workflow's targets: evaluates each step when its dependencies are done, restores or
