@@ -68,6 +68,13 @@ bench: build
 	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/dag-bench.sh
 	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/hash.sh
 
+## bench-remote: the remote cache's pull speed against dvc pull and parallel curl from one local nginx,
+## and the no-op run with and without a remote (results: bench/RESULTS-remote.md).
+.PHONY: bench-remote
+bench-remote: build
+	bash bench/setup-peers.sh
+	FLOW_BIN=$(CURDIR)/$(FLOW) bash bench/remote-cache.sh
+
 ## report-check: runs tests/browser/demo.dag, writes its HTML report, and renders it in headless
 ## Chromium (installed if missing), failing on a page error or a missing section.
 report-check: build
