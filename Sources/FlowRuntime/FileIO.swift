@@ -66,6 +66,8 @@ enum FileIO {
     /// `mkdir -p`: creates `path` and its missing parents. A failure names the component that
     /// failed and why (a file where a directory should be, a read-only parent, a full disk).
     static func makeDirectories(_ path: String) throws {
+        // Usually there already: one stat, not a mkdir per component.
+        if let st = FileStat.of(path), st.isDirectory { return }
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
@@ -102,12 +104,37 @@ enum FileIO {
         let src = open(from, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { return false }
         defer { close(src) }
+        var st = stat()
+        guard fstat(src, &st) == 0, !ReflinkSupport.shared.knownUnsupported(device: UInt64(st.st_dev)) else { return false }
         let dst = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard dst >= 0 else { return false }
         let ficlone: UInt = 0x4004_9409
         let ok = ioctl(dst, ficlone, src) == 0
+        let e = errno
         close(dst)
-        if !ok { unlink(to) }
+        if !ok {
+            unlink(to)
+            // The file system cannot clone (ext4): not asked again for each file of this process.
+            if e == EOPNOTSUPP || e == ENOTTY || e == EINVAL { ReflinkSupport.shared.markUnsupported(device: UInt64(st.st_dev)) }
+        }
         return ok
+    }
+}
+
+/// The file systems (by device) found unable to clone files, so that a restore of many files
+/// tries the clone once per file system, not once per file.
+final class ReflinkSupport: @unchecked Sendable {
+    // @unchecked: `unsupported` is read and written only under `lock`.
+    static let shared = ReflinkSupport()
+    private let lock = NSLock()
+    private var unsupported = Set<UInt64>()
+
+    func knownUnsupported(device: UInt64) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return unsupported.contains(device)
+    }
+
+    func markUnsupported(device: UInt64) {
+        lock.lock(); unsupported.insert(device); lock.unlock()
     }
 }

@@ -121,12 +121,14 @@ public final class RemoteResults: @unchecked Sendable {
             let failedGets = objects.get(items)
             if let (d, e) = failedGets.first { fail("downloading object \(d.hex)", e) }
             let arrived = items.filter { failedGets[$0.digest] == nil }
-            let failedPuts = local.put(arrived)
+            // Sizes first: adopting moves the files.
+            let sizes = Dictionary(arrived.map { ($0.digest, FileStat.of($0.path)?.size ?? 0) }) { a, _ in a }
+            let failedPuts = local.adopt(arrived)
             if let (d, e) = failedPuts.first { warn("remote cache: cannot keep object \(d.hex): \(e)") }
             lost = Set(failedGets.keys).union(failedPuts.keys)
             for i in arrived where failedPuts[i.digest] == nil {
                 moved.objects += 1
-                moved.bytes += FileStat.of(i.path)?.size ?? 0
+                moved.bytes += sizes[i.digest] ?? 0
             }
         }
         var results: [Digest128: Manifest] = [:]

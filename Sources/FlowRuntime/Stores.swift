@@ -136,6 +136,17 @@ extension ObjectStore: ManagedObjectStoring {
         return failed
     }
 
+    /// Takes files that a store's `get` has just checked against their digests into this store
+    /// by renaming them (no copy, no second hash). Each must be on this store's file system, as
+    /// its `tmp/` is.
+    func adopt(_ objects: [StoreTransferItem]) -> [Digest128: Error] {
+        var failed: [Digest128: Error] = [:]
+        for o in objects {
+            do { try publish(o.path, digest: o.digest, compressed: false) } catch { failed[o.digest] = error }
+        }
+        return failed
+    }
+
     public func remove(_ digest: Digest128) {
         var removed = false
         for compressed in [false, true] where unlink(objectPath(digest, compressed: compressed)) == 0 { removed = true }

@@ -146,6 +146,11 @@ extension HTTPClient {
             report(force: false)
             guard done < transfers.count else { break }
 
+            // A free slot and a transfer that may start: start it now, never sleep first (small
+            // objects over a fast link often all end within one `curl_multi_perform`).
+            let startable = next < transfers.count || waiting.contains { ($0.readyAt ?? clock.now) <= clock.now }
+            if active.count < configuration.maxParallelTransfers && startable { continue }
+
             // Sleep until curl has something, a retry is due, or it is time for progress.
             var wait = Duration.milliseconds(100)
             if let soonest = waiting.compactMap(\.readyAt).min() { wait = min(wait, max(soonest - clock.now, .zero)) }
