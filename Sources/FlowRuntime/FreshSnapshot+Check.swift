@@ -1,4 +1,5 @@
 import Foundation
+import FlowCore
 import Glibc
 
 extension FreshSnapshot {
@@ -14,6 +15,12 @@ extension FreshSnapshot {
             return TextRecord.records(rest).compactMap { r in
                 r.count == 4 && r[0] == "S" ? StepInfo(name: r[1], lastDuration: Double(r[2]), outputSize: Int64(r[3])) : nil
             }
+        }
+
+        /// The `external` data roots of the workflow, after its steps.
+        public func externals() -> [ExternalRoot] {
+            let rest = String(decoding: text[stepsOffset...], as: UTF8.self)
+            return TextRecord.records(rest).compactMap { r in r.count == 3 && r[0] == "E" ? ExternalRoot(name: r[1], path: r[2]) : nil }
         }
     }
 

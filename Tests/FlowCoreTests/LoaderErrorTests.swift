@@ -13,7 +13,7 @@ import Testing
 
     static let cases: [Case] = [
         Case(name: "unknown top-level keyword", source: "stpe pool\n", expected: """
-            w.dag:1:1: error: expected 'let', 'include' or 'step', found 'stpe'; did you mean 'step'?
+            w.dag:1:1: error: expected 'let', 'external', 'include' or 'step', found 'stpe'; did you mean 'step'?
             stpe pool
             ^
             """),
