@@ -36,9 +36,10 @@ extension FreshSnapshot {
             guard let contextLine = scanner.fields(), contextLine.count == 2, contextLine[0] == "context",
                   let envLine = scanner.fields(), envLine.first == "env",
                   contextLine[1] == context(Array(envLine.dropFirst())) else { return nil }
-            // The path buffer: root + "/" + relative path + NUL, reused for every stat.
-            var path = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
-            let base = path.count
+            // The path buffer: root + "/" + relative path + NUL (or an absolute path: external
+            // data), reused for every stat.
+            let prefix = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
+            var path = prefix
             var st = stat()
             while let kind = scanner.peek() {
                 if kind == UInt8(ascii: "s") {
@@ -50,15 +51,14 @@ extension FreshSnapshot {
                 let f = Fields(line)
                 guard f.count >= 2 else { return nil }
                 let rel = f[1]
+                path.removeAll(keepingCapacity: true)
                 if rel.contains(UInt8(ascii: "%")) {
                     // Escaped names are rare: take the slow, exact way.
                     let name = TextRecord.unescape(UnsafeBufferPointer(rebasing: rel))
-                    path.removeSubrange(base...)
-                    if name.hasPrefix("/") { path = [] }
+                    if !name.hasPrefix("/") { path += prefix }
                     path += name.utf8CString.dropLast()
                 } else {
-                    path.removeSubrange(base...)
-                    if rel.first == UInt8(ascii: "/") { path = [] }
+                    if rel.first != UInt8(ascii: "/") { path += prefix }
                     if rel.isEmpty { path.removeLast() }
                     for c in rel { path.append(CChar(bitPattern: c)) }
                 }
