@@ -99,11 +99,15 @@ public struct FreshSnapshot {
         var text = FreshSnapshot.header + "\n"
         text += TextRecord.line(["context", context])
         text += TextRecord.line(["env"] + environmentNames)
-        for (path, st) in observations.sorted(by: { $0.key < $1.key }) {
+        // One line per observed path, in no particular order (the check reads them all): built
+        // by appending, as a directory of a million files makes a million lines.
+        text.reserveCapacity(text.utf8.count + observations.count * 128)
+        for (path, st) in observations {
             if let st {
                 if st.mtimeNs > now - window || st.ctimeNs > now - window { return false }
-                text += TextRecord.line(["P", path, String(st.device), String(st.inode), String(st.size), String(st.mtimeNs),
-                                         String(st.ctimeNs), st.isDirectory ? "d" : "f"])
+                text += "P\t"
+                text += TextRecord.escape(path)
+                text += "\t\(st.device)\t\(st.inode)\t\(st.size)\t\(st.mtimeNs)\t\(st.ctimeNs)\t\(st.isDirectory ? "d" : "f")\n"
             } else {
                 text += TextRecord.line(["M", path])
             }
