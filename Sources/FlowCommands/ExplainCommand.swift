@@ -40,7 +40,16 @@ struct ExplainCommand: ParsableCommand {
             }
             if let d = e.definition {
                 print("  inputs:")
-                for (path, digest) in d.inputs.sorted(by: { $0.key < $1.key }) { print("    \(digest.short)  \(path)") }
+                for (path, digest) in d.inputs.sorted(by: { $0.key < $1.key }) {
+                    let external = wf.externals.first { $0.contains(path) }.map { "  (external \($0.name), read-only)" } ?? ""
+                    print("    \(digest.short)  \(path)\(external)")
+                }
+                if !step.toolchains.isEmpty {
+                    print("  toolchains:")
+                    for t in step.toolchains {
+                        print("    \(d.toolchains[t.name]?.short ?? "--------")  \(t.name) = \(t.commandLine)")
+                    }
+                }
                 if !d.environment.isEmpty {
                     print("  env:")
                     for (k, v) in d.environment.sorted(by: { $0.key < $1.key }) { print("    \(k)=\(v)") }

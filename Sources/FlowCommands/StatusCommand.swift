@@ -25,7 +25,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         if let snapshot = FreshPath.holding(workspace, workflow) {
-            try show(FreshPath.statusRows(snapshot), context: nil)
+            try show(FreshPath.statusRows(snapshot), context: nil, externals: snapshot.externals())
             return
         }
         try workflow.requireWorkflow(root: workspace.root)
@@ -61,22 +61,24 @@ struct StatusCommand: ParsableCommand {
             FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext,
                                steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) })
         }
-        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans)
+        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals)
     }
 
     func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:],
-              orphans: [OrphanOutputs.Orphan] = []) throws {
+              orphans: [OrphanOutputs.Orphan] = [], externals: [ExternalRoot] = []) throws {
         let mustRun = rows.filter { $0.state != "fresh" }.count + orphans.count
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let report = StatusReport(steps: rows, mustRun: mustRun,
-                                      orphans: orphans.map { StatusReport.OrphanRow(path: $0.path, step: $0.step) })
+                                      orphans: orphans.map { StatusReport.OrphanRow(path: $0.path, step: $0.step) },
+                                      externals: externals.map { StatusReport.ExternalRow(name: $0.name, path: $0.path) })
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             for o in orphans {
                 print("orphaned: \(o.path) (an output of \(o.step), which is no longer in the workflow; flow run removes it)")
             }
+            for e in externals { print("external \(e.name) = \(e.path) (read-only data outside the workspace)") }
             if let context { printLiveRun(context) }
             for job in cluster.values.sorted(by: { $0.step < $1.step }) where job.committed {
                 print("\(job.step): \(job.summary)")
@@ -160,6 +162,13 @@ struct StatusReport: Codable {
     /// Steps that must run or be restored, plus orphaned outputs to remove.
     var mustRun: Int
     var orphans: [OrphanRow] = []
+    /// The `external` data roots the workflow reads.
+    var externals: [ExternalRow] = []
+
+    struct ExternalRow: Codable {
+        var name: String
+        var path: String
+    }
 
     struct OrphanRow: Codable {
         var path: String

@@ -16,19 +16,25 @@ public struct StepDefinition: Equatable, Sendable {
     /// The `let` variables used and their values. They are already in the interpolated action;
     /// they are kept to explain staleness ("variable seed changed 0 → 1"), not hashed again.
     public var variables: [String: String]
+    /// Toolchain name → digest of what it is (the executable's content, the output of its
+    /// version or freeze command). Empty for a step that declares none, whose key is then what
+    /// it was before toolchains existed.
+    public var toolchains: [String: Digest128]
 
-    public init(action: Action, environment: [String: String], outputs: [String], inputs: [String: Digest128], variables: [String: String]) {
+    public init(action: Action, environment: [String: String], outputs: [String], inputs: [String: Digest128], variables: [String: String],
+                toolchains: [String: Digest128] = [:]) {
         self.action = action
         self.environment = environment
         self.outputs = outputs
         self.inputs = inputs
         self.variables = variables
+        self.toolchains = toolchains
     }
 
-    public init(step: Step, inputDigests: [String: Digest128]) {
+    public init(step: Step, inputDigests: [String: Digest128], toolchains: [String: Digest128] = [:]) {
         self.init(action: step.action, environment: step.environment,
                   outputs: step.outputs.map { $0.isDirectory ? $0.path + "/" : $0.path },
-                  inputs: inputDigests, variables: step.variables)
+                  inputs: inputDigests, variables: step.variables, toolchains: toolchains)
     }
 
     /// The action key: XXH3-128 of the canonical text below. Version line first, so that a change
@@ -52,6 +58,7 @@ public struct StepDefinition: Equatable, Sendable {
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) { field("env", k + "=" + v) }
         for o in outputs.sorted() { field("out", o) }
         for (path, digest) in inputs.sorted(by: { $0.key < $1.key }) { field("in", path + " " + digest.hex) }
+        for (name, digest) in toolchains.sorted(by: { $0.key < $1.key }) { field("toolchain", name + " " + digest.hex) }
         return s
     }
 }

@@ -6,7 +6,7 @@
 public struct DAGParser {
     public static let stepKeywords = [
         "in", "out", "metrics", "run", "op", "cpus", "mem", "gpus", "time", "env", "retry", "timeout",
-        "after", "checkpoint", "allow-empty", "untracked", "executor", "partition", "account", "qos", "constraint", "sbatch",
+        "after", "checkpoint", "allow-empty", "untracked", "toolchain", "executor", "partition", "account", "qos", "constraint", "sbatch",
     ]
     /// What other tools' users type, and what it is here (Snakemake's `input:`, make's `deps`).
     static let habits: [String: String] = [
@@ -17,6 +17,9 @@ public struct DAGParser {
         "threads:": "flow's is 'cpus N'", "threads": "flow's is 'cpus N'", "resources:": "flow's are 'cpus N', 'mem 4G', 'gpus N'",
         "log:": "flow keeps each step's log itself ('flow log STEP')", "deps": "flow's is 'in PATH'", "outs": "flow's is 'out PATH'",
     ]
+
+    /// The keywords that start a line at the top level.
+    public static let topLevelKeywords = ["let", "external", "include", "step"]
 
     static let settingKeywords: Set<String> = [
         "cpus", "mem", "gpus", "time", "retry", "timeout", "executor", "partition", "account", "qos", "constraint", "sbatch",
@@ -96,7 +99,7 @@ public struct DAGParser {
             let words = Tokenizer.words(line.text, stripComment: true)
             guard let first = words.first else { continue }
             let n = line.number
-            if line.indented && ["step", "let", "include"].contains(first.text) {
+            if line.indented && DAGParser.topLevelKeywords.contains(first.text) {
                 error("'\(first.text)' must start its line (it is indented)", line: n, column: first.column)
                 if first.text == "step" {
                     flush(&items, &currentStep)
@@ -120,6 +123,8 @@ public struct DAGParser {
             switch first.text {
             case "let":
                 if let binding = parseLet(line) { items.append(.letBinding(binding)) }
+            case "external":
+                if let binding = parseLet(line, keyword: "external") { items.append(.external(binding)) }
             case "include":
                 guard words.count == 2 else {
                     error("'include' takes one path", line: n, column: words.count > 2 ? words[2].column : first.column + 7)
@@ -130,11 +135,11 @@ public struct DAGParser {
                 currentStep = parseStepHeader(words, line: line)
                 inBrokenStep = currentStep == nil
             default:
-                let hint = first.text.hasPrefix("rule") ? "; flow's is 'step NAME' (no colon)" : Spellcheck.hint(for: first.text, among: ["let", "include", "step"])
+                let hint = first.text.hasPrefix("rule") ? "; flow's is 'step NAME' (no colon)" : Spellcheck.hint(for: first.text, among: DAGParser.topLevelKeywords)
                 if DAGParser.stepKeywords.contains(first.text) {
                     error("'\(first.text)' must be indented under a 'step' line", line: n, column: first.column)
                 } else {
-                    error("expected 'let', 'include' or 'step', found '\(first.text)'\(hint)", line: n, column: first.column)
+                    error("expected 'let', 'external', 'include' or 'step', found '\(first.text)'\(hint)", line: n, column: first.column)
                 }
             }
         }
@@ -142,22 +147,23 @@ public struct DAGParser {
         return items
     }
 
-    mutating func parseLet(_ line: LogicalLine) -> LetBinding? {
+    /// `let NAME = VALUE`, or `external NAME = PATH` with `keyword` "external".
+    mutating func parseLet(_ line: LogicalLine, keyword: String = "let") -> LetBinding? {
         let text = line.text
         let scalars = Array(text.unicodeScalars)
         // let NAME = VALUE (VALUE is the rest of the line, trimmed; quotes are removed).
-        var i = 3
+        var i = keyword.unicodeScalars.count
         while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
         let nameStart = i
         while i < scalars.count, Tokenizer.isNameScalar(scalars[i]) { i += 1 }
         let name = String(String.UnicodeScalarView(scalars[nameStart..<i]))
         guard !name.isEmpty, Tokenizer.isName(name) else {
-            error("expected a variable name after 'let'", line: line.number, column: nameStart + 1)
+            error("expected a \(keyword == "let" ? "variable" : "name") after '\(keyword)'", line: line.number, column: nameStart + 1)
             return nil
         }
         while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
         guard i < scalars.count, scalars[i] == "=" else {
-            error("expected '=' after 'let \(name)'", line: line.number, column: i + 1)
+            error("expected '=' after '\(keyword) \(name)'", line: line.number, column: i + 1)
             return nil
         }
         i += 1
@@ -351,6 +357,15 @@ public struct DAGParser {
                 return nil
             }
             return StepAttribute(kind: .untracked(words.dropFirst().map(loc)), location: at)
+        case "toolchain":
+            // toolchain NAME = EXECUTABLE [ARGS...]
+            guard words.count >= 4, words[2].text == "=", Tokenizer.isName(words[1].text) else {
+                let column = words.count >= 2 ? words[1].column : keyword.column + 10
+                error("expected 'toolchain NAME = EXECUTABLE [ARGS...]' (e.g. 'toolchain python = .venv/bin/python -m pip freeze')",
+                      line: n, column: column)
+                return nil
+            }
+            return StepAttribute(kind: .toolchain(name: loc(words[1]), command: words.dropFirst(3).map(loc)), location: at)
         case "after":
             guard words.count >= 2 else {
                 error("'after' needs at least one step name", line: n, column: keyword.column + 6)

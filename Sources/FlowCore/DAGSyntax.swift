@@ -13,6 +13,9 @@ public struct DAGFile: Equatable {
 
 public enum DAGItem: Equatable {
     case letBinding(LetBinding)
+    /// `external NAME = /ABS/PATH`: data outside the workspace that steps may read (never write),
+    /// bound like a `let` variable to its absolute path.
+    case external(LetBinding)
     case include(Located<String>)
     case step(StepDecl)
 }
@@ -106,6 +109,9 @@ public struct StepAttribute: Equatable {
         /// `untracked PATH...`: workspace files the command names on purpose without reading them
         /// as inputs (no warning for them).
         case untracked([Located<String>])
+        /// `toolchain NAME = EXECUTABLE [ARGS...]`: what the step runs with; the executable's
+        /// content, and the output of `EXECUTABLE ARGS...` when arguments are given, enter the key.
+        case toolchain(name: Located<String>, command: [Located<String>])
     }
     public var kind: Kind
     public var location: SourceLocation

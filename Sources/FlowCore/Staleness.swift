@@ -9,6 +9,9 @@ public enum StaleReason: Equatable, Sendable, CustomStringConvertible {
     case inputChanged(path: String, old: Digest128?, new: Digest128?)
     case variableChanged(name: String, old: String?, new: String?)
     case environmentChanged(name: String, old: String?, new: String?)
+    /// What a `toolchain` is changed: `old` and `new` are digests, or the differing lines of the
+    /// version or freeze output when the runtime knows them and they are short.
+    case toolchainChanged(name: String, old: String, new: String)
     case outputsChanged(old: [String], new: [String])
     /// An upstream step must run first; this step's inputs are not known until it has.
     case upstreamStale(step: String)
@@ -33,6 +36,7 @@ public enum StaleReason: Equatable, Sendable, CustomStringConvertible {
             return "input changed: \(path)"
         case .variableChanged(let name, let old, let new): return "variable \(name) changed \(old ?? "unset") → \(new ?? "unset")"
         case .environmentChanged(let name, let old, let new): return "env \(name) changed \(old ?? "unset") → \(new ?? "unset")"
+        case .toolchainChanged(let name, let old, let new): return "toolchain \(name) changed: \(old) → \(new)"
         case .outputsChanged: return "declared outputs changed"
         case .upstreamStale(let step): return "upstream \(step) must run"
         case .outputMissing(let path): return "output missing: \(path)"
@@ -112,6 +116,10 @@ public enum Staleness {
         for name in Set(current.environment.keys).union(previous.environment.keys).sorted()
         where current.environment[name] != previous.environment[name] {
             reasons.append(.environmentChanged(name: name, old: previous.environment[name], new: current.environment[name]))
+        }
+        for name in Set(current.toolchains.keys).union(previous.toolchains.keys).sorted()
+        where current.toolchains[name] != previous.toolchains[name] {
+            reasons.append(.toolchainChanged(name: name, old: previous.toolchains[name]?.hex ?? "none", new: current.toolchains[name]?.hex ?? "none"))
         }
         if current.outputs.sorted() != previous.outputs.sorted() {
             reasons.append(.outputsChanged(old: previous.outputs.sorted(), new: current.outputs.sorted()))

@@ -33,6 +33,9 @@ public struct PathRef: Hashable, Sendable {
     public func contains(_ other: String) -> Bool {
         other == path || (isDirectory && (path.isEmpty || other.hasPrefix(path + "/")))
     }
+
+    /// An absolute path: data under an `external` root, read where it lives.
+    public var isExternal: Bool { path.hasPrefix("/") }
 }
 
 /// Resources a step asks for: the scheduler never runs steps whose sum exceeds the machine's.
@@ -76,6 +79,8 @@ public struct Step: Equatable, Sendable {
     public var cluster = ClusterSettings()
     /// Explicit ordering edges from `after`.
     public var after: [StepID] = []
+    /// What the step runs with (`toolchain`), in declaration order; each enters the key.
+    public var toolchains: [Toolchain] = []
     /// The `let` variables this step's definition used, with their values (for "variable changed").
     public var variables: [String: String] = [:]
     /// Steps whose outputs this step reads, or that it must follow (`after`); sorted.
@@ -108,6 +113,8 @@ public struct Workflow: Sendable {
     /// Warnings found in loading (a `run` command that names a workspace file it does not
     /// declare), printed by `flow run` and `flow status`; they stop nothing.
     public var warnings: [DAGError] = []
+    /// The `external` data roots, in declaration order.
+    public var externals: [ExternalRoot] = []
 
     public subscript(id: StepID) -> Step { steps[id.index] }
 

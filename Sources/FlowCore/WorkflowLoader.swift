@@ -47,6 +47,8 @@ struct LoaderState {
     var variables: [String: String] = [:]
     /// For each variable, the variables it was computed from (itself included), transitively.
     var variableSources: [String: Set<String>] = [:]
+    /// The `external` data roots, with where each is declared.
+    var externals: [(root: ExternalRoot, location: SourceLocation)] = []
     var steps: [Step] = []
     /// For each step, the attribute locations needed by `link()`: inputs' and `after` names' locations.
     var inputLocations: [[SourceLocation]] = []
@@ -166,7 +168,12 @@ struct LoaderState {
     mutating func bindVariables(overrides: [String: String]) {
         var firstDefinition: [String: SourceLocation] = [:]
         for (_, item) in items {
-            guard case .letBinding(let binding) = item else { continue }
+            let binding: LetBinding, isExternal: Bool
+            switch item {
+            case .letBinding(let b): (binding, isExternal) = (b, false)
+            case .external(let b): (binding, isExternal) = (b, true)
+            case .include, .step: continue
+            }
             let name = binding.name.value
             if let first = firstDefinition[name] {
                 error("variable '\(name)' is already defined", at: binding.name.location,
@@ -174,6 +181,8 @@ struct LoaderState {
                 continue
             }
             firstDefinition[name] = binding.name.location
+            // An external root is checked once bound (a `--set` may move it: another mount point).
+            defer { if isExternal { declareExternal(binding) } }
             if let value = overrides[name] {
                 variables[name] = value
                 variableSources[name] = [name]
@@ -187,6 +196,38 @@ struct LoaderState {
             }
             variableSources[name] = used
         }
+    }
+
+    /// Checks an `external` declaration, whose variable is bound already, and records its root.
+    mutating func declareExternal(_ binding: LetBinding) {
+        let name = binding.name.value
+        guard let value = variables[name], let root = ExternalRoot.normalizeAbsolute(value) else {
+            error("external '\(name)' must be an absolute path, not '\(variables[name] ?? "")': it names data outside the workspace " +
+                  "(data inside it is read by its relative path)", at: binding.value.location)
+            return
+        }
+        guard root != "/" else {
+            error("external '\(name)' cannot be the whole file system ('/'): name the directory that holds the data", at: binding.value.location)
+            return
+        }
+        variables[name] = root
+        externals.append((ExternalRoot(name: name, path: root), binding.name.location))
+    }
+
+    /// Where a path written in a step stands: in the workspace (normalized), under an external
+    /// root (absolute, normalized), or outside both (nil).
+    func resolvePath(_ text: String) -> (path: String, external: ExternalRoot?)? {
+        if let norm = WorkspacePath.normalize(text) { return (norm, nil) }
+        guard let abs = ExternalRoot.normalizeAbsolute(text), let root = externals.first(where: { $0.root.contains(abs) })?.root else { return nil }
+        return (abs, root)
+    }
+
+    /// The error for a path that leaves the workspace; for an absolute one, how to declare it.
+    func escapeMessage(_ text: String) -> String {
+        guard text.hasPrefix("/") else { return "path '\(text)' escapes the workspace (paths are relative to the workspace root)" }
+        let dir = ExternalRoot.normalizeAbsolute(text).map { WorkspacePath.isGlob($0) ? WorkspacePath.directory($0) : $0 } ?? text
+        return "path '\(text)' escapes the workspace (paths are relative to the workspace root); to read data that lives " +
+               "outside it, declare it at the top level, 'external data = \(dir.isEmpty ? "/" : dir)', and read it as 'in {data}'"
     }
 
     /// Renders a located template against the variables plus `extra` bindings; records which
@@ -426,12 +467,14 @@ struct LoaderState {
     }
 
     mutating func globItems(_ pattern: String, v: String, at location: SourceLocation) -> [(label: String, bindings: [String: String])]? {
-        guard let normalized = WorkspacePath.normalize(pattern) else {
-            error("path '\(pattern)' escapes the workspace (paths are relative to the workspace root)", at: location)
+        guard let (normalized, external) = resolvePath(pattern) else {
+            error(escapeMessage(pattern), at: location)
             return nil
         }
         var matches: [String]
-        if !listingDeclaredOutputs, let producer = producingDirectory(of: normalized) {
+        if external != nil {
+            matches = loader.workspace.glob(normalized)
+        } else if !listingDeclaredOutputs, let producer = producingDirectory(of: normalized) {
             // Files another step writes: expanded from that step's result once it is known, in
             // this very run; until then the step waits ("expands after ...").
             guard let files = loader.workspace.resultFiles(of: producer.step, directory: producer.path) else {
@@ -492,15 +535,20 @@ struct LoaderState {
                 for p in paths {
                     guard let text = render(p, extra: bindings, used: &used) else { continue }
                     let isDir = text.hasSuffix("/")
-                    guard let norm = WorkspacePath.normalize(text), !norm.isEmpty else {
-                        error("path '\(text)' escapes the workspace (paths are relative to the workspace root)", at: p.location)
+                    guard let (norm, external) = resolvePath(text), !norm.isEmpty else {
+                        error(escapeMessage(text), at: p.location)
                         continue
                     }
-                    if loader.workspace.isOwnedByFlow(norm) {
+                    if let external, !isInput {
+                        error("output '\(norm)' is inside external data '\(external.name)' (\(external.path)): flow never writes there; " +
+                              "outputs belong in the workspace", at: p.location)
+                        continue
+                    }
+                    if external == nil, loader.workspace.isOwnedByFlow(norm) {
                         error(Self.ownedMessage(norm), at: p.location)
                         continue
                     }
-                    if isInput, let gather = Gather(text), declIndex[gather.base] != nil {
+                    if isInput, external == nil, let gather = Gather(text), declIndex[gather.base] != nil {
                         guard let paths = gatheredPaths(gather, from: decl, at: p.location) else { continue }
                         for ref in paths {
                             inputs.append(ref)
@@ -511,7 +559,9 @@ struct LoaderState {
                     }
                     if isInput && WorkspacePath.isGlob(norm) {
                         let matches: [String]
-                        if !listingDeclaredOutputs, let producer = producingDirectory(of: norm) {
+                        if external != nil {
+                            matches = loader.workspace.glob(norm)
+                        } else if !listingDeclaredOutputs, let producer = producingDirectory(of: norm) {
                             // Files a step writes into its output directory: known from its result, or later.
                             guard let files = loader.workspace.resultFiles(of: producer.step, directory: producer.path) else {
                                 deferred[decl.name.value] = (producer.step, p.location)
@@ -567,6 +617,8 @@ struct LoaderState {
                 }
             case .after(let names):
                 after += names
+            case .toolchain(let label, let command):
+                elaborateToolchain(label, command, bindings: bindings, used: &used, into: &step)
             case .checkpoint:
                 step.checkpoint = true
             case .allowEmpty, .untracked:
@@ -608,6 +660,33 @@ struct LoaderState {
         fanOutItems.append(instance)
     }
 
+    /// `toolchain NAME = EXECUTABLE [ARGS...]`: each word rendered; a path to the executable is
+    /// checked like a path (a bare name is looked up on `PATH` when the step is evaluated).
+    mutating func elaborateToolchain(_ label: Located<String>, _ command: [Located<String>], bindings: [String: String],
+                                     used: inout Set<String>, into step: inout Step) {
+        if step.toolchains.contains(where: { $0.name == label.value }) {
+            error("toolchain '\(label.value)' is declared twice in step '\(step.baseName)'", at: label.location)
+            return
+        }
+        var words: [String] = []
+        for w in command {
+            guard let text = render(w, extra: bindings, used: &used) else { return }
+            words.append(text)
+        }
+        guard var executable = words.first, !executable.isEmpty else {
+            error("toolchain '\(label.value)' needs an executable", at: label.location)
+            return
+        }
+        if executable.contains("/") && !executable.hasPrefix("/") {
+            guard let norm = WorkspacePath.normalize(executable), !norm.isEmpty else {
+                error("toolchain executable '\(executable)' escapes the workspace (use an absolute path for one outside it)", at: command[0].location)
+                return
+            }
+            executable = norm
+        }
+        step.toolchains.append(Toolchain(name: label.value, executable: executable, arguments: Array(words.dropFirst()), location: label.location))
+    }
+
     /// Warns once per step when its `run` command names a workspace file that is neither an input
     /// nor an output: a script (`python3 train.py`) whose edits would otherwise leave the step
     /// fresh. Looked at on the step's first instance only, so that a large fan-out costs nothing.
@@ -617,6 +696,12 @@ struct LoaderState {
             guard case .untracked(let paths) = attribute.kind else { continue }
             var unused: Set<String> = []
             untracked += paths.compactMap { render($0, extra: bindings, used: &unused).flatMap(WorkspacePath.normalize) }
+        }
+        // A toolchain's executable is declared: its content enters the key.
+        for attribute in decl.attributes {
+            guard case .toolchain(_, let command) = attribute.kind, let first = command.first else { continue }
+            var unused: Set<String> = []
+            if let path = render(first, extra: bindings, used: &unused).flatMap(WorkspacePath.normalize) { untracked.append(path) }
         }
         let separators: Set<Unicode.Scalar> = [" ", "\t", ";", "|", "&", "<", ">", "(", ")", "'", "\"", "`", "=", ",", "$"]
         var seen = Set<String>()
@@ -978,6 +1063,7 @@ struct LoaderState {
                          isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false)
         }.sorted { ($0.location.line, $0.baseName) < ($1.location.line, $1.baseName) }
         wf.warnings = warnings.filter { deferred[$0.step] == nil }.map(\.warning)
+        wf.externals = externals.map(\.root)
         return wf
     }
 }

@@ -84,16 +84,28 @@ public enum ContentHash {
             guard depth < maxDepth else { throw SystemError("list directory (nested too deep, or a link loop)", dirPath, errno: ELOOP) }
             guard let dir = opendir(dirPath) else { throw SystemError("list directory", dirPath) }
             defer { closedir(dir) }
-            var names: [String] = []
+            var names: [(name: String, type: UInt8)] = []
             while let entry = readdir(dir) {
                 let name = withUnsafePointer(to: entry.pointee.d_name) {
                     $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
                 }
                 if name == "." || name == ".." { continue }
-                names.append(name)
+                names.append((name, entry.pointee.d_type))
             }
-            for name in names.sorted() {
+            names.sort { $0.name < $1.name }
+            for (name, type) in names {
                 let rel = relative.isEmpty ? name : relative + "/" + name
+                // The entry's type, where the file system gives it, spares a stat per file (a
+                // link or an unknown type is stated below): the caller stats each file anyway.
+                if type == UInt8(DT_REG) {
+                    result.append(rel)
+                    continue
+                }
+                if type == UInt8(DT_DIR) {
+                    visitDirectory?(rel)
+                    try walk(rel, depth: depth + 1)
+                    continue
+                }
                 let full = root + "/" + rel
                 if let realRoot, FileStat.of(full, followLinks: false)?.isSymlink == true {
                     let target = realPath(full) ?? full

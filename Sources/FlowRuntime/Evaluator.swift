@@ -22,6 +22,8 @@ public final class Evaluator {
     public var fetchFromRemote = false
     /// Where problems found in the cache are reported (standard error unless set).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+    /// The digests of the steps' toolchains, probed once per declaration.
+    lazy var toolchains = ToolchainProbe(workspace: workspace) { [unowned self] in self.warn($0) }
 
     public init(workflow: Workflow, workspace: Workspace, store: any ObjectStoring, actions: any ManagedActionStoring,
                 records: [String: StateStore.StepRecord]) {
@@ -73,7 +75,7 @@ public final class Evaluator {
                 missing.append(input.path)
             }
         }
-        let definition = StepDefinition(step: step, inputDigests: digests)
+        let definition = StepDefinition(step: step, inputDigests: digests, toolchains: toolchainDigests(step))
         let key = definition.key
         if !missing.isEmpty {
             return Evaluation(state: .stale(missing.map { .inputChanged(path: $0, old: records[step.name]?.definition?.inputs[$0], new: nil) }),
@@ -89,11 +91,11 @@ public final class Evaluator {
             }
             // What the workspace holds came from another definition (the record follows the
             // workspace): say what changed since, not only that the outputs differ.
-            let changed = records[step.name].map { Staleness.reasons(current: definition, previous: $0.definition) } ?? []
+            let changed = records[step.name].map { staleReasons(current: definition, previous: $0.definition) } ?? []
             return Evaluation(state: .restorable(changed.isEmpty ? problems : changed), key: key, definition: definition,
                               manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
         }
-        var reasons = Staleness.reasons(current: definition, previous: records[step.name]?.definition)
+        var reasons = staleReasons(current: definition, previous: records[step.name]?.definition)
         // The same definition as the last result, which the cache no longer holds.
         if reasons.isEmpty { reasons = [.notInCache] }
         if let remote {

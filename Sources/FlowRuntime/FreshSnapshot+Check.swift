@@ -1,4 +1,5 @@
 import Foundation
+import FlowCore
 import Glibc
 
 extension FreshSnapshot {
@@ -15,6 +16,12 @@ extension FreshSnapshot {
                 r.count == 4 && r[0] == "S" ? StepInfo(name: r[1], lastDuration: Double(r[2]), outputSize: Int64(r[3])) : nil
             }
         }
+
+        /// The `external` data roots of the workflow, after its steps.
+        public func externals() -> [ExternalRoot] {
+            let rest = String(decoding: text[stepsOffset...], as: UTF8.self)
+            return TextRecord.records(rest).compactMap { r in r.count == 3 && r[0] == "E" ? ExternalRoot(name: r[1], path: r[2]) : nil }
+        }
     }
 
     /// Reads the workspace's snapshot and checks it in one pass over its bytes, stopping at the
@@ -29,9 +36,10 @@ extension FreshSnapshot {
             guard let contextLine = scanner.fields(), contextLine.count == 2, contextLine[0] == "context",
                   let envLine = scanner.fields(), envLine.first == "env",
                   contextLine[1] == context(Array(envLine.dropFirst())) else { return nil }
-            // The path buffer: root + "/" + relative path + NUL, reused for every stat.
-            var path = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
-            let base = path.count
+            // The path buffer: root + "/" + relative path + NUL (or an absolute path: external
+            // data), reused for every stat.
+            let prefix = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
+            var path = prefix
             var st = stat()
             while let kind = scanner.peek() {
                 if kind == UInt8(ascii: "s") {
@@ -43,15 +51,14 @@ extension FreshSnapshot {
                 let f = Fields(line)
                 guard f.count >= 2 else { return nil }
                 let rel = f[1]
+                path.removeAll(keepingCapacity: true)
                 if rel.contains(UInt8(ascii: "%")) {
                     // Escaped names are rare: take the slow, exact way.
                     let name = TextRecord.unescape(UnsafeBufferPointer(rebasing: rel))
-                    path.removeSubrange(base...)
-                    if name.hasPrefix("/") { path = [] }
+                    if !name.hasPrefix("/") { path += prefix }
                     path += name.utf8CString.dropLast()
                 } else {
-                    path.removeSubrange(base...)
-                    if rel.first == UInt8(ascii: "/") { path = [] }
+                    if rel.first != UInt8(ascii: "/") { path += prefix }
                     if rel.isEmpty { path.removeLast() }
                     for c in rel { path.append(CChar(bitPattern: c)) }
                 }

@@ -36,6 +36,8 @@ public struct FreshSnapshot {
     public var steps: [StepInfo]
     /// Workspace-relative (or absolute) path → signature when observed; nil: it did not exist.
     public var observations: [String: FileStat?]
+    /// The workflow's `external` data roots, which `flow status` shows.
+    public var externals: [ExternalRoot] = []
 
     static let header = "flow-fresh v1"
     static let racyWindow = 0.1
@@ -51,8 +53,10 @@ public struct FreshSnapshot {
     /// the context's workspace observed (nothing when it was not recording).
     public static func save(_ context: RunContext, workflow: Workflow, contextDigest: String, steps: [StepInfo]) {
         guard let observations = context.workspace.observations else { return }
-        FreshSnapshot(context: contextDigest, environmentNames: environmentNames(workflow), steps: steps,
-                      observations: observations).write(stateDirectory: context.stateDirectory)
+        var snapshot = FreshSnapshot(context: contextDigest, environmentNames: environmentNames(workflow), steps: steps,
+                                     observations: observations)
+        snapshot.externals = workflow.externals
+        snapshot.write(stateDirectory: context.stateDirectory)
     }
 
     /// Removes the snapshot: the next status or run evaluates everything.
@@ -95,11 +99,15 @@ public struct FreshSnapshot {
         var text = FreshSnapshot.header + "\n"
         text += TextRecord.line(["context", context])
         text += TextRecord.line(["env"] + environmentNames)
-        for (path, st) in observations.sorted(by: { $0.key < $1.key }) {
+        // One line per observed path, in no particular order (the check reads them all): built
+        // by appending, as a directory of a million files makes a million lines.
+        text.reserveCapacity(text.utf8.count + observations.count * 128)
+        for (path, st) in observations {
             if let st {
                 if st.mtimeNs > now - window || st.ctimeNs > now - window { return false }
-                text += TextRecord.line(["P", path, String(st.device), String(st.inode), String(st.size), String(st.mtimeNs),
-                                         String(st.ctimeNs), st.isDirectory ? "d" : "f"])
+                text += "P\t"
+                text += TextRecord.escape(path)
+                text += "\t\(st.device)\t\(st.inode)\t\(st.size)\t\(st.mtimeNs)\t\(st.ctimeNs)\t\(st.isDirectory ? "d" : "f")\n"
             } else {
                 text += TextRecord.line(["M", path])
             }
@@ -108,6 +116,7 @@ public struct FreshSnapshot {
         for s in steps {
             text += TextRecord.line(["S", s.name, s.lastDuration.map { String($0) } ?? "", s.outputSize.map { String($0) } ?? ""])
         }
+        for e in externals { text += TextRecord.line(["E", e.name, e.path]) }
         let target = FreshSnapshot.path(stateDirectory: stateDirectory)
         return (try? AtomicFile.write(Array(text.utf8), to: target)) != nil
     }

@@ -105,7 +105,8 @@ public final class Reproducer {
     /// and directories copied from the workspace.
     func stageInputs(_ step: Step, upstream: [StepID: Manifest], into directory: String) throws {
         var restored: Set<String> = []
-        for input in step.inputs {
+        // External data is read where it lives: the command names it by its absolute path.
+        for input in step.inputs where !input.isExternal {
             if let (dep, out) = producer(of: input.path, step: step, upstream: upstream) {
                 guard !restored.contains(out.path) else { continue }
                 restored.insert(out.path)

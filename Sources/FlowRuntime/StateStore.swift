@@ -320,6 +320,7 @@ enum DefinitionCodec {
         for o in d.outputs { s += TextRecord.line(["out", o]) }
         for (p, h) in d.inputs.sorted(by: { $0.key < $1.key }) { s += TextRecord.line(["in", p, h.hex]) }
         for (k, v) in d.variables.sorted(by: { $0.key < $1.key }) { s += TextRecord.line(["var", k, v]) }
+        for (k, h) in d.toolchains.sorted(by: { $0.key < $1.key }) { s += TextRecord.line(["toolchain", k, h.hex]) }
         return s
     }
 
@@ -336,6 +337,7 @@ enum DefinitionCodec {
             case ("out", 2): d.outputs.append(f[1])
             case ("in", 3): d.inputs[f[1]] = Digest128(hex: f[2])
             case ("var", 3): d.variables[f[1]] = f[2]
+            case ("toolchain", 3): d.toolchains[f[1]] = Digest128(hex: f[2])
             default: continue
             }
         }

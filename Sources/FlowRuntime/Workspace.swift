@@ -45,8 +45,9 @@ public final class Workspace: WorkspaceView {
         return path.hasPrefix("/") ? nil : path
     }
 
+    /// The path on disk; an absolute path (data under an `external` root) stands as it is.
     public func absolute(_ path: String) -> String {
-        path.isEmpty ? root : root + "/" + path
+        path.isEmpty ? root : path.hasPrefix("/") ? path : root + "/" + path
     }
 
     // MARK: WorkspaceView
@@ -127,7 +128,7 @@ public final class Workspace: WorkspaceView {
         // Walk only below the longest prefix without wildcards.
         let parts = pattern.split(separator: "/").map(String.init)
         let fixed = parts.prefix { !WorkspacePath.isGlob($0) && $0 != "**" }
-        let base = fixed.joined(separator: "/")
+        let base = (pattern.hasPrefix("/") ? "/" : "") + fixed.joined(separator: "/")
         if fixed.count == parts.count { return kind(of: base) == .file ? [base] : [] }
         guard kind(of: base) == .directory else { return [] }
         var result: [String] = []
@@ -194,12 +195,10 @@ public final class Workspace: WorkspaceView {
             let rel = path.isEmpty ? dir : path + "/" + dir
             self.observe(rel, FileStat.of(self.absolute(rel)))
         }
-        var entries: [ContentHash.TreeEntry] = []
-        entries.reserveCapacity(files.count)
-        for f in files {
-            if !hiddenPaths.isEmpty && isHidden(path.isEmpty ? f : path + "/" + f) { continue }
-            let (d, st) = try fileDigest(path.isEmpty ? f : path + "/" + f)
-            entries.append(ContentHash.TreeEntry(path: f, digest: d, size: st.size, executable: st.isExecutable))
+        let kept = files.filter { f in hiddenPaths.isEmpty || !isHidden(path.isEmpty ? f : path + "/" + f) }
+        let digests = try fileDigests(kept.map { path.isEmpty ? $0 : path + "/" + $0 }, label: path.isEmpty ? "." : path)
+        let entries = zip(kept, digests).map { f, ds in
+            ContentHash.TreeEntry(path: f, digest: ds.0, size: ds.1.size, executable: ds.1.isExecutable)
         }
         return (ContentHash.tree(entries), entries)
     }

@@ -162,6 +162,22 @@ import XXHash
         #expect(Staleness.reasons(current: b, previous: a) == [.opVersionChanged(op: "kmeans", old: 1, new: 2)])
     }
 
+    @Test func aChangedToolchainIsItsOwnReason() {
+        var a = old
+        a.toolchains = ["python": XXH128.hash("numpy==1.26")]
+        var b = a
+        b.toolchains = ["python": XXH128.hash("numpy==2.0")]
+        #expect(a.key != b.key && a.key != old.key)
+        #expect(Staleness.reasons(current: b, previous: a) == [
+            .toolchainChanged(name: "python", old: XXH128.hash("numpy==1.26").hex, new: XXH128.hash("numpy==2.0").hex),
+        ])
+        #expect(Staleness.reasons(current: a, previous: old) == [.toolchainChanged(name: "python", old: "none", new: XXH128.hash("numpy==1.26").hex)])
+        // A step without toolchains keeps the key it had before toolchains existed.
+        #expect(!old.canonicalText.contains("toolchain"))
+        #expect(StaleReason.toolchainChanged(name: "python", old: "scikit-learn==1.4.0", new: "scikit-learn==1.6.0").description
+            == "toolchain python changed: scikit-learn==1.4.0 → scikit-learn==1.6.0")
+    }
+
     @Test func descriptionsReadWell() {
         #expect(StaleReason.inputChanged(path: "a", old: XXH128.hash("1"), new: XXH128.hash("2")).description == "input changed: a")
         #expect(StaleReason.variableChanged(name: "k", old: "8", new: "16").description == "variable k changed 8 → 16")

@@ -13,7 +13,7 @@ import Testing
 
     static let cases: [Case] = [
         Case(name: "unknown top-level keyword", source: "stpe pool\n", expected: """
-            w.dag:1:1: error: expected 'let', 'include' or 'step', found 'stpe'; did you mean 'step'?
+            w.dag:1:1: error: expected 'let', 'external', 'include' or 'step', found 'stpe'; did you mean 'step'?
             stpe pool
             ^
             """),
@@ -115,6 +115,46 @@ import Testing
             let a = 2
                 ^
             w.dag:1:5: note: first defined here
+            """),
+        Case(name: "absolute input names the explicit form", source: "step a\n  in /datasets/imagenet/train/\n  out x\n  run true\n", expected: """
+            w.dag:2:6: error: path '/datasets/imagenet/train/' escapes the workspace (paths are relative to the workspace root); to read data that lives outside it, declare it at the top level, 'external data = /datasets/imagenet/train', and read it as 'in {data}'
+              in /datasets/imagenet/train/
+                 ^
+            """),
+        Case(name: "absolute input outside every external root", source: "external imagenet = /datasets/imagenet\nstep a\n  in /datasets/imagenet2/x\n  out x\n  run true\n", expected: """
+            w.dag:3:6: error: path '/datasets/imagenet2/x' escapes the workspace (paths are relative to the workspace root); to read data that lives outside it, declare it at the top level, 'external data = /datasets/imagenet2/x', and read it as 'in {data}'
+              in /datasets/imagenet2/x
+                 ^
+            """),
+        Case(name: "external root not absolute", source: "external imagenet = datasets/imagenet\n", expected: """
+            w.dag:1:21: error: external 'imagenet' must be an absolute path, not 'datasets/imagenet': it names data outside the workspace (data inside it is read by its relative path)
+            external imagenet = datasets/imagenet
+                                ^
+            """),
+        Case(name: "external root is the whole file system", source: "external all = /\n", expected: """
+            w.dag:1:16: error: external 'all' cannot be the whole file system ('/'): name the directory that holds the data
+            external all = /
+                           ^
+            """),
+        Case(name: "output under external data", source: "external imagenet = /datasets/imagenet\nstep a\n  out {imagenet}/cache.npy\n  run true\n", expected: """
+            w.dag:3:7: error: output '/datasets/imagenet/cache.npy' is inside external data 'imagenet' (/datasets/imagenet): flow never writes there; outputs belong in the workspace
+              out {imagenet}/cache.npy
+                  ^
+            """),
+        Case(name: "toolchain without '='", source: "step a\n  toolchain python .venv/bin/python\n  out x\n  run true\n", expected: """
+            w.dag:2:13: error: expected 'toolchain NAME = EXECUTABLE [ARGS...]' (e.g. 'toolchain python = .venv/bin/python -m pip freeze')
+              toolchain python .venv/bin/python
+                        ^
+            """),
+        Case(name: "toolchain declared twice", source: "step a\n  toolchain py = /usr/bin/python3\n  toolchain py = /usr/bin/python3 --version\n  out x\n  run true\n", expected: """
+            w.dag:3:13: error: toolchain 'py' is declared twice in step 'a'
+              toolchain py = /usr/bin/python3 --version
+                        ^
+            """),
+        Case(name: "external indented", source: "step a\n  external d = /data\n  out x\n  run true\n", expected: """
+            w.dag:2:3: error: 'external' must start its line (it is indented)
+              external d = /data
+              ^
             """),
         Case(name: "include of a missing file", source: "include other.dag\n", expected: """
             w.dag:1:9: error: cannot read included file 'other.dag': No such file or directory

@@ -73,4 +73,43 @@ import Testing
         #expect(wf.closure(of: [b]).map { wf[$0].name }.sorted() == ["a", "b"])
         #expect(wf.downstream(of: [wf.step(named: "a")!.id]).map { wf[$0].name } == ["b"])
     }
+
+    @Test func externalDataIsReadByAbsolutePathAndBoundAsAVariable() throws {
+        let wf = try load("""
+            external imagenet = /datasets/imagenet/
+            step train
+              in {imagenet}/train/
+              in labels = {imagenet}/../imagenet/labels.txt
+              out m.txt
+              run python3 train.py {imagenet}/train {in.labels} > {out}
+              untracked train.py
+            """, files: ["/datasets/imagenet/train/a.jpg": "", "/datasets/imagenet/labels.txt": ""])
+        #expect(wf.externals == [ExternalRoot(name: "imagenet", path: "/datasets/imagenet")])
+        let step = try #require(wf.step(named: "train"))
+        #expect(step.inputs.map(\.path) == ["/datasets/imagenet/train", "/datasets/imagenet/labels.txt"])
+        #expect(step.inputs.allSatisfy(\.isExternal) && step.inputs[0].isDirectory)
+        #expect(step.action == .shell("python3 train.py /datasets/imagenet/train /datasets/imagenet/labels.txt > m.txt"))
+        // Another mount point, as on a cluster: `--set` moves the root.
+        let moved = try load("external d = /a\nstep s\n  in {d}/x\n  out o\n  run true\n", files: ["/b/x": ""], overrides: ["d": "/b"])
+        #expect(moved.externals.map(\.path) == ["/b"] && moved.steps[0].inputs.map(\.path) == ["/b/x"])
+    }
+
+    @Test func toolchainsAreParsedAndTheirExecutableIsDeclared() throws {
+        let wf = try load("""
+            let py = .venv/bin/python
+            step train
+              toolchain python = ./{py} -m pip freeze
+              toolchain sh = sh
+              out m.txt
+              run .venv/bin/python train.py > {out}
+              untracked train.py
+            """, files: [".venv/bin/python": "", "train.py": ""])
+        let step = try #require(wf.step(named: "train"))
+        #expect(step.toolchains.map(\.name) == ["python", "sh"])
+        #expect(step.toolchains[0].executable == ".venv/bin/python" && step.toolchains[0].arguments == ["-m", "pip", "freeze"])
+        #expect(step.toolchains[1].executable == "sh" && step.toolchains[1].arguments.isEmpty)
+        #expect(step.variables == ["py": ".venv/bin/python"])
+        // The interpreter is declared by its toolchain: no "does not declare" warning for it.
+        #expect(wf.warnings.isEmpty, "\(wf.warnings)")
+    }
 }

@@ -116,7 +116,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
         p.environment = ProcessInfo.processInfo.environment.merging(TestSlurm.environment) { $1 }
         // stdout and stderr go to flow.output in the workspace (not an input or output of any step).
-        FileManager.default.createFile(atPath: dir.path + "/flow.output", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.path + "/flow.output", contents: nil)
         let out = try FileHandle(forWritingTo: dir.url("flow.output"))
         p.standardOutput = out
         p.standardError = out

@@ -48,8 +48,8 @@ public enum FlowBinary {
         p.environment = env
         let outURL = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flow-out-\(UUID().uuidString)")
         let errURL = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("flow-err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         defer {
             try? FileManager.default.removeItem(at: outURL)
             try? FileManager.default.removeItem(at: errURL)
@@ -94,8 +94,8 @@ public final class BackgroundFlow {
         process.environment = env
         outPath = NSTemporaryDirectory() + "/flow-bg-out-\(UUID().uuidString)"
         errPath = NSTemporaryDirectory() + "/flow-bg-err-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         process.standardInput = FileHandle.nullDevice

@@ -1,0 +1,18 @@
+import FlowCore
+import XXHash
+
+extension Evaluator {
+    /// Toolchain name → digest, for the step's key (empty for a step that declares none).
+    func toolchainDigests(_ step: Step) -> [String: Digest128] {
+        var result: [String: Digest128] = [:]
+        for t in step.toolchains { result[t.name] = toolchains.identity(t).0 }
+        return result
+    }
+
+    /// `Staleness.reasons`, with a changed toolchain told by what changed in it when that is short.
+    func staleReasons(current: StepDefinition, previous: StepDefinition?) -> [StaleReason] {
+        let reasons = Staleness.reasons(current: current, previous: previous)
+        guard !current.toolchains.isEmpty || previous?.toolchains.isEmpty == false else { return reasons }
+        return reasons.map { toolchains.refine($0) }
+    }
+}
