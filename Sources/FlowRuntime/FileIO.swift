@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import Glibc
 
@@ -100,6 +101,35 @@ enum FileIO {
     }
 
     /// A copy-on-write clone (FICLONE) of `from` at new file `to`; false where unsupported.
+    /// Copies `from` to `to` (a new file) in the kernel (`copy_file_range`), with no pass of the
+    /// bytes through this process; falls back to read and write where the kernel cannot.
+    static func copyFile(from: String, to: String, mode: mode_t) throws {
+        let src = try retrying("open", from) { open(from, O_RDONLY | O_CLOEXEC) }
+        defer { close(src) }
+        let dst = try retrying("create", to) { open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
+        var ok = false
+        defer {
+            close(dst)
+            if !ok { unlink(to) }
+        }
+        while true {
+            let n = flow_copy_file_range(src, dst, 1 << 30)
+            if n > 0 { continue }
+            if n == 0 { break }
+            if errno == EINTR { continue }
+            guard errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else { throw SystemError("copy to", to) }
+            // Not in the kernel here: the plain way, from where the kernel stopped.
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let r = try buffer.withUnsafeMutableBytes { b in try retrying("read", from) { read(src, b.baseAddress, b.count) } }
+                if r == 0 { break }
+                try buffer.withUnsafeBytes { b in try write(dst, UnsafeRawBufferPointer(rebasing: b[0..<r]), path: to) }
+            }
+            break
+        }
+        ok = true
+    }
+
     static func reflink(from: String, to: String, mode: mode_t) -> Bool {
         let src = open(from, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { return false }

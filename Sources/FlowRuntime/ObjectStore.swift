@@ -68,6 +68,10 @@ public final class ObjectStore {
         "npy", "npz", "safetensors", "pt", "pth", "ckpt", "bin", "mp4", "mp3",
     ]
 
+    /// Objects this process stored after checking them against their digests (downloads):
+    /// restoring one copies it without hashing it a second time.
+    let justVerified = VerifiedSet()
+
     /// Set when objects were written since the last `sync()`.
     var unsynced = false
     var lastSync = Date()
@@ -257,6 +261,11 @@ public final class ObjectStore {
             if got == digest {
                 guard Glibc.link(object, tmp) == 0 else { throw SystemError("hard-link cache object to", dest) }
             }
+        } else if justVerified.contains(digest) {
+            // Hashed as it arrived in this very process a moment ago: copied in the kernel, not
+            // hashed again (the bytes have not left the page cache or this machine since).
+            try FileIO.copyFile(from: object, to: tmp, mode: mode)
+            got = digest
         } else {
             if link == .auto, FileIO.reflink(from: object, to: tmp, mode: mode) {
                 got = try ContentHash.file(tmp)

@@ -142,7 +142,12 @@ extension ObjectStore: ManagedObjectStoring {
     func adopt(_ objects: [StoreTransferItem]) -> [Digest128: Error] {
         var failed: [Digest128: Error] = [:]
         for o in objects {
-            do { try publish(o.path, digest: o.digest, compressed: false) } catch { failed[o.digest] = error }
+            do {
+                try publish(o.path, digest: o.digest, compressed: false)
+                justVerified.insert(o.digest)
+            } catch {
+                failed[o.digest] = error
+            }
         }
         return failed
     }
@@ -157,4 +162,14 @@ extension ObjectStore: ManagedObjectStoring {
 extension ActionCache: ManagedActionStoring {
     public func manifest(for key: Digest128) -> Manifest? { lookup(key) }
     public func put(_ manifest: Manifest, for key: Digest128) throws { try store(manifest, key: key) }
+}
+
+/// Digests, shared between the run and its upload queue.
+final class VerifiedSet: @unchecked Sendable {
+    // @unchecked: `digests` is read and written only under `lock`.
+    private let lock = NSLock()
+    private var digests = Set<Digest128>()
+
+    func insert(_ d: Digest128) { lock.lock(); digests.insert(d); lock.unlock() }
+    func contains(_ d: Digest128) -> Bool { lock.lock(); defer { lock.unlock() }; return digests.contains(d) }
 }

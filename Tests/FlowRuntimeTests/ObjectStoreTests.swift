@@ -1,10 +1,30 @@
 import Foundation
-import FlowRuntime
+@testable import FlowRuntime
 import FlowTestSupport
 import Testing
 import XXHash
 
 @Suite struct ObjectStoreTests {
+    /// Objects a remote's download verified are adopted by rename and restored by a kernel copy:
+    /// the bytes arrive whole, empty and large files alike.
+    @Test(arguments: [0, 1, 3 << 20])
+    func adoptedObjectsRestoreByteForByte(size: Int) throws {
+        let dir = TemporaryDirectory()
+        let store = try ObjectStore(root: dir.path + "/cache")
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }
+        let download = dir.path + "/cache/tmp/download"
+        try Data(bytes).write(to: URL(fileURLWithPath: download))
+        let digest = XXH128.hash(bytes)
+        #expect(store.adopt([StoreTransferItem(digest: digest, path: download)]).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: download), "adopting moves the file")
+        for mode in [LinkMode.auto, .copy] {
+            let dest = dir.path + "/out/\(mode.rawValue).bin"
+            try store.restore(digest, to: dest, executable: false, link: mode)
+            #expect(Array(try Data(contentsOf: URL(fileURLWithPath: dest))) == bytes)
+        }
+        #expect(store.verify(digest))
+    }
+
     @Test func ingestRestoreAndVerify() throws {
         let dir = TemporaryDirectory()
         let store = try ObjectStore(root: dir.path + "/cache")

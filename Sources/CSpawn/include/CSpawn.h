@@ -21,3 +21,7 @@ pid_t flow_spawn(const char *supervisor, const char *const argv[], const char *c
 
 /// syncfs(2): flushes the whole file system holding `fd` (glibc declares it only under _GNU_SOURCE).
 int flow_syncfs(int fd);
+
+/// copy_file_range(2) from the current offsets of `from` and `to` (declared only under
+/// _GNU_SOURCE): bytes copied, 0 at the end, -1 with errno.
+long flow_copy_file_range(int from, int to, unsigned long length);
