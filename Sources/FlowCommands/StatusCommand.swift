@@ -187,11 +187,5 @@ enum Format {
     /// "1 result", "3 results".
     static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-    }
+    static func bytes(_ n: Int64) -> String { ByteCount.text(n) }
 }

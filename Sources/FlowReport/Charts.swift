@@ -1,4 +1,5 @@
 import Foundation
+import FlowRuntime
 
 /// Small SVG charts for the report: line charts, cluster-size bars, the run timeline.
 /// Each returns one `<svg>` element; all text is escaped.
@@ -43,13 +44,7 @@ enum Chart {
         return String(format: "%dh%02dm", Int(s) / 3600, (Int(s) % 3600) / 60)
     }
 
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-    }
+    static func bytes(_ n: Int64) -> String { ByteCount.text(n) }
 
     static func open(_ width: Double, _ height: Double, _ label: String) -> String {
         "<svg width=\"\(HTML.num(width))\" height=\"\(HTML.num(height))\" viewBox=\"0 0 \(HTML.num(width)) \(HTML.num(height))\" role=\"img\" aria-label=\"\(HTML.escape(label))\">\n"

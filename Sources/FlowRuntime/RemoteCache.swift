@@ -52,10 +52,15 @@ public final class RemoteCache: ObjectStoring, ActionStoring {
 
     public func get(_ objects: [StoreTransferItem]) -> [Digest128: Error] {
         let downloads = objects.map { Download(path: Self.casPath($0.digest), destination: $0.path) }
-        var wanted: [String: Digest128] = [:]
-        for o in objects { wanted[o.path] = o.digest }
+        // Each body is hashed as it arrives (the batch calls both closures on its one thread).
+        var hashers = objects.map { _ in XXH128Hasher() }
+        var index: [String: Int] = [:]
+        for (i, o) in objects.enumerated() { index[o.path] = i }
         let results = client.get(downloads, verify: { d in
-            wanted[d.destination].map { (try? ContentHash.file(d.destination)) == $0 } ?? false
+            guard let i = index[d.destination] else { return false }
+            return hashers[i].finalize() == objects[i].digest
+        }, observe: { i, bytes in
+            if let bytes { hashers[i].update(bytes) } else { hashers[i] = XXH128Hasher() }
         }, progress: relay)
         var failed: [Digest128: Error] = [:]
         for (o, r) in zip(objects, results) {

@@ -134,11 +134,5 @@ final class HashProgress: @unchecked Sendable {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-    }
+    static func bytes(_ n: Int64) -> String { ByteCount.text(n) }
 }

@@ -132,12 +132,17 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     /// GET of each path into its destination file. `verify` is called with each download once
-    /// its file is complete; false fails it with `.rejectedBody`, which is retried.
+    /// its file is complete; false fails it with `.rejectedBody`, which is retried. `observe`,
+    /// when given, sees each download's body as it is written (by index; nil when an attempt
+    /// starts over), so that a caller can hash it on the way instead of reading the file again.
     public func get(_ downloads: [Download], verify: ((Download) -> Bool)? = nil,
+                    observe: ((Int, UnsafeRawBufferPointer?) -> Void)? = nil,
                     progress: ((TransferProgress) -> Void)? = nil) -> [Result<Lookup, HTTPError>] {
         let transfers = downloads.enumerated().map { i, d in
-            Transfer(index: i, method: .get, path: d.path, url: url(for: d.path), sink: .file(d.destination),
-                     maxDataSize: configuration.maxDataSize)
+            let t = Transfer(index: i, method: .get, path: d.path, url: url(for: d.path), sink: .file(d.destination),
+                             maxDataSize: configuration.maxDataSize)
+            if let observe { t.observe = { observe(i, $0) } }
+            return t
         }
         run(transfers, verify: verify.map { verify in { verify(downloads[$0]) } }, progress: progress)
         return transfers.map { $0.outcome ?? .failure($0.error(.curl(-1), "not run")) }

@@ -24,6 +24,8 @@ final class Transfer {
     let sink: Sink
     let source: Source
     let maxDataSize: Int
+    /// Told each piece of a downloaded body as it is written, and nil when an attempt starts over.
+    var observe: ((UnsafeRawBufferPointer?) -> Void)?
 
     /// The URL of the current hop, and whether credentials go with it (same origin as the base).
     var url: String
@@ -97,6 +99,7 @@ final class Transfer {
         tooLarge = false
         lastActivity = nil
         errorBuffer[0] = 0
+        observe?(nil)
         switch sink {
         case .file(let destination):
             // Truncated on every attempt: a retry starts the body again.
@@ -217,6 +220,7 @@ final class Transfer {
                 if n <= 0 { localErrno = n < 0 ? errno : EIO; return 0 }
                 done += n
             }
+            observe?(UnsafeRawBufferPointer(start: buffer, count: count))
         }
         received += Int64(count)
         return count

@@ -9,7 +9,7 @@ import FlowTestSupport
         let db = try Database(path: dir.path + "/t.db")
         #expect(try db.query("PRAGMA journal_mode=WAL") == [[.text("wal")]])
         try db.execute("CREATE TABLE t(a INTEGER, b TEXT, c BLOB, d REAL)")
-        try db.transaction {
+        _ = try db.transaction {
             try db.query("INSERT INTO t VALUES (?, ?, ?, ?)", [.integer(42), .text("x"), .blob([1, 2, 3]), .real(0.5)])
         }
         #expect(try db.query("SELECT a, b, c, d FROM t") == [[.integer(42), .text("x"), .blob([1, 2, 3]), .real(0.5)]])
