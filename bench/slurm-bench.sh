@@ -11,6 +11,7 @@ FLOW_BIN=${FLOW_BIN:-$here/../.build/release/flow}
 N=${1:-100}
 RUNS=${RUNS:-3}
 work=$(mktemp -d "${TMPDIR:-/tmp}/flow-slurm-bench.XXXXXX")
+chmod 755 "$work"   # munged runs as its own user and must reach its socket directory
 export FLOW_SLURM_PORT=${FLOW_SLURM_PORT:-6930}
 bash "$here/../tests/slurm/start.sh" "$work/slurm" > /dev/null
 trap 'bash "$here/../tests/slurm/stop.sh" "$work/slurm" > /dev/null 2>&1 || true; rm -rf "$work"' EXIT

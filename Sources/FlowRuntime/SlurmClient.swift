@@ -71,7 +71,7 @@ public final class SlurmClient {
 
     /// Submits a script; returns the job id.
     public func submit(script path: String) throws -> String {
-        let r = try run("sbatch", ["--parsable", path])
+        let r = try run("sbatch", ["--parsable", path], environment: SlurmClient.submissionEnvironment())
         guard r.status == 0 else { throw SlurmError(command: "sbatch \(path)", status: r.status, message: r.stderr + r.stdout) }
         let id = r.stdout.split(separator: "\n").last.map { String($0.split(separator: ";")[0]) } ?? ""
         guard !id.isEmpty, id.allSatisfy({ $0.isNumber || $0 == "_" }) else {
@@ -156,9 +156,17 @@ public final class SlurmClient {
     }
 
     /// Runs a Slurm command to completion, capturing its output through temporary files.
-    func run(_ tool: String, _ args: [String]) throws -> Output {
+    /// What sbatch is run with: what it needs to find and talk to Slurm, and the user's own
+    /// `SLURM_*` and `SBATCH_*` settings; nothing else of flow's environment (a token, say) goes
+    /// into the job's record. The job script sets the step's own environment.
+    static func submissionEnvironment(_ from: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        from.filter { k, _ in ["PATH", "HOME", "USER", "LOGNAME", "LANG", "TMPDIR"].contains(k) || k.hasPrefix("SLURM_") || k.hasPrefix("SBATCH_") }
+    }
+
+    func run(_ tool: String, _ args: [String], environment: [String: String]? = nil) throws -> Output {
         if let commandRunner { return try commandRunner(tool, args) }
         let p = Process()
+        if let environment { p.environment = environment }
         if let binDirectory {
             p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
             p.arguments = args

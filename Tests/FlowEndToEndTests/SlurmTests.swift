@@ -221,6 +221,25 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         #expect(model.contains("resumed"), "\(model)")
     }
 
+    @Test func theJobSeesTheStepsEnvironmentAndNothingOfFlows() throws {
+        try TestSlurm.require()
+        let dir = try workspace("""
+            step show
+              out build/env.txt
+              env MODEL_SIZE=small
+              executor slurm
+              run env | sort > {out}
+            """)
+        var environment = TestSlurm.environment
+        environment["FLOW_REMOTE_TOKEN"] = "secret-token"
+        environment["SOME_USER_VARIABLE"] = "x"
+        let r = try FlowBinary.run(["run"], in: dir.path, environment: environment)
+        #expect(r.status == 0, "\(r)")
+        let env = (try? dir.read("build/env.txt")) ?? ""
+        #expect(env.contains("MODEL_SIZE=small\n") && env.contains("FLOW_STEP=show\n") && env.contains("SLURM_JOB_ID="), "\(env)")
+        #expect(!env.contains("secret-token") && !env.contains("SOME_USER_VARIABLE"), "flow's own environment reached the job: \(env)")
+    }
+
     @Test func scancelFromOutsideIsReportedAsCancelled() throws {
         try TestSlurm.require()
         let dir = try workspace("""
@@ -308,7 +327,7 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         let expected = try String(contentsOfFile: golden, encoding: .utf8)
         #expect(script == expected, "generated script differs from \(golden):\n\(script)")
         #expect(script.contains("#SBATCH --gres=gpu:2\n"))
-        #expect(!script.contains("CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs of a job, not flow")
+        #expect(!script.contains("export CUDA_VISIBLE_DEVICES"), "Slurm sets the GPUs of a job, not flow")
     }
 
     @Test func checkpointedStepScriptAsksFlowExecToWarnIfSlurmDoesNot() throws {
