@@ -1,6 +1,6 @@
 #!/bin/sh
 # The training acceptance of `flow op pretrain` and `flow op distill` on synth-images, in
-# release: k-NN and linear top-1 of the random initialisation, the pretrained teacher, the
+# release: k-NN and linear top-1 of the raw pixels, the random initialisation, the pretrained teacher, the
 # distilled student and the student's random initialisation, one table. Not part of `make test`.
 #
 #   bench/train-accuracy.sh [SEED ...]        (default: 0)
@@ -40,6 +40,13 @@ now() { date +%s.%N; }
 
 echo "| seed | model | k-NN top-1 k=10 / k=20 \| linear top-1 | train time |"
 echo "|---|---|---|---|"
+# The baseline every model must beat: the same k-NN and linear probe on the raw pixels.
+"$F" op eval-knn --pixels --image-size 32 --train train --val val --k 10,20 --threads "$T" --out pixels.knn.json >/dev/null 2>&1
+"$F" op eval-linear --pixels --image-size 32 --train train --val val --threads "$T" --out pixels.lin.json >/dev/null 2>&1
+python3 -c 'import json,sys
+k=json.load(open(sys.argv[1])); l=json.load(open(sys.argv[2]))
+acc={str(r["k"]):r["top1"] for r in k["results"]}
+print("| | raw pixels | %.3f / %.3f | %.3f | |" % (acc["10"], acc["20"], l["val_top1"]))' pixels.knn.json pixels.lin.json
 for S in ${*:-0}; do
   "$F" op init-vit --arch vit-test --patch 4 --image-size 32 --layerscale 1 --seed "$S" --out "init-$S.safetensors" >/dev/null
   t0=$(now)

@@ -158,6 +158,13 @@ struct EmbedOp: FlowOp, WritesFiles {
     /// Square crop (or stretch), antialiased bicubic resize to side×side, ImageNet normalisation:
     /// the model input for embedding and for evaluation alike.
     static func prepare(_ image: ImageTensor, side: Int, resize: ResizeMode) -> ImageTensor {
+        var input = resized(image, side: side, resize: resize)
+        ImageNetNormalization.apply(&input)
+        return input
+    }
+
+    /// The square crop (or stretch) and resize of `prepare`, without the normalisation.
+    static func resized(_ image: ImageTensor, side: Int, resize: ResizeMode) -> ImageTensor {
         var region: PixelRegion? = nil
         if resize == .centerCrop {
             let s = min(image.height, image.width)
@@ -167,7 +174,6 @@ struct EmbedOp: FlowOp, WritesFiles {
         if region != nil || image.height != side || image.width != side {
             resized = Resize.resize(image, height: side, width: side, filter: .bicubic, antialias: true, region: region)
         }
-        ImageNetNormalization.apply(&resized)
         return resized
     }
 

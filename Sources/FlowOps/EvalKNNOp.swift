@@ -30,6 +30,9 @@ struct EvalKNNOp: FlowOp {
     @Option(name: .customLong("k"), help: "Neighbour counts to report, comma-separated (DINOv2: 10,20,100,200; 20 usually works best).")
     var k: String = "10,20,100,200"
 
+    @Option(help: "Features: cls (the final-normed class token, DINOv2's k-NN) or cls+mean (followed by the mean of the patch tokens, as `flow op embed --pool cls+mean`).")
+    var pool: String = "cls"
+
     @Option(help: "Softmax temperature of the neighbour weights (DINOv2: 0.07).")
     var temperature: Double = 0.07
 
@@ -37,6 +40,7 @@ struct EvalKNNOp: FlowOp {
     var out: String
 
     func validate() throws {
+        guard pool == "cls" || pool == "cls+mean" else { throw ValidationError("--pool must be cls or cls+mean, not '\(pool)'") }
         guard temperature > 0, temperature.isFinite else {
             throw ValidationError("--temperature must be positive (got \(temperature))")
         }
@@ -50,7 +54,7 @@ struct EvalKNNOp: FlowOp {
         let start = Date()
         let threads = CurationIO.configureThreads(input.threads)
         let ks = try CurationIO.intList(k, "k")
-        let data = try EvalInputs.load(input, pool: "cls", threads: threads)
+        let data = try EvalInputs.load(input, pool: pool, threads: threads)
         try data.checkDimensions()
         Numerics.setThreads(threads)
         let result: KNNEvaluation

@@ -101,7 +101,8 @@ struct EvalSummaryOp: FlowOp {
             throw OpError("\(spec.linear): evaluates \(linear["model"] as? String ?? "?"), but \(spec.knn) evaluates \(model)")
         }
         let a = knn["architecture"] as? [String: Any] ?? [:]
-        let arch = "\(a["arch"] as? String ?? "?") \(a["dim"] as? String ?? "?")d×\(a["depth"] as? String ?? "?")"
+        let arch = model == "pixels" ? "RGB, \(knn["feature_dim"] as? Int ?? 0) values"
+            : "\(a["arch"] as? String ?? "?") \(a["dim"] as? String ?? "?")d×\(a["depth"] as? String ?? "?")"
         let shards = "train \(knn["train_shards"] as? String ?? "?") (\(knn["train_count"] as? Int ?? 0) images), "
             + "val \(knn["val_shards"] as? String ?? "?") (\(knn["val_count"] as? Int ?? 0) images)"
         return Row(name: spec.name, model: model, arch: arch, knnTop1: byK, linearTop1: top1, chosenLR: lr, shards: shards)

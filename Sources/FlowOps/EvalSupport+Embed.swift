@@ -6,12 +6,14 @@ import FlowNumerics
 
 /// Embeds labelled shards the way `flow op embed` does (square crop or stretch, antialiased
 /// bicubic resize, ImageNet normalisation, final-normed class token, optionally followed by
-/// the patch-token mean), and takes every sample's label from its `.cls` entry.
+/// the patch-token mean), and takes every sample's label from its `.cls` entry. Without a model
+/// (`vit` nil) the features are the pixels themselves: RGB in [0, 1] after the same crop and
+/// resize, flattened channel by channel, the baseline a model's features must beat.
 struct LabelledEmbedder {
-    var vit: ViT
+    var vit: ViT?
     var side: Int
     var batch: Int
-    /// cls or cls+mean.
+    /// cls or cls+mean (pixels without a model).
     var pool: String
     /// center-crop or stretch.
     var resize: ResizeMode
@@ -26,6 +28,7 @@ struct LabelledEmbedder {
     var seed: UInt64 = 0
 
     var width: Int {
+        guard let vit else { return 3 * side * side }
         if lastBlocks > 0 { return (min(lastBlocks, vit.config.depth) + 1) * vit.config.dim }
         return pool == "cls" ? vit.config.dim : 2 * vit.config.dim
     }
@@ -42,6 +45,12 @@ struct LabelledEmbedder {
         var pendingCount = 0
         func flush() throws {
             guard pendingCount > 0 else { return }
+            guard let vit else {
+                rows += pending
+                pending.removeAll(keepingCapacity: true)
+                pendingCount = 0
+                return
+            }
             let output = try vit.forward(images: pending, batch: pendingCount, height: side, width: side, threads: threads,
                                          lastBlocks: lastBlocks)
             if let blocks = output.intermediateClassTokens {
@@ -91,7 +100,8 @@ struct LabelledEmbedder {
                     }
                     continue
                 }
-                pending += EmbedOp.prepare(image, side: side, resize: resize).data
+                pending += vit == nil ? EmbedOp.resized(image, side: side, resize: resize).data
+                    : EmbedOp.prepare(image, side: side, resize: resize).data
                 pendingCount += 1
                 if pendingCount == batch { try flush() }
             }

@@ -12,6 +12,9 @@ struct EvalInputOptions: ParsableArguments {
     @Option(help: "Model checkpoint (.safetensors from init-vit, training, or a converted DINOv2 backbone).")
     var model: String?
 
+    @Flag(help: "Instead of --model: the images' own pixels as features (RGB in [0, 1] after the square crop and the resize to --image-size, flattened), the baseline a model's features must beat.")
+    var pixels = false
+
     @Option(help: "Train shards: a .tar/.tar.lz4 file, a directory of them, or a glob. Every sample needs an image and a .cls entry (integer class index).")
     var train: String?
 
@@ -43,13 +46,19 @@ struct EvalInputOptions: ParsableArguments {
     @Option(help: "Threads for the forward pass, BLAS and the numeric loops (default: the step's cpus, FLOW_CPUS, else 1).")
     var threads: Int?
 
-    var usesModel: Bool { model != nil || train != nil || val != nil }
+    var usesModel: Bool { model != nil || pixels || train != nil || val != nil }
 
     func validate() throws {
         let precomputed = [trainEmb, trainLabels, valEmb, valLabels]
         if usesModel {
-            guard model != nil, train != nil, val != nil else {
+            guard model != nil || pixels, train != nil, val != nil else {
                 throw ValidationError("give --model, --train and --val together (or --train-emb, --train-labels, --val-emb, --val-labels)")
+            }
+            guard model == nil || !pixels else {
+                throw ValidationError("give either --model or --pixels, not both")
+            }
+            guard !pixels || imageSize != nil else {
+                throw ValidationError("--pixels needs --image-size (the side the images are resized to)")
             }
             guard precomputed.allSatisfy({ $0 == nil }) else {
                 throw ValidationError("give either --model/--train/--val or the precomputed --train-emb ... options, not both")
@@ -85,6 +94,14 @@ struct EvalInputs {
     /// `lastBlocks` and `views` are those of `LabelledEmbedder` (0: off); views apply to train.
     static func load(_ o: EvalInputOptions, pool: String, threads: Int, lastBlocks: Int = 0, views: Int = 0,
                      seed: UInt64 = 0) throws -> EvalInputs {
+        if o.pixels, let trainPath = o.train, let valPath = o.val, let side = o.imageSize {
+            let embedder = LabelledEmbedder(vit: nil, side: side, batch: o.batch, pool: "pixels", resize: o.resize,
+                                            threads: threads)
+            return EvalInputs(train: try embedder.embed(shards: trainPath, split: "train"),
+                              val: try embedder.embed(shards: valPath, split: "val"),
+                              description: ["model": "pixels", "train_shards": trainPath, "val_shards": valPath,
+                                            "image_size": side, "resize": o.resize.rawValue, "pool": "pixels"])
+        }
         guard let modelPath = o.model, let trainPath = o.train, let valPath = o.val else {
             let train = try precomputed(o.trainEmb ?? "", o.trainLabels ?? "", split: "train")
             let val = try precomputed(o.valEmb ?? "", o.valLabels ?? "", split: "val")

@@ -99,6 +99,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(name: .customLong("layer-decay"), help: "Layer-wise learning-rate decay: block i of L gets LR * D^(L+1-i) (DINOv2: 0.9; vitl14 1 = off). Default: \(d.layerDecay).")
     var layerDecay: Float?
 
+    @Option(name: .customLong("patch-embed-lr-mult"), help: "Learning-rate factor of the patch embedding (DINOv2: 0.2). Default: \(d.patchEmbedLRMultiplier).")
+    var patchEmbedLRMult: Float?
+
     @Option(help: "Gradient-norm clip of the backbone and of the head, each (DINOv2: 3). Default: \(d.clip).")
     var clip: Double?
 
@@ -264,6 +267,7 @@ struct TrainingOptions: ParsableArguments {
         }
         if let weightDecay { c.weightDecay = try Self.range(weightDecay, option: "--weight-decay") }
         if let layerDecay { c.layerDecay = layerDecay }
+        if let patchEmbedLRMult { c.patchEmbedLRMultiplier = patchEmbedLRMult }
         if let clip { c.clip = clip }
         if let dropPath { c.dropPath = dropPath }
         c.jitterStrength = jitterStrength

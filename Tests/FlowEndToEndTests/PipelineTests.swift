@@ -42,7 +42,8 @@ import Testing
     @Test func fullRunThenNothingThenOnlyWhatAKnobOrANewShardTouches() throws {
         let dir = try workspace()
         let all = Self.fanOut("pool", 0..<Self.shards).union(Self.fanOut("embed-pool", 0..<Self.shards))
-            .union(["eval-set", "seed-model", "pool-embeddings", "embed-eval", "knn-init", "linear-init"])
+            .union(["eval-set", "seed-model", "pool-embeddings", "embed-eval", "knn-init", "linear-init",
+                    "knn-pixels", "linear-pixels"])
             .union(Self.curation).union(Self.training)
         #expect(try ran(dir) == all)
 
@@ -52,14 +53,14 @@ import Testing
         #expect(dedup.contains("\"removed_near_reference\" : 40"), "\(dedup)")
         #expect(dir.exists("runs/ci/curated/curated-000000.tar"))
         for name in ["knn", "linear"] {
-            for model in ["init", "teacher", "student"] {
+            for model in ["pixels", "init", "teacher", "student"] {
                 let report = try dir.read("runs/ci/reports/\(name)-\(model).json")
                 #expect(report.contains("top1"), "\(name)-\(model): \(report)")
             }
         }
         // The summary table holds each model's numbers from those reports.
         let table = try dir.read("runs/ci/summary.md")
-        for (row, model) in [("random-init", "init"), ("teacher", "teacher"), ("student", "student")] {
+        for (row, model) in [("raw-pixels", "pixels"), ("random-init", "init"), ("teacher", "teacher"), ("student", "student")] {
             let knn = try JSONSerialization.jsonObject(with: dir.readData("runs/ci/reports/knn-\(model).json")) as? [String: Any]
             let linear = try JSONSerialization.jsonObject(with: dir.readData("runs/ci/reports/linear-\(model).json")) as? [String: Any]
             let top1 = ((knn?["results"] as? [[String: Any]]) ?? []).compactMap { $0["top1"] as? Double }

@@ -65,6 +65,8 @@ public struct PretrainConfig: Equatable, Sendable {
     public var weightDecay: ClosedRange<Double>
     /// Layer-wise lr decay (DINOv2 default 0.9, vitl14 1 = off).
     public var layerDecay: Float
+    /// The lr factor of the patch embedding (DINOv2: 0.2).
+    public var patchEmbedLRMultiplier: Float
     public var centering: CenteringMode
     public var maskRatio: ClosedRange<Double>
     public var maskProbability: Double
@@ -109,6 +111,7 @@ public struct PretrainConfig: Equatable, Sendable {
         (teacherTemperatureStart, teacherTemperatureEnd) = recipe.teacherTemperature
         weightDecay = recipe.weightDecay
         layerDecay = recipe.layerDecay
+        patchEmbedLRMultiplier = recipe.patchEmbedLRMultiplier
         centering = recipe.centering
         maskRatio = recipe.maskRatio
         maskProbability = recipe.maskProbability
@@ -203,6 +206,9 @@ public struct PretrainConfig: Equatable, Sendable {
             throw ModelError("--weight-decay must be finite and ≥ 0 (got \(weightDecay.lowerBound),\(weightDecay.upperBound))")
         }
         guard layerDecay > 0, layerDecay <= 1 else { throw ModelError("--layer-decay must lie in (0, 1] (got \(layerDecay))") }
+        guard patchEmbedLRMultiplier >= 0, patchEmbedLRMultiplier.isFinite else {
+            throw ModelError("--patch-embed-lr-mult must be ≥ 0 (got \(patchEmbedLRMultiplier))")
+        }
         guard clip > 0, clip.isFinite else { throw ModelError("--clip must be positive (got \(clip))") }
         if ibotSeparateHead {
             guard mode == .pretrain else { throw ModelError("a separate iBOT head (--ibot-head separate) is for pretraining; distillation uses the teacher's DINO head for both losses") }
@@ -259,6 +265,8 @@ public struct PretrainConfig: Equatable, Sendable {
             ("seed", String(seed)),
         ]
         if let t = teacherVit { s.append(("teacher-arch", arch(t))) }
+        // Only when changed, so checkpoints written before the option existed still resume.
+        if patchEmbedLRMultiplier != 0.2 { s.append(("patch-embed-lr-mult", String(patchEmbedLRMultiplier))) }
         return s
     }
 

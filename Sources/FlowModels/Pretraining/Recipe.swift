@@ -5,8 +5,8 @@
 /// the configs' epochs). `small-cpu`, the default of `flow op pretrain` and of `PretrainConfig`,
 /// is sized for a few minutes on 2 cores: see `differences` and docs/pretraining.md.
 ///
-/// A few reference values have no counterpart in flow (a SwiGLU FFN, a patch-embed lr factor
-/// other than 0.2); `unsupported` names them and a run keeps flow's
+/// A few reference values have no counterpart in flow (a SwiGLU FFN, loss weights other than
+/// 1); `unsupported` names them and a run keeps flow's
 /// behaviour for them.
 public struct Recipe: Equatable, Sendable {
     public var name: String
@@ -75,7 +75,6 @@ public struct Recipe: Equatable, Sendable {
     public var unsupported: [String] {
         var out = [String]()
         if ffnLayer != "mlp" { out.append("ffn_layer \(ffnLayer) (flow's blocks have the plain MLP)") }
-        if patchEmbedLRMultiplier != 0.2 { out.append("patch_embed_lr_mult \(patchEmbedLRMultiplier) (flow uses 0.2)") }
         if dinoLossWeight != 1 || ibotLossWeight != 1 { out.append("loss weights \(dinoLossWeight), \(ibotLossWeight) (flow uses 1, 1)") }
         if headLayers != 3 { out.append("head_nlayers \(headLayers) (flow's heads have 3)") }
         return out

@@ -63,7 +63,7 @@ public struct Trainer {
             teacherHead = frozenTeacher.head
             average = student
         }
-        optimizer = AdamW(layerDecay: config.layerDecay)
+        optimizer = AdamW(layerDecay: config.layerDecay, patchEmbedLRMultiplier: config.patchEmbedLRMultiplier)
         loss = DINOv2Loss(mode: config.centering, prototypes: config.prototypes,
                           ibotPrototypes: config.ibotSeparateHead ? config.ibotPrototypes : nil, koleoWeight: config.koleo)
         maskRNG = AugmentRNG(seed: config.seed, index: 0x6D61_736B)       // "mask"

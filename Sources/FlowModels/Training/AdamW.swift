@@ -23,11 +23,17 @@ public struct AdamW: Equatable {
     /// Second moments by `prefix + name`.
     public private(set) var secondMoments: [String: [Float]] = [:]
 
-    public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, layerDecay: Float = 1) {
+    /// Replaces the lr factor of the tensors named `patch_embed` (DINOv2's
+    /// `patch_embed_lr_mult`, 0.2 in `ParameterInfo.dinov2`); nil keeps the parameters' own.
+    public var patchEmbedLRMultiplier: Float?
+
+    public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, layerDecay: Float = 1,
+                patchEmbedLRMultiplier: Float? = nil) {
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
         self.layerDecay = layerDecay
+        self.patchEmbedLRMultiplier = patchEmbedLRMultiplier
     }
 
     /// The learning rate of one tensor for a scheduled `lr`.
@@ -54,6 +60,8 @@ public struct AdamW: Equatable {
         let b1 = beta1, b2 = beta2, eps = epsilon
         let c1 = 1 - pow(b1, step), c2 = 1 - pow(b2, step)
         try parameters.forEachParameter { name, values, info in
+            var info = info
+            if let patchEmbedLRMultiplier, name.contains("patch_embed") { info.lrMultiplier = patchEmbedLRMultiplier }
             guard let g = grads[name], g.count == values.count else {
                 throw ModelError("AdamW: gradient of '\(prefix + name)' is missing or has another size")
             }
