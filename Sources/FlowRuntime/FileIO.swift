@@ -100,10 +100,9 @@ enum FileIO {
         if rmdir(path) != 0 && errno != ENOENT { throw SystemError("remove directory", path) }
     }
 
-    /// A copy-on-write clone (FICLONE) of `from` at new file `to`; false where unsupported.
-    /// Copies `from` to `to` (a new file) in the kernel (`copy_file_range`), with no pass of the
-    /// bytes through this process; falls back to read and write where the kernel cannot.
-    static func copyFile(from: String, to: String, mode: mode_t) throws {
+    /// Opens `from` to read and creates `to` (which must not exist), and runs `body` on the two
+    /// descriptors; `to` is removed when `body` throws, so no half-copied file stays behind.
+    static func copying<T>(from: String, to: String, mode: mode_t, _ body: (_ source: Int32, _ destination: Int32) throws -> T) throws -> T {
         let src = try retrying("open", from) { open(from, O_RDONLY | O_CLOEXEC) }
         defer { close(src) }
         let dst = try retrying("create", to) { open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
@@ -112,24 +111,33 @@ enum FileIO {
             close(dst)
             if !ok { unlink(to) }
         }
-        while true {
-            let n = flow_copy_file_range(src, dst, 1 << 30)
-            if n > 0 { continue }
-            if n == 0 { break }
-            if errno == EINTR { continue }
-            guard errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else { throw SystemError("copy to", to) }
-            // Not in the kernel here: the plain way, from where the kernel stopped.
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let r = try buffer.withUnsafeMutableBytes { b in try retrying("read", from) { read(src, b.baseAddress, b.count) } }
-                if r == 0 { break }
-                try buffer.withUnsafeBytes { b in try write(dst, UnsafeRawBufferPointer(rebasing: b[0..<r]), path: to) }
-            }
-            break
-        }
+        let result = try body(src, dst)
         ok = true
+        return result
     }
 
+    /// Copies `from` to `to` (a new file) in the kernel (`copy_file_range`), with no pass of the
+    /// bytes through this process; falls back to read and write where the kernel cannot.
+    static func copyFile(from: String, to: String, mode: mode_t) throws {
+        try copying(from: from, to: to, mode: mode) { src, dst in
+            while true {
+                let n = flow_copy_file_range(src, dst, 1 << 30)
+                if n > 0 { continue }
+                if n == 0 { return }
+                if errno == EINTR { continue }
+                guard errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP else { throw SystemError("copy to", to) }
+                // Not in the kernel here: the plain way, from where the kernel stopped.
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                while true {
+                    let r = try buffer.withUnsafeMutableBytes { b in try retrying("read", from) { read(src, b.baseAddress, b.count) } }
+                    if r == 0 { return }
+                    try buffer.withUnsafeBytes { b in try write(dst, UnsafeRawBufferPointer(rebasing: b[0..<r]), path: to) }
+                }
+            }
+        }
+    }
+
+    /// A copy-on-write clone (FICLONE) of `from` at new file `to`; false where unsupported.
     static func reflink(from: String, to: String, mode: mode_t) -> Bool {
         let src = open(from, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { return false }

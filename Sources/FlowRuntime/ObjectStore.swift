@@ -208,26 +208,19 @@ public final class ObjectStore {
 
     /// Copies `from` to `to` (a new file), returning the digest of the bytes copied.
     func copyHashing(from: String, to: String, mode: mode_t = 0o644) throws -> Digest128 {
-        let src = try retrying("open", from) { open(from, O_RDONLY | O_CLOEXEC) }
-        defer { close(src) }
-        let dst = try retrying("create", to) { open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }
-        var ok = false
-        defer {
-            close(dst)
-            if !ok { unlink(to) }
+        try FileIO.copying(from: from, to: to, mode: mode) { src, dst in
+            let hasher = XXH128Hasher()
+            let chunk = ContentHash.chunk
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+            defer { buffer.deallocate() }
+            while true {
+                let n = try retrying("read", from) { read(src, buffer.baseAddress, chunk) }
+                if n == 0 { break }
+                hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                try FileIO.write(dst, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: to)
+            }
+            return hasher.finalize()
         }
-        let hasher = XXH128Hasher()
-        let chunk = ContentHash.chunk
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try retrying("read", from) { read(src, buffer.baseAddress, chunk) }
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            try FileIO.write(dst, UnsafeRawBufferPointer(rebasing: buffer[0..<n]), path: to)
-        }
-        ok = true
-        return hasher.finalize()
     }
 
     /// Puts object `digest` at `dest` (replacing what is there), verifying its content.
