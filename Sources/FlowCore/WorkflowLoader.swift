@@ -45,6 +45,8 @@ struct LoaderState {
     /// Items in order, with the file they came from.
     var items: [(file: Int, item: DAGItem)] = []
     var variables: [String: String] = [:]
+    /// Templates parsed so far, by their text (see `parsedTemplate`).
+    var parsedTemplates: [String: Result<Template, TemplateError>] = [:]
     /// For each variable, the variables it was computed from (itself included), transitively.
     var variableSources: [String: Set<String>] = [:]
     /// The `external` data roots, with where each is declared.
@@ -239,7 +241,7 @@ struct LoaderState {
     mutating func render(_ text: Located<String>, extra: [String: String], used: inout Set<String>, shell: Bool = false,
                          pathLists: [String: [String]] = [:]) -> String? {
         let template: Template
-        switch Template.parse(text.value) {
+        switch parsedTemplate(text.value) {
         case .success(let t): template = t
         case .failure(let e):
             error(e.message, at: shifted(text.location, by: e.offset))
@@ -842,6 +844,16 @@ struct LoaderState {
     }
 
     // MARK: edges
+
+    /// `Template.parse`, once per distinct text: every instance of a fan-out renders the same
+    /// templates (at 100,000 instances, parsing them again took a tenth of the load).
+    mutating func parsedTemplate(_ text: String) -> Result<Template, TemplateError> {
+        if let known = parsedTemplates[text] { return known }
+        let parsed = Template.parse(text)
+        // Bounded, in case some caller renders per-instance text: then caching would only cost.
+        if parsedTemplates.count < 4096 { parsedTemplates[text] = parsed }
+        return parsed
+    }
 
     /// The part of a path template that is known before its step's instances are: its variables
     /// expanded, cut before the first placeholder or wildcard, back to a whole directory.
