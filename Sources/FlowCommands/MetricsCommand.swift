@@ -49,19 +49,44 @@ struct MetricsCommand: ParsableCommand {
     }
 
     struct Diff: ParsableCommand {
+        /// The newest run of this workspace made with `revision` checked out (each run records
+        /// its commit); `git rev-parse` resolves the name.
+        static func run(atRevision revision: String, _ context: RunContext) throws -> Int64 {
+            let root = context.workspace.root
+            let git = Process()
+            git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            git.arguments = ["git", "-C", root, "rev-parse", "--verify", "--quiet", revision + "^{commit}"]
+            let out = Pipe()
+            git.standardOutput = out
+            git.standardError = FileHandle.nullDevice
+            try git.run()
+            let hash = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            git.waitUntilExit()
+            guard git.terminationStatus == 0, !hash.isEmpty else {
+                throw ValidationError("'\(revision)' is not a git revision of the repository holding \(root)")
+            }
+            guard let run = try context.state.newestRun(atCommit: hash) else {
+                throw ValidationError("no run of this workspace was made at \(revision) (\(hash.prefix(12))): check it out and run flow there first")
+            }
+            return run
+        }
+
         static let configuration = CommandConfiguration(
             commandName: "diff", abstract: "Compare the workspace's metrics with those of a run (default: the run before the latest).")
         @OptionGroup var workspace: WorkspaceOptions
         @OptionGroup var workflow: WorkflowArguments
         @OptionGroup var output: Output
         @Option(name: .customLong("run"), help: "The run to compare with (see flow runs).") var runID: Int64?
+        @Option(name: .customLong("rev"), help: ArgumentHelp("Compare with the results recorded by the newest run made at this git revision.",
+                                                             valueName: "REV")) var revision: String?
 
         func run() throws {
             try workflow.requireWorkflow(root: workspace.root)
             let context = try workspace.context()
             let (wf, _) = try workflow.load(context)
             let runs = try context.state.runs(limit: 2)
-            guard let run = runID ?? (runs.count > 1 ? runs[1].id : runs.first?.id) else {
+            guard let run = try revision.map({ try Diff.run(atRevision: $0, context) }) ?? runID ?? (runs.count > 1 ? runs[1].id : runs.first?.id) else {
                 throw ValidationError("no run to compare with yet")
             }
             let targets = try workflow.targetIDs(wf)

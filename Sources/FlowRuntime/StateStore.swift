@@ -20,8 +20,11 @@ import XXHash
 public final class StateStore {
     let db: Database
     static let schemaVersion = 1
+    /// `.flow/` of the workspace.
+    let directory: String
 
     public init(directory: String, readOnly: Bool = false) throws {
+        self.directory = directory
         if !readOnly { try FileIO.makeDirectories(directory) }
         let path = directory + "/state.db"
         do {
@@ -92,6 +95,7 @@ public final class StateStore {
                 """)
             try addColumnsIfMissing(db, table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
             try addColumnsIfMissing(db, table: "produced", ["workflow TEXT"])
+            try addColumnsIfMissing(db, table: "runs", ["git_commit TEXT"])
         }
     }
 
@@ -196,9 +200,12 @@ public final class StateStore {
 
     public func beginRun(command: String, dag: String, variables: [String: String]) throws -> Int64 {
         let vars = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        try db.query("INSERT INTO runs(command, dag, variables, started_at, status, pid, host, summary) VALUES (?, ?, ?, ?, 'running', ?, ?, '')", [
+        // The commit checked out in the workspace, for `flow metrics diff --rev`.
+        let commit = GitCommit.checkedOut(in: (directory as NSString).deletingLastPathComponent)
+        let commitValue: SQLValue = commit.map { .text($0) } ?? .null
+        try db.query("INSERT INTO runs(command, dag, variables, started_at, status, pid, host, summary, git_commit) VALUES (?, ?, ?, ?, 'running', ?, ?, '', ?)", [
             .text(command), .text(dag), .text(vars), .real(Date().timeIntervalSince1970), .integer(Int64(getpid())),
-            .text(ProcessInfo.processInfo.hostName),
+            .text(ProcessInfo.processInfo.hostName), commitValue,
         ])
         return db.lastInsertRowID
     }
@@ -223,6 +230,11 @@ public final class StateStore {
         let done = steps.filter { $0.state.isDone }.count
         let inFlight = steps.filter { $0.state.wasInFlight }.count
         return (last.id, done, inFlight)
+    }
+
+    /// The newest run that began with `commit` checked out, if any.
+    public func newestRun(atCommit commit: String) throws -> Int64? {
+        try db.query("SELECT id FROM runs WHERE git_commit = ? ORDER BY id DESC LIMIT 1", [.text(commit)]).first?[0].int
     }
 
     public func runs(limit: Int = 50) throws -> [Run] {

@@ -37,6 +37,30 @@ import Testing
         #expect((rows?.first?["parameters"] as? [String: String]) == ["C": "0.1", "seed": "0"], "\(json)")
     }
 
+    @Test func diffAgainstTheResultsRecordedAtAGitRevision() throws {
+        let dir = TemporaryDirectory("flow-metrics-rev")
+        func git(_ args: String...) throws {
+            let r = try FlowBinary.runProgram("git", ["-c", "user.name=t", "-c", "user.email=t@example.org"] + args, in: dir.path)
+            #expect(r.status == 0, "\(r)")
+        }
+        try git("init", "-q")
+        try dir.write(".gitignore", ".flow/\ncache/\nresults/\n")
+        try dir.write("flow.dag", Self.dag)
+        try git("add", ".")
+        try git("commit", "-q", "-m", "first")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        try dir.write("flow.dag", Self.dag.replacingOccurrences(of: "{C} * 0.1", with: "{C} * 0.2"))
+        try git("commit", "-q", "-am", "second")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        // Two runs since: the revision, not the order, picks the run.
+        #expect(try FlowBinary.run(["run", "-q", "--force", "train"], in: dir.path).status == 0)
+        let r = try FlowBinary.run(["metrics", "diff", "--rev", "HEAD~1", "--json"], in: dir.path)
+        #expect(r.status == 0 && r.stdout.contains("\"run\" : 1"), "\(r)")
+        #expect(r.stdout.contains("val.top1"), "\(r)")
+        let none = try FlowBinary.run(["metrics", "diff", "--rev", "no-such-rev"], in: dir.path)
+        #expect(none.status != 0 && none.stderr.contains("'no-such-rev' is not a git revision"), "\(none)")
+    }
+
     @Test func diffAgainstAnEarlierRun() throws {
         let dir = TemporaryDirectory("flow-metrics")
         try dir.write("flow.dag", Self.dag)
