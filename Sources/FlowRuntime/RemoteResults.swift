@@ -75,15 +75,26 @@ public final class RemoteResults: @unchecked Sendable {
     /// manifest read from a cache is). Nothing is downloaded but the manifest.
     public func peek(_ key: Digest128, for step: Step) -> Manifest? {
         guard mode.fetches, !isDown else { return nil }
-        let manifest: Manifest?
-        do { manifest = try actions.manifest(for: key) } catch { fail("looking up \(step.name)", error); return nil }
-        guard let manifest else { return nil }
-        if let reason = manifest.problem(declared: step.outputs) {
-            fail("the result of \(step.name) is not usable", UnusableRemoteManifest(reason: reason))
+        let answer = Result { try actions.manifest(for: key) }
+        return usable(answer, key: key, step: step)
+    }
+
+    /// The remote's answer for `key` when it is a manifest fit for `step` (checked as any
+    /// manifest read from a cache is); a failure or an unfit manifest is reported (once).
+    func usable(_ answer: Result<Manifest?, Error>, key: Digest128, step: Step) -> Manifest? {
+        switch answer {
+        case .failure(let e):
+            fail("looking up \(step.name)", e)
             return nil
+        case .success(nil):
+            return nil
+        case .success(let m?):
+            if let reason = m.problem(declared: step.outputs) {
+                fail("the result of \(step.name) is not usable", UnusableRemoteManifest(reason: reason))
+                return nil
+            }
+            return m.key == key.hex ? m : nil
         }
-        guard manifest.key == key.hex else { return nil }
-        return manifest
     }
 
     /// Brings the result of `key` into the local cache (see `fetchAll`). Nil when the remote has
@@ -101,16 +112,7 @@ public final class RemoteResults: @unchecked Sendable {
         var found: [Digest128: Manifest] = [:]
         for (key, answer) in actions.manifests(for: wanted.map(\.key)) {
             guard let step = wanted.first(where: { $0.key == key })?.step else { continue }
-            switch answer {
-            case .failure(let e): fail("looking up \(step.name)", e)
-            case .success(nil): continue
-            case .success(let m?):
-                if let reason = m.problem(declared: step.outputs) {
-                    fail("the result of \(step.name) is not usable", UnusableRemoteManifest(reason: reason))
-                } else if m.key == key.hex {
-                    found[key] = m
-                }
-            }
+            found[key] = usable(answer, key: key, step: step)
         }
         let needed = Array(Set(found.values.flatMap(\.objectDigests))).filter { !local.contains($0) }
         var lost = Set<Digest128>()
