@@ -12,9 +12,9 @@ public final class Evaluator {
     let actions: any ManagedActionStoring
     let records: [String: StateStore.StepRecord]
     /// The manifest of each step whose result is known (fresh, restorable, or just run).
-    public var manifests: [StepID: Manifest] = [:]
+    public private(set) var manifests: [StepID: Manifest] = [:]
     /// Steps that must run and have not yet: their dependents' keys cannot be known.
-    public var pending: Set<StepID> = []
+    public private(set) var pending: Set<StepID> = []
     /// The remote cache, asked for a result that the local cache lacks: with `fetchFromRemote`
     /// (`flow run`) the result is brought into the local cache; without (`flow status`), the
     /// step stays stale and says the remote has its result.
@@ -32,6 +32,22 @@ public final class Evaluator {
         self.store = store
         self.actions = actions
         self.records = records
+    }
+
+    /// The step's result is known (fresh, restored, or just run): its dependents' keys use it.
+    public func settled(_ id: StepID, _ manifest: Manifest?) {
+        manifests[id] = manifest
+        pending.remove(id)
+    }
+
+    /// The step must run and has not (a dry run): its dependents are upstream stale.
+    public func willRun(_ id: StepID) { pending.insert(id) }
+
+    /// Takes over what `earlier`, an evaluator of a smaller version of the workflow, knew, with
+    /// step ids mapped by `mapping` (see `Plan.grow`).
+    public func inherit(from earlier: Evaluator, mapping: [StepID: StepID]) {
+        for (id, m) in earlier.manifests { if let n = mapping[id] { manifests[n] = m } }
+        for id in earlier.pending { if let n = mapping[id] { pending.insert(n) } }
     }
 
     public struct Evaluation {

@@ -8,7 +8,8 @@ extension Runner {
     func finish(_ completion: Completion) throws {
         guard var a = active.removeValue(forKey: completion.token) else { return }
         a.completion = completion
-        release(a)
+        let timedOut = timeouts.timedOut(completion.token)
+        release(a, token: completion.token)
         let termination = completion.termination
         let peakMemory = completion.peakMemory
         defer { try? context.state.setUsage(run: runID, step: workflow[a.id].name, peakMemory: peakMemory,
@@ -18,7 +19,7 @@ extension Runner {
         // Whether the command itself failed (its outputs are then no result), as opposed to its
         // result failing to be stored (its outputs may be fine).
         var commandFailed = true
-        if a.timedOut {
+        if timedOut {
             failure = "timed out after \(step.timeout) s"
         } else if !termination.succeeded {
             failure = completion.failure ?? termination.description
@@ -32,7 +33,7 @@ extension Runner {
             } catch let e as SystemError where e.isDiskFull {
                 // Nothing half-written is visible; the step can run again once there is space.
                 failure = "\(e)"
-                stopStarting = true
+                plan.stop()
                 commandFailed = false
             } catch {
                 failure = "could not store its results: \(error)"
@@ -42,9 +43,9 @@ extension Runner {
         let exit = exitCode(termination)
         journal(a.id, .failed, key: a.evaluation.key, pid: a.handle, started: a.started, exit: exit, attempt: a.attempt,
                 log: a.logPath, note: failure ?? "", kind: a.kind)
-        if a.attempt <= step.retries && !summary.interrupted {
+        if a.attempt <= step.retries && !interrupted {
             reporter.warning("\(step.name) failed (\(failure ?? "")); retrying (attempt \(a.attempt + 1) of \(step.retries + 1))")
-            waiting.insert(a.id, at: 0)
+            plan.queue(a.id, first: true)
             return
         }
         // What a failed step wrote is not a result: remove it, so that nothing reads it as one and
@@ -52,8 +53,7 @@ extension Runner {
         let removed = commandFailed && removePartialOutputs(step)
         reporter.stepFailed(step, message: (failure ?? "failed") + (removed ? "; its partial outputs were removed" : ""),
                             logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
-        settle(a.id, .failed)
-        if !options.keepGoing { stopStarting = true }
+        fail(a.id)
     }
 
     struct StepCheckError: Error, CustomStringConvertible {
@@ -108,7 +108,7 @@ extension Runner {
         }
         try context.store.syncIfDue()
         remote?.upload(manifest, key: key)
-        evaluator.manifests[a.id] = manifest
+        evaluator.settled(a.id, manifest)
         if step.checkpoint {
             context.removeCheckpoint(key)
             a.checkpointLock?.removeFile()

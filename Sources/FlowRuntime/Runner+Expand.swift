@@ -17,49 +17,39 @@ extension Runner {
         return true
     }
 
-    /// Continues the run on `next`, a larger version of the workflow: outcomes, results and
-    /// pending steps carry over by step name; the selection and what is ready are worked out anew.
+    /// Continues the run on `next`, a larger version of the workflow: the plan grows (keeping
+    /// outcomes and what runs by step name), and what the builder and the evaluator know by step
+    /// id is carried over.
     func adopt(_ next: Workflow) {
         let old = workflow
-        var newID: [String: StepID] = [:]
-        for step in next.steps { newID[step.name] = step.id }
-        func map<V>(_ d: [StepID: V]) -> [StepID: V] {
-            var result: [StepID: V] = [:]
-            for (id, v) in d { if let n = newID[old[id].name] { result[n] = v } }
-            return result
-        }
-        summary.outcomes = map(summary.outcomes)
-        attempts = map(attempts)
-        resumes = map(resumes)
-        evaluations = map(evaluations)
-        checkpointWaits = Set(checkpointWaits.compactMap { newID[old[$0].name] })
-        let manifests = map(evaluator.manifests)
-        let pending = Set(evaluator.pending.compactMap { newID[old[$0].name] })
-        done = Set(done.compactMap { newID[old[$0].name] })
-        workflow = next
-        evaluator = Evaluator(workflow: next, workspace: context.workspace, store: context.store, actions: context.actions,
-                              records: evaluator.records)
-        evaluator.manifests = manifests
-        evaluator.pending = pending
-        evaluator.warn = { [reporter] in reporter.warning($0) }
-        connectRemote()
         // The selection: what was selected before, by name, and the new instances of the steps
         // that expanded (all of them when no target was named).
-        var targets = selectedNames.compactMap { newID[$0] }
+        var targets: [StepID]
         if options.targets.isEmpty {
             targets = next.steps.map(\.id)
         } else {
+            let byName = Dictionary(next.steps.map { ($0.name, $0.id) }) { a, _ in a }
+            targets = plan.selected.compactMap { byName[old[$0].name] }
             let expanded = Set(old.deferred.map(\.baseName))
             targets += next.steps.filter { expanded.contains($0.baseName) && targetNames.contains($0.baseName) }.map(\.id)
         }
-        selected = next.closure(of: targets)
-        selectedNames = Set(selected.map { next[$0].name })
-        unmet = [:]
-        ready = []
-        for id in next.order where selected.contains(id) && summary.outcomes[id] == nil {
-            unmet[id] = next[id].dependencies.filter { selected.contains($0) && !done.contains($0) }.count
-            if unmet[id] == 0 { ready.append(id) }
+        let mapping = plan.grow(to: next, targets: targets)
+        func carry<V>(_ d: [StepID: V]) -> [StepID: V] {
+            var result: [StepID: V] = [:]
+            for (id, v) in d { if let n = mapping[id] { result[n] = v } }
+            return result
         }
-        reporter.grow(total: selected.count)
+        attempts = carry(attempts)
+        resumes = carry(resumes)
+        evaluations = carry(evaluations)
+        checkpointWaits = Set(checkpointWaits.compactMap { mapping[$0] })
+        for (token, a) in active { active[token]?.id = mapping[a.id] ?? a.id }
+        let earlier = evaluator
+        evaluator = Evaluator(workflow: next, workspace: context.workspace, store: context.store, actions: context.actions,
+                              records: earlier.records)
+        evaluator.inherit(from: earlier, mapping: mapping)
+        evaluator.warn = { [reporter] in reporter.warning($0) }
+        connectRemote()
+        reporter.grow(total: plan.selected.count)
     }
 }

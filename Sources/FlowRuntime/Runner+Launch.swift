@@ -18,7 +18,7 @@ extension Runner {
         let evaluation = evaluations[id]!
         let attempt = (attempts[id] ?? 0) + 1
         attempts[id] = attempt
-        let kind = executorKind(of: step)
+        let kind = plan.executor(of: id)
         let logPath = try context.logPath(run: runID, step: step.name)
         var process = ProcessDescription(step: step.name, argv: argv(for: step), environment: environment(for: step, grant: grant, attempt: attempt),
                                          workingDirectory: context.workspace.root, resources: step.resources, gpus: grant.gpus,
@@ -39,8 +39,10 @@ extension Runner {
         nextToken += 1
         let handle = try executor.start(process, token: token)
         let started = Date()
-        active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: attempt, logPath: logPath,
+        active[token] = Active(id: id, evaluation: evaluation, started: started, attempt: attempt, logPath: logPath,
                                handle: handle, kind: kind, checkpointLock: checkpointLock)
+        // A cluster's steps have the cluster's time limit, which it enforces; pending time must not count.
+        if kind.flowEnforcesTimeouts { timeouts.watch(token, limit: step.timeout, started: started) }
         journal(id, .running, key: evaluation.key, pid: handle, started: started, attempt: attempt, log: logPath, kind: kind)
         reporter.stepStarted(step, reasons: evaluation.state.reasons, attempt: attempt)
     }
@@ -79,7 +81,7 @@ extension Runner {
         let progress = context.progressPath(run: runID, step: step.name)
         var env = Runner.environment(for: step, cpus: grant.cpus, attempt: attempt, runID: runID, root: context.workspace.root,
                                      progressPath: progress)
-        if executorKind(of: step) == .local && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
+        if (step.executor ?? options.executor) == .local && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
             env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
         }
         return env

@@ -9,12 +9,10 @@ extension Runner {
     /// A checkpointed step is started again at most this many times after its executor stopped it.
     static let maxResumes = 20
 
-    func executorKind(of step: Step) -> ExecutorKind {
-        step.executor ?? options.executor
-    }
-
-    func release(_ a: Active) {
-        if a.kind.usesMachineResources { pool.release(a.grant) } else { clusterPool.release(a.grant) }
+    /// A step left the executor's hands: its resources go back and its timeout is not watched.
+    func release(_ a: Active, token: Int) {
+        plan.finished(a.id)
+        timeouts.forget(token)
     }
 
     /// Remembers the work that earlier runs left behind (killed, detached, or failed before it
@@ -54,7 +52,7 @@ extension Runner {
         attempts[id] = work.attempt
         let started = work.startedAt ?? Date()
         let evaluation = evaluations[id]!
-        active[token] = Active(id: id, evaluation: evaluation, grant: grant, started: started, attempt: work.attempt,
+        active[token] = Active(id: id, evaluation: evaluation, started: started, attempt: work.attempt,
                                logPath: work.logPath, handle: work.handle, kind: process.executor)
         journal(id, .running, key: evaluation.key, pid: work.handle, started: started, attempt: work.attempt, log: work.logPath,
                 kind: process.executor)
@@ -67,9 +65,9 @@ extension Runner {
     func detachLeftRunning() {
         for (token, a) in active where executor.detach(token: token) {
             active[token] = nil
-            release(a)
+            release(a, token: token)
             journal(a.id, .running, key: a.evaluation.key, pid: a.handle, started: a.started, attempt: a.attempt, log: a.logPath, kind: a.kind)
-            summary.outcomes[a.id] = .interrupted
+            plan.settle(a.id, .interrupted)
             reporter.stepSettled(workflow[a.id], outcome: .interrupted,
                                  note: "left running as Slurm job \(a.handle); run flow again to wait for it and commit its result")
         }
@@ -78,7 +76,7 @@ extension Runner {
     /// A checkpointed step that its executor stopped (a time limit, a preemption, a node failure)
     /// after it wrote to its checkpoint directory starts again (without using up a retry) to resume.
     func resumeFromCheckpoint(_ a: Active, _ failure: String) -> Bool {
-        guard workflow[a.id].checkpoint, let key = a.evaluation.key, !summary.interrupted, !stopStarting,
+        guard workflow[a.id].checkpoint, let key = a.evaluation.key, !interrupted, !plan.stopped,
               resumes[a.id, default: 0] < Runner.maxResumes else { return false }
         let dir = context.checkpointDirectory(key)
         let files = (try? ContentHash.listFiles(dir)) ?? []
@@ -91,7 +89,7 @@ extension Runner {
         journal(a.id, .interrupted, key: key, pid: a.handle, started: a.started, attempt: a.attempt, log: a.logPath,
                 note: "\(failure); resuming from its checkpoint", kind: a.kind)
         reporter.warning("\(workflow[a.id].name): \(failure) after writing a checkpoint; submitting a new job to resume from it")
-        waiting.insert(a.id, at: 0)
+        plan.queue(a.id, first: true)
         return true
     }
 

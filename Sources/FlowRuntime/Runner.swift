@@ -38,13 +38,6 @@ public struct RunOptions {
     public init() {}
 }
 
-/// How a step ended up in this run.
-public enum StepOutcome: String, Sendable {
-    case ran, cached, restored, failed, skipped, interrupted, wouldRun = "would run"
-    /// Selected, but never started before the run was interrupted.
-    case notStarted = "not started"
-}
-
 /// The summary of a run.
 public struct RunSummary {
     public var runID: Int64
@@ -58,37 +51,37 @@ public struct RunSummary {
     public var failed: Bool { count(.failed) > 0 || unexpanded > 0 }
 }
 
-/// Set by the signal handler; read by the scheduling loop. A plain C global is what a handler may touch.
-// nonisolated(unsafe): a sig_atomic_t that only the handler increments and only the runner's
-// thread reads and resets (before it installs the handler).
-nonisolated(unsafe) var pendingInterrupts: sig_atomic_t = 0
-
-/// Runs a workflow's targets: evaluates each step when its dependencies are done, restores or
-/// skips what is cached, runs the rest within the resource pool, and commits each result to the
-/// cache the moment it finishes, so an interruption loses only the steps in flight.
+/// The builder loop of `flow run`: it owns the plan (what is wanted, ready, queued and running,
+/// and the resource pools: `Plan`), one executor and the stores, and moves steps through the
+/// plan: evaluates each when its dependencies are done, restores or skips what is cached, hands
+/// the rest to the executor, and commits each result the moment it finishes, so that an
+/// interruption loses only the steps in flight. The journal (`RunJournal`), signals
+/// (`InterruptSignals`), timeouts (`TimeoutWatch`) and the fresh snapshot are types of their own.
 public final class Runner {
     let context: RunContext
-    var workflow: Workflow
     let options: RunOptions
     let executor: StepExecutor
     let reporter: RunReporter
     var evaluator: Evaluator
-    var pool: ResourcePool
-    var summary: RunSummary
-    var runID: Int64 = 0
+    var plan: Plan
+    var journal: RunJournal
+    let signals = InterruptSignals()
+    var timeouts: TimeoutWatch
+    var interrupted = false
+    /// Deferred steps that could not expand (set at the end of the run).
+    var unexpanded = 0
 
-    /// A step that has been started and not yet committed.
+    var workflow: Workflow { plan.workflow }
+    var runID: Int64 { journal.runID }
+
+    /// A step handed to the executor and not yet committed, by the token its completion carries.
     struct Active {
         var id: StepID
         var evaluation: Evaluator.Evaluation
-        var grant: ResourcePool.Grant
         var started: Date
         var attempt: Int
         var logPath: String
         var handle: String
-        var timedOut = false
-        /// When a step that timed out gets SIGKILL (sent from the loop, like every signal).
-        var killAt: Date?
         /// Where it runs: a local process, or a cluster job (its handle is then the job id).
         var kind: ExecutorKind
         /// What the executor said of its end, once it has ended.
@@ -98,28 +91,19 @@ public final class Runner {
     }
     var active: [Int: Active] = [:]
     var nextToken = 0
-    var done: Set<StepID> = []
-    /// Checkpointed steps that found their checkpoint directory locked by another attempt.
+
+    /// What the builder knows of each step beyond the plan: its evaluation once stale, its
+    /// attempts, its resumptions from a checkpoint, whether it waited for its checkpoint directory.
+    var evaluations: [StepID: Evaluator.Evaluation] = [:]
+    var attempts: [StepID: Int] = [:]
+    var resumes: [StepID: Int] = [:]
     var checkpointWaits: Set<StepID> = []
-    /// The selection by name, and the base names of the targets, carried over when deferred
-    /// fan-outs expand (`adopt`).
-    var selectedNames: Set<String> = []
+    /// The base names of the targets, for the instances that deferred fan-outs add (`grow`).
     var targetNames: Set<String> = []
     /// What the state records as produced in the workspace, kept current as steps settle.
     var produced: [String: StateStore.ProducedOutput] = [:]
-    var waiting: [StepID] = []
-    var stopStarting = false
-    var selected: Set<StepID> = []
-    /// For each selected step, how many of its selected dependencies are not done yet.
-    var unmet: [StepID: Int] = [:]
-    /// Steps whose dependencies are all done, in the order they became ready.
-    var ready: [StepID] = []
-    /// Cluster steps take their resources from the cluster, not from this machine's pool.
-    var clusterPool = ResourcePool(jobs: 1 << 20, cpus: 1 << 20, memory: 1 << 60, gpus: 1024)
     /// Work an earlier run left (Slurm jobs), by step name, to reattach to instead of starting again.
     var leftWork: [String: LeftWork] = [:]
-    /// How many times each checkpointed step was resubmitted to resume after a time limit or preemption.
-    var resumes: [StepID: Int] = [:]
 
     /// The remote cache: results this machine lacks are fetched from it before a step would run,
     /// and what runs here is uploaded to it (see `RemoteResults`).
@@ -137,20 +121,21 @@ public final class Runner {
 
     public init(context: RunContext, workflow: Workflow, options: RunOptions, executor: StepExecutor, reporter: RunReporter) throws {
         self.context = context
-        self.workflow = workflow
         self.options = options
         self.executor = executor
         self.reporter = reporter
         evaluator = try context.evaluator(for: workflow)
         evaluator.warn = { [reporter] in reporter.warning($0) }
-        pool = ResourcePool(jobs: options.jobs, cpus: options.cpus, memory: options.memory, gpus: options.gpus)
-        summary = RunSummary(runID: 0)
+        let machine = ResourcePool(jobs: options.jobs, cpus: options.cpus, memory: options.memory, gpus: options.gpus)
+        plan = Plan(workflow: workflow, targets: options.targets, pools: Plan.pools(machine: machine), defaultExecutor: options.executor)
+        journal = RunJournal(state: context.state)
+        timeouts = TimeoutWatch(grace: min(options.grace, 10))
+        targetNames = Set(options.targets.map { workflow[$0].baseName } + options.deferredTargets)
         connectRemote()
     }
 
     public func run() throws -> RunSummary {
         let start = Date()
-        let selected = workflow.closure(of: options.targets)
         if !options.dryRun, let previous = try context.state.interruptedRun() {
             reporter.note("resuming run \(previous.run): \(previous.done) steps done, \(previous.inFlight) interrupted")
         }
@@ -160,54 +145,39 @@ public final class Runner {
             findLeftWork()
             // Results an earlier run could not upload go now, beside this run's work.
             remote?.uploadPending()
-        }
-        if !options.dryRun {
-            runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
-            summary.runID = runID
+            journal.runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
         }
         try handleOrphans()
-        reporter.begin(total: selected.count, runID: runID, dryRun: options.dryRun)
-        installSignalHandlers()
-        defer { restoreSignalHandlers() }
+        reporter.begin(total: plan.selected.count, runID: runID, dryRun: options.dryRun)
+        signals.install()
+        defer { signals.restore() }
 
-        // Each step waits for its dependencies inside the selection; `unmet` counts those not yet done.
-        self.selected = selected
-        selectedNames = Set(selected.map { workflow[$0].name })
-        targetNames = Set(options.targets.map { workflow[$0].baseName } + options.deferredTargets)
-        for id in workflow.order where selected.contains(id) {
-            unmet[id] = workflow[id].dependencies.filter { selected.contains($0) }.count
-            if unmet[id] == 0 { ready.append(id) }
-        }
         while true {
-            if pendingInterrupts > 0 && !summary.interrupted { interrupt() }
+            if signals.count > 0 && !interrupted { interrupt() }
             // Evaluate every step whose dependencies are all done (settling one may ready others).
-            while !summary.interrupted && !stopStarting, !ready.isEmpty {
-                let id = ready.removeFirst()
-                if summary.outcomes[id] == nil { consider(id) }
-            }
-            startWaiting()
-            // Starting may have settled steps (a checkpointed one restored after waiting) and readied others.
-            if active.isEmpty && ((waiting.isEmpty && ready.isEmpty) || summary.interrupted || stopStarting) {
-                if !summary.interrupted && !stopStarting, try expandDeferred() { continue }
+            while !interrupted, let id = plan.nextReady() { consider(id) }
+            startQueued()
+            if plan.isIdle {
+                if !interrupted && !plan.stopped, try expandDeferred() { continue }
                 break
             }
             if let completion = executor.next(timeout: 0.1) {
                 try finish(completion)
             }
-            checkTimeouts()
+            enforceTimeouts()
             reporter.tick(runningSteps(), summary: summary)
         }
-        for id in workflow.order where self.selected.contains(id) && summary.outcomes[id] == nil {
+        for id in plan.unsettled {
             // Interrupted is for steps that were running; these never started.
-            settle(id, summary.interrupted ? .notStarted : .skipped, note: summary.interrupted ? "interrupted before it started" : "not started")
+            settle(id, interrupted ? .notStarted : .skipped, note: interrupted ? "interrupted before it started" : "not started")
         }
         for d in workflow.deferred {
             if options.dryRun {
                 reporter.note("\(d.displayName): expands after \(d.after) has run")
-            } else if !summary.interrupted {
+            } else if !interrupted {
                 // The work is incomplete: never a success.
                 reporter.warning("\(d.displayName) was not expanded, \(d.after) has no result: the run is incomplete")
-                summary.unexpanded += 1
+                unexpanded += 1
             }
         }
         if let remote, !options.dryRun, remote.mode.uploads {
@@ -218,6 +188,7 @@ public final class Runner {
                               + (t.failed > 0 ? "; \(t.failed) not uploaded" : ""))
             }
         }
+        var summary = self.summary
         summary.duration = Date().timeIntervalSince(start)
         context.workspace.saveStatCache()
         try? context.store.sync()
@@ -228,6 +199,11 @@ public final class Runner {
         saveSnapshotIfAllFresh()
         reporter.end(summary, workflow: workflow)
         return summary
+    }
+
+    /// The run so far.
+    var summary: RunSummary {
+        RunSummary(runID: runID, outcomes: plan.outcomes, interrupted: interrupted, duration: 0, unexpanded: unexpanded)
     }
 
     /// Outputs of step instances that left the workflow: removed before anything is evaluated
@@ -300,7 +276,7 @@ public final class Runner {
         let evaluation = evaluator.evaluate(id, forced: options.forced.contains(id))
         switch evaluation.state {
         case .fresh:
-            evaluator.manifests[id] = evaluation.manifest
+            evaluator.settled(id, evaluation.manifest)
             if !options.dryRun {
                 journal(id, .cached, key: evaluation.key)
                 noteInWorkspace(id, evaluation)
@@ -308,13 +284,13 @@ public final class Runner {
             settle(id, .cached)
         case .restorable(let reasons):
             if options.dryRun {
-                evaluator.manifests[id] = evaluation.manifest
+                evaluator.settled(id, evaluation.manifest)
                 settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
                 return
             }
             do {
                 try restore(id, evaluation.manifest!)
-                evaluator.manifests[id] = evaluation.manifest
+                evaluator.settled(id, evaluation.manifest)
                 journal(id, .restored, key: evaluation.key)
                 noteInWorkspace(id, evaluation)
                 settle(id, .restored, note: reasons.map(\.description).joined(separator: "; "))
@@ -329,12 +305,11 @@ public final class Runner {
                                                  definition: evaluation.definition, inputStats: evaluation.inputStats))
             } catch {
                 reporter.stepFailed(workflow[id], message: "cannot restore outputs: \(error)", logTail: [], logPath: nil)
-                settle(id, .failed)
-                if !options.keepGoing { stopStarting = true }
+                fail(id)
             }
         case .stale(let reasons):
             if options.dryRun {
-                evaluator.pending.insert(id)
+                evaluator.willRun(id)
                 reporter.wouldRun(workflow[id], reasons: reasons)
                 settle(id, .wouldRun)
                 return
@@ -356,92 +331,72 @@ public final class Runner {
             finishedAt: Date(timeIntervalSince1970: manifest.finishedAt), runID: runID))
     }
 
-    var evaluations: [StepID: Evaluator.Evaluation] = [:]
-    var attempts: [StepID: Int] = [:]
-
+    /// A stale step waits for its resources.
     func enqueue(_ id: StepID, _ evaluation: Evaluator.Evaluation) {
         evaluations[id] = evaluation
-        waiting.append(id)
+        plan.queue(id)
     }
 
-    /// The journal entry an outcome writes when the step settles (the others are journaled as
-    /// they happen, with their details).
-    static func journalState(of outcome: StepOutcome) -> JournalState? {
-        switch outcome {
-        case .skipped: return .skipped
-        case .interrupted: return .interrupted
-        case .notStarted: return .notStarted
-        case .ran, .cached, .restored, .failed, .wouldRun: return nil
-        }
-    }
-
+    /// Records how step `id` ended up, says so, and skips everything downstream of a failure.
     func settle(_ id: StepID, _ outcome: StepOutcome, note: String = "") {
-        summary.outcomes[id] = outcome
+        let skipped = plan.settle(id, outcome)
         reporter.stepSettled(workflow[id], outcome: outcome, note: note)
-        if !options.dryRun, let state = Runner.journalState(of: outcome) { journal(id, state) }
-        switch outcome {
-        case .cached, .restored, .ran, .wouldRun:
-            done.insert(id)
-            for d in workflow[id].dependents where selected.contains(d) {
-                unmet[d, default: 0] -= 1
-                if unmet[d] == 0 { ready.append(d) }
-            }
-        case .failed, .skipped:
-            // Everything downstream can no longer run.
-            for d in workflow[id].dependents where selected.contains(d) && summary.outcomes[d] == nil {
-                settle(d, .skipped, note: "upstream \(workflow[id].name) \(outcome == .failed ? "failed" : "skipped")")
-            }
-        case .interrupted, .notStarted:
-            break
+        if let state = RunJournal.state(of: outcome) { journal(id, state) }
+        for (d, cause) in skipped {
+            reporter.stepSettled(workflow[d], outcome: .skipped,
+                                 note: "upstream \(workflow[cause].name) \(plan.outcomes[cause] == .failed ? "failed" : "skipped")")
+            journal(d, .skipped)
         }
+    }
+
+    /// Step `id` failed: it settles, and unless the run keeps going nothing new starts.
+    func fail(_ id: StepID) {
+        settle(id, .failed)
+        if !options.keepGoing { plan.stop() }
     }
 
     func journal(_ id: StepID, _ state: JournalState, key: Digest128? = nil, pid: String = "", started: Date? = nil,
                  exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
-        // A local step's handle is its pid; a cluster step's is its job id.
-        let local = kind == .local
-        try? context.state.setStep(run: runID, step: workflow[id].name, state: state, key: key?.hex ?? "",
-                                   pid: local ? Int32(pid) ?? 0 : 0, jobID: local ? "" : pid,
-                                   started: started, ended: state == .running ? nil : Date(), exitStatus: exit,
-                                   attempt: attempt, log: log, note: note)
+        journal.record(workflow[id].name, state, key: key, handle: pid, started: started, exit: exit, attempt: attempt,
+                       log: log, note: note, kind: kind)
     }
 
-    /// Starts waiting steps, in order, while the pool has room.
-    func startWaiting() {
-        guard !stopStarting && !summary.interrupted else { return }
-        var still: [StepID] = []
-        // Settling a step here may enqueue others: they join after the ones still waiting.
-        let current = waiting
-        waiting = []
-        for id in current {
+    /// Starts queued steps, in order, while their pools have room. A checkpointed step first
+    /// takes the lock of its checkpoint directory (see `takeCheckpointLock`).
+    func startQueued() {
+        guard !interrupted else { return }
+        var locks: [StepID: CheckpointLock] = [:]
+        var settledMeanwhile: [StepID] = []
+        // The closure must not read `plan` (it runs inside `plan.admit`): the workflow is read first.
+        let steps = workflow
+        let admitted = plan.admit { id in
+            guard steps[id].checkpoint, let key = evaluations[id]?.key else { return .start }
+            switch takeCheckpointLock(id, name: steps[id].name, key: key) {
+            case .wait: return .wait
+            case .settled:
+                settledMeanwhile.append(id)
+                return .drop
+            case .held(let l):
+                locks[id] = l
+                return .start
+            case .unlocked: return .start
+            }
+        }
+        // Evaluated again outside `admit`: it may settle (and ready others) or queue the step again.
+        for id in settledMeanwhile { consider(id) }
+        for (id, grant) in admitted {
             let step = workflow[id]
-            let kind = executorKind(of: step)
-            var lock: CheckpointLock?
-            if step.checkpoint, let key = evaluations[id]?.key {
-                switch takeCheckpointLock(id, key: key) {
-                case .wait: still.append(id); continue
-                case .settled: continue
-                case .held(let l): lock = l
-                case .unlocked: lock = nil
-                }
-            }
-            guard let grant = kind.usesMachineResources ? pool.acquire(step.resources) : clusterPool.acquire(step.resources) else {
-                still.append(id)
-                continue
-            }
-            if kind.usesMachineResources && pool.exceedsMachine(step.resources) {
+            if plan.executor(of: id).usesMachineResources && plan.pools[.local]!.exceedsMachine(step.resources) {
                 reporter.warning("\(step.name) asks for more than this machine has; it runs with what there is")
             }
             do {
-                try launch(id, grant: grant, checkpointLock: lock)
+                try launch(id, grant: grant, checkpointLock: locks[id])
             } catch {
-                if kind.usesMachineResources { pool.release(grant) } else { clusterPool.release(grant) }
+                plan.release(id)
                 reporter.stepFailed(step, message: "\(error)", logTail: [], logPath: nil)
-                settle(id, .failed)
-                if !options.keepGoing { stopStarting = true }
+                fail(id)
             }
         }
-        waiting = still + waiting
     }
 
     enum CheckpointLockOutcome {
@@ -457,47 +412,44 @@ public final class Runner {
     /// The lock of a checkpointed step's directory. A step that had to wait for it is evaluated
     /// again once it has it: the other attempt (another workspace on this cache, or what a killed
     /// run left running) may have committed the result meanwhile.
-    func takeCheckpointLock(_ id: StepID, key: Digest128) -> CheckpointLockOutcome {
+    func takeCheckpointLock(_ id: StepID, name: String, key: Digest128) -> CheckpointLockOutcome {
         let lock: CheckpointLock?
         do {
             lock = try CheckpointLock(checkpointDirectory: context.checkpointDirectory(key))
         } catch {
-            reporter.warning("\(workflow[id].name): \(error); running it without a checkpoint lock")
+            reporter.warning("\(name): \(error); running it without a checkpoint lock")
             return .unlocked
         }
         guard let lock else {
             if checkpointWaits.insert(id).inserted {
-                reporter.note("\(workflow[id].name): its checkpoint directory is in use by another run of the same step; waiting for it")
+                reporter.note("\(name): its checkpoint directory is in use by another run of the same step; waiting for it")
             }
             return .wait
         }
         guard checkpointWaits.contains(id) else { return .held(lock) }
         let again = evaluator.evaluate(id, forced: options.forced.contains(id))
-        guard case .stale = again.state else {
-            consider(id)
-            return .settled
-        }
+        guard case .stale = again.state else { return .settled }
         return .held(lock)
     }
 
     // MARK: interruption
 
     func interrupt() {
-        summary.interrupted = true
-        stopStarting = true
+        interrupted = true
+        plan.stop()
         if options.detach { detachLeftRunning() }
         guard !active.isEmpty else { return }
         reporter.warning("interrupted: stopping \(active.count) running step(s) (SIGTERM, then SIGKILL after \(Int(options.grace)) s; Ctrl-C again to kill now)")
         executor.signalAll(SIGTERM)
         let deadline = Date().addingTimeInterval(options.grace)
         while !active.isEmpty {
-            if pendingInterrupts > 1 || Date() > deadline {
+            if signals.count > 1 || Date() > deadline {
                 executor.signalAll(SIGKILL)
             }
             if let completion = executor.next(timeout: 0.1) {
                 let termination = completion.termination
                 if let a = active.removeValue(forKey: completion.token) {
-                    release(a)
+                    release(a, token: completion.token)
                     // Not committed even if it exited 0: a step that traps SIGTERM may exit 0 with
                     // half its work done (a training script that saves and exits cleanly), and a
                     // cached partial result is far worse than running a finished step again.
@@ -505,7 +457,7 @@ public final class Runner {
                                                      : termination.description
                     journal(a.id, .interrupted, key: a.evaluation.key, pid: a.handle, started: a.started,
                             exit: exitCode(termination), attempt: a.attempt, log: a.logPath, note: note, kind: a.kind)
-                    summary.outcomes[a.id] = .interrupted
+                    plan.settle(a.id, .interrupted)
                     reporter.stepSettled(workflow[a.id], outcome: .interrupted, note: note)
                 }
             }
@@ -518,48 +470,17 @@ public final class Runner {
         return nil
     }
 
-    func checkTimeouts() {
-        let now = Date()
-        // A cluster job's limit is its own time limit, which the cluster enforces; pending time must not count.
-        for (token, a) in active where a.kind.flowEnforcesTimeouts {
-            if let killAt = a.killAt {
-                if now > killAt { executor.signal(token: token, SIGKILL) }
-                continue
-            }
-            let limit = workflow[a.id].timeout
-            if limit > 0 && now.timeIntervalSince(a.started) > Double(limit) {
-                active[token]!.timedOut = true
-                active[token]!.killAt = now.addingTimeInterval(min(options.grace, 10))
+    /// Sends the signals `timeout` calls for: SIGTERM at the limit, SIGKILL after the grace period.
+    func enforceTimeouts() {
+        for action in timeouts.due(now: Date()) {
+            switch action {
+            case .stop(let token, let limit):
+                guard let a = active[token] else { continue }
                 reporter.warning("\(workflow[a.id].name) exceeded its timeout of \(limit) s: stopping it")
                 executor.signal(token: token, SIGTERM)
+            case .kill(let token):
+                executor.signal(token: token, SIGKILL)
             }
-        }
-    }
-
-    var savedHandlers: [Int32: sigaction] = [:]
-
-    func installSignalHandlers() {
-        pendingInterrupts = 0
-        // A parent may have started flow with these signals blocked (a test runner's thread,
-        // some CI agents): unblock them, or Ctrl-C would stay pending forever.
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&unblock, s) }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        for s in [SIGINT, SIGTERM, SIGHUP] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { _ in pendingInterrupts += 1 }
-            sigemptyset(&action.sa_mask)
-            var old = sigaction()
-            sigaction(s, &action, &old)
-            savedHandlers[s] = old
-        }
-    }
-
-    func restoreSignalHandlers() {
-        for (s, old) in savedHandlers {
-            var o = old
-            sigaction(s, &o, nil)
         }
     }
 }

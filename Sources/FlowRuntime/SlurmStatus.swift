@@ -110,27 +110,26 @@ extension Runner {
         let evaluation = evaluator.evaluate(id, forced: false)
         switch evaluation.state {
         case .fresh, .restorable:
-            evaluator.manifests[id] = evaluation.manifest
+            evaluator.settled(id, evaluation.manifest)
             return "its result is already in the cache"
         case .stale:
             guard let key = evaluation.key, key.hex == entry.step.key else {
-                evaluator.pending.insert(id)
+                evaluator.willRun(id)
                 return "not committed: the step or its inputs changed since the job was submitted (flow run runs it again)"
             }
             // The manifest's duration is the command's time on the node, not the time until now.
             let ranFor = max(0, ended.timeIntervalSince(started))
-            guard let grant = clusterPool.acquire(step.resources) else { return "internal error: no grant (please report)" }
-            var a = Active(id: id, evaluation: evaluation, grant: grant, started: Date().addingTimeInterval(-ranFor),
+            var a = Active(id: id, evaluation: evaluation, started: Date().addingTimeInterval(-ranFor),
                            attempt: entry.step.attempt, logPath: entry.step.log, handle: entry.step.jobID, kind: .slurm)
             a.completion = completion
-            runID = entry.run
+            journal.runID = entry.run
             do {
                 try commit(a)
             } catch let e as StepCheckError {
-                evaluator.pending.insert(id)
+                evaluator.willRun(id)
                 return "not committed: \(e.message)"
             } catch {
-                evaluator.pending.insert(id)
+                evaluator.willRun(id)
                 return "not committed: \(error)"
             }
             // The journal keeps the job's own times.
