@@ -4,9 +4,16 @@
 // and models → built-in ops → the command line.
 import PackageDescription
 
-/// A Debian C library imported through a modulemap and a shim header.
+/// A Debian C library imported through a modulemap and a shim header, linked at build time.
 func systemLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
     .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+/// A Debian C library whose headers are imported through a modulemap and a shim header, but
+/// which is loaded only when first called (CLazyLoad): every command would otherwise pay for
+/// loading it at start-up. Its headers must be on the default include path (they are on Debian).
+func lazyLibrary(_ name: String, apt: String) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", providers: [.apt([apt])])
 }
 
 let package = Package(
@@ -27,25 +34,27 @@ let package = Package(
         systemLibrary("CXXHash", pkgConfig: "libxxhash", apt: "libxxhash-dev"),
         systemLibrary("CLZ4", pkgConfig: "liblz4", apt: "liblz4-dev"),
         systemLibrary("CSQLite3", pkgConfig: "sqlite3", apt: "libsqlite3-dev"),
-        systemLibrary("CArchive", pkgConfig: "libarchive", apt: "libarchive-dev"),
-        systemLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
-        systemLibrary("CPNG", pkgConfig: "libpng", apt: "libpng-dev"),
-        systemLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
-        systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
+        lazyLibrary("CArchive", apt: "libarchive-dev"),
+        lazyLibrary("CTurboJPEG", apt: "libturbojpeg0-dev"),
+        lazyLibrary("CPNG", apt: "libpng-dev"),
+        lazyLibrary("COpenBLAS", apt: "libopenblas-dev"),
+        lazyLibrary("CCurl", apt: "libcurl4-openssl-dev"),
         // fork/exec with a new process group and a parent-death signal: not expressible with posix_spawn.
         .target(name: "CSpawn"),
         .target(name: "CKernels"),
+        // The library functions of the lazyLibrary targets, each loading its library on first use.
+        .target(name: "CLazyLoad", linkerSettings: [.linkedLibrary("dl")]),
 
         // One Swift wrapper per C library; none of them knows about flow.
         .target(name: "XXHash", dependencies: ["CXXHash"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "SQLite", dependencies: ["CSQLite3"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Archive", dependencies: ["CArchive"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "JPEG", dependencies: ["CTurboJPEG"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "PNG", dependencies: ["CPNG"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "BLAS", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Archive", dependencies: ["CArchive", "CLazyLoad"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "JPEG", dependencies: ["CTurboJPEG", "CLazyLoad"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "PNG", dependencies: ["CPNG", "CLazyLoad"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "BLAS", dependencies: ["COpenBLAS", "CLazyLoad"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // The remote cache's transport: HEAD/GET/PUT batches over curl's multi interface.
-        .target(name: "HTTP", dependencies: ["CCurl"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "HTTP", dependencies: ["CCurl", "CLazyLoad"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // The engine: .dag language, workflow model, keys, staleness, planning, scheduling.
         // No file system or process calls: it sees the world through protocols.

@@ -3,27 +3,28 @@
  *
  * curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are variadic, which Swift cannot
  * call; each wrapper below passes one argument of one type, so the types are checked at the call
- * site. The flag macros are casts ((unsigned long)1<<0), which Swift does not import either. */
+ * site. They are defined in CLazyLoad/curl.c, which loads libcurl on first use. The flag macros
+ * are casts ((unsigned long)1<<0), which Swift does not import either. */
 #pragma once
 #include <curl/curl.h>
 
 typedef size_t (*flow_curl_data_callback)(char *buffer, size_t size, size_t count, void *userdata);
 typedef int (*flow_curl_seek_callback)(void *userdata, curl_off_t offset, int origin);
 
-static inline CURLcode flow_curl_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
-static inline CURLcode flow_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return curl_easy_setopt(h, o, v); }
-static inline CURLcode flow_curl_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
-static inline CURLcode flow_curl_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
-static inline CURLcode flow_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
-static inline CURLcode flow_curl_setopt_data_callback(CURL *h, CURLoption o, flow_curl_data_callback f) { return curl_easy_setopt(h, o, f); }
-static inline CURLcode flow_curl_setopt_seek_callback(CURL *h, CURLoption o, flow_curl_seek_callback f) { return curl_easy_setopt(h, o, f); }
+CURLcode flow_curl_setopt_long(CURL *h, CURLoption o, long v);
+CURLcode flow_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v);
+CURLcode flow_curl_setopt_string(CURL *h, CURLoption o, const char *v);
+CURLcode flow_curl_setopt_pointer(CURL *h, CURLoption o, void *v);
+CURLcode flow_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v);
+CURLcode flow_curl_setopt_data_callback(CURL *h, CURLoption o, flow_curl_data_callback f);
+CURLcode flow_curl_setopt_seek_callback(CURL *h, CURLoption o, flow_curl_seek_callback f);
 
-static inline CURLcode flow_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
-static inline CURLcode flow_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
-static inline CURLcode flow_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
-static inline CURLcode flow_curl_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
+CURLcode flow_curl_getinfo_long(CURL *h, CURLINFO i, long *v);
+CURLcode flow_curl_getinfo_off(CURL *h, CURLINFO i, curl_off_t *v);
+CURLcode flow_curl_getinfo_string(CURL *h, CURLINFO i, char **v);
+CURLcode flow_curl_getinfo_pointer(CURL *h, CURLINFO i, void **v);
 
-static inline CURLMcode flow_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+CURLMcode flow_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v);
 
 static const long flow_CURLAUTH_BASIC = (long)CURLAUTH_BASIC;
 static const long flow_CURL_GLOBAL_DEFAULT = CURL_GLOBAL_DEFAULT;
