@@ -44,12 +44,12 @@ extension FreshPath {
         guard let snapshot = holding(workspace, arguments) else { return false }
         let start = Date()
         let stateDirectory = workspace.root + "/.flow"
-        guard let lock = try? WorkspaceLock(stateDirectory: stateDirectory, wait: false),
-              let state = try? StateStore(directory: stateDirectory),
-              let run = try? state.beginRun(command: CommandLine.arguments.joined(separator: " "), dag: arguments.file(root: workspace.root),
-                                            variables: (try? arguments.variableOverrides()) ?? [:]) else { return false }
         let summary = "\(snapshot.stepCount) cached"
-        try? state.endRun(run, status: .succeeded, summary: summary)
+        guard let lock = try? WorkspaceLock(stateDirectory: stateDirectory, wait: false),
+              let state = try? StateStore(unchecked: stateDirectory),
+              let run = try? state.recordNoopRun(command: CommandLine.arguments.joined(separator: " "), dag: arguments.file(root: workspace.root),
+                                                 variables: (try? arguments.variableOverrides()) ?? [:], started: start, summary: summary)
+        else { return false }
         withExtendedLifetime(lock) {}
         if !quiet {
             // As the full path prints it: timestamped unless on a terminal.

@@ -20,6 +20,9 @@ import XXHash
 public final class StateStore {
     let db: Database
     static let schemaVersion = 1
+    /// SQLite's `user_version` once the tables and columns below exist: raise it with every
+    /// column added, so that an open can tell from the header alone that nothing is to be done.
+    static let layoutVersion: Int64 = 3
     /// `.flow/` of the workspace.
     let directory: String
 
@@ -43,6 +46,21 @@ public final class StateStore {
         }
     }
 
+    /// Opens an existing, current state database for a short write (the no-op run's journal
+    /// entry) without checking it: a damaged or older one fails here or in that write, and the
+    /// caller then takes the full path, which checks, repairs and upgrades.
+    public init(unchecked directory: String) throws {
+        self.directory = directory
+        db = try Database(path: directory + "/state.db")
+        guard try db.query("PRAGMA user_version").first?[0].int == StateStore.layoutVersion else {
+            throw StateDamaged(reason: "not of the current layout")
+        }
+        try db.execute("PRAGMA synchronous=NORMAL")
+        // A no-op run's entry: the WAL is left for the next full open, so that a series of no-op
+        // runs appends to it without an fsync (SQLite checkpoints it once it grows).
+        db.skipCheckpointOnClose()
+    }
+
     /// The state database is damaged (a crash of the disk, a truncated or overwritten file).
     struct StateDamaged: Error { var reason: String }
 
@@ -54,7 +72,11 @@ public final class StateStore {
             let check = try db.query("PRAGMA quick_check(1)").first?[0].string ?? "no answer"
             guard check == "ok" else { throw StateDamaged(reason: check) }
             if readOnly { return db }
-            try createSchema(db)
+            if try db.query("PRAGMA user_version").first?[0].int == layoutVersion {
+                try db.execute("PRAGMA synchronous=NORMAL")
+            } else {
+                try createSchema(db)
+            }
         } catch let e as SQLiteError where e.isCorrupt {
             throw StateDamaged(reason: e.message)
         } catch let e as SQLiteError where e.isReadOnly {
@@ -96,6 +118,7 @@ public final class StateStore {
             try addColumnsIfMissing(db, table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
             try addColumnsIfMissing(db, table: "produced", ["workflow TEXT"])
             try addColumnsIfMissing(db, table: "runs", ["git_commit TEXT"])
+            try db.execute("PRAGMA user_version = \(layoutVersion)")
         }
     }
 
@@ -206,6 +229,21 @@ public final class StateStore {
         try db.query("INSERT INTO runs(command, dag, variables, started_at, status, pid, host, summary, git_commit) VALUES (?, ?, ?, ?, 'running', ?, ?, '', ?)", [
             .text(command), .text(dag), .text(vars), .real(Date().timeIntervalSince1970), .integer(Int64(getpid())),
             .text(ProcessInfo.processInfo.hostName), commitValue,
+        ])
+        return db.lastInsertRowID
+    }
+
+    /// Journals a run that found everything fresh, begun and ended in one write.
+    public func recordNoopRun(command: String, dag: String, variables: [String: String], started: Date, summary: String) throws -> Int64 {
+        let vars = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        let commit = GitCommit.checkedOut(in: (directory as NSString).deletingLastPathComponent)
+        try db.query("""
+            INSERT INTO runs(command, dag, variables, started_at, ended_at, status, pid, host, summary, git_commit)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [
+            .text(command), .text(dag), .text(vars), .real(started.timeIntervalSince1970), .real(Date().timeIntervalSince1970),
+            .text(RunStatus.succeeded.rawValue), .integer(Int64(getpid())), .text(ProcessInfo.processInfo.hostName),
+            .text(summary), commit.map { .text($0) } ?? .null,
         ])
         return db.lastInsertRowID
     }

@@ -106,6 +106,13 @@ public final class Database {
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Leaves the write-ahead log as it is when this connection closes, instead of copying it
+    /// into the database (two fsyncs): for a short write whose durability does not matter, the
+    /// next connection that checkpoints takes it over.
+    public func skipCheckpointOnClose() {
+        _ = flow_sqlite_checkpoint_on_close(handle, 0)
+    }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 }
 

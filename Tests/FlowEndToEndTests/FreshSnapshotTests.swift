@@ -55,6 +55,26 @@ import Testing
         #expect(run.status == 0 && run.stdout.contains("3 cached"), "\(run)")
     }
 
+    /// A no-op run is journaled in one write that leaves SQLite's log for the next full open
+    /// (no fsync per no-op run): every entry must be there for `flow runs`, and a full run after
+    /// them must take the log over.
+    @Test func noOpRunsAreJournaledAndTheirLogIsTakenOver() throws {
+        let dir = try workspace()
+        for _ in 0..<3 {
+            let run = try FlowBinary.run(["run"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+            #expect(run.status == 0 && run.stdout.contains("3 cached"), "\(run)")
+        }
+        #expect(dir.exists(".flow/state.db-wal"), "the no-op runs left their log")
+        let runs = try FlowBinary.run(["runs"], in: dir.path)
+        #expect(runs.stdout.components(separatedBy: "3 cached").count - 1 == 3, "\(runs)")
+        try dir.write("src/c.txt", "gamma\n")
+        let full = try FlowBinary.run(["run"], in: dir.path, environment: ["FLOW_TEST_MODE": "x"])
+        #expect(full.status == 0 && full.stdout.contains("2 ran"), "\(full)")
+        #expect(!dir.exists(".flow/state.db-wal"), "the full run checkpointed the log as it closed")
+        let after = try FlowBinary.run(["runs"], in: dir.path)
+        #expect(after.stdout.components(separatedBy: "3 cached").count - 1 == 3, "\(after)")
+    }
+
     @Test func editedInputIsSeen() throws {
         let dir = try workspace()
         try dir.write("src/a.txt", "ALPHA\n")
