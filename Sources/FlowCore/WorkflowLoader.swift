@@ -126,6 +126,12 @@ struct LoaderState {
             error(Self.ownedMessage(path), at: inc.location)
             return
         }
+        // A link may lead anywhere: what counts is where the file really is.
+        if let inc = includedFrom, let real = loader.workspace.realPath(path), real.hasPrefix("/") {
+            error("include path '\(file)' leads outside the workspace (to '\(real)'): an included file must be inside the workspace",
+                  at: inc.location)
+            return
+        }
         if fileOrder.contains(path) {
             if let inc = includedFrom { error("'\(file)' is included more than once (or includes itself)", at: inc.location) }
             return
