@@ -147,4 +147,35 @@ import Testing
         let tmp = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/tmp")) ?? []
         #expect(tmp.isEmpty, "\(tmp)")
     }
+
+    @Test func aRestoreIntoABindMountOfTheWorkspacesFileSystemWorks() throws {
+        let dir = TemporaryDirectory("flow-bind-ws")
+        let mount = try Requirement.bindMount(in: dir, at: "outd")
+        try dir.write("flow.dag", """
+            step s
+              out outd/x.txt
+              run echo hi > {out}
+            step d
+              out outd/sub/
+              run mkdir -p outd/sub && echo a > outd/sub/a
+            """)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        try FileManager.default.removeItem(atPath: dir.path + "/outd/x.txt")
+        try FileManager.default.removeItem(atPath: dir.path + "/outd/sub")
+        let r = try FlowBinary.run(["run"], in: dir.path)
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("restored s") && r.stdout.contains("restored d"), "\(r)")
+        #expect((try? dir.read("outd/x.txt")) == "hi\n")
+        #expect((try? dir.read("outd/sub/a")) == "a\n")
+        let names = (try? FileManager.default.subpathsOfDirectory(atPath: dir.path + "/outd")) ?? []
+        #expect(!names.contains { $0.contains(".flow-tmp-") }, "\(names)")
+
+        // Mounted read-only, the output cannot be restored: the error says why, and where.
+        try FileManager.default.removeItem(atPath: dir.path + "/outd/x.txt")
+        try mount.remount("ro")
+        let ro = try FlowBinary.run(["run"], in: dir.path)
+        #expect(ro.status == 1, "\(ro)")
+        #expect(ro.stderr.contains("/outd/x.txt': Read-only file system"), "\(ro)")
+        #expect(!ro.stderr.contains("cross-device"), "\(ro)")
+    }
 }
