@@ -263,9 +263,14 @@ public final class ObjectStore {
     /// Directories whose restores write their temporaries beside their files.
     let besideDestination = LockedSet<String>()
 
-    /// A temporary name beside `dest` in directory `parent`: `NAME.flow-tmp-<TemporaryName>`.
+    /// A temporary name beside `dest` in directory `parent`: `NAME.flow-tmp-<TemporaryName>`. A
+    /// restore killed while it writes one leaves it there, not in `.flow/tmp/`: so when a process
+    /// first writes one in a directory, it removes those of dead processes (one listing per
+    /// directory, however many files are restored into it).
     func temporary(beside dest: String, in parent: String) -> String {
-        besideDestination.insert(parent)
+        if besideDestination.insert(parent) {
+            TemporaryName.removeLeftovers(in: parent) { $0.contains(Self.besideMarker) }
+        }
         return dest + Self.besideMarker + TemporaryName.make()
     }
 
