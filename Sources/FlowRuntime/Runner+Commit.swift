@@ -19,6 +19,9 @@ extension Runner {
         // Whether the command itself failed (its outputs are then no result), as opposed to its
         // result failing to be stored (its outputs may be fine).
         var commandFailed = true
+        // Whether its result could not be stored for want of space: its outputs are no result
+        // either, and they hold space the next run needs.
+        var noRoomToStore = false
         if timedOut {
             failure = "timed out after \(step.timeout) s"
         } else if !termination.succeeded {
@@ -31,10 +34,11 @@ extension Runner {
             } catch let e as StepCheckError {
                 failure = e.message
             } catch let e as SystemError where e.isDiskFull {
-                // Nothing half-written is visible; the step can run again once there is space.
+                // Nothing half-written is visible in the cache; the step runs again once there is space.
                 failure = "\(e)"
                 plan.stop()
                 commandFailed = false
+                noRoomToStore = true
             } catch {
                 failure = "could not store its results: \(error)"
                 commandFailed = false
@@ -50,9 +54,13 @@ extension Runner {
         }
         // What a failed step wrote is not a result: remove it, so that nothing reads it as one and
         // a step that filled the disk does not keep it full (its log says what happened).
-        let removed = commandFailed && removePartialOutputs(step)
-        reporter.stepFailed(step, message: (failure ?? "failed") + (removed ? "; its partial outputs were removed" : ""),
-                            logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
+        var note = ""
+        if commandFailed && removePartialOutputs(step) {
+            note = "; its partial outputs were removed"
+        } else if noRoomToStore && removePartialOutputs(step) {
+            note = "; its outputs were removed to free their space (it has no result, and runs again next time)"
+        }
+        reporter.stepFailed(step, message: (failure ?? "failed") + note, logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
         fail(a.id)
     }
 

@@ -130,4 +130,22 @@ import Testing
         let again = try FlowBinary.run(["run", "--cache", cache.path, "--set", "mb=1"], in: ws)
         #expect(again.status == 0, "\(again)")
     }
+
+    @Test func aResultThatCannotBeStoredOnAFullDiskIsRemoved() throws {
+        let mount = try Requirement.tmpfs(size: "3m")
+        let ws = mount.path + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        // The step fills the disk but exits 0; its output is whole as far as it knows, and there
+        // is no room left to store it in the cache, which is on the same disk.
+        try "let mb = 8\nstep fill\n  out big.bin\n  run head -c {mb}000000 /dev/zero > {out} || true\n"
+            .write(toFile: ws + "/flow.dag", atomically: true, encoding: .utf8)
+        let full = try FlowBinary.run(["run"], in: ws)
+        #expect(full.status == 1, "\(full)")
+        #expect(full.stderr.contains("No space left on device") && full.stderr.contains("its outputs were removed"), "\(full)")
+        #expect(!FileManager.default.fileExists(atPath: ws + "/big.bin"), "an output that has no result stayed")
+        for command in [["status"], ["run", "--set", "mb=1"]] {
+            let r = try FlowBinary.run(command, in: ws)
+            #expect(r.status == 0, "\(command): \(r)")
+        }
+    }
 }
