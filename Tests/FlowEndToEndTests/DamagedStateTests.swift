@@ -148,4 +148,27 @@ import Testing
             #expect(r.status == 0, "\(command): \(r)")
         }
     }
+
+    @Test func aDiskThatIsFullBeforeFlowStartsIsSaidPlainly() throws {
+        let mount = try Requirement.tmpfs(size: "3m")
+        let ws = mount.path + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try "step s\n  out o.txt\n  run echo one > {out}\n".write(toFile: ws + "/flow.dag", atomically: true, encoding: .utf8)
+        #expect(try FlowBinary.run(["run", "-q"], in: ws).status == 0)
+        try "step s\n  out o.txt\n  run echo two > {out}\n".write(toFile: ws + "/flow.dag", atomically: true, encoding: .utf8)
+        _ = try FlowBinary.runProgram("/bin/sh", ["-c", "head -c 8000000 /dev/zero > ../filler"], in: ws)
+        for command in [["run"], ["status"], ["runs"]] {
+            let r = try FlowBinary.run(command, in: ws)
+            #expect(r.status == 0 || r.status == 74, "\(command): \(r)")
+            #expect(!r.stderr.contains("sqlite:") && !r.stderr.contains("(code "), "\(command): \(r)")
+            if r.status == 74 {
+                #expect(r.stderr.contains(".flow/state.db") && r.stderr.contains("full") && r.stderr.contains("free some space"),
+                        "\(command): \(r)")
+            }
+        }
+        try FileManager.default.removeItem(atPath: mount.path + "/filler")
+        let r = try FlowBinary.run(["run"], in: ws)
+        #expect(r.status == 0, "\(r)")
+        #expect(try String(contentsOfFile: ws + "/o.txt", encoding: .utf8) == "two\n")
+    }
 }
