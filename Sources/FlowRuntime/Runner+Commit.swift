@@ -52,6 +52,9 @@ extension Runner {
             plan.queue(a.id, first: true)
             return
         }
+        // A step that fails on a full disk rarely says so plainly: said here, before its outputs
+        // free their space.
+        if commandFailed, let full = fullDisk(step) { failure = (failure ?? "failed") + "; the disk holding \(full) is full" }
         // What a failed step wrote is not a result: remove it, so that nothing reads it as one and
         // a step that filled the disk does not keep it full (its log says what happened).
         var note = ""
@@ -62,6 +65,12 @@ extension Runner {
         }
         reporter.stepFailed(step, message: (failure ?? "failed") + note, logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
         fail(a.id)
+    }
+
+    /// The first output of `step` (or else the workspace) on a file system that is full, if any.
+    func fullDisk(_ step: Step) -> String? {
+        if let out = step.outputs.first(where: { DiskSpace.isFull(context.workspace.absolute($0.path)) }) { return out.path }
+        return DiskSpace.isFull(context.workspace.root) ? "the workspace" : nil
     }
 
     struct StepCheckError: Error, CustomStringConvertible {

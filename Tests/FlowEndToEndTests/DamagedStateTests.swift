@@ -126,6 +126,7 @@ import Testing
         let full = try FlowBinary.run(["run", "--cache", cache.path], in: ws)
         #expect(full.status == 1 || full.status == 74, "\(full)")
         #expect(full.stderr.contains("fill"), "\(full)")
+        #expect(full.stderr.contains("the disk holding big.bin is full"), "\(full)")
         #expect(!FileManager.default.fileExists(atPath: ws + "/big.bin"), "the partial output of a failed step stayed")
         let again = try FlowBinary.run(["run", "--cache", cache.path, "--set", "mb=1"], in: ws)
         #expect(again.status == 0, "\(again)")
