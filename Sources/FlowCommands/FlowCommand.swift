@@ -48,8 +48,11 @@ extension FlowCommand {
         } catch let e as SystemError {
             Diagnostics.print("flow: error: \(e)")
             Foundation.exit(74)
-        } catch let e as SQLiteError where e.isFull {
-            Diagnostics.print("flow: error: the disk holding the workspace state is full (\(e.message)): free some space, e.g. `flow gc`")
+        } catch let e as SQLiteError where e.isFull || (e.isIOError && DiskSpace.isFull(e.path)) {
+            Diagnostics.print("flow: error: the disk holding the workspace state \(e.path) is full (\(e.message)): free some space, e.g. `flow gc`")
+            Foundation.exit(74)
+        } catch let e as SQLiteError where e.isIOError {
+            Diagnostics.print("flow: error: cannot read or write the workspace state \(e.path) (\(e.message)): check the disk that holds it")
             Foundation.exit(74)
         } catch let e as SQLiteError where e.isReadOnly {
             Diagnostics.print("flow: error: cannot write the workspace state (\(e.message)): check the permissions of .flow/")

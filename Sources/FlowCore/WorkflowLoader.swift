@@ -80,6 +80,14 @@ struct LoaderState {
     /// The most step instances one workflow may have: every instance costs memory and time to
     /// evaluate, and a typo (`0..<10000000`) should be an error, not an exhausted machine.
     static let maxInstances = 1_000_000
+    /// Bytes of text that values, paths and commands have expanded to so far, against
+    /// `maxExpandedBytes`.
+    var expandedBytes = 0
+    /// The most text a workflow may expand to, all step instances together: each value is
+    /// bounded (`Template.maxRenderedLength`), but a fan-out repeats it in every instance.
+    static let maxExpandedBytes = 256 << 20
+    /// Set once `maxExpandedBytes` is crossed (and reported): nothing more is expanded.
+    var expansionExceeded = false
 
     init(loader: WorkflowLoader) { self.loader = loader }
 
@@ -124,6 +132,12 @@ struct LoaderState {
         }
         if let inc = includedFrom, loader.workspace.isOwnedByFlow(path) {
             error(Self.ownedMessage(path), at: inc.location)
+            return
+        }
+        // A link may lead anywhere: what counts is where the file really is.
+        if let inc = includedFrom, let real = loader.workspace.realPath(path), real.hasPrefix("/") {
+            error("include path '\(file)' leads outside the workspace (to '\(real)'): an included file must be inside the workspace",
+                  at: inc.location)
             return
         }
         if fileOrder.contains(path) {
@@ -240,6 +254,7 @@ struct LoaderState {
     /// `{out.X}`, in `pathLists`) becomes one word per path.
     mutating func render(_ text: Located<String>, extra: [String: String], used: inout Set<String>, shell: Bool = false,
                          pathLists: [String: [String]] = [:]) -> String? {
+        if expansionExceeded { return nil }
         let template: Template
         switch parsedTemplate(text.value) {
         case .success(let t): template = t
@@ -263,7 +278,15 @@ struct LoaderState {
         })
         used.formUnion(touched)
         switch result {
-        case .success(let s): return s
+        case .success(let s):
+            expandedBytes += s.utf8.count
+            guard expandedBytes <= Self.maxExpandedBytes else {
+                expansionExceeded = true
+                error("with this, the workflow expands to more than \(Self.maxExpandedBytes >> 20) MiB of text (commands, paths and " +
+                      "values of all step instances together): a long value in a large fan-out?", at: text.location)
+                return nil
+            }
+            return s
         case .failure(let e):
             if let name = e.unknownName {
                 let candidates = Array(vars.keys) + Array(extra.keys)
@@ -298,7 +321,7 @@ struct LoaderState {
         }
         declDone = Array(repeating: false, count: decls.count)
         declBusy = Array(repeating: false, count: decls.count)
-        for i in decls.indices { elaborateDecl(i) }
+        for i in decls.indices where !expansionExceeded { elaborateDecl(i) }
     }
 
     /// Elaborates every instance of one step, after the steps it gathers (`in STEP[*]`), so
@@ -316,7 +339,7 @@ struct LoaderState {
         }
         currentDecl = decl.name.value
         let errorCount = errors.count
-        for (label, bindings) in fanOutInstances(decl) {
+        for (label, bindings) in fanOutInstances(decl) where !expansionExceeded {
             elaborate(decl, instance: label, bindings: bindings)
         }
         declErrors[decl.name.value] = Array(errors[errorCount...])
@@ -339,10 +362,11 @@ struct LoaderState {
         var scratch = self
         scratch.errors = []
         scratch.instanceCount = 0
+        scratch.expandedBytes = 0
         scratch.listingDeclaredOutputs = true
         var result: [DeclaredOutput] = []
-        for decl in decls {
-            for (label, bindings) in scratch.fanOutInstances(decl) {
+        for decl in decls where !scratch.expansionExceeded {
+            for (label, bindings) in scratch.fanOutInstances(decl) where !scratch.expansionExceeded {
                 let name = label.map { "\(decl.name.value)[\($0)]" } ?? decl.name.value
                 for attribute in decl.attributes {
                     guard case .output(_, let paths) = attribute.kind else { continue }

@@ -4,6 +4,10 @@ public protocol WorkspaceView {
     /// The text of a file, by path relative to the workspace root.
     func readText(_ path: String) throws -> String
     func kind(of path: String) -> PathKind
+    /// Where `path` leads once every symbolic link on the way is followed: a workspace-relative
+    /// path while it stays inside the workspace, an absolute one once it leaves it; nil when it
+    /// cannot be followed (nothing there, a loop of links).
+    func realPath(_ path: String) -> String?
     /// Files (not directories) matching `pattern` (`*`, `?`, `[...]` within a component, `**` across
     /// components), relative to the root, sorted.
     func glob(_ pattern: String) -> [String]

@@ -63,13 +63,14 @@ public enum TemporaryName {
 
     /// Removes the entries of `directory` that a dead process of this host made, and those of any
     /// host (or of an older flow, whose names do not say) older than `maxAge` seconds. Returns how
-    /// many were removed.
+    /// many were removed. Where not every entry is a temporary, `isTemporary` says which are.
     @discardableResult
-    public static func removeLeftovers(in directory: String, maxAge: Double = 86400) -> Int {
+    public static func removeLeftovers(in directory: String, maxAge: Double = 86400,
+                                       where isTemporary: (String) -> Bool = { _ in true }) -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         var removed = 0
         let now = Date().timeIntervalSince1970
-        for name in names {
+        for name in names where isTemporary(name) {
             let path = directory + "/" + name
             var dead = false
             let parts = name.split(separator: "-")

@@ -70,7 +70,7 @@ public final class ObjectStore {
 
     /// Objects this process stored after checking them against their digests (downloads):
     /// restoring one copies it without hashing it a second time.
-    let justVerified = VerifiedSet()
+    let justVerified = LockedSet<Digest128>()
 
     /// Set when objects were written since the last `sync()`.
     var unsynced = false
@@ -228,20 +228,87 @@ public final class ObjectStore {
     ///
     /// The copy is written under a temporary name in `scratch` (the workspace's `.flow/tmp/`, which
     /// each run empties) and renamed into place, so a restore killed half-way leaves nothing in an
-    /// output directory. Where `scratch` is on another file system than `dest`, the temporary goes
-    /// beside `dest` instead.
+    /// output directory. Where `scratch` is on another file system than `dest`, or on another
+    /// mount of it (a bind mount, which rename cannot cross either), the temporary goes beside
+    /// `dest` instead (see `temporary(beside:in:)`).
     public func restore(_ digest: Digest128, to dest: String, executable: Bool, link: LinkMode, scratch: String? = nil) throws {
         guard let info = lookup(digest) else {
             throw MissingObjectError(digest: digest, destination: dest)
         }
-        let object = objectPath(digest, compressed: info.compressed)
         let dir = (dest as NSString).deletingLastPathComponent
-        try FileIO.makeDirectories(dir.isEmpty ? "." : dir)
-        var tmp = "\(dest).flow-tmp-\(TemporaryName.make())"
-        if let scratch, let a = FileStat.of(scratch), let b = FileStat.of(dir.isEmpty ? "." : dir), a.device == b.device {
-            tmp = scratch + "/" + TemporaryName.make()
-        }
+        let parent = dir.isEmpty ? "." : dir
+        try FileIO.makeDirectories(parent)
         let mode: mode_t = executable ? 0o755 : 0o644
+        if let scratch, !besideDestination.contains(parent),
+           let a = FileStat.of(scratch), let b = FileStat.of(parent), a.device == b.device {
+            let tmp = scratch + "/" + TemporaryName.make()
+            try asRestoreOf(dest, writing: tmp) { try copyOut(digest, info, to: tmp, mode: mode, link: link) }
+            let e = moveIntoPlace(tmp, dest)
+            if e == 0 { return }
+            defer { unlink(tmp) }
+            guard e == EXDEV else { throw SystemError("restore", dest, errno: e) }
+            // The same file system at another mount point: from now on, this directory's
+            // temporaries go beside their files. This one is copied there, already verified.
+            let beside = temporary(beside: dest, in: parent)
+            try asRestoreOf(dest, writing: beside) { try FileIO.copyFile(from: tmp, to: beside, mode: mode) }
+            chmod(beside, mode)
+            try place(beside, at: dest)
+            return
+        }
+        let beside = temporary(beside: dest, in: parent)
+        try asRestoreOf(dest, writing: beside) { try copyOut(digest, info, to: beside, mode: mode, link: link) }
+        try place(beside, at: dest)
+    }
+
+    /// Directories whose restores write their temporaries beside their files.
+    let besideDestination = LockedSet<String>()
+
+    /// A temporary name beside `dest` in directory `parent`: `NAME.flow-tmp-<TemporaryName>`. A
+    /// restore killed while it writes one leaves it there, not in `.flow/tmp/`: so when a process
+    /// first writes one in a directory, it removes those of dead processes (one listing per
+    /// directory, however many files are restored into it).
+    func temporary(beside dest: String, in parent: String) -> String {
+        if besideDestination.insert(parent) {
+            TemporaryName.removeLeftovers(in: parent) { $0.contains(Self.besideMarker) }
+        }
+        return dest + Self.besideMarker + TemporaryName.make()
+    }
+
+    static let besideMarker = ".flow-tmp-"
+
+    /// Runs `body`, which writes temporary `tmp` for `dest`. A failure to write it (a read-only or
+    /// full directory) names `dest`, the file the user asked for, and leaves no temporary.
+    func asRestoreOf(_ dest: String, writing tmp: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch var e as SystemError where e.path == tmp {
+            unlink(tmp)
+            e.path = dest
+            throw e
+        }
+    }
+
+    /// Renames `tmp` to `dest`, or removes it and throws.
+    func place(_ tmp: String, at dest: String) throws {
+        let e = moveIntoPlace(tmp, dest)
+        guard e == 0 else {
+            unlink(tmp)
+            throw SystemError("restore", dest, errno: e)
+        }
+    }
+
+    /// Renames `tmp` to `dest`, replacing whatever is there, file or directory; 0 or the errno.
+    func moveIntoPlace(_ tmp: String, _ dest: String) -> Int32 {
+        if let st = FileStat.of(dest, followLinks: false), st.isDirectory {
+            try? FileManager.default.removeItem(atPath: dest)
+        }
+        return Glibc.rename(tmp, dest) == 0 ? 0 : errno
+    }
+
+    /// Writes object `digest` at `tmp` (a new file) as `link` asks, and checks what was written
+    /// against the digest; a corrupt object is removed from the cache.
+    func copyOut(_ digest: Digest128, _ info: ObjectInfo, to tmp: String, mode: mode_t, link: LinkMode) throws {
+        let object = objectPath(digest, compressed: info.compressed)
         var got: Digest128
         if info.compressed {
             let packed = try FileIO.readAll(object, sizeHint: 0)
@@ -252,7 +319,7 @@ public final class ObjectStore {
         } else if link == .hardlink {
             got = try ContentHash.file(object)
             if got == digest {
-                guard Glibc.link(object, tmp) == 0 else { throw SystemError("hard-link cache object to", dest) }
+                guard Glibc.link(object, tmp) == 0 else { throw SystemError("hard-link cache object to", tmp) }
             }
         } else if justVerified.contains(digest) {
             // Hashed as it arrived in this very process a moment ago: copied in the kernel, not
@@ -273,15 +340,6 @@ public final class ObjectStore {
             throw CorruptObjectError(digest: digest, path: object)
         }
         if link != .hardlink { chmod(tmp, mode) }
-        // Replace whatever is at dest, file or directory.
-        if let st = FileStat.of(dest, followLinks: false), st.isDirectory {
-            try? FileManager.default.removeItem(atPath: dest)
-        }
-        guard rename(tmp, dest) == 0 else {
-            let e = errno
-            unlink(tmp)
-            throw SystemError("restore", dest, errno: e)
-        }
     }
 
     /// The bytes of a stored object (decompressed), checked against its digest.

@@ -19,6 +19,9 @@ extension Runner {
         // Whether the command itself failed (its outputs are then no result), as opposed to its
         // result failing to be stored (its outputs may be fine).
         var commandFailed = true
+        // Whether its result could not be stored for want of space: its outputs are no result
+        // either, and they hold space the next run needs.
+        var noRoomToStore = false
         if timedOut {
             failure = "timed out after \(step.timeout) s"
         } else if !termination.succeeded {
@@ -31,10 +34,11 @@ extension Runner {
             } catch let e as StepCheckError {
                 failure = e.message
             } catch let e as SystemError where e.isDiskFull {
-                // Nothing half-written is visible; the step can run again once there is space.
+                // Nothing half-written is visible in the cache; the step runs again once there is space.
                 failure = "\(e)"
                 plan.stop()
                 commandFailed = false
+                noRoomToStore = true
             } catch {
                 failure = "could not store its results: \(error)"
                 commandFailed = false
@@ -48,12 +52,25 @@ extension Runner {
             plan.queue(a.id, first: true)
             return
         }
+        // A step that fails on a full disk rarely says so plainly: said here, before its outputs
+        // free their space.
+        if commandFailed, let full = fullDisk(step) { failure = (failure ?? "failed") + "; the disk holding \(full) is full" }
         // What a failed step wrote is not a result: remove it, so that nothing reads it as one and
         // a step that filled the disk does not keep it full (its log says what happened).
-        let removed = commandFailed && removePartialOutputs(step)
-        reporter.stepFailed(step, message: (failure ?? "failed") + (removed ? "; its partial outputs were removed" : ""),
-                            logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
+        var note = ""
+        if commandFailed && removePartialOutputs(step) {
+            note = "; its partial outputs were removed"
+        } else if noRoomToStore && removePartialOutputs(step) {
+            note = "; its outputs were removed to free their space (it has no result, and runs again next time)"
+        }
+        reporter.stepFailed(step, message: (failure ?? "failed") + note, logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
         fail(a.id)
+    }
+
+    /// The first output of `step` (or else the workspace) on a file system that is full, if any.
+    func fullDisk(_ step: Step) -> String? {
+        if let out = step.outputs.first(where: { DiskSpace.isFull(context.workspace.absolute($0.path)) }) { return out.path }
+        return DiskSpace.isFull(context.workspace.root) ? "the workspace" : nil
     }
 
     struct StepCheckError: Error, CustomStringConvertible {

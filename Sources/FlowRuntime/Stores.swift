@@ -164,12 +164,15 @@ extension ActionCache: ManagedActionStoring {
     public func put(_ manifest: Manifest, for key: Digest128) throws { try store(manifest, key: key) }
 }
 
-/// Digests, shared between the run and its upload queue.
-final class VerifiedSet: @unchecked Sendable {
-    // @unchecked: `digests` is read and written only under `lock`.
+/// A set shared between threads: digests between the run and its upload queue, directories
+/// between restores.
+final class LockedSet<Element: Hashable>: @unchecked Sendable {
+    // @unchecked: `elements` is read and written only under `lock`.
     private let lock = NSLock()
-    private var digests = Set<Digest128>()
+    private var elements = Set<Element>()
 
-    func insert(_ d: Digest128) { lock.lock(); digests.insert(d); lock.unlock() }
-    func contains(_ d: Digest128) -> Bool { lock.lock(); defer { lock.unlock() }; return digests.contains(d) }
+    /// Adds `e`; true when it was not there yet.
+    @discardableResult
+    func insert(_ e: Element) -> Bool { lock.lock(); defer { lock.unlock() }; return elements.insert(e).inserted }
+    func contains(_ e: Element) -> Bool { lock.lock(); defer { lock.unlock() }; return elements.contains(e) }
 }

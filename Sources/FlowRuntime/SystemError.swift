@@ -18,7 +18,7 @@ public struct SystemError: Error, CustomStringConvertible {
         switch errno {
         case ENOSPC, EDQUOT: s += " (free some space, e.g. `flow gc`, or use another cache with --cache)"
         case EACCES, EPERM: s += " (check the permissions of this path)"
-        case EROFS: s += " (the file system is read-only: use --cache to point to a writable cache)"
+        case EROFS: s += " (the file system is read-only: make it writable, or if it holds the cache, use --cache to point to a writable one)"
         case ENOTDIR: s += " (a file stands where a directory must be: move it away)"
         case ENAMETOOLONG: s += " (the name is too long for the file system: shorten the step or path name)"
         default: break

@@ -101,6 +101,16 @@ public final class Workspace: WorkspaceView {
 
     var realDirectories: [String: String?] = [:]
 
+    public func realPath(_ path: String) -> String? {
+        guard let real = ContentHash.realPath(absolute(path)) else { return nil }
+        if real == realRoot { return "" }
+        let prefix = realRoot.hasSuffix("/") ? realRoot : realRoot + "/"
+        return real.hasPrefix(prefix) ? String(real.dropFirst(prefix.count)) : real
+    }
+
+    /// The root with every link resolved.
+    lazy var realRoot: String = ContentHash.realPath(root) ?? root
+
     /// `.flow` and the cache, with every link resolved.
     lazy var ownRealPaths: [String] = [root + "/.flow", cacheDirectory].compactMap { $0.flatMap(ContentHash.realPath) }
 

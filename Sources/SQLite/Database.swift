@@ -4,12 +4,17 @@ import CSQLite3
 public struct SQLiteError: Error, CustomStringConvertible {
     public var code: Int32
     public var message: String
+    /// The database file.
+    public var path: String = ""
     public var description: String { "sqlite: \(message) (code \(code))" }
 
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_FULL`, ...), without the extended bits.
     public var primaryCode: Int32 { code & 0xff }
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
     public var isFull: Bool { primaryCode == SQLITE_FULL }
+    /// A read or write failed (`SQLITE_IOERR` and its extended codes): on a full disk, some
+    /// writes fail this way, not with `SQLITE_FULL` (growing the WAL index, `SQLITE_IOERR_SHMSIZE`).
+    public var isIOError: Bool { primaryCode == SQLITE_IOERR }
     public var isReadOnly: Bool { primaryCode == SQLITE_READONLY || primaryCode == SQLITE_CANTOPEN }
     /// The file is damaged or is not a database at all.
     public var isCorrupt: Bool { primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB }
@@ -43,7 +48,7 @@ public final class Database {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close_v2(db)
             handle = nil
-            throw SQLiteError(code: rc, message: "\(message): \(path)")
+            throw SQLiteError(code: rc, message: "\(message): \(path)", path: path)
         }
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMs)
@@ -61,7 +66,7 @@ public final class Database {
 
     func check(_ rc: Int32) throws {
         if rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE {
-            throw SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)), path: path)
         }
     }
 
@@ -72,7 +77,7 @@ public final class Database {
         if rc != SQLITE_OK {
             let message = err.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(err)
-            throw SQLiteError(code: rc, message: message)
+            throw SQLiteError(code: rc, message: message, path: path)
         }
     }
 

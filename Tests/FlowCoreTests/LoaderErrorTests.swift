@@ -175,6 +175,28 @@ import Testing
         }
     }
 
+    @Test func anIncludeThatLinksOutOfTheWorkspaceIsRefused() throws {
+        let workspace = InMemoryWorkspace(["w.dag": "include conf/site.dag\n"])
+        workspace.links["conf"] = "/etc/flow"
+        let loader = WorkflowLoader(workspace: workspace, ops: FakeOps())
+        let expected = """
+            w.dag:1:9: error: include path 'conf/site.dag' leads outside the workspace (to '/etc/flow/site.dag'): \
+            an included file must be inside the workspace
+            include conf/site.dag
+                    ^
+            """
+        #expect {
+            _ = try loader.load(file: "w.dag")
+        } throws: { error in
+            (error as? DAGErrors)?.description == expected
+        }
+        // Within the workspace, a link is followed.
+        workspace.links["conf"] = "shared/conf"
+        workspace.files["shared/conf/site.dag"] = "let x = 1\n"
+        workspace.files["w.dag"] = "include conf/site.dag\nstep s\n  out o{x}\n  run true\n"
+        #expect(try loader.load(file: "w.dag").steps.map(\.outputs.first?.path) == ["o1"])
+    }
+
     @Test func everyErrorIsReportedNotJustTheFirst() throws {
         let source = "stpe a\nstep b\n  outt x\n  run true\n"
         let loader = WorkflowLoader(workspace: InMemoryWorkspace(["w.dag": source]), ops: FakeOps())

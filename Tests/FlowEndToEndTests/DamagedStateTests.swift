@@ -126,8 +126,50 @@ import Testing
         let full = try FlowBinary.run(["run", "--cache", cache.path], in: ws)
         #expect(full.status == 1 || full.status == 74, "\(full)")
         #expect(full.stderr.contains("fill"), "\(full)")
+        #expect(full.stderr.contains("the disk holding big.bin is full"), "\(full)")
         #expect(!FileManager.default.fileExists(atPath: ws + "/big.bin"), "the partial output of a failed step stayed")
         let again = try FlowBinary.run(["run", "--cache", cache.path, "--set", "mb=1"], in: ws)
         #expect(again.status == 0, "\(again)")
+    }
+
+    @Test func aResultThatCannotBeStoredOnAFullDiskIsRemoved() throws {
+        let mount = try Requirement.tmpfs(size: "3m")
+        let ws = mount.path + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        // The step fills the disk but exits 0; its output is whole as far as it knows, and there
+        // is no room left to store it in the cache, which is on the same disk.
+        try "let mb = 8\nstep fill\n  out big.bin\n  run head -c {mb}000000 /dev/zero > {out} || true\n"
+            .write(toFile: ws + "/flow.dag", atomically: true, encoding: .utf8)
+        let full = try FlowBinary.run(["run"], in: ws)
+        #expect(full.status == 1, "\(full)")
+        #expect(full.stderr.contains("No space left on device") && full.stderr.contains("its outputs were removed"), "\(full)")
+        #expect(!FileManager.default.fileExists(atPath: ws + "/big.bin"), "an output that has no result stayed")
+        for command in [["status"], ["run", "--set", "mb=1"]] {
+            let r = try FlowBinary.run(command, in: ws)
+            #expect(r.status == 0, "\(command): \(r)")
+        }
+    }
+
+    @Test func aDiskThatIsFullBeforeFlowStartsIsSaidPlainly() throws {
+        let mount = try Requirement.tmpfs(size: "3m")
+        let ws = mount.path + "/ws"
+        try FileManager.default.createDirectory(atPath: ws, withIntermediateDirectories: true)
+        try "step s\n  out o.txt\n  run echo one > {out}\n".write(toFile: ws + "/flow.dag", atomically: true, encoding: .utf8)
+        #expect(try FlowBinary.run(["run", "-q"], in: ws).status == 0)
+        try "step s\n  out o.txt\n  run echo two > {out}\n".write(toFile: ws + "/flow.dag", atomically: true, encoding: .utf8)
+        _ = try FlowBinary.runProgram("/bin/sh", ["-c", "head -c 8000000 /dev/zero > ../filler"], in: ws)
+        for command in [["run"], ["status"], ["runs"]] {
+            let r = try FlowBinary.run(command, in: ws)
+            #expect(r.status == 0 || r.status == 74, "\(command): \(r)")
+            #expect(!r.stderr.contains("sqlite:") && !r.stderr.contains("(code "), "\(command): \(r)")
+            if r.status == 74 {
+                #expect(r.stderr.contains(".flow/state.db") && r.stderr.contains("full") && r.stderr.contains("free some space"),
+                        "\(command): \(r)")
+            }
+        }
+        try FileManager.default.removeItem(atPath: mount.path + "/filler")
+        let r = try FlowBinary.run(["run"], in: ws)
+        #expect(r.status == 0, "\(r)")
+        #expect(try String(contentsOfFile: ws + "/o.txt", encoding: .utf8) == "two\n")
     }
 }

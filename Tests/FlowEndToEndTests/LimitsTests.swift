@@ -25,6 +25,21 @@ import Testing
         #expect(r.stderr.count < 100_000)
     }
 
+    @Test func aLongValueRepeatedByAFanOutIsAnErrorNotAnExhaustedMachine() throws {
+        let dir = TemporaryDirectory("flow-limits")
+        // Each value is under the 1 MiB limit (512 KiB), but 10,000 instances would make 5 GB.
+        var dag = "let a0 = xxxxxxxxxxxxxxxx\n"
+        for i in 1...15 { dag += "let a\(i) = {a\(i - 1)}{a\(i - 1)}\n" }
+        dag += "step s[i in 0..<10000]\n  out o/{i}\n  run echo {a15} > {out}\n"
+        try dir.write("flow.dag", dag)
+        let start = Date()
+        let r = try bounded(["status"], in: dir)
+        #expect(r.status == 65, "\(r.status) \(r.stderr.prefix(2000))")
+        #expect(r.stderr.contains("flow.dag:19:7: error:") && r.stderr.contains("more than 256 MiB"), "\(r.stderr.prefix(2000))")
+        #expect(r.stderr.count < 100_000)
+        #expect(Date().timeIntervalSince(start) < 60)
+    }
+
     @Test func theStepInstancesOfAWorkflowAreBounded() throws {
         let dir = TemporaryDirectory("flow-limits")
         try dir.write("flow.dag", """

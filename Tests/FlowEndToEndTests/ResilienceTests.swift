@@ -106,16 +106,25 @@ import Testing
         let dir = TemporaryDirectory("flow-tmp-clean")
         try dir.write("flow.dag", "step s\n  out o.txt\n  run echo > {out}\n")
         #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
-        // The name flow gives its temporaries: short host name, pid namespace, pid.
-        let host = String((ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "host").map { $0.isLetter || $0.isNumber ? $0 : "_" })
-        let namespace = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? "0").filter(\.isNumber)
-        let gone = try FlowBinary.runProgram("/bin/sh", ["-c", "echo $$"], in: dir.path).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        try dir.write("cache/tmp/\(host)_\(namespace)-\(gone)-1", "half an object")
-        try dir.write("cache/tmp/\(host)_\(namespace)-\(getpid())-2", "a live writer's")
+        let gone = try Self.deadProcess()
+        try dir.write("cache/tmp/\(Self.temporaryName(pid: gone, 1))", "half an object")
+        try dir.write("cache/tmp/\(Self.temporaryName(pid: getpid(), 2))", "a live writer's")
         try dir.write("flow.dag", "step s\n  out o.txt\n  run echo changed > {out}\n")
         #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
-        #expect(!dir.exists("cache/tmp/\(host)_\(namespace)-\(gone)-1"), "a dead process's temporary stayed")
-        #expect(dir.exists("cache/tmp/\(host)_\(namespace)-\(getpid())-2"), "a live process's temporary was removed")
+        #expect(!dir.exists("cache/tmp/\(Self.temporaryName(pid: gone, 1))"), "a dead process's temporary stayed")
+        #expect(dir.exists("cache/tmp/\(Self.temporaryName(pid: getpid(), 2))"), "a live process's temporary was removed")
+    }
+
+    /// The name flow gives its temporaries: short host name, pid namespace, pid, a number.
+    static func temporaryName(pid: Int32, _ number: Int) -> String {
+        let host = String((ProcessInfo.processInfo.hostName.split(separator: ".").first ?? "host").map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        let namespace = ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid")) ?? "0").filter(\.isNumber)
+        return "\(host)_\(namespace)-\(pid)-\(number)"
+    }
+
+    /// The pid of a process that has ended.
+    static func deadProcess() throws -> Int32 {
+        Int32(try FlowBinary.runProgram("/bin/sh", ["-c", "echo $$"], in: "/").stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
     }
 
     @Test func aRestoreKilledHalfWayLeavesNoPartialFileInAnOutputDirectory() throws {
@@ -146,5 +155,66 @@ import Testing
         }
         let tmp = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/cache/tmp")) ?? []
         #expect(tmp.isEmpty, "\(tmp)")
+    }
+
+    @Test func aRestoreIntoABindMountOfTheWorkspacesFileSystemWorks() throws {
+        let dir = TemporaryDirectory("flow-bind-ws")
+        let mount = try Requirement.bindMount(in: dir, at: "outd")
+        try dir.write("flow.dag", """
+            step s
+              out outd/x.txt
+              run echo hi > {out}
+            step d
+              out outd/sub/
+              run mkdir -p outd/sub && echo a > outd/sub/a
+            """)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        try FileManager.default.removeItem(atPath: dir.path + "/outd/x.txt")
+        try FileManager.default.removeItem(atPath: dir.path + "/outd/sub")
+        let r = try FlowBinary.run(["run"], in: dir.path)
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("restored s") && r.stdout.contains("restored d"), "\(r)")
+        #expect((try? dir.read("outd/x.txt")) == "hi\n")
+        #expect((try? dir.read("outd/sub/a")) == "a\n")
+        let names = (try? FileManager.default.subpathsOfDirectory(atPath: dir.path + "/outd")) ?? []
+        #expect(!names.contains { $0.contains(".flow-tmp-") }, "\(names)")
+
+        // Mounted read-only, the output cannot be restored: the error says why, and where.
+        try FileManager.default.removeItem(atPath: dir.path + "/outd/x.txt")
+        try mount.remount("ro")
+        let ro = try FlowBinary.run(["run"], in: dir.path)
+        #expect(ro.status == 1, "\(ro)")
+        #expect(ro.stderr.contains("/outd/x.txt': Read-only file system"), "\(ro)")
+        #expect(!ro.stderr.contains("cross-device"), "\(ro)")
+    }
+
+    @Test func aRestoreKilledHalfWayOnAnotherFileSystemLeavesNoTemporaryAfterTheNextRun() throws {
+        let mount = try Requirement.tmpfs(size: "160m")
+        let dir = TemporaryDirectory("flow-restore-kill-fs")
+        // The output's directory is on the tmpfs: its temporaries are written beside it.
+        try FileManager.default.createDirectory(atPath: mount.path + "/big", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/big", withDestinationPath: mount.path + "/big")
+        try dir.write("flow.dag", "step big\n  out big/x.bin\n  run head -c 64000000 /dev/urandom > {out}\n")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        func temporaries() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: mount.path + "/big")) ?? []).filter { $0.contains(".flow-tmp-") }
+        }
+        // What an earlier kill left (a dead process's), beside what a live one is writing.
+        let live = "x.bin.flow-tmp-\(Self.temporaryName(pid: getpid(), 2))"
+        try "half a file".write(toFile: mount.path + "/big/x.bin.flow-tmp-\(Self.temporaryName(pid: try Self.deadProcess(), 1))",
+                                atomically: false, encoding: .utf8)
+        try "a live writer's".write(toFile: mount.path + "/big/" + live, atomically: false, encoding: .utf8)
+        for round in 0..<Self.rounds {
+            try FileManager.default.removeItem(atPath: mount.path + "/big/x.bin")
+            let flow = try BackgroundFlow(["run", "--link", "copy"], in: dir.path)
+            usleep(UInt32(20_000 + round * 20_000))
+            flow.signal(SIGKILL)
+            _ = flow.wait()
+            let r = try FlowBinary.run(["run", "-q"], in: dir.path)
+            #expect(r.status == 0, "round \(round): \(r)")
+            #expect(temporaries() == [live], "round \(round)")
+            let size = (try? FileManager.default.attributesOfItem(atPath: mount.path + "/big/x.bin"))?[.size] as? Int
+            #expect(size == 64_000_000, "round \(round)")
+        }
     }
 }

@@ -178,6 +178,24 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path + "/cache/objects"))
     }
 
+    @Test func anIncludeThatIsALinkOutOfTheWorkspaceIsRefused() throws {
+        let dir = TemporaryDirectory("flow-sec")
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/pw.dag", withDestinationPath: "/etc/passwd")
+        try dir.write("flow.dag", "include pw.dag\nstep s\n  out o.txt\n  run true\n")
+        let r = try run(dir, ["run"])
+        #expect(r.status == 65, "\(r)")
+        #expect(r.stderr.contains("flow.dag:1:9: error: include path 'pw.dag' leads outside the workspace (to '/etc/passwd')"), "\(r)")
+        #expect(!r.stderr.contains("root:"), "the linked file's lines were echoed: \(r)")
+
+        // A link that stays inside the workspace is an include like any other.
+        try dir.write("lib/common.dag", "let greeting = hi\n")
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/common.dag", withDestinationPath: "lib/common.dag")
+        try dir.write("flow.dag", "include common.dag\nstep s\n  out o.txt\n  run echo {greeting} > {out}\n")
+        let inside = try run(dir, ["run"])
+        #expect(inside.status == 0, "\(inside)")
+        #expect(try dir.read("o.txt") == "hi\n")
+    }
+
     @Test func aLinkToTheCacheIsTheCache() throws {
         let dir = TemporaryDirectory("flow-sec")
         try dir.write("flow.dag", "step s\n  out c2/x\n  run true\n")

@@ -32,6 +32,20 @@ public enum Requirement {
         }
         return MountedTmpfs(directory: dir)
     }
+
+    /// A fresh directory bind-mounted on `relative` in `workspace` (created here): the same file
+    /// system as the workspace, at a mount point that rename(2) cannot cross. Or a skip.
+    public static func bindMount(in workspace: TemporaryDirectory, at relative: String,
+                                 sourceLocation: SourceLocation = #_sourceLocation) throws -> BindMount {
+        let source = TemporaryDirectory("flow-bind")
+        let target = workspace.path + "/" + relative
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let m = try FlowBinary.runProgram("mount", ["--bind", source.path, target], in: "/")
+        guard m.status == 0 else {
+            try unmet("cannot bind-mount a directory here (\(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))", sourceLocation: sourceLocation)
+        }
+        return BindMount(source: source, target: target, workspace: workspace)
+    }
 }
 
 /// A tmpfs mounted for a test; unmounted when released.
@@ -43,5 +57,27 @@ public final class MountedTmpfs {
 
     public func remount(_ options: String) throws {
         _ = try FlowBinary.runProgram("mount", ["-o", "remount,\(options)", directory.path], in: "/")
+    }
+}
+
+/// A directory bind-mounted inside a workspace for a test; unmounted when released, before the
+/// workspace it holds on to is removed.
+public final class BindMount {
+    public let source: TemporaryDirectory
+    public let target: String
+    let workspace: TemporaryDirectory
+
+    init(source: TemporaryDirectory, target: String, workspace: TemporaryDirectory) {
+        self.source = source
+        self.target = target
+        self.workspace = workspace
+    }
+
+    deinit { _ = try? FlowBinary.runProgram("umount", ["-l", target], in: "/") }
+
+    /// `options` (`ro`, `rw`) for this mount point only, not for the file system.
+    public func remount(_ options: String) throws {
+        let m = try FlowBinary.runProgram("mount", ["-o", "remount,bind,\(options)", target], in: "/")
+        if m.status != 0 { Issue.record(Comment(rawValue: "cannot remount \(target) \(options): \(m.stderr)")) }
     }
 }
