@@ -16,10 +16,26 @@ public struct Digest128: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Parses 32 hex digits; nil for anything else.
-    public init?(hex: some StringProtocol) {
+    public init?(hex: String) {
+        var text = hex
+        guard let parsed = text.withUTF8({ Digest128(hexBytes: $0) }) else { return nil }
+        self = parsed
+    }
+
+    /// As `init?(hex: String)`, for a slice of a larger text (a manifest line).
+    public init?(hex: Substring) {
+        var text = hex
+        guard let parsed = text.withUTF8({ Digest128(hexBytes: $0) }) else { return nil }
+        self = parsed
+    }
+
+    /// The parse itself, on bytes: a generic `StringProtocol` walk was a tenth of `flow status`
+    /// on 10,000 steps (manifests are full of digests), as it is not specialised across modules.
+    init?(hexBytes: UnsafeBufferPointer<UInt8>) {
+        guard hexBytes.count == 32 else { return nil }
         var high: UInt64 = 0, low: UInt64 = 0
         var n = 0
-        for c in hex.utf8 {
+        for c in hexBytes {
             let v: UInt8
             switch c {
             case 48...57: v = c - 48
@@ -35,15 +51,17 @@ public struct Digest128: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     public var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 32) { buffer in
+        String(unsafeUninitializedCapacity: 32) { buffer in
             for i in 0..<16 {
-                buffer[i] = digits[Int((high >> UInt64(60 - 4 * i)) & 0xf)]
-                buffer[16 + i] = digits[Int((low >> UInt64(60 - 4 * i)) & 0xf)]
+                buffer[i] = Digest128.digit((high >> UInt64(60 - 4 * i)) & 0xf)
+                buffer[16 + i] = Digest128.digit((low >> UInt64(60 - 4 * i)) & 0xf)
             }
             return 32
         }
     }
+
+    /// The lowercase hex digit of `v` (0-15).
+    static func digit(_ v: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: v < 10 ? 48 + v : 87 + v) }
 
     public var description: String { hex }
 
