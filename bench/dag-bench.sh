@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Scheduler and up-to-date-check overhead: flow against GNU make and ninja (and snakemake and
-# dvc when bench/setup-peers.sh has installed them) on the same layered DAG, in one run.
+# Scheduler and up-to-date-check overhead: flow against GNU make, ninja and the process-spawn
+# floor (the same commands through `xargs -P 2`, layer by layer, nothing tracked), and snakemake and
+# dvc when bench/setup-peers.sh has installed them, on the same layered DAG, in one run.
 #
 # usage: bench/dag-bench.sh [N...]        (default: 1000 10000)
 # env:   FLOW_BIN (default .build/release/flow), RUNS (repeats of the quick phases, default 5),
@@ -33,7 +34,7 @@ echo
 echo "| tool | phase | N | wall s | CPU s (user+sys, with children) |"
 echo "| --- | --- | --- | --- | --- |"
 for n in $sizes; do
-  for tool in flow make ninja snakemake dvc; do
+  for tool in flow make ninja floor snakemake dvc; do
     dir=$WORK/N$n/$tool
     rm -rf "$dir"; mkdir -p "$dir"
     python3 "$here/dag_gen.py" "$n" "$dir"
@@ -57,6 +58,8 @@ for n in $sizes; do
         row ninja "noop run" "$n" "$(time_median ninja -j2)"
         echo "changed $(date +%s%N)" > src/5
         row ninja "rebuild 1 leaf" "$n" "$(time_once ninja -j2)" ;;
+      floor)
+        row "spawn floor" "build (xargs -P 2 per layer)" "$n" "$(time_once bash floor.sh)" ;;
       snakemake)
         [ -x "$PEERS_VENV/bin/snakemake" ] && [ "$n" -le 1000 ] || continue
         row snakemake build "$n" "$(LIMIT=300 time_once "$PEERS_VENV/bin/snakemake" --cores 2 -q)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes one layered DAG of N steps for flow, GNU make, ninja, snakemake and dvc.
+"""Writes one layered DAG of N steps for flow, GNU make, ninja, snakemake and dvc, and the
+same commands as a plain script (floor.sh: the process-spawn floor).
 
 10 layers of N/10 steps. Step j of layer l reads two outputs of layer l-1 (layer 0 reads two
 of the N/10 source files src/*) and runs `cat A B | cksum > OUT`, as in the peers' figures.
@@ -33,6 +34,17 @@ def main():
         f.write("all: " + " ".join(o for *_, o in steps) + "\n")
         for l, j, (a, b), o in steps:
             f.write(f"{o}: {a} {b}\n\t@mkdir -p out/{l} && {cmd.format(a=a, b=b, o=o)}\n")
+
+    # The process-spawn floor: the same commands through `sh -c`, two at a time, layer after
+    # layer, with nothing tracked (no hashing, no check of what is up to date, no journal).
+    with open(os.path.join(out, "floor.sh"), "w") as f:
+        for l in range(10):
+            f.write(f"mkdir -p out/{l}\n")
+            f.write("xargs -d '\\n' -P 2 -n 1 sh -c <<'EOF'\n")
+            for sl, j, (a, b), o in steps:
+                if sl == l:
+                    f.write(cmd.format(a=a, b=b, o=o) + "\n")
+            f.write("EOF\n")
 
     with open(os.path.join(out, "build.ninja"), "w") as f:
         f.write("rule step\n  command = mkdir -p $$(dirname $out) && cat $in | cksum > $out\n")
