@@ -260,7 +260,7 @@ public struct DAGParser {
                     if !part.isEmpty { items.append(Located(String(part), at: location(n, column))) }
                     column += part.unicodeScalars.count + 1
                 }
-                if w.text.contains(",") { sawComma = true }
+                if w.text.utf8.contains(UInt8(ascii: ",")) { sawComma = true }
             }
             guard !items.isEmpty else {
                 error("expected a range, a glob or a list of values after '\(variable.value) in'", line: n, column: words[k + 1].column + 3)
@@ -274,7 +274,7 @@ public struct DAGParser {
                     result.append(FanOut(variable: variable, domain: .range(
                         lower: Located(lower, at: text.location),
                         upper: Located(upper, at: location(n, upperColumn)), closed: text.value[r] == "...")))
-                } else if WorkspacePath.isGlob(text.value) || text.value.contains("/") {
+                } else if WorkspacePath.isGlob(text.value) || text.value.utf8.contains(UInt8(ascii: "/")) {
                     result.append(FanOut(variable: variable, domain: .glob(text)))
                 } else {
                     result.append(FanOut(variable: variable, domain: .expression(text)))

@@ -462,10 +462,10 @@ struct LoaderState {
                 return rangeItems(String(rendered[..<r.lowerBound]).trimmingBlanks, String(rendered[r.upperBound...]).trimmingBlanks,
                                   closed: rendered[r] == "...", v: v, lowerAt: text.location, upperAt: text.location)
             }
-            if rendered.contains(",") {
+            if rendered.utf8.contains(UInt8(ascii: ",")) {
                 return values(rendered.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty })
             }
-            if WorkspacePath.isGlob(rendered) || rendered.contains("/") { return globItems(rendered, v: v, at: text.location) }
+            if WorkspacePath.isGlob(rendered) || rendered.utf8.contains(UInt8(ascii: "/")) { return globItems(rendered, v: v, at: text.location) }
             let one = rendered.trimmingBlanks
             return values(one.isEmpty ? [] : [one])
         }
@@ -732,7 +732,7 @@ struct LoaderState {
         let separators: Set<Unicode.Scalar> = [" ", "\t", ";", "|", "&", "<", ">", "(", ")", "'", "\"", "`", "=", ",", "$"]
         var seen = Set<String>()
         for token in command.unicodeScalars.split(whereSeparator: { separators.contains($0) }).map({ String(String.UnicodeScalarView($0)) }) {
-            guard token.contains(".") || token.contains("/"), !token.hasPrefix("-"), !WorkspacePath.isGlob(token),
+            guard token.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }), !token.hasPrefix("-"), !WorkspacePath.isGlob(token),
                   let path = WorkspacePath.normalize(token), !path.isEmpty, path != ".", seen.insert(path).inserted,
                   !inputs.contains(where: { $0.contains(path) }), !outputs.contains(where: { $0.contains(path) || path.hasPrefix($0.path + "/") }),
                   !untracked.contains(where: { $0 == path || path.hasPrefix($0 + "/") }),

@@ -63,6 +63,7 @@ public enum WorkspacePath {
     /// or is absolute. A trailing `/` is dropped (the caller records that it was a directory).
     public static func normalize(_ path: String) -> String? {
         if path.hasPrefix("/") || path.hasPrefix("~") { return nil }
+        if isNormal(path) { return path }
         var parts: [Substring] = []
         for component in path.split(separator: "/", omittingEmptySubsequences: true) {
             if component == "." { continue }
@@ -76,8 +77,24 @@ public enum WorkspacePath {
         return parts.joined(separator: "/")
     }
 
+    /// True when `path` has no empty, `.` or `..` component (most paths): it is its own normal form.
+    static func isNormal(_ path: String) -> Bool {
+        var length = 0, dots = 0
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if length == 0 || length == dots && dots <= 2 { return false }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return length > 0 && !(length == dots && dots <= 2)
+    }
+
     public static func isGlob(_ path: String) -> Bool {
-        path.contains { $0 == "*" || $0 == "?" || $0 == "[" }
+        path.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }
     }
 
     /// True when a directory above `path` (not `path` itself) is in `set`: a file inside an
