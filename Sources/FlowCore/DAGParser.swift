@@ -47,9 +47,9 @@ public struct DAGParser {
     init(path: String, source: String) {
         self.path = path
         // By scalars: "\r\n" is one Character, and a Character split would not see the "\n" in it.
-        var lines = source.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(String.UnicodeScalarView($0)) }
+        var lines = source.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String(Substring($0)) }
         if lines.last == "" { lines.removeLast() }
-        self.lines = lines.map { $0.unicodeScalars.last == "\r" ? String(String.UnicodeScalarView($0.unicodeScalars.dropLast())) : $0 }
+        self.lines = lines.map { $0.unicodeScalars.last == "\r" ? String(Substring($0.unicodeScalars.dropLast())) : $0 }
     }
 
     func location(_ line: Int, _ column: Int) -> SourceLocation {
@@ -156,7 +156,7 @@ public struct DAGParser {
         while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
         let nameStart = i
         while i < scalars.count, Tokenizer.isNameScalar(scalars[i]) { i += 1 }
-        let name = String(String.UnicodeScalarView(scalars[nameStart..<i]))
+        let name = String(scalars: scalars[nameStart..<i])
         guard !name.isEmpty, Tokenizer.isName(name) else {
             error("expected a \(keyword == "let" ? "variable" : "name") after '\(keyword)'", line: line.number, column: nameStart + 1)
             return nil
@@ -169,7 +169,7 @@ public struct DAGParser {
         i += 1
         while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
         let valueStart = i
-        var value = String(String.UnicodeScalarView(scalars[i...]))
+        var value = String(scalars: scalars[i...])
         value = Tokenizer.stripTrailingComment(value)
         while value.last == " " || value.last == "\t" { value.removeLast() }
         if value.count >= 2, let q = value.first, q == "\"" || q == "'", value.last == q {
@@ -191,7 +191,7 @@ public struct DAGParser {
         let scalars = Array(rest.unicodeScalars)
         var i = 0
         while i < scalars.count, Tokenizer.isNameScalar(scalars[i]) { i += 1 }
-        let name = String(String.UnicodeScalarView(scalars[0..<i]))
+        let name = String(scalars: scalars[0..<i])
         guard Tokenizer.isName(name) else {
             error("invalid step name '\(rest)': use letters, digits, '_' and '-', starting with a letter or '_'", line: n, column: headerColumn)
             return nil
@@ -206,12 +206,12 @@ public struct DAGParser {
             return nil
         }
         // After ']': nothing, or a comment.
-        let after = String(String.UnicodeScalarView(original[(close + 1)...])).drop { $0 == " " || $0 == "\t" }
+        let after = String(scalars: original[(close + 1)...]).drop { $0 == " " || $0 == "\t" }
         if !after.isEmpty && !after.hasPrefix("#") {
             error("unexpected text after ']'", line: n, column: close + 2)
             return nil
         }
-        let inner = Tokenizer.words(String(String.UnicodeScalarView(original[(open + 1)..<close])), stripComment: false)
+        let inner = Tokenizer.words(String(scalars: original[(open + 1)..<close]), stripComment: false)
             .map { Tokenizer.Word(text: $0.text, column: $0.column + open + 1) }
         guard let fanOuts = parseDomains(inner, line: n, bracketColumn: open + 2) else { return nil }
         decl.fanOuts = fanOuts
@@ -322,7 +322,7 @@ public struct DAGParser {
             let scalars = Array(line.text.unicodeScalars)
             var i = keyword.column - 1 + 3
             while i < scalars.count, scalars[i] == " " || scalars[i] == "\t" { i += 1 }
-            let command = String(String.UnicodeScalarView(scalars[i...]))
+            let command = String(scalars: scalars[i...])
             guard !command.isEmpty else {
                 error("'run' needs a command", line: n, column: keyword.column + 4)
                 return nil

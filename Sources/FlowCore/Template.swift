@@ -26,7 +26,7 @@ struct Template {
                 guard let close = scalars[(i + 1)...].firstIndex(of: "}") else {
                     return .failure(TemplateError(message: "unterminated '{' (write '{{' for a literal brace)", offset: i))
                 }
-                let body = String(String.UnicodeScalarView(scalars[(i + 1)..<close]))
+                let body = String(scalars: scalars[(i + 1)..<close])
                 let parts = body.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
                 let name = String(parts[0])
                 guard !name.isEmpty, name.unicodeScalars.allSatisfy({ Tokenizer.isNameScalar($0) || $0 == "." }) else {

@@ -731,7 +731,7 @@ struct LoaderState {
         }
         let separators: Set<Unicode.Scalar> = [" ", "\t", ";", "|", "&", "<", ">", "(", ")", "'", "\"", "`", "=", ",", "$"]
         var seen = Set<String>()
-        for token in command.unicodeScalars.split(whereSeparator: { separators.contains($0) }).map({ String(String.UnicodeScalarView($0)) }) {
+        for token in command.unicodeScalars.split(whereSeparator: { separators.contains($0) }).map({ String(Substring($0)) }) {
             guard token.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }), !token.hasPrefix("-"), !WorkspacePath.isGlob(token),
                   let path = WorkspacePath.normalize(token), !path.isEmpty, path != ".", seen.insert(path).inserted,
                   !inputs.contains(where: { $0.contains(path) }), !outputs.contains(where: { $0.contains(path) || path.hasPrefix($0.path + "/") }),

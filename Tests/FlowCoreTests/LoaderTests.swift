@@ -36,6 +36,19 @@ import Testing
         #expect(wf.step(named: "pool")!.outputs == [PathRef(path: "data/pool", isDirectory: true)])
     }
 
+    /// The parser cuts names, values and commands out of arrays of scalars; text beyond ASCII
+    /// must come out as it went in.
+    @Test func textBeyondASCIIComesThroughWhole() throws {
+        let wf = try load("""
+            let greeting = grüße 🙂
+            step greet[v in α, β]
+              out out/{v}.txt
+              run echo "{greeting:raw} {v:raw} – ok" > {out}
+            """)
+        #expect(wf.steps.map(\.name) == ["greet[α]", "greet[β]"])
+        #expect(wf.steps[0].action == .shell("echo \"grüße 🙂 α – ok\" > 'out/α.txt'"))
+    }
+
     @Test func stepHeadersTakeTrailingComments() throws {
         let wf = try load("""
             step a   # the first step
