@@ -63,7 +63,7 @@ struct CleanCommand: ParsableCommand {
             print("\(dryRun ? "would remove" : "removed") \(c.path) (\(c.step))")
             removed += 1
             if dryRun { continue }
-            try FileManager.default.removeItem(atPath: context.workspace.absolute(c.path))
+            try context.workspace.remove(c.path)
             try context.state.forgetProduced(c.path)
         }
         if !dryRun && removed > 0 { FreshSnapshot.invalidate(stateDirectory: context.stateDirectory) }

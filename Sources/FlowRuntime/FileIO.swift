@@ -97,7 +97,9 @@ enum FileIO {
         }
         closedir(dir)
         for name in names { try removeTree(path + "/" + name) }
-        if rmdir(path) != 0 && errno != ENOENT { throw SystemError("remove directory", path) }
+        // A mount point (an output directory on a disk of its own) cannot be removed: emptied,
+        // it is what the caller wanted, as every caller makes the directory again or wants it gone.
+        if rmdir(path) != 0 && errno != ENOENT && errno != EBUSY { throw SystemError("remove directory", path) }
     }
 
     /// Opens `from` to read and creates `to` (which must not exist), and runs `body` on the two

@@ -46,6 +46,12 @@ public final class Workspace: WorkspaceView {
     }
 
     /// The path on disk; an absolute path (data under an `external` root) stands as it is.
+    /// Removes `path` (a file, or a directory and everything in it) from the workspace; a
+    /// directory that is a mount point is emptied. Errors name the path.
+    public func remove(_ path: String) throws {
+        try FileIO.removeTree(absolute(path))
+    }
+
     public func absolute(_ path: String) -> String {
         path.isEmpty ? root : path.hasPrefix("/") ? path : root + "/" + path
     }

@@ -188,6 +188,27 @@ import Testing
         #expect(!ro.stderr.contains("cross-device"), "\(ro)")
     }
 
+    /// An output directory that is itself a mount point (a disk of its own for big outputs)
+    /// cannot be removed and made again: flow empties it instead, to run, restore and clean.
+    @Test func anOutputDirectoryThatIsAMountPointRunsAndRestores() throws {
+        let dir = TemporaryDirectory("flow-mountpoint-out")
+        let mount = try Requirement.bindMount(in: dir, at: "data")
+        try dir.write("flow.dag", "step t\n  out data/\n  run echo a > data/a\n")
+        let first = try FlowBinary.run(["run"], in: dir.path)
+        #expect(first.status == 0, "\(first)")
+        try dir.write("data/extra", "by hand\n")
+        try FileManager.default.removeItem(atPath: dir.path + "/data/a")
+        let restore = try FlowBinary.run(["run"], in: dir.path)
+        #expect(restore.status == 0 && restore.stdout.contains("restored t"), "\(restore)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/data") == ["a"])
+        let forced = try FlowBinary.run(["run", "--force", "t"], in: dir.path)
+        #expect(forced.status == 0 && forced.stdout.contains("ran t"), "\(forced)")
+        let clean = try FlowBinary.run(["clean", "t"], in: dir.path)
+        #expect(clean.status == 0, "\(clean)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/data").isEmpty)
+        withExtendedLifetime(mount) {}
+    }
+
     @Test func aRestoreKilledHalfWayOnAnotherFileSystemLeavesNoTemporaryAfterTheNextRun() throws {
         let mount = try Requirement.tmpfs(size: "160m")
         let dir = TemporaryDirectory("flow-restore-kill-fs")
