@@ -165,6 +165,8 @@ extension Manifest {
         var key = "", step = "", host = "", log: String?
         var exit: Int32 = 0, duration = 0.0, finished = 0.0
         var outputs: [Output] = []
+        // A size that is not a number reads as -1, which the manifest checks refuse: never as 0.
+        func size(_ text: String) -> Int64 { Int64(text) ?? -1 }
         for f in TextRecord.records(text).dropFirst() {
             switch (f.first ?? "", f.count) {
             case ("key", 2): key = f[1]
@@ -175,12 +177,12 @@ extension Manifest {
             case ("host", 2): host = f[1]
             case ("log", 2): log = f[1]
             case ("file", 5):
-                outputs.append(Output(path: f[1], kind: "file", digest: f[2], size: Int64(f[3]) ?? 0, executable: f[4] == "x", entries: nil))
+                outputs.append(Output(path: f[1], kind: "file", digest: f[2], size: size(f[3]), executable: f[4] == "x", entries: nil))
             case ("dir", 4):
-                outputs.append(Output(path: f[1], kind: "directory", digest: f[2], size: Int64(f[3]) ?? 0, executable: false, entries: []))
+                outputs.append(Output(path: f[1], kind: "directory", digest: f[2], size: size(f[3]), executable: false, entries: []))
             case ("entry", 5):
                 guard !outputs.isEmpty, outputs[outputs.count - 1].entries != nil else { return nil }
-                outputs[outputs.count - 1].entries!.append(Entry(path: f[1], digest: f[2], size: Int64(f[3]) ?? 0, executable: f[4] == "x"))
+                outputs[outputs.count - 1].entries!.append(Entry(path: f[1], digest: f[2], size: size(f[3]), executable: f[4] == "x"))
             default: continue
             }
         }

@@ -78,7 +78,10 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: manifest))
     }
 
-    @Test func aManifestDigestThatIsNotHexIsTreatedAsCorrupt() throws {
+    /// A field of a manifest's `file` line replaced by garbage: the digest (field 2) or the size
+    /// (field 3), which must not be read as 0.
+    @Test(arguments: [(2, "not-a-digest"), (3, "12abc")])
+    func aManifestFieldThatIsGarbageIsTreatedAsCorrupt(_ field: Int, _ garbage: String) throws {
         let dir = TemporaryDirectory("flow-sec")
         try dir.write("flow.dag", "step s\n  out out.txt\n  run echo hi > {out}\n")
         #expect(try run(dir, ["run", "-q"]).status == 0)
@@ -86,13 +89,15 @@ import Testing
         var lines = try String(contentsOfFile: manifest, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let i = lines.firstIndex { $0.hasPrefix("file\t") }!
         var fields = lines[i].split(separator: "\t").map(String.init)
-        fields[2] = "not-a-digest"
+        fields[field] = garbage
         lines[i] = fields.joined(separator: "\t")
         try lines.joined(separator: "\n").write(toFile: manifest, atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: dir.path + "/out.txt")
         let r = try run(dir, ["run"])
         #expect(r.status == 0, "\(r)")
         #expect(!r.stderr.contains("StepCheckError"), "\(r)")
+        #expect(r.stderr.contains("corrupt"), "the damaged manifest is reported: \(r)")
+        #expect(r.stdout.contains("ran s"), "\(r)")
         #expect(try dir.read("out.txt") == "hi\n")
     }
 
