@@ -200,20 +200,11 @@ public struct Plan: Sendable {
     /// of `next`'s steps are now wanted (the builder's targets, which the expansion may have
     /// added to). Returns how old step ids map to new ones, for what the builder keeps by id.
     @discardableResult
-    public mutating func grow(to next: Workflow, targets: [StepID]) -> [StepID: StepID] {
-        let old = workflow
-        var byName: [String: StepID] = [:]
-        for step in next.steps { byName[step.name] = step.id }
-        var mapping: [StepID: StepID] = [:]
-        for step in old.steps { if let n = byName[step.name] { mapping[step.id] = n } }
-        func carry<V>(_ d: [StepID: V]) -> [StepID: V] {
-            var result: [StepID: V] = [:]
-            for (id, v) in d { if let n = mapping[id] { result[n] = v } }
-            return result
-        }
-        outcomes = carry(outcomes)
-        grants = carry(grants)
-        done = Set(done.compactMap { mapping[$0] })
+    public mutating func grow(to next: Workflow, targets: [StepID]) -> StepIDMap {
+        let mapping = StepIDMap(from: workflow, to: next)
+        outcomes = mapping.carry(outcomes)
+        grants = mapping.carry(grants)
+        done = mapping.carry(done)
         queue = queue.compactMap { mapping[$0] }
         workflow = next
         selected = next.closure(of: targets)
@@ -223,4 +214,28 @@ public struct Plan: Sendable {
         ready.removeAll { grants[$0] != nil || queued.contains($0) }
         return mapping
     }
+}
+
+/// How the step ids of one version of a workflow map to those of a larger one (by step name):
+/// what is kept by id carries over with it.
+public struct StepIDMap: Sendable {
+    private var ids: [StepID: StepID] = [:]
+
+    public init(from old: Workflow, to next: Workflow) {
+        var byName: [String: StepID] = [:]
+        for step in next.steps { byName[step.name] = step.id }
+        for step in old.steps { if let n = byName[step.name] { ids[step.id] = n } }
+    }
+
+    /// The new id of `old`; nil when the step is not in the new version.
+    public subscript(old: StepID) -> StepID? { ids[old] }
+
+    /// `values` keyed by the new ids; those of steps not in the new version are dropped.
+    public func carry<V>(_ values: [StepID: V]) -> [StepID: V] {
+        var result: [StepID: V] = [:]
+        for (id, v) in values { if let n = ids[id] { result[n] = v } }
+        return result
+    }
+
+    public func carry(_ set: Set<StepID>) -> Set<StepID> { Set(set.compactMap { ids[$0] }) }
 }

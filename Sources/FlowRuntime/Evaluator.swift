@@ -45,9 +45,9 @@ public final class Evaluator {
 
     /// Takes over what `earlier`, an evaluator of a smaller version of the workflow, knew, with
     /// step ids mapped by `mapping` (see `Plan.grow`).
-    public func inherit(from earlier: Evaluator, mapping: [StepID: StepID]) {
-        for (id, m) in earlier.manifests { if let n = mapping[id] { manifests[n] = m } }
-        for id in earlier.pending { if let n = mapping[id] { pending.insert(n) } }
+    public func inherit(from earlier: Evaluator, mapping: StepIDMap) {
+        manifests.merge(mapping.carry(earlier.manifests)) { _, new in new }
+        pending.formUnion(mapping.carry(earlier.pending))
     }
 
     public struct Evaluation {

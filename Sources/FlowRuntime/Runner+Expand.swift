@@ -34,15 +34,10 @@ extension Runner {
             targets += next.steps.filter { expanded.contains($0.baseName) && targetNames.contains($0.baseName) }.map(\.id)
         }
         let mapping = plan.grow(to: next, targets: targets)
-        func carry<V>(_ d: [StepID: V]) -> [StepID: V] {
-            var result: [StepID: V] = [:]
-            for (id, v) in d { if let n = mapping[id] { result[n] = v } }
-            return result
-        }
-        attempts = carry(attempts)
-        resumes = carry(resumes)
-        evaluations = carry(evaluations)
-        checkpointWaits = Set(checkpointWaits.compactMap { mapping[$0] })
+        attempts = mapping.carry(attempts)
+        resumes = mapping.carry(resumes)
+        evaluations = mapping.carry(evaluations)
+        checkpointWaits = mapping.carry(checkpointWaits)
         for (token, a) in active { active[token]?.id = mapping[a.id] ?? a.id }
         let earlier = evaluator
         evaluator = Evaluator(workflow: next, workspace: context.workspace, store: context.store, actions: context.actions,
