@@ -427,9 +427,15 @@ struct LoaderState {
             return globItems(pattern, v: v, at: patternText.location)
         case .list(let items):
             var list: [String] = []
+            var seen = Set<String>()
             for item in items {
-                guard let value = render(item, extra: [:], used: &unused) else { return nil }
-                list.append(value.trimmingBlanks)
+                guard let value = render(item, extra: [:], used: &unused)?.trimmingBlanks else { return nil }
+                // Two instances of one name would write the same outputs: say so at the second.
+                guard seen.insert(value).inserted else {
+                    error("value '\(value)' appears twice in this list", at: item.location)
+                    return nil
+                }
+                list.append(value)
             }
             return values(list)
         case .expression(let text):
@@ -439,7 +445,14 @@ struct LoaderState {
                                   closed: rendered[r] == "...", v: v, lowerAt: text.location, upperAt: text.location)
             }
             if rendered.contains(",") {
-                return values(rendered.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty })
+                let list = rendered.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty }
+                var seen = Set<String>()
+                if let twice = list.first(where: { !seen.insert($0).inserted }) {
+                    // The list comes from a variable (or --set): the fan-out is where it is used.
+                    error("value '\(twice)' appears twice in this list ('\(text.value)' is '\(rendered)')", at: text.location)
+                    return nil
+                }
+                return values(list)
             }
             if WorkspacePath.isGlob(rendered) || rendered.contains("/") { return globItems(rendered, v: v, at: text.location) }
             let one = rendered.trimmingBlanks
