@@ -587,7 +587,12 @@ struct LoaderState {
                             matches = globInputMatches(norm)
                         }
                         if matches.isEmpty {
-                            error("glob '\(text)' matches no file", at: p.location)
+                            // `featurs[*]` is a glob only because no step has that name: most likely a typo.
+                            if let gather = Gather(text), let near = Spellcheck.suggestion(for: gather.base, among: declIndex.keys) {
+                                error("no step named '\(gather.base)'; did you mean '\(near)'?", at: p.location)
+                            } else {
+                                error("glob '\(text)' matches no file", at: p.location)
+                            }
                         }
                         for m in matches {
                             inputs.append(PathRef(path: m, isDirectory: false, name: nil))

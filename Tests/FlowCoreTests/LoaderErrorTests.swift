@@ -173,6 +173,11 @@ import Testing
             step s[C in {Cs}, seed in 0..<2]
                         ^
             """, overrides: ["Cs": "2,3,2"]),
+        Case(name: "gather of a misspelt step", source: "step features[i in 0..<2]\n  out f/{i}.txt\n  run touch {out}\nstep join\n  in  featurs[*]\n  out all.txt\n  run cat {in} > {out}\n", expected: """
+            w.dag:5:7: error: no step named 'featurs'; did you mean 'features'?
+              in  featurs[*]
+                  ^
+            """),
         Case(name: "include of a missing file", source: "include other.dag\n", expected: """
             w.dag:1:9: error: cannot read included file 'other.dag': No such file or directory
             include other.dag
