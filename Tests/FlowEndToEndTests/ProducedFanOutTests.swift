@@ -70,4 +70,27 @@ import Testing
         #expect(try dir.read("report.txt") == "stats of class a\nstats of class c\nstats of class d\n")
         #expect(try FlowBinary.run(["status", "--check"], in: dir.path).status == 0)
     }
+
+    @Test func aDryRunThatExpandsNamesEachOutputToRemoveOnce() throws {
+        // A range fan-out beside the produced-file one: its shrinking leaves an output to remove,
+        // and the dry run looks for such outputs again once stats expands after split.
+        let dir = try workspace("a b c")
+        try dir.write("flow.dag", "let n = 3\n" + Self.dag + """
+
+            step part[i in 0..<{n}]
+              out parts/{i}.txt
+              run echo {i} > {out}
+            """)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        try dir.write("data/all.txt", "a b\n")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        // Back to a, b, c: split's result is in the cache, so the dry run restores it and expands.
+        try dir.write("data/all.txt", "a b c\n")
+        let dry = try FlowBinary.run(["run", "-n", "--set", "n=2"], in: dir.path)
+        #expect(dry.status == 0, "\(dry)")
+        #expect(dry.stdout.contains("restored stats[data/by_class/c.npy]"), "\(dry)")
+        let notes = (dry.stdout + dry.stderr).split(separator: "\n").filter { $0.contains("would remove") }
+        #expect(notes == ["flow: would remove parts/2.txt: an output of part[2], which is no longer in the workflow"], "\(dry)")
+        #expect(dir.exists("parts/2.txt"), "a dry run removes nothing")
+    }
 }
