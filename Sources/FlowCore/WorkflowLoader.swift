@@ -75,6 +75,9 @@ struct LoaderState {
     /// Steps whose fan-out can only be expanded once another step's result is known, by base
     /// name, with that step and where the fan-out is written (see `Workflow.deferred`).
     var deferred: [String: (after: String, location: SourceLocation)] = [:]
+    /// For each deferred step, the steps it reads from by base name, as far as they are known
+    /// before it expands (`DeferredStep.reads`).
+    var deferredReads: [String: Set<String>] = [:]
     /// Step instances made so far, against `maxInstances`.
     var instanceCount = 0
     /// The most step instances one workflow may have: every instance costs memory and time to
@@ -925,12 +928,22 @@ struct LoaderState {
             for name in afterNames(decl) { if let w = declIndex[name.value] { readers[w].append((r, name.location)) } }
         }
         var queue = decls.indices.filter { deferred[decls[$0].name.value] != nil }
+        recordDeferredReads(outputsOf: outputsOf, waiting: Set(queue), overlaps: overlaps)
         while let w = queue.popLast() {
             let after = deferred[decls[w].name.value]!.after
             for (r, location) in readers[w] where deferred[decls[r].name.value] == nil {
                 deferred[decls[r].name.value] = (after, location)
                 queue.append(r)
             }
+        }
+        for (w, list) in readers.enumerated() {
+            for (r, _) in list where deferred[decls[r].name.value] != nil {
+                deferredReads[decls[r].name.value, default: []].insert(decls[w].name.value)
+            }
+        }
+        // One whose paths lead nowhere known reads at least the step it waits for.
+        for (name, d) in deferred where deferredReads[name, default: []].subtracting([name]).isEmpty {
+            deferredReads[name, default: []].insert(String(d.after.prefix { $0 != "[" }))
         }
         // Drop the deferred steps' instances (renumbered) and the errors found in elaborating them.
         let keep = steps.indices.filter { deferred[steps[$0].baseName] == nil }
@@ -944,6 +957,30 @@ struct LoaderState {
         afterNames = keep.map { afterNames[$0] }
         fanOutItems = keep.map { fanOutItems[$0] }
         errors.removeAll { e in decls.contains { deferred[$0.name.value] != nil && declErrors[$0.name.value]?.contains(e) == true } }
+    }
+
+    /// What the steps that wait for a result (`waiting`, by index) read by path: `readers` has
+    /// no path edges into them, as they have no instances and so no actual inputs. Their input
+    /// paths and fan-out globs are matched by their fixed part (`data/by_class/` of
+    /// `data/by_class/*.npy`; a path that starts with a variable says nothing).
+    mutating func recordDeferredReads(outputsOf: [[String]], waiting: Set<Int>, overlaps: (String, String) -> Bool) {
+        for r in waiting {
+            let decl = decls[r]
+            var paths = decl.attributes.flatMap { attribute -> [Located<String>] in
+                if case .input(_, let paths) = attribute.kind { return paths }
+                return []
+            }
+            for fan in decl.fanOuts {
+                if case .glob(let g) = fan.domain { paths.append(g) }
+                if case .expression(let e) = fan.domain { paths.append(e) }
+            }
+            let prefixes = paths.map(literalPrefix).filter { !$0.isEmpty }
+            var reads = Set<String>()
+            for (w, outs) in outputsOf.enumerated() where w != r {
+                if prefixes.contains(where: { p in outs.contains { !$0.isEmpty && overlaps(p, $0) } }) { reads.insert(decls[w].name.value) }
+            }
+            deferredReads[decl.name.value, default: []].formUnion(reads)
+        }
     }
 
     func afterNames(_ decl: StepDecl) -> [Located<String>] {
@@ -1090,7 +1127,8 @@ struct LoaderState {
         var wf = Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
         wf.deferred = deferred.map { d in
             DeferredStep(baseName: d.key, after: d.value.after, location: d.value.location,
-                         isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false)
+                         isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false,
+                         reads: (deferredReads[d.key] ?? []).subtracting([d.key]).sorted())
         }.sorted { ($0.location.line, $0.baseName) < ($1.location.line, $1.baseName) }
         wf.warnings = warnings.filter { deferred[$0.step] == nil }.map(\.warning)
         wf.externals = externals.map(\.root)
