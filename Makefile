@@ -89,7 +89,7 @@ clean:
 	rm -rf .build
 
 ## differential: the engine's differential test (random workflows and edits, each run compared
-## with a clean run) with DIFF_EDITS edits over DIFF_SEEDS seeds instead of make test's 100 over 4.
+## with a clean run) with DIFF_EDITS edits over DIFF_SEEDS seeds instead of make test's 200 over 4.
 ## FLOW_DIFF_SEED=N runs one seed (to reproduce a failure with the FLOW_DIFF_EDITS it printed).
 DIFF_EDITS ?= 4000
 DIFF_SEEDS ?= 40

@@ -213,6 +213,10 @@ public struct DeferredStep: Equatable, Sendable {
     public var location: SourceLocation
     /// A fan-out (`stats[*]`), or one step that reads what one writes (`report`).
     public var isFanOut: Bool
+    /// The steps it reads from, by base name, as far as the .dag says before it expands: the
+    /// step it waits for, the steps it gathers or names in `after`, those that write where its
+    /// inputs' paths lead; some may be deferred too. `flow graph` draws these edges.
+    public var reads: [String] = []
 
     /// How `flow status` shows it.
     public var displayName: String { isFanOut ? baseName + "[*]" : baseName }

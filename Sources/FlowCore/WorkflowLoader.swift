@@ -75,6 +75,9 @@ struct LoaderState {
     /// Steps whose fan-out can only be expanded once another step's result is known, by base
     /// name, with that step and where the fan-out is written (see `Workflow.deferred`).
     var deferred: [String: (after: String, location: SourceLocation)] = [:]
+    /// For each deferred step, the steps it reads from by base name, as far as they are known
+    /// before it expands (`DeferredStep.reads`).
+    var deferredReads: [String: Set<String>] = [:]
     /// Step instances made so far, against `maxInstances`.
     var instanceCount = 0
     /// The most step instances one workflow may have: every instance costs memory and time to
@@ -451,9 +454,15 @@ struct LoaderState {
             return globItems(pattern, v: v, at: patternText.location)
         case .list(let items):
             var list: [String] = []
+            var seen = Set<String>()
             for item in items {
-                guard let value = render(item, extra: [:], used: &unused) else { return nil }
-                list.append(value.trimmingBlanks)
+                guard let value = render(item, extra: [:], used: &unused)?.trimmingBlanks else { return nil }
+                // Two instances of one name would write the same outputs: say so at the second.
+                guard seen.insert(value).inserted else {
+                    error("value '\(value)' appears twice in this list", at: item.location)
+                    return nil
+                }
+                list.append(value)
             }
             return values(list)
         case .expression(let text):
@@ -463,7 +472,14 @@ struct LoaderState {
                                   closed: rendered[r] == "...", v: v, lowerAt: text.location, upperAt: text.location)
             }
             if rendered.utf8.contains(UInt8(ascii: ",")) {
-                return values(rendered.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty })
+                let list = rendered.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty }
+                var seen = Set<String>()
+                if let twice = list.first(where: { !seen.insert($0).inserted }) {
+                    // The list comes from a variable (or --set): the fan-out is where it is used.
+                    error("value '\(twice)' appears twice in this list ('\(text.value)' is '\(rendered)')", at: text.location)
+                    return nil
+                }
+                return values(list)
             }
             if WorkspacePath.isGlob(rendered) || rendered.utf8.contains(UInt8(ascii: "/")) { return globItems(rendered, v: v, at: text.location) }
             let one = rendered.trimmingBlanks
@@ -598,7 +614,12 @@ struct LoaderState {
                             matches = globInputMatches(norm)
                         }
                         if matches.isEmpty {
-                            error("glob '\(text)' matches no file", at: p.location)
+                            // `featurs[*]` is a glob only because no step has that name: most likely a typo.
+                            if let gather = Gather(text), let near = Spellcheck.suggestion(for: gather.base, among: declIndex.keys) {
+                                error("no step named '\(gather.base)'; did you mean '\(near)'?", at: p.location)
+                            } else {
+                                error("glob '\(text)' matches no file", at: p.location)
+                            }
                         }
                         for m in matches {
                             inputs.append(PathRef(path: m, isDirectory: false, name: nil))
@@ -931,12 +952,22 @@ struct LoaderState {
             for name in afterNames(decl) { if let w = declIndex[name.value] { readers[w].append((r, name.location)) } }
         }
         var queue = decls.indices.filter { deferred[decls[$0].name.value] != nil }
+        recordDeferredReads(outputsOf: outputsOf, waiting: Set(queue), overlaps: overlaps)
         while let w = queue.popLast() {
             let after = deferred[decls[w].name.value]!.after
             for (r, location) in readers[w] where deferred[decls[r].name.value] == nil {
                 deferred[decls[r].name.value] = (after, location)
                 queue.append(r)
             }
+        }
+        for (w, list) in readers.enumerated() {
+            for (r, _) in list where deferred[decls[r].name.value] != nil {
+                deferredReads[decls[r].name.value, default: []].insert(decls[w].name.value)
+            }
+        }
+        // One whose paths lead nowhere known reads at least the step it waits for.
+        for (name, d) in deferred where deferredReads[name, default: []].subtracting([name]).isEmpty {
+            deferredReads[name, default: []].insert(String(d.after.prefix { $0 != "[" }))
         }
         // Drop the deferred steps' instances (renumbered) and the errors found in elaborating them.
         let keep = steps.indices.filter { deferred[steps[$0].baseName] == nil }
@@ -950,6 +981,30 @@ struct LoaderState {
         afterNames = keep.map { afterNames[$0] }
         fanOutItems = keep.map { fanOutItems[$0] }
         errors.removeAll { e in decls.contains { deferred[$0.name.value] != nil && declErrors[$0.name.value]?.contains(e) == true } }
+    }
+
+    /// What the steps that wait for a result (`waiting`, by index) read by path: `readers` has
+    /// no path edges into them, as they have no instances and so no actual inputs. Their input
+    /// paths and fan-out globs are matched by their fixed part (`data/by_class/` of
+    /// `data/by_class/*.npy`; a path that starts with a variable says nothing).
+    mutating func recordDeferredReads(outputsOf: [[String]], waiting: Set<Int>, overlaps: (String, String) -> Bool) {
+        for r in waiting {
+            let decl = decls[r]
+            var paths = decl.attributes.flatMap { attribute -> [Located<String>] in
+                if case .input(_, let paths) = attribute.kind { return paths }
+                return []
+            }
+            for fan in decl.fanOuts {
+                if case .glob(let g) = fan.domain { paths.append(g) }
+                if case .expression(let e) = fan.domain { paths.append(e) }
+            }
+            let prefixes = paths.map(literalPrefix).filter { !$0.isEmpty }
+            var reads = Set<String>()
+            for (w, outs) in outputsOf.enumerated() where w != r {
+                if prefixes.contains(where: { p in outs.contains { !$0.isEmpty && overlaps(p, $0) } }) { reads.insert(decls[w].name.value) }
+            }
+            deferredReads[decl.name.value, default: []].formUnion(reads)
+        }
     }
 
     func afterNames(_ decl: StepDecl) -> [Located<String>] {
@@ -1096,7 +1151,8 @@ struct LoaderState {
         var wf = Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
         wf.deferred = deferred.map { d in
             DeferredStep(baseName: d.key, after: d.value.after, location: d.value.location,
-                         isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false)
+                         isFanOut: declIndex[d.key].map { !decls[$0].fanOuts.isEmpty } ?? false,
+                         reads: (deferredReads[d.key] ?? []).subtracting([d.key]).sorted())
         }.sorted { ($0.location.line, $0.baseName) < ($1.location.line, $1.baseName) }
         wf.warnings = warnings.filter { deferred[$0.step] == nil }.map(\.warning)
         wf.externals = externals.map(\.root)

@@ -6,9 +6,10 @@ extension GraphModel {
     /// - Parameter standalone: add the SVG namespace (for a `.svg` file; HTML5 needs none, and
     ///   the report then holds no URL at all).
     public func svg(maxLabel: Int = 32, standalone: Bool = false) -> String {
-        let longest = nodes.map { min($0.label.count, maxLabel) }.max() ?? 4
+        // A note is set in 10 px type under the 12 px label.
+        let longest = nodes.map { min(max($0.label.count, ($0.note?.count ?? 0) * 5 / 6), maxLabel) }.max() ?? 4
         let nodeWidth = max(70, Double(longest) * GraphModel.charWidth + 20)
-        let nodeHeight: Double = nodes.contains(where: \.isGroup) ? 38 : 28
+        let nodeHeight: Double = nodes.contains(where: { $0.isGroup || $0.note != nil }) ? 38 : 28
         let layout = LayeredLayout(nodeCount: nodes.count, edges: edges, nodeWidth: nodeWidth, nodeHeight: nodeHeight)
         let legendHeight: Double = 26
         let width = max(layout.width, 560)
@@ -24,11 +25,13 @@ extension GraphModel {
             let x = c.x + dx - nodeWidth / 2
             let y = c.y - nodeHeight / 2
             let shown = n.label.count > maxLabel ? String(n.label.prefix(maxLabel - 1)) + "…" : n.label
-            s += "<g class=\"node \(n.state.rawValue)\"><title>\(HTML.escape(n.members.count > 1 ? "\(n.label): \(n.stateSummary)" : "\(n.label): \(n.state.rawValue)"))</title>"
-            s += "<rect x=\"\(HTML.num(x))\" y=\"\(HTML.num(y))\" width=\"\(HTML.num(nodeWidth))\" height=\"\(HTML.num(nodeHeight))\" rx=\"6\" fill=\"\(n.state.fill)\" stroke=\"\(n.state.stroke)\" stroke-width=\"1.5\"\(n.isGroup ? " stroke-dasharray=\"5 2\"" : "")/>"
-            if n.isGroup {
+            let second = n.note ?? (n.isGroup ? n.stateSummary : nil)
+            s += "<g class=\"node \(n.state.rawValue)\"><title>\(HTML.escape("\(n.label): \(second ?? n.state.rawValue)"))</title>"
+            let dashes = n.note != nil ? " stroke-dasharray=\"5 3\"" : n.isGroup ? " stroke-dasharray=\"5 2\"" : ""
+            s += "<rect x=\"\(HTML.num(x))\" y=\"\(HTML.num(y))\" width=\"\(HTML.num(nodeWidth))\" height=\"\(HTML.num(nodeHeight))\" rx=\"6\" fill=\"\(n.state.fill)\" stroke=\"\(n.state.stroke)\" stroke-width=\"1.5\"\(dashes)/>"
+            if let second {
                 s += "<text x=\"\(HTML.num(c.x + dx))\" y=\"\(HTML.num(c.y - 3))\" text-anchor=\"middle\" font-size=\"12\">\(HTML.escape(shown))</text>"
-                s += "<text x=\"\(HTML.num(c.x + dx))\" y=\"\(HTML.num(c.y + 12))\" text-anchor=\"middle\" font-size=\"10\" fill=\"#455a64\">\(HTML.escape(n.stateSummary))</text>"
+                s += "<text x=\"\(HTML.num(c.x + dx))\" y=\"\(HTML.num(c.y + 12))\" text-anchor=\"middle\" font-size=\"10\" fill=\"#455a64\">\(HTML.escape(second))</text>"
             } else {
                 s += "<text x=\"\(HTML.num(c.x + dx))\" y=\"\(HTML.num(c.y + 4))\" text-anchor=\"middle\" font-size=\"12\">\(HTML.escape(shown))</text>"
             }
@@ -38,7 +41,7 @@ extension GraphModel {
         var lx: Double = 12
         let ly = layout.height + 6
         for state in NodeState.allCases where nodes.contains(where: { $0.state == state || $0.counts[state] != nil }) {
-            s += "<rect x=\"\(HTML.num(lx))\" y=\"\(HTML.num(ly))\" width=\"12\" height=\"12\" rx=\"3\" fill=\"\(state.fill)\" stroke=\"\(state.stroke)\"/>"
+            s += "<rect x=\"\(HTML.num(lx))\" y=\"\(HTML.num(ly))\" width=\"12\" height=\"12\" rx=\"3\" fill=\"\(state.fill)\" stroke=\"\(state.stroke)\"\(state == .waits ? " stroke-dasharray=\"3 2\"" : "")/>"
             s += "<text x=\"\(HTML.num(lx + 16))\" y=\"\(HTML.num(ly + 10))\" font-size=\"11\">\(state.rawValue)</text>\n"
             lx += 16 + Double(state.rawValue.count) * GraphModel.charWidth + 16
         }

@@ -13,6 +13,11 @@ extension GraphModel {
             "  edge [color=\"#607d8b\"];",
         ]
         for n in nodes {
+            if let note = n.note {
+                // A step that waits: dashed, its note on a second line.
+                lines.append("  \(n.id) [label=\(quoted(n.label + "\n" + note)), fillcolor=\(quoted(n.state.fill)), color=\(quoted(n.state.stroke)), tooltip=\(quoted(n.stateSummary + ": " + note)), style=\"rounded,filled,dashed\"];")
+                continue
+            }
             let label = n.isGroup ? n.label + "\n" + n.stateSummary : n.label
             lines.append("  \(n.id) [label=\(quoted(label)), fillcolor=\(quoted(n.state.fill)), color=\(quoted(n.state.stroke)), tooltip=\(quoted(n.stateSummary))];")
         }
@@ -30,12 +35,13 @@ extension GraphModel {
         }
         var lines = ["flowchart TB"]
         for n in nodes {
-            let text = n.isGroup ? "\(escaped(n.label))<br/>\(n.stateSummary)" : escaped(n.label)
+            let second = n.note.map(escaped) ?? (n.isGroup ? n.stateSummary : nil)
+            let text = escaped(n.label) + (second.map { "<br/>" + $0 } ?? "")
             lines.append("  \(n.id)[\"\(text)\"]:::\(n.state.rawValue)")
         }
         for e in edges { lines.append("  \(nodes[e.from].id) --> \(nodes[e.to].id)") }
         for s in NodeState.allCases where nodes.contains(where: { $0.state == s }) {
-            lines.append("  classDef \(s.rawValue) fill:\(s.fill),stroke:\(s.stroke),color:#212121")
+            lines.append("  classDef \(s.rawValue) fill:\(s.fill),stroke:\(s.stroke),color:#212121\(s == .waits ? ",stroke-dasharray:5 3" : "")")
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -1,6 +1,7 @@
 import FlowCore
 
-/// One box of the drawn DAG: a step, or all instances of a large fan-out.
+/// One box of the drawn DAG: a step, all instances of a large fan-out, or a step whose
+/// instances are not known yet (`stats[*]`, "expands after split").
 public struct GraphNode: Equatable, Sendable {
     /// A stable identifier for DOT and Mermaid: `n0`, `n1`, ... in workflow order.
     public var id: String
@@ -12,6 +13,8 @@ public struct GraphNode: Equatable, Sendable {
     public var members: [String]
     /// For a group: how many members are in each state.
     public var counts: [NodeState: Int]
+    /// A second line under the label: "expands after split" for a step that waits (`waits`).
+    public var note: String? = nil
 
     public var isGroup: Bool { members.count > 1 }
 
@@ -33,6 +36,8 @@ public struct GraphEdge: Hashable, Sendable {
 ///
 /// Fan-outs with more than `groupAbove` instances become one node each (`embed[×64]`), so a
 /// workflow with thousands of shards stays readable; smaller fan-outs get one node per instance.
+/// A step that expands only once another has run (`Workflow.deferred`) is one node after the
+/// others, `stats[*]` in state `waits`, with the edges of what it reads.
 public struct GraphModel: Sendable {
     public var nodes: [GraphNode]
     public var edges: [GraphEdge]
@@ -42,9 +47,10 @@ public struct GraphModel: Sendable {
         self.edges = edges
     }
 
-    /// The graph of `workflow` (only the steps in `include`, when given), each step coloured by
-    /// `states[step.name]` (stale when absent).
-    public init(workflow: Workflow, states: [String: NodeState], groupAbove: Int = 8, include: Set<StepID>? = nil) {
+    /// The graph of `workflow` (only the steps in `include` and the deferred steps in `waiting`,
+    /// by base name, when given), each step coloured by `states[step.name]` (stale when absent).
+    public init(workflow: Workflow, states: [String: NodeState], groupAbove: Int = 8, include: Set<StepID>? = nil,
+                waiting: Set<String>? = nil) {
         var instances: [String: Int] = [:]
         for s in workflow.steps where include?.contains(s.id) ?? true { instances[s.baseName, default: 0] += 1 }
         var nodeOf: [StepID: Int] = [:]
@@ -73,6 +79,26 @@ public struct GraphModel: Sendable {
                 guard let a = nodeOf[d], let b = nodeOf[id], a != b else { continue }
                 let e = GraphEdge(from: a, to: b)
                 if seen.insert(e).inserted { edges.append(e) }
+            }
+        }
+        // Steps that wait: one node each, then an edge from every node of each step they read.
+        var waitingNode: [String: Int] = [:]
+        let drawn = workflow.deferred.filter { waiting?.contains($0.baseName) ?? true }
+        for d in drawn {
+            var node = GraphNode(id: "n\(nodes.count)", label: d.displayName, state: .waits, members: [d.displayName], counts: [.waits: 1])
+            node.note = "expands after \(d.after)"
+            nodes.append(node)
+            waitingNode[d.baseName] = nodes.count - 1
+        }
+        var nodesOfStep: [String: [Int]] = [:]
+        for id in workflow.order { if let n = nodeOf[id] { nodesOfStep[workflow[id].baseName, default: []].append(n) } }
+        for d in drawn {
+            let b = waitingNode[d.baseName]!
+            for name in d.reads {
+                for a in waitingNode[name].map({ [$0] }) ?? nodesOfStep[name] ?? [] where a != b {
+                    let e = GraphEdge(from: a, to: b)
+                    if seen.insert(e).inserted { edges.append(e) }
+                }
             }
         }
         self.nodes = nodes

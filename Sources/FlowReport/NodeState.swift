@@ -4,13 +4,14 @@ import FlowRuntime
 ///
 /// Today's state (`flow graph`, `flow report`): `fresh`, `restorable` and `stale` come from the
 /// same evaluation as `flow status`; `failed` and `running` come from the last run's journal and
-/// win over `stale`.
+/// win over `stale`. `waits` is a step whose instances are not known yet (`Workflow.deferred`),
+/// drawn as one node whatever the run.
 ///
 /// A past run's record (`flow report --run R`): what the step did in run R, whatever the
 /// workspace holds now: `ran`, `cached`, `restored`, `failed`, `interrupted`, `running` (while
 /// that run is live), or `skipped` (no entry in that run).
 public enum NodeState: String, CaseIterable, Sendable, Comparable {
-    case fresh, restorable, stale, failed, running
+    case fresh, restorable, stale, failed, running, waits
     case ran, cached, restored, interrupted, skipped
 
     /// Orders states by how much attention they need: a group of steps shows its worst.
@@ -18,7 +19,7 @@ public enum NodeState: String, CaseIterable, Sendable, Comparable {
         switch self {
         case .fresh, .cached: return 0
         case .restorable, .ran, .restored: return 1
-        case .stale, .skipped: return 2
+        case .stale, .skipped, .waits: return 2
         case .running, .interrupted: return 3
         case .failed: return 4
         }
@@ -34,6 +35,7 @@ public enum NodeState: String, CaseIterable, Sendable, Comparable {
         case .stale: return "#ffe0b2"
         case .failed: return "#ffcdd2"
         case .running: return "#e1bee7"
+        case .waits: return "#f5f5f5"
         case .ran: return "#a5d6a7"
         case .cached: return "#b2dfdb"
         case .restored: return "#bbdefb"
@@ -50,6 +52,7 @@ public enum NodeState: String, CaseIterable, Sendable, Comparable {
         case .stale: return "#ef6c00"
         case .failed: return "#c62828"
         case .running: return "#6a1b9a"
+        case .waits: return "#757575"
         case .ran: return "#2e7d32"
         case .cached: return "#00796b"
         case .restored: return "#1565c0"
@@ -66,6 +69,7 @@ public enum NodeState: String, CaseIterable, Sendable, Comparable {
         case .stale: return "stale: must run"
         case .failed: return "failed in the last run"
         case .running: return "running now"
+        case .waits: return "waits: expands once the step it waits for has run"
         case .ran: return "ran: computed in this run"
         case .cached: return "cached: already up to date in this run"
         case .restored: return "restored from the cache in this run"

@@ -24,6 +24,13 @@ enum WorkspaceResultRows {
             }
             rows.append(row(result, now: state, context: context))
         }
+        // Steps that expand only once another has run: one row each, as flow status shows them.
+        for d in workflow.deferred {
+            var row = StepRow(name: d.displayName, state: "", started: nil, ended: nil)
+            row.now = NodeState.waits.rawValue
+            row.expandsAfter = d.after
+            rows.append(row)
+        }
         var runs: [RunInfo] = []
         for id in Set(rows.compactMap(\.run)).sorted(by: >) {
             if let info = try context.state.run(id) { runs.append(try ReportBuilder.runInfo(info, context: context)) }

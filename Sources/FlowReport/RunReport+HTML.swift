@@ -20,7 +20,8 @@ extension RunReport {
             body += section("steps", "Steps", stepTable(start: run.startedAt))
             nav += [("timeline", "Timeline"), ("steps", "Steps")]
         }
-        // Before anything was made (no run yet) the graph alone says what would run.
+        // Before anything was made (no run yet) the graph alone says what would run, unless
+        // some steps wait for others: the table says so in words.
         if run == nil, let results, steps.contains(where: { $0.now != "not produced" }) {
             if !results.runs.isEmpty {
                 body += section("timeline", "Timeline of the runs that made the results", resultsTimelines(results))
@@ -163,6 +164,7 @@ extension RunReport {
         .state{padding:0 6px;border-radius:8px;background:#eceff1}.state.succeeded{background:#c8e6c9}.state.failed{background:#ffcdd2}
         .state.cached,.state.restored,.state.restorable{background:#bbdefb}.state.fresh{background:#c8e6c9}.state.stale{background:#ffe0b2}
         table.metrics td.name{white-space:nowrap}.state.interrupted{background:#ffe0b2}.state.running{background:#e1bee7}
+        .state.waits{background:#f5f5f5;border:1px dashed #757575}
         details pre{max-width:640px;max-height:240px;overflow:auto;background:#f5f7f8;padding:6px;font-size:11px;white-space:pre-wrap}
         .plots{display:flex;flex-wrap:wrap;gap:8px 20px}h3{font-size:14px;margin:16px 0 4px;color:#455a64}
         .dim{color:#78909c}.note{color:#78909c;font-size:12px}figure{margin:10px 0 18px}figcaption{color:#546e7a;font-size:12px}

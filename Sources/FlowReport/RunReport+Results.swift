@@ -5,8 +5,19 @@ import Foundation
 /// computed what the workspace holds.
 extension RunReport {
     func resultsHeader(_ results: ResultsInfo) -> String {
-        let made = steps.filter { $0.now != "not produced" }.count
-        var facts = ["results in the workspace: \(made) of \(steps.count) step instances"]
+        let instances = steps.filter { $0.expandsAfter == nil }
+        let made = instances.filter { $0.now != "not produced" }.count
+        var facts = ["results in the workspace: \(made) of \(instances.count) step instances"]
+        // "stats[*] and report expand after split": their instances are not counted, not known yet.
+        var waiting: [(after: String, names: [String])] = []
+        for r in steps {
+            guard let after = r.expandsAfter else { continue }
+            if let i = waiting.firstIndex(where: { $0.after == after }) { waiting[i].names.append(r.name) } else { waiting.append((after, [r.name])) }
+        }
+        for w in waiting {
+            let names = w.names.count == 1 ? w.names[0] : w.names.dropLast().joined(separator: ", ") + " and " + w.names.last!
+            facts.append("\(names) expand\(w.names.count == 1 ? "s" : "") after \(w.after)")
+        }
         if !results.runs.isEmpty {
             let ids = results.runs.map { "\($0.id)" }
             facts.append("made by run\(ids.count == 1 ? "" : "s") " + ids.joined(separator: ", "))
@@ -51,7 +62,8 @@ extension RunReport {
             }
             let cells = [
                 "<td class=\"name\">\(HTML.escape(r.name))</td>",
-                "<td><span class=\"state \(HTML.escape(now.replacingOccurrences(of: " ", with: "-")))\">\(HTML.escape(now))</span></td>",
+                "<td><span class=\"state \(HTML.escape(now.replacingOccurrences(of: " ", with: "-")))\">\(HTML.escape(now))</span>"
+                    + (r.expandsAfter.map { " expands after " + HTML.escape($0) } ?? "") + "</td>",
                 "<td>\(HTML.escape(madeBy))</td>",
                 "<td class=\"num\">\(r.ended.map { HTML.escape(RunReport.timestamp($0)) } ?? "")</td>",
                 "<td class=\"num\">\(r.duration.map(Chart.duration) ?? "")</td>",

@@ -88,6 +88,8 @@ public struct StepRow: Sendable {
     public var now: String?
     public var log: String = ""
     public var logTail: String?
+    /// For a step whose instances are not known yet (`now` is `waits`): the step it waits for.
+    public var expandsAfter: String?
 
     public init(name: String, state: String, started: Date?, ended: Date?, attempt: Int = 1, exitStatus: Int32? = nil,
                 peakMemory: Int64? = nil, outputSize: Int64? = nil, note: String = "") {

@@ -102,6 +102,9 @@ public final class Runner {
     var targetNames: Set<String> = []
     /// What the state records as produced in the workspace, kept current as steps settle.
     var produced: [String: StateStore.ProducedOutput] = [:]
+    /// The outputs a dry run has said it would remove: a dry run removes nothing, so each look
+    /// (again after a fan-out expands) finds them again.
+    var announcedOrphans: Set<String> = []
     /// Work an earlier run left (Slurm jobs), by step name, to reattach to instead of starting again.
     var leftWork: [String: LeftWork] = [:]
 
@@ -213,8 +216,8 @@ public final class Runner {
         let found = OrphanOutputs(workflow: workflow, produced: produced, workspace: context.workspace)
         guard !found.orphans.isEmpty else { return }
         if options.dryRun {
-            context.workspace.hiddenPaths = Set(found.removable.map(\.path))
-            for o in found.removable {
+            context.workspace.hiddenPaths.formUnion(found.removable.map(\.path))
+            for o in found.removable where announcedOrphans.insert(o.path).inserted {
                 reporter.note("would remove \(o.path): an output of \(o.step), which is no longer in the workflow")
             }
             return

@@ -8,6 +8,8 @@ import Testing
         var name: String
         var source: String
         var expected: String
+        /// `--set` values.
+        var overrides: [String: String] = [:]
         var testDescription: String { name }
     }
 
@@ -156,6 +158,26 @@ import Testing
               external d = /data
               ^
             """),
+        Case(name: "duplicate value in a list", source: "step s[C in 1, 1, 2]\n  out o/{C}\n  run touch {out}\n", expected: """
+            w.dag:1:16: error: value '1' appears twice in this list
+            step s[C in 1, 1, 2]
+                           ^
+            """),
+        Case(name: "duplicate value in a list held in a variable", source: "let Cs = 0.1, 1, 0.1\nstep s[C in {Cs}]\n  out o/{C}\n  run touch {out}\n", expected: """
+            w.dag:2:13: error: value '0.1' appears twice in this list ('{Cs}' is '0.1, 1, 0.1')
+            step s[C in {Cs}]
+                        ^
+            """),
+        Case(name: "duplicate value in a list given by --set", source: "let Cs = 1, 2\nstep s[C in {Cs}, seed in 0..<2]\n  out o/{C}-{seed}\n  run touch {out}\n", expected: """
+            w.dag:2:13: error: value '2' appears twice in this list ('{Cs}' is '2,3,2')
+            step s[C in {Cs}, seed in 0..<2]
+                        ^
+            """, overrides: ["Cs": "2,3,2"]),
+        Case(name: "gather of a misspelt step", source: "step features[i in 0..<2]\n  out f/{i}.txt\n  run touch {out}\nstep join\n  in  featurs[*]\n  out all.txt\n  run cat {in} > {out}\n", expected: """
+            w.dag:5:7: error: no step named 'featurs'; did you mean 'features'?
+              in  featurs[*]
+                  ^
+            """),
         Case(name: "include of a missing file", source: "include other.dag\n", expected: """
             w.dag:1:9: error: cannot read included file 'other.dag': No such file or directory
             include other.dag
@@ -167,7 +189,7 @@ import Testing
     func errorText(_ c: Case) throws {
         let loader = WorkflowLoader(workspace: InMemoryWorkspace(["w.dag": c.source]), ops: FakeOps())
         #expect {
-            _ = try loader.load(file: "w.dag")
+            _ = try loader.load(file: "w.dag", overrides: c.overrides)
         } throws: { error in
             guard let e = error as? DAGErrors else { return false }
             #expect(e.description == c.expected)

@@ -6,9 +6,12 @@ import Testing
 /// After every `flow run` of the edited workspace, it must hold exactly what a clean run of the
 /// same .dag, sources and `--set` values produces in a new directory with its own cache; `flow
 /// status --check` must pass; and what `flow run -n` predicted for each step (run, restore,
-/// cached) must be what the run did.
+/// cached) must be what the run did. A walk often comes back to a configuration (an output
+/// deleted by hand, a value set back, a command edited back, a source no step reads edited):
+/// the clean run of each (`RandomWorkflow.referenceKey`) is made once per seed and kept
+/// (`CleanRuns`), as it is the costliest of the checks.
 ///
-/// Environment: FLOW_DIFF_EDITS, the number of edits over all seeds (default 100); FLOW_DIFF_SEEDS,
+/// Environment: FLOW_DIFF_EDITS, the number of edits over all seeds (default 200); FLOW_DIFF_SEEDS,
 /// how many seeds (default 4, seeds 1...N); FLOW_DIFF_SEED, one seed alone (to reproduce a
 /// failure, with the FLOW_DIFF_EDITS it printed); FLOW_DIFF_STRICT=1, the checks that today's
 /// engine is known to fail as well (see `Check.knownFailing`), or a list of some of them.
@@ -19,7 +22,7 @@ import Testing
         return Array(1...UInt64(environment["FLOW_DIFF_SEEDS"].flatMap(Int.init) ?? 4))
     }()
     static var editsPerSeed: Int {
-        max(1, (environment["FLOW_DIFF_EDITS"].flatMap(Int.init) ?? 100) / seeds.count)
+        max(1, (environment["FLOW_DIFF_EDITS"].flatMap(Int.init) ?? 200) / seeds.count)
     }
     /// FLOW_DIFF_STRICT=1 enforces every known-failing check; a comma-separated list of check
     /// names (`leftovers,dryRunAfterRestore`) enforces those only.
@@ -71,6 +74,7 @@ import Testing
         let dir = TemporaryDirectory("flow-diff")
         try write(workflow, to: dir)
         var history: [String] = []
+        var cleanRuns = CleanRuns()
         var previous = workflow.instances(overrides: overrides)
         for n in 0...Self.editsPerSeed {
             if n > 0 {
@@ -90,7 +94,7 @@ import Testing
                 }
             }
             previous = current
-            let problems = try check(dir, workflow, overrides)
+            let problems = try check(dir, workflow, overrides, cleanRuns: &cleanRuns)
             if !problems.isEmpty {
                 Issue.record(Comment(rawValue: """
                     seed \(seed), after edit \(n) of \(Self.editsPerSeed) \
@@ -110,13 +114,43 @@ import Testing
         overrides.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
     }
 
+    /// The outputs of the clean runs made so far, by `RandomWorkflow.referenceKey`: every file of
+    /// the clean directory but the .dag and the sources, or why the clean run failed.
+    struct CleanRuns {
+        enum Outcome {
+            case wrote([String: Data])
+            case failed(ProcessResult)
+        }
+        var outcomes: [String: Outcome] = [:]
+    }
+
+    /// What a clean run of this configuration writes, in a new directory with its own cache the
+    /// first time.
+    func cleanRun(_ workflow: RandomWorkflow, _ overrides: [String: String], _ runs: inout CleanRuns) throws -> CleanRuns.Outcome {
+        let key = workflow.referenceKey(overrides: overrides)
+        if let known = runs.outcomes[key] { return known }
+        let clean = TemporaryDirectory("flow-diff-clean")
+        try write(workflow, to: clean)
+        let reference = try FlowBinary.run(["run", "-q"] + setArguments(overrides), in: clean.path)
+        var outcome = CleanRuns.Outcome.failed(reference)
+        if reference.status == 0 {
+            var files = FileTree.files(in: clean.path)
+            files["flow.dag"] = nil
+            for path in workflow.sources.keys { files[path] = nil }
+            outcome = .wrote(files)
+        }
+        runs.outcomes[key] = outcome
+        return outcome
+    }
+
     func write(_ workflow: RandomWorkflow, to dir: TemporaryDirectory) throws {
         try dir.write("flow.dag", workflow.render())
         for (path, text) in workflow.sources where (try? dir.read(path)) != text { try dir.write(path, text) }
     }
 
     /// Runs the edited workspace and a clean copy, and lists every enforced disagreement.
-    func check(_ dir: TemporaryDirectory, _ workflow: RandomWorkflow, _ overrides: [String: String]) throws -> [(Check, String)] {
+    func check(_ dir: TemporaryDirectory, _ workflow: RandomWorkflow, _ overrides: [String: String],
+               cleanRuns: inout CleanRuns) throws -> [(Check, String)] {
         var problems: [(Check, String)] = []
         func report(_ check: Check, _ message: String) { if check.enforced { problems.append((check, message)) } }
         let sets = setArguments(overrides)
@@ -152,14 +186,15 @@ import Testing
         let status = try FlowBinary.run(["status", "--check"] + sets, in: dir.path)
         if status.status != 0 { report(.status, "flow status --check after the run: \(status)") }
 
-        let clean = TemporaryDirectory("flow-diff-clean")
-        try write(workflow, to: clean)
-        let reference = try FlowBinary.run(["run", "-q"] + sets, in: clean.path)
-        guard reference.status == 0 else {
+        var expected: [String: Data]
+        switch try cleanRun(workflow, overrides, &cleanRuns) {
+        case .wrote(let outputs): expected = outputs
+        case .failed(let reference):
             report(.runs, "the clean run failed: \(reference)")
             return problems
         }
-        let expected = FileTree.files(in: clean.path)
+        expected["flow.dag"] = Data(workflow.render().utf8)
+        for (path, text) in workflow.sources { expected[path] = Data(text.utf8) }
         let got = FileTree.files(in: dir.path)
         let outputDirs = workflow.instances(overrides: overrides).flatMap(\.outputs).filter { $0.hasSuffix("/") }
         for (path, data) in expected.sorted(by: { $0.key < $1.key }) where got[path] != data {

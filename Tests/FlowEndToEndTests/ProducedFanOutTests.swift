@@ -38,7 +38,7 @@ import Testing
         let dry = try FlowBinary.run(["run", "-n"], in: dir.path)
         #expect(dry.stdout.contains("expands after split"), "\(dry)")
         let graph = try FlowBinary.run(["graph", "--format", "mermaid"], in: dir.path)
-        #expect(graph.stderr.contains("stats[*] expands after split"), "\(graph)")
+        #expect(graph.stdout.contains("n1[\"stats[*]<br/>expands after split\"]:::waits"), "\(graph)")
         let r = try FlowBinary.run(["run"], in: dir.path)
         #expect(r.status == 0, "\(r)")
         #expect(ranStats(dir) == ["a", "b", "c"])
@@ -49,6 +49,31 @@ import Testing
         #expect(drawn.stdout.contains("stats[data/by_class/b.npy]"), "expanded once split has a result: \(drawn)")
         let again = try FlowBinary.run(["run"], in: dir.path)
         #expect(again.status == 0 && !again.stdout.contains("ran "), "\(again)")
+    }
+
+    @Test func graphAndReportDrawWhatExpandsLaterAsOneNode() throws {
+        let dir = try workspace("a b c")
+        let dot = try FlowBinary.run(["graph"], in: dir.path)
+        #expect(dot.status == 0 && dot.stderr.isEmpty, "\(dot)")
+        #expect(dot.stdout.contains(##"n1 [label="stats[*]\nexpands after split""##), "\(dot)")
+        #expect(dot.stdout.contains(##"n2 [label="report\nexpands after split""##), "\(dot)")
+        #expect(dot.stdout.contains("n0 -> n1;\n  n1 -> n2;\n}"), "\(dot)")
+        // Named as a target: what it waits for, and itself.
+        let named = try FlowBinary.run(["graph", "--format", "mermaid", "stats"], in: dir.path)
+        #expect(named.stdout.contains("n0[\"split\"]:::stale\n  n1[\"stats[*]<br/>expands after split\"]:::waits\n  n0 --> n1\n"), "\(named)")
+        #expect(!named.stdout.contains("report"), "\(named)")
+
+        let report = try FlowBinary.run(["report", "-o", "r.html"], in: dir.path)
+        #expect(report.status == 0, "\(report)")
+        let html = try dir.read("r.html")
+        #expect(html.contains("results in the workspace: 0 of 1 step instances · stats[*] and report expand after split"), "\(html)")
+        #expect(html.contains("<td class=\"name\">report</td><td><span class=\"state waits\">waits</span> expands after split</td>"), "\(html)")
+        #expect(html.contains("<title>stats[*]: expands after split</title>"), "the graph draws it")
+
+        // Once split has run, the instances are drawn instead.
+        #expect(try FlowBinary.run(["run", "-q", "split"], in: dir.path).status == 0)
+        let after = try FlowBinary.run(["graph", "--format", "mermaid"], in: dir.path)
+        #expect(after.stdout.contains("stats[data/by_class/a.npy]") && !after.stdout.contains("expands after"), "\(after)")
     }
 
     @Test func shrinkingAndGrowingTheProducedSetTakeOneRunEach() throws {
@@ -69,5 +94,28 @@ import Testing
         #expect(ranStats(dir) == ["d"])
         #expect(try dir.read("report.txt") == "stats of class a\nstats of class c\nstats of class d\n")
         #expect(try FlowBinary.run(["status", "--check"], in: dir.path).status == 0)
+    }
+
+    @Test func aDryRunThatExpandsNamesEachOutputToRemoveOnce() throws {
+        // A range fan-out beside the produced-file one: its shrinking leaves an output to remove,
+        // and the dry run looks for such outputs again once stats expands after split.
+        let dir = try workspace("a b c")
+        try dir.write("flow.dag", "let n = 3\n" + Self.dag + """
+
+            step part[i in 0..<{n}]
+              out parts/{i}.txt
+              run echo {i} > {out}
+            """)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        try dir.write("data/all.txt", "a b\n")
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
+        // Back to a, b, c: split's result is in the cache, so the dry run restores it and expands.
+        try dir.write("data/all.txt", "a b c\n")
+        let dry = try FlowBinary.run(["run", "-n", "--set", "n=2"], in: dir.path)
+        #expect(dry.status == 0, "\(dry)")
+        #expect(dry.stdout.contains("restored stats[data/by_class/c.npy]"), "\(dry)")
+        let notes = (dry.stdout + dry.stderr).split(separator: "\n").filter { $0.contains("would remove") }
+        #expect(notes == ["flow: would remove parts/2.txt: an output of part[2], which is no longer in the workflow"], "\(dry)")
+        #expect(dir.exists("parts/2.txt"), "a dry run removes nothing")
     }
 }

@@ -16,11 +16,13 @@ import Testing
           run tr a-z A-Z < {in} > {out}
         """
 
-    /// A built workspace whose input is `alpha\n`.
+    /// A built workspace whose input is `alpha\n`, written long enough before the run that the
+    /// stat cache keeps its entry (see `age`).
     func workspace() throws -> TemporaryDirectory {
         let dir = TemporaryDirectory("flow-statcache")
         try dir.write("flow.dag", Self.dag)
         try dir.write("src/a.txt", "alpha\n")
+        try age(dir.path + "/src/a.txt")
         let run = try FlowBinary.run(["run", "-q"], in: dir.path)
         #expect(run.status == 0, "\(run)")
         #expect(try dir.read("build/a.out") == "ALPHA\n")
@@ -32,6 +34,24 @@ import Testing
         var st = stat()
         try #require(stat(path, &st) == 0, "stat \(path): \(String(cString: strerror(errno)))")
         return st
+    }
+
+    /// Puts `path` outside flow's racy window (`Workspace.isRacy`): a file changed within 0.1 s
+    /// of a run (2 s where time stamps have whole seconds) gets no stat-cache entry, so the next
+    /// run hashes it whatever its signature, and a signature that compared only size and mtime
+    /// would go unnoticed. Its mtime goes an hour back; its ctime, which only the clock sets,
+    /// is waited out.
+    func age(_ path: String) throws {
+        let st = try statOf(path)
+        var times = [st.st_atim, st.st_mtim]
+        times[0].tv_sec -= 3600
+        times[1].tv_sec -= 3600
+        try #require(utimensat(AT_FDCWD, path, &times, 0) == 0, "utimensat: \(String(cString: strerror(errno)))")
+        let changed = try statOf(path).st_ctim
+        let window = changed.tv_nsec == 0 ? 2.0 : 0.1
+        let changedAt = Double(changed.tv_sec) + Double(changed.tv_nsec) / 1e9
+        let wait = changedAt + window + 0.2 - Date().timeIntervalSince1970
+        if wait > 0 { Thread.sleep(forTimeInterval: wait) }
     }
 
     /// Sets the access and modification times of `path` to exactly those in `st` (`touch -r`).

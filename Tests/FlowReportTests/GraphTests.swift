@@ -92,6 +92,56 @@ import Testing
         #expect(model.dot().contains(#"n0 [label="a\"b\\c""#))
     }
 
+    /// `stats` fans out over the files `split` writes, which no result says yet; `report`
+    /// gathers it, so it waits too, and reads `cfg`'s output besides.
+    static let produced = """
+        step cfg
+          out data/cfg.txt
+          run echo > {out}
+        step split
+          out data/by_class/
+          run mkdir -p {out}
+        step stats[f in data/by_class/*.npy]
+          in  {f}
+          out data/stats/{f.stem}.txt
+          run cp {f} {out}
+        step report
+          in  stats[*]
+          in  data/cfg.txt
+          out report.txt
+          run cat {in} > {out}
+        """
+
+    @Test func aStepThatExpandsLaterIsOnePlaceholderWithItsEdges() throws {
+        let wf = try Self.workflow(Self.produced)
+        #expect(wf.deferred.map(\.displayName) == ["stats[*]", "report"])
+        let model = GraphModel(workflow: wf, states: ["cfg": .fresh, "split": .stale])
+        #expect(model.nodes.map(\.label) == ["cfg", "split", "stats[*]", "report"])
+        #expect(model.nodes.map(\.state) == [.fresh, .stale, .waits, .waits])
+        #expect(model.nodes.map(\.note) == [nil, nil, "expands after split", "expands after split"])
+        #expect(Set(model.edges) == [GraphEdge(from: 1, to: 2), GraphEdge(from: 2, to: 3), GraphEdge(from: 0, to: 3)])
+        // Only what the targets need: split alone, or stats[*] with what it waits for.
+        let alone = GraphModel(workflow: wf, states: [:], include: [wf.step(named: "split")!.id], waiting: [])
+        #expect(alone.nodes.map(\.label) == ["split"])
+        let stats = GraphModel(workflow: wf, states: [:], include: [wf.step(named: "split")!.id], waiting: ["stats"])
+        #expect(stats.nodes.map(\.label) == ["split", "stats[*]"])
+        #expect(stats.edges == [GraphEdge(from: 0, to: 1)])
+    }
+
+    @Test func placeholdersInDotMermaidAndSVG() throws {
+        let model = GraphModel(workflow: try Self.workflow(Self.produced), states: ["cfg": .fresh, "split": .stale])
+        let dot = model.dot()
+        #expect(dot.contains(##"n2 [label="stats[*]\nexpands after split", fillcolor="#f5f5f5", color="#757575", tooltip="waits: expands after split", style="rounded,filled,dashed"];"##), "\(dot)")
+        #expect(dot.contains("n1 -> n2;\n  n0 -> n3;\n  n2 -> n3;"), "\(dot)")
+        let mermaid = model.mermaid()
+        #expect(mermaid.contains("n2[\"stats[*]<br/>expands after split\"]:::waits"), "\(mermaid)")
+        #expect(mermaid.contains("classDef waits fill:#f5f5f5,stroke:#757575,color:#212121,stroke-dasharray:5 3"), "\(mermaid)")
+        let svg = model.svg()
+        #expect(svg.contains("<title>stats[*]: expands after split</title>"), "\(svg)")
+        #expect(svg.contains(">expands after split</text>"), "\(svg)")
+        #expect(svg.contains(">waits</text>"), "the legend names the state: \(svg)")
+    }
+
     @Test(arguments: [
         ("fresh", nil as String?, false, NodeState.fresh),
         ("stale", "failed", false, .failed),

@@ -31,4 +31,23 @@ import Testing
         #expect(html.contains("<pre>&lt;script&gt;x&lt;/script&gt;</pre>") && !html.contains("<script>x"))
         #expect(html.components(separatedBy: "<rect class=\"bar\"").count - 1 == 1, "run 1's timeline has a's bar")
     }
+
+    @Test func stepsThatExpandLaterAreRowsThatSaySo() {
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let graph = GraphModel(nodes: [GraphNode(id: "n0", label: "split", state: .stale, members: ["split"], counts: [.stale: 1])], edges: [])
+        var split = StepRow(name: "split", state: "", started: nil, ended: nil)
+        split.now = "not produced"
+        var stats = StepRow(name: "stats[*]", state: "", started: nil, ended: nil)
+        stats.now = "waits"
+        stats.expandsAfter = "split"
+        var report = StepRow(name: "report", state: "", started: nil, ended: nil)
+        report.now = "waits"
+        report.expandsAfter = "split"
+        var r = RunReport(workflowFile: "w.dag", run: nil, graph: graph, steps: [split, stats, report], generated: t0)
+        r.results = ResultsInfo(runs: [], newest: nil)
+        let html = r.html()
+        #expect(RunReport.sectionIDs(in: html) == ["graph", "steps"])
+        #expect(html.contains("results in the workspace: 0 of 1 step instances · stats[*] and report expand after split"), "\(html)")
+        #expect(html.contains("<td class=\"name\">stats[*]</td><td><span class=\"state waits\">waits</span> expands after split</td>"), "\(html)")
+    }
 }
