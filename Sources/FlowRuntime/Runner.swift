@@ -174,7 +174,7 @@ public final class Runner {
             // Interrupted is for steps that were running; these never started.
             settle(id, interrupted ? .notStarted : .skipped, note: interrupted ? "interrupted before it started" : "not started")
         }
-        for d in workflow.deferred {
+        for d in workflow.deferred where wanted(d) {
             if options.dryRun {
                 reporter.note("\(d.displayName): expands after \(d.after) has run")
             } else if !interrupted {
@@ -202,6 +202,12 @@ public final class Runner {
         saveSnapshotIfAllFresh()
         reporter.end(summary, workflow: workflow)
         return summary
+    }
+
+    /// A step that expands later is part of this run when the whole workflow is, or when it (or
+    /// what reads it, which expands later too) was named: an unrelated target is complete without it.
+    func wanted(_ deferred: DeferredStep) -> Bool {
+        (options.targets.isEmpty && options.deferredTargets.isEmpty) || targetNames.contains(deferred.baseName)
     }
 
     /// The run so far.

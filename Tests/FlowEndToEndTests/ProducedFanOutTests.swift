@@ -31,6 +31,21 @@ import Testing
         return ((try? dir.read("ran.log")) ?? "").split(separator: "\n").map(String.init).sorted()
     }
 
+    /// A target that neither is nor needs a step that expands later: the run is complete
+    /// without that step; naming the fan-out (or what reads it) still expands and runs it.
+    @Test func aTargetUnrelatedToWhatExpandsLaterIsACompleteRun() throws {
+        let dir = try workspace("a b")
+        try dir.write("flow.dag", Self.dag + "\nstep cfg\n  out cfg.txt\n  run echo c > {out}\n")
+        let r = try FlowBinary.run(["run", "cfg"], in: dir.path)
+        #expect(r.status == 0, "\(r)")
+        #expect(!r.stderr.contains("was not expanded"), "\(r)")
+        #expect(try dir.read("cfg.txt") == "c\n")
+        #expect(!dir.exists("data/by_class"), "split is not needed by cfg")
+        let report = try FlowBinary.run(["run", "report"], in: dir.path)
+        #expect(report.status == 0, "\(report)")
+        #expect(ranStats(dir) == ["a", "b"])
+    }
+
     @Test func theFirstRunDoesAllTheWork() throws {
         let dir = try workspace("a b c")
         let before = try FlowBinary.run(["status"], in: dir.path)
