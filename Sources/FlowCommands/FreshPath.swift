@@ -54,11 +54,7 @@ extension FreshPath {
         if !quiet {
             // As the full path prints it: timestamped unless on a terminal.
             var line = String(format: "flow: run %lld done: %@ (%.2fs)", run, summary, Date().timeIntervalSince(start))
-            if !TerminalReporter.suitable() {
-                let f = DateFormatter()
-                f.dateFormat = "HH:mm:ss"
-                line = f.string(from: Date()) + " " + line
-            }
+            if !TerminalReporter.suitable() { line = WallClock.time() + " " + line }
             print(line)
         }
         return true

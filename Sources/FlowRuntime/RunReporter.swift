@@ -46,11 +46,6 @@ public final class PlainReporter: RunReporter {
     /// Prefix each line with the wall-clock time (for logs: not a terminal, or CI).
     let timestamps: Bool
     let lock = NSLock()
-    let clockFormat: DateFormatter = {
-        let f = DateFormatter()
-        f.dateFormat = "HH:mm:ss"
-        return f
-    }()
 
     public init(quiet: Bool = false, verbose: Bool = false, timestamps: Bool = false) {
         self.quiet = quiet
@@ -62,7 +57,7 @@ public final class PlainReporter: RunReporter {
         lock.lock()
         defer { lock.unlock() }
         var text = line
-        if timestamps { text = "\(clockFormat.string(from: Date())) \(line)" }
+        if timestamps { text = "\(WallClock.time()) \(line)" }
         FileHandle(fileDescriptor: error ? 2 : 1).write(Data((text + "\n").utf8))
     }
 
