@@ -13,11 +13,16 @@ import Testing
         return try FlowBinary.runProgram("/bin/sh", ["-c", "ulimit -v 3145728; exec \(quoted)"], in: dir.path, environment: environment)
     }
 
+    /// `let a0` of 16 bytes and `let aN = {aN-1}{aN-1}` up to `a<last>`: 16 * 2^last bytes.
+    static func doublingLets(upTo last: Int) -> String {
+        var dag = "let a0 = xxxxxxxxxxxxxxxx\n"
+        for i in 1...last { dag += "let a\(i) = {a\(i - 1)}{a\(i - 1)}\n" }
+        return dag
+    }
+
     @Test func variablesThatDoubleEachOtherAreAnErrorNotAnExhaustedMachine() throws {
         let dir = TemporaryDirectory("flow-limits")
-        var dag = "let a0 = xxxxxxxxxxxxxxxx\n"
-        for i in 1...39 { dag += "let a\(i) = {a\(i - 1)}{a\(i - 1)}\n" }
-        dag += "step s\n  out o.txt\n  run echo hi > {out}\n"
+        let dag = Self.doublingLets(upTo: 39) + "step s\n  out o.txt\n  run echo hi > {out}\n"
         try dir.write("flow.dag", dag)
         let r = try bounded(["status"], in: dir)
         #expect(r.status == 65, "\(r.status) \(r.stderr.prefix(2000))")
@@ -28,9 +33,7 @@ import Testing
     @Test func aLongValueRepeatedByAFanOutIsAnErrorNotAnExhaustedMachine() throws {
         let dir = TemporaryDirectory("flow-limits")
         // Each value is under the 1 MiB limit (512 KiB), but 10,000 instances would make 5 GB.
-        var dag = "let a0 = xxxxxxxxxxxxxxxx\n"
-        for i in 1...15 { dag += "let a\(i) = {a\(i - 1)}{a\(i - 1)}\n" }
-        dag += "step s[i in 0..<10000]\n  out o/{i}\n  run echo {a15} > {out}\n"
+        let dag = Self.doublingLets(upTo: 15) + "step s[i in 0..<10000]\n  out o/{i}\n  run echo {a15} > {out}\n"
         try dir.write("flow.dag", dag)
         let start = Date()
         let r = try bounded(["status"], in: dir)

@@ -67,18 +67,6 @@ final class FakeExecutor: StepExecutor {
 /// committed and found again, failures skipping what is downstream, retries, timeouts, and the
 /// journal of each run.
 @Suite struct BuilderLoopTests {
-    final class Transcript: RunReporter {
-        var lines: [String] = []
-        func begin(total: Int, runID: Int64, dryRun: Bool) {}
-        func stepStarted(_ step: Step, reasons: [StaleReason], attempt: Int) {}
-        func stepSettled(_ step: Step, outcome: StepOutcome, note: String) { lines.append("\(step.name) \(outcome.rawValue) \(note)") }
-        func wouldRun(_ step: Step, reasons: [StaleReason]) {}
-        func stepFailed(_ step: Step, message: String, logTail: [String], logPath: String?) { lines.append("FAILED \(step.name): \(message)") }
-        func warning(_ message: String) { lines.append("warning: \(message)") }
-        func note(_ message: String) {}
-        func end(_ summary: RunSummary, workflow: Workflow) {}
-    }
-
     static let diamond = """
         step a
           out a.txt
@@ -110,7 +98,7 @@ final class FakeExecutor: StepExecutor {
         var options = RunOptions()
         options.jobs = jobs
         options.keepGoing = keepGoing
-        let transcript = Transcript()
+        let transcript = TranscriptReporter()
         let summary = try Runner(context: context, workflow: workflow, options: options, executor: executor, reporter: transcript).run()
         return Outcome(summary: summary, transcript: transcript.lines, context: context)
     }

@@ -202,19 +202,6 @@ final class FakeSlurm: @unchecked Sendable {
 /// the Slurm state, and a checkpointed step that was preempted after writing its checkpoint
 /// resubmitted to resume (without using up a retry).
 @Suite struct SlurmDecisionTests {
-    final class Transcript: RunReporter {
-        var lines: [String] = []
-        func begin(total: Int, runID: Int64, dryRun: Bool) {}
-        func stepStarted(_ step: Step, reasons: [StaleReason], attempt: Int) {}
-        func stepSettled(_ step: Step, outcome: StepOutcome, note: String) { lines.append("\(step.name) \(outcome.rawValue) \(note)") }
-        func wouldRun(_ step: Step, reasons: [StaleReason]) {}
-        func stepFailed(_ step: Step, message: String, logTail: [String], logPath: String?) { lines.append("FAILED \(step.name): \(message)") }
-        func warning(_ message: String) { lines.append("warning: \(message)") }
-        func note(_ message: String) { lines.append(message) }
-        func end(_ summary: RunSummary, workflow: Workflow) {}
-        var text: String { lines.joined(separator: "\n") }
-    }
-
     struct Outcome {
         var summary: RunSummary
         var transcript: String
@@ -235,7 +222,7 @@ final class FakeSlurm: @unchecked Sendable {
         }])
         var options = RunOptions()
         options.executor = .slurm
-        let transcript = Transcript()
+        let transcript = TranscriptReporter()
         let summary = try Runner(context: context, workflow: workflow, options: options, executor: executor, reporter: transcript).run()
         return Outcome(summary: summary, transcript: transcript.text, submitted: slurm.submitted, dir: dir)
     }
@@ -311,7 +298,7 @@ final class FakeSlurm: @unchecked Sendable {
                                    timeout: 0, attempt: 1, executor: .slurm, actionKey: key.hex)
         #expect(try SlurmExecutor(client: slurm.client, settings: settings).start(p, token: 0) == "4300")
 
-        let transcript = SlurmDecisionTests.Transcript()
+        let transcript = TranscriptReporter()
         var options = RunOptions()
         options.executor = .slurm
         let summary = try Runner(context: context, workflow: workflow, options: options,
