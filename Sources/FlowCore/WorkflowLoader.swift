@@ -1019,16 +1019,18 @@ struct LoaderState {
         // Glob-based instances and inputs cover source files only: drop what a step produces.
         var producerOf: [String: StepID] = [:]
         var outputDirs: [(PathRef, StepID)] = []
-        for step in steps {
-            for (k, out) in step.outputs.enumerated() {
+        // By index, here and below: iterating `steps` would copy every `Step`, and mutating
+        // `steps` while iterating it would copy the whole array.
+        for i in steps.indices {
+            for (k, out) in steps[i].outputs.enumerated() {
                 if let other = producerOf[out.path] {
-                    error("'\(out.path)' is written by both '\(steps[other.index].name)' and '\(step.name)'",
-                          at: outputLocations[step.id.index][k],
+                    error("'\(out.path)' is written by both '\(steps[other.index].name)' and '\(steps[i].name)'",
+                          at: outputLocations[i][k],
                           notes: ["\(steps[other.index].location): note: '\(steps[other.index].name)' is defined here"])
                     continue
                 }
-                producerOf[out.path] = step.id
-                if out.isDirectory { outputDirs.append((out, step.id)) }
+                producerOf[out.path] = StepID(i)
+                if out.isDirectory { outputDirs.append((out, StepID(i))) }
             }
         }
         for step in steps {
@@ -1041,7 +1043,7 @@ struct LoaderState {
         }
         guard errors.isEmpty else { return }
 
-        let byBase = Dictionary(grouping: steps, by: \.baseName)
+        let byBase = Dictionary(grouping: steps.indices.map(StepID.init), by: { steps[$0.index].baseName })
         for i in steps.indices {
             var deps = Set<StepID>()
             for (k, input) in steps[i].inputs.enumerated() {
@@ -1075,19 +1077,19 @@ struct LoaderState {
                 }
             }
             for name in afterNames[i] {
-                guard let targets = byBase[name.value] ?? steps.first(where: { $0.name == name.value }).map({ [$0] }) else {
+                guard let targets = byBase[name.value] ?? steps.firstIndex(where: { $0.name == name.value }).map({ [StepID($0)] }) else {
                     error("unknown step '\(name.value)' in 'after'\(Spellcheck.hint(for: name.value, among: byBase.keys))", at: name.location)
                     continue
                 }
-                for t in targets where t.id.index != i {
-                    deps.insert(t.id)
-                    steps[i].after.append(t.id)
+                for t in targets where t.index != i {
+                    deps.insert(t)
+                    steps[i].after.append(t)
                 }
             }
             steps[i].dependencies = deps.sorted()
         }
-        for step in steps {
-            for d in step.dependencies { steps[d.index].dependents.append(step.id) }
+        for i in steps.indices {
+            for d in steps[i].dependencies { steps[d.index].dependents.append(StepID(i)) }
         }
         checkCycles()
     }
@@ -1109,7 +1111,7 @@ struct LoaderState {
 
     /// Kahn's algorithm; on a cycle, returns the steps of one cycle in order.
     static func topologicalOrder(_ steps: [Step]) -> Result<[StepID], CycleError> {
-        var indegree = steps.map(\.dependencies.count)
+        var indegree = steps.indices.map { steps[$0].dependencies.count }
         var ready = steps.indices.filter { indegree[$0] == 0 }.reversed().map { $0 }
         var order: [StepID] = []
         while let i = ready.popLast() {

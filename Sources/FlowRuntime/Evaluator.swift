@@ -197,6 +197,7 @@ public final class Evaluator {
     /// a step that must run makes its dependents "upstream stale".
     public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>) -> [StepID: Evaluation] {
         var result: [StepID: Evaluation] = [:]
+        result.reserveCapacity(targets.count)
         for id in workflow.order where targets.contains(id) {
             let e = evaluate(id, forced: forced.contains(id))
             result[id] = e
