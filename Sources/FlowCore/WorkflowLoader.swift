@@ -1018,7 +1018,9 @@ struct LoaderState {
         deferDependents()
         // Glob-based instances and inputs cover source files only: drop what a step produces.
         var producerOf: [String: StepID] = [:]
-        var outputDirs: [(PathRef, StepID)] = []
+        // Directory outputs by path (the first step's, as declared): looked up by each path's
+        // ancestors, so that checking every output and input against them is not quadratic.
+        var outputDirs: [String: StepID] = [:]
         // By index, here and below: iterating `steps` would copy every `Step`, and mutating
         // `steps` while iterating it would copy the whole array.
         for i in steps.indices {
@@ -1030,13 +1032,13 @@ struct LoaderState {
                     continue
                 }
                 producerOf[out.path] = StepID(i)
-                if out.isDirectory { outputDirs.append((out, StepID(i))) }
+                if out.isDirectory && outputDirs[out.path] == nil { outputDirs[out.path] = StepID(i) }
             }
         }
         for step in steps {
             for (k, out) in step.outputs.enumerated() {
-                if let (dir, owner) = outputDirs.first(where: { $0.1 != step.id && $0.0.path != out.path && $0.0.contains(out.path) }) {
-                    error("output '\(out.path)' of '\(step.name)' is inside output directory '\(dir.path)/' of '\(steps[owner.index].name)'",
+                if let (dir, owner) = Self.directoryOutput(above: out.path, in: outputDirs, except: step.id) {
+                    error("output '\(out.path)' of '\(step.name)' is inside output directory '\(dir)/' of '\(steps[owner.index].name)'",
                           at: outputLocations[step.id.index][k])
                 }
             }
@@ -1054,7 +1056,7 @@ struct LoaderState {
                     if let out = steps[p.index].outputs.first(where: { $0.path == input.path }), out.isDirectory {
                         steps[i].inputs[k].isDirectory = true
                     }
-                } else if let (_, owner) = outputDirs.first(where: { $0.0.contains(input.path) }) {
+                } else if let (_, owner) = Self.directoryOutput(above: input.path, in: outputDirs) {
                     producers.append(owner)
                 } else {
                     let kind = loader.workspace.kind(of: input.path)
@@ -1092,6 +1094,23 @@ struct LoaderState {
             for d in steps[i].dependencies { steps[d.index].dependents.append(StepID(i)) }
         }
         checkCycles()
+    }
+
+    /// The directory output strictly above `path` (the workspace root counts, as an output
+    /// `./` would) and its step, of the earliest step when directories nest; `except` a step.
+    static func directoryOutput(above path: String, in owners: [String: StepID], except: StepID? = nil) -> (String, StepID)? {
+        var best: (String, StepID)?
+        func consider(_ dir: String) {
+            guard let owner = owners[dir], owner != except else { return }
+            if best == nil || owner < best!.1 { best = (dir, owner) }
+        }
+        var p = Substring(path)
+        while let slash = p.lastIndex(of: "/") {
+            p = p[..<slash]
+            consider(String(p))
+        }
+        if !path.isEmpty { consider("") }
+        return best
     }
 
     /// The steps that write something inside directory `path` (a sorted scan would do better for
