@@ -26,22 +26,11 @@ typedef CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
 typedef CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
 typedef CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
 
-/* Looked up once, as FLOW_FORWARD does. */
-#define CACHED(TYPE, NAME)                                                                   \
-    static TYPE NAME##_function(void) {                                                      \
-        static TYPE function;                                                                \
-        TYPE f = __atomic_load_n(&function, __ATOMIC_ACQUIRE);                               \
-        if (!f) {                                                                            \
-            f = (TYPE)flow_lazy_symbol(&curl, #NAME);                                        \
-            __atomic_store_n(&function, f, __ATOMIC_RELEASE);                                \
-        }                                                                                    \
-        return f;                                                                            \
-    }
-CACHED(easy_setopt, curl_easy_setopt)
-CACHED(easy_getinfo, curl_easy_getinfo)
-CACHED(multi_setopt, curl_multi_setopt)
-#define SETOPT curl_easy_setopt_function()
-#define GETINFO curl_easy_getinfo_function()
+FLOW_LOOKUP(curl, easy_setopt, curl_easy_setopt)
+FLOW_LOOKUP(curl, easy_getinfo, curl_easy_getinfo)
+FLOW_LOOKUP(curl, multi_setopt, curl_multi_setopt)
+#define SETOPT curl_easy_setopt_address()
+#define GETINFO curl_easy_getinfo_address()
 
 CURLcode flow_curl_setopt_long(CURL *h, CURLoption o, long v) { return SETOPT(h, o, v); }
 CURLcode flow_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v) { return SETOPT(h, o, v); }
@@ -57,5 +46,5 @@ CURLcode flow_curl_getinfo_string(CURL *h, CURLINFO i, char **v) { return GETINF
 CURLcode flow_curl_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return GETINFO(h, i, v); }
 
 CURLMcode flow_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) {
-    return curl_multi_setopt_function()(m, o, v);
+    return curl_multi_setopt_address()(m, o, v);
 }

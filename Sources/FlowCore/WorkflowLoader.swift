@@ -1035,11 +1035,11 @@ struct LoaderState {
                 if out.isDirectory && outputDirs[out.path] == nil { outputDirs[out.path] = StepID(i) }
             }
         }
-        for step in steps {
-            for (k, out) in step.outputs.enumerated() {
-                if let (dir, owner) = Self.directoryOutput(above: out.path, in: outputDirs, except: step.id) {
-                    error("output '\(out.path)' of '\(step.name)' is inside output directory '\(dir)/' of '\(steps[owner.index].name)'",
-                          at: outputLocations[step.id.index][k])
+        for i in steps.indices {
+            for (k, out) in steps[i].outputs.enumerated() {
+                if let (dir, owner) = Self.directoryOutput(above: out.path, in: outputDirs, except: StepID(i)) {
+                    error("output '\(out.path)' of '\(steps[i].name)' is inside output directory '\(dir)/' of '\(steps[owner.index].name)'",
+                          at: outputLocations[i][k])
                 }
             }
         }

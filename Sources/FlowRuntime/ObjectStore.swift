@@ -300,7 +300,7 @@ public final class ObjectStore {
     /// Renames `tmp` to `dest`, replacing whatever is there, file or directory; 0 or the errno.
     func moveIntoPlace(_ tmp: String, _ dest: String) -> Int32 {
         if let st = FileStat.of(dest, followLinks: false), st.isDirectory {
-            try? FileManager.default.removeItem(atPath: dest)
+            try? FileIO.removeTree(dest)
         }
         return Glibc.rename(tmp, dest) == 0 ? 0 : errno
     }

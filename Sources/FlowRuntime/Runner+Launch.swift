@@ -81,7 +81,7 @@ extension Runner {
         let progress = context.progressPath(run: runID, step: step.name)
         var env = Runner.environment(for: step, cpus: grant.cpus, attempt: attempt, runID: runID, root: context.workspace.root,
                                      progressPath: progress)
-        if (step.executor ?? options.executor) == .local && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
+        if plan.executor(of: step.id) == .local && (step.resources.gpus > 0 || !grant.gpus.isEmpty) {
             env["CUDA_VISIBLE_DEVICES"] = grant.gpus.map(String.init).joined(separator: ",")
         }
         return env

@@ -222,27 +222,25 @@ public final class StateStore {
     }
 
     public func beginRun(command: String, dag: String, variables: [String: String]) throws -> Int64 {
-        let vars = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        // The commit checked out in the workspace, for `flow metrics diff --rev`.
-        let commit = GitCommit.checkedOut(in: (directory as NSString).deletingLastPathComponent)
-        let commitValue: SQLValue = commit.map { .text($0) } ?? .null
-        try db.query("INSERT INTO runs(command, dag, variables, started_at, status, pid, host, summary, git_commit) VALUES (?, ?, ?, ?, 'running', ?, ?, '', ?)", [
-            .text(command), .text(dag), .text(vars), .real(Date().timeIntervalSince1970), .integer(Int64(getpid())),
-            .text(ProcessInfo.processInfo.hostName), commitValue,
-        ])
-        return db.lastInsertRowID
+        try insertRun(command: command, dag: dag, variables: variables, started: Date(), ended: nil, status: .running, summary: "")
     }
 
     /// Journals a run that found everything fresh, begun and ended in one write.
     public func recordNoopRun(command: String, dag: String, variables: [String: String], started: Date, summary: String) throws -> Int64 {
+        try insertRun(command: command, dag: dag, variables: variables, started: started, ended: Date(), status: .succeeded, summary: summary)
+    }
+
+    private func insertRun(command: String, dag: String, variables: [String: String], started: Date, ended: Date?,
+                           status: RunStatus, summary: String) throws -> Int64 {
         let vars = variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        // The commit checked out in the workspace, for `flow metrics diff --rev`.
         let commit = GitCommit.checkedOut(in: (directory as NSString).deletingLastPathComponent)
         try db.query("""
             INSERT INTO runs(command, dag, variables, started_at, ended_at, status, pid, host, summary, git_commit)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [
-            .text(command), .text(dag), .text(vars), .real(started.timeIntervalSince1970), .real(Date().timeIntervalSince1970),
-            .text(RunStatus.succeeded.rawValue), .integer(Int64(getpid())), .text(ProcessInfo.processInfo.hostName),
+            .text(command), .text(dag), .text(vars), .real(started.timeIntervalSince1970), ended.map { .real($0.timeIntervalSince1970) } ?? .null,
+            .text(status.rawValue), .integer(Int64(getpid())), .text(ProcessInfo.processInfo.hostName),
             .text(summary), commit.map { .text($0) } ?? .null,
         ])
         return db.lastInsertRowID

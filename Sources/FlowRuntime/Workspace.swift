@@ -45,13 +45,13 @@ public final class Workspace: WorkspaceView {
         return path.hasPrefix("/") ? nil : path
     }
 
-    /// The path on disk; an absolute path (data under an `external` root) stands as it is.
     /// Removes `path` (a file, or a directory and everything in it) from the workspace; a
     /// directory that is a mount point is emptied. Errors name the path.
     public func remove(_ path: String) throws {
         try FileIO.removeTree(absolute(path))
     }
 
+    /// The path on disk; an absolute path (data under an `external` root) stands as it is.
     public func absolute(_ path: String) -> String {
         path.isEmpty ? root : path.hasPrefix("/") ? path : root + "/" + path
     }

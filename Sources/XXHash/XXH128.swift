@@ -17,9 +17,7 @@ public struct Digest128: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses 32 hex digits; nil for anything else.
     public init?(hex: String) {
-        var text = hex
-        guard let parsed = text.withUTF8({ Digest128(hexBytes: $0) }) else { return nil }
-        self = parsed
+        self.init(hex: Substring(hex))
     }
 
     /// As `init?(hex: String)`, for a slice of a larger text (a manifest line).
