@@ -26,14 +26,8 @@ import Testing
     /// A fake executor on a fake clock: runs the plan to its end and says what happened.
     struct Simulation {
         var plan: Plan
-        var durations: [String: Double] = [:]
-        var fresh: Set<String> = []
-        /// How many times each step fails before it succeeds (`Int.max`: always).
-        var failures: [String: Int] = [:]
-        var retries: [String: Int] = [:]
-        /// Steps whose checkpoint directory is in use until this time.
-        var lockedUntil: [String: Double] = [:]
-        var keepGoing = false
+        /// What each step does and the machine: a row of the table (its trace is not read here).
+        let setting: Case
         /// A larger workflow to grow to once the plan is idle (a deferred fan-out expanding).
         var grown: Workflow?
         var growTargets: [String] = []
@@ -45,10 +39,11 @@ import Testing
         /// The most steps that ran at once.
         var peak = 0
 
-        init(_ workflow: Workflow, targets: [String] = [], jobs: Int = 2, cpus: Int = 2, gpus: Int = 0) {
-            let ids = targets.map { t in workflow.step(named: t)!.id }
-            plan = Plan(workflow: workflow, targets: ids,
-                        pools: Plan.pools(machine: ResourcePool(jobs: jobs, cpus: cpus, memory: 1 << 40, gpus: gpus)))
+        init(_ workflow: Workflow, _ setting: Case) {
+            self.setting = setting
+            let ids = setting.targets.map { t in workflow.step(named: t)!.id }
+            let machine = ResourcePool(jobs: setting.jobs, cpus: setting.cpus, memory: 1 << 40, gpus: setting.gpus)
+            plan = Plan(workflow: workflow, targets: ids, pools: Plan.pools(machine: machine))
         }
 
         func name(_ id: StepID) -> String { plan.workflow[id].name }
@@ -62,19 +57,19 @@ import Testing
         mutating func run() -> [String] {
             while true {
                 while let id = plan.nextReady() {
-                    if fresh.contains(name(id)) {
+                    if setting.fresh.contains(name(id)) {
                         log("cached \(name(id))")
                         settle(id, .cached)
                     } else {
                         plan.queue(id)
                     }
                 }
-                let now = clock, locks = lockedUntil, wf = plan.workflow
+                let now = clock, locks = setting.lockedUntil, wf = plan.workflow
                 for (id, grant) in plan.admit({ id in (locks[wf[id].name] ?? 0) > now ? .wait : .start }) {
                     attempts[id, default: 0] += 1
                     let gpus = grant.gpus.isEmpty ? "" : " gpus \(grant.gpus.map(String.init).joined(separator: ","))"
                     log("start \(name(id))" + gpus)
-                    running.append((clock + (durations[name(id)] ?? 1), id))
+                    running.append((clock + (setting.durations[name(id)] ?? 1), id))
                 }
                 peak = max(peak, running.count)
                 if plan.isIdle {
@@ -87,7 +82,7 @@ import Testing
                     break
                 }
                 // The fake executor: the next step to end, or the next lock to free.
-                let nextLock = lockedUntil.values.filter { $0 > clock }.min()
+                let nextLock = setting.lockedUntil.values.filter { $0 > clock }.min()
                 guard let i = running.indices.min(by: { running[$0].end < running[$1].end }) else {
                     guard let nextLock else { log("stuck"); break }
                     clock = nextLock
@@ -100,16 +95,16 @@ import Testing
                 let (end, id) = running.remove(at: i)
                 clock = end
                 let n = name(id)
-                if attempts[id, default: 0] <= failures[n, default: 0] {
+                if attempts[id, default: 0] <= setting.failures[n, default: 0] {
                     plan.finished(id)
-                    if attempts[id, default: 0] <= retries[n, default: 0] {
+                    if attempts[id, default: 0] <= setting.retries[n, default: 0] {
                         log("retry \(n)")
                         plan.queue(id, first: true)
                         continue
                     }
                     log("fail \(n)")
                     settle(id, .failed)
-                    if !keepGoing { plan.stop() }
+                    if !setting.keepGoing { plan.stop() }
                 } else {
                     log("ran \(n)")
                     settle(id, .ran)
@@ -129,11 +124,13 @@ import Testing
         var targets: [String] = []
         var durations: [String: Double] = [:]
         var fresh: Set<String> = []
+        /// How many times each step fails before it succeeds (`Int.max`: always).
         var failures: [String: Int] = [:]
         var retries: [String: Int] = [:]
+        /// Steps whose checkpoint directory is in use until this time.
         var lockedUntil: [String: Double] = [:]
         var keepGoing = false
-        var trace: [String]
+        var trace: [String] = []
     }
 
     static let cases: [Case] = [
@@ -176,13 +173,7 @@ import Testing
     ]
 
     @Test(arguments: cases) func schedule(_ c: Case) throws {
-        var sim = Simulation(try Self.workflow(c.spec), targets: c.targets, jobs: c.jobs, cpus: c.cpus, gpus: c.gpus)
-        sim.durations = c.durations
-        sim.fresh = c.fresh
-        sim.failures = c.failures
-        sim.retries = c.retries
-        sim.lockedUntil = c.lockedUntil
-        sim.keepGoing = c.keepGoing
+        var sim = Simulation(try Self.workflow(c.spec), c)
         #expect(sim.run() == c.trace)
         #expect(!sim.plan.isRunning)
         #expect(sim.plan.pools[.local]!.isIdle)
@@ -191,7 +182,7 @@ import Testing
     @Test func neverMoreThanTheJobSlotsAtOnce() throws {
         let spec = (0..<20).map { "s\($0)" + ($0 >= 5 ? " <- s\($0 % 5)" : "") }.joined(separator: "\n")
         for jobs in 1...4 {
-            var sim = Simulation(try Self.workflow(spec), jobs: jobs, cpus: 8)
+            var sim = Simulation(try Self.workflow(spec), Case(description: "jobs \(jobs)", spec: spec, jobs: jobs, cpus: 8))
             _ = sim.run()
             #expect(sim.peak == jobs)
             #expect(sim.plan.count(.ran) == 20)
@@ -203,7 +194,7 @@ import Testing
         // ids: the new instances come before the last step) and three more.
         let small = try Self.workflow("split\nreport <- split")
         let large = try Self.workflow("split\nstats0 <- split\nstats1 <- split\nstats2 <- split\nreport <- split,stats0,stats1,stats2")
-        var sim = Simulation(small, targets: ["split"])
+        var sim = Simulation(small, Case(description: "grow", spec: "", targets: ["split"]))
         sim.grown = large
         sim.growTargets = ["stats0", "stats1", "stats2", "report"]
         #expect(sim.run() == ["0 start split", "1 ran split", "1 grow to 5",
