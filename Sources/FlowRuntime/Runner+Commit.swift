@@ -7,6 +7,11 @@ extension Runner {
     /// A step's process ended: commit its result, retry it, or report its failure.
     func finish(_ completion: Completion) throws {
         guard var a = active.removeValue(forKey: completion.token) else { return }
+        defer {
+            let held = heldStartReports ?? []
+            heldStartReports = nil
+            for report in held { report() }
+        }
         a.completion = completion
         let timedOut = timeouts.timedOut(completion.token)
         release(a, token: completion.token)
@@ -28,6 +33,11 @@ extension Runner {
             failure = completion.failure ?? termination.description
             if completion.stoppedByExecutor, resumeFromCheckpoint(a, failure ?? "") { return }
         } else {
+            // The slot is free: steps already waiting for one start before this result is hashed,
+            // stored and journalled, so that committing does not sit on the path to the next.
+            // Their starts are reported after this step's end, as if they had started after it.
+            heldStartReports = []
+            startQueued()
             do {
                 try commit(a)
                 return

@@ -91,6 +91,9 @@ public final class Runner {
     }
     var active: [Int: Active] = [:]
     var nextToken = 0
+    /// While a finished step is committed, the steps started in its slot meanwhile say so only
+    /// afterwards, so that the transcript keeps the order of a start after the commit (see `finish`).
+    var heldStartReports: [() -> Void]?
 
     /// What the builder knows of each step beyond the plan: its evaluation once stale, its
     /// attempts, its resumptions from a checkpoint, whether it waited for its checkpoint directory.
