@@ -36,6 +36,10 @@ private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 public final class Database {
     private var handle: OpaquePointer?
     public let path: String
+    /// Prepared statements kept by their SQL text: flow runs the same few statements for every
+    /// step, and compiling one again each time was most of SQLite's share of a run.
+    private var statements: [String: OpaquePointer] = [:]
+    private static let statementCacheLimit = 64
 
     /// Opens (creating if asked) the database at `path`, waiting up to `busyTimeoutMs` for locks.
     public init(path: String, readOnly: Bool = false, busyTimeoutMs: Int32 = 10_000) throws {
@@ -58,6 +62,8 @@ public final class Database {
 
     /// Closes the connection; calling it twice is harmless.
     public func close() {
+        for stmt in statements.values { sqlite3_finalize(stmt) }
+        statements = [:]
         if let h = handle {
             sqlite3_close_v2(h)
             handle = nil
@@ -84,13 +90,26 @@ public final class Database {
     public func prepare(_ sql: String) throws -> Statement {
         var stmt: OpaquePointer?
         try check(sqlite3_prepare_v2(handle, sql, -1, &stmt, nil))
-        return Statement(db: self, handle: stmt!)
+        guard let stmt else { throw SQLiteError(code: SQLITE_MISUSE, message: "no statement in: \(sql)", path: path) }
+        return Statement(db: self, handle: stmt)
     }
 
-    /// Runs `sql` with `bindings` and returns every row.
+    /// Runs `sql` with `bindings` and returns every row. The statement is compiled once per
+    /// connection (up to `statementCacheLimit` texts) and reset after use, so that it holds no
+    /// read transaction open between calls.
     @discardableResult
     public func query(_ sql: String, _ bindings: [SQLValue] = []) throws -> [[SQLValue]] {
-        let stmt = try prepare(sql)
+        let stmt: Statement
+        if let cached = statements[sql] {
+            stmt = Statement(db: self, handle: cached, owned: false)
+        } else {
+            stmt = try prepare(sql)
+            if statements.count < Database.statementCacheLimit {
+                statements[sql] = stmt.handle
+                stmt.owned = false
+            }
+        }
+        defer { sqlite3_reset(stmt.handle) }
         try stmt.bind(bindings)
         var rows: [[SQLValue]] = []
         while try stmt.step() { rows.append(stmt.row()) }
@@ -99,13 +118,13 @@ public final class Database {
 
     /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try query("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try query("COMMIT")
             return result
         } catch {
-            try? execute("ROLLBACK")
+            _ = try? query("ROLLBACK")
             throw error
         }
     }
@@ -121,17 +140,20 @@ public final class Database {
     public var changes: Int { Int(sqlite3_changes(handle)) }
 }
 
-/// Owns one `sqlite3_stmt*`; finalized on deinit.
+/// One `sqlite3_stmt*`; finalized on deinit when it is not one the connection keeps.
 public final class Statement {
     private let db: Database
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
+    /// False for a statement the connection keeps (and finalizes when it closes).
+    var owned: Bool
 
-    init(db: Database, handle: OpaquePointer) {
+    init(db: Database, handle: OpaquePointer, owned: Bool = true) {
         self.db = db
         self.handle = handle
+        self.owned = owned
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit { if owned { sqlite3_finalize(handle) } }
 
     public func bind(_ values: [SQLValue]) throws {
         try db.check(sqlite3_reset(handle))
