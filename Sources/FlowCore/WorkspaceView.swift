@@ -110,8 +110,15 @@ public enum WorkspacePath {
     }
 
     /// The last component.
+    /// The last component (`c` of `a/b/c`, and of `a/b/c/`); the path itself when it has none.
     public static func name(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
+        let slash = UInt8(ascii: "/")
+        var end = path.utf8.endIndex
+        while end > path.utf8.startIndex, path.utf8[path.utf8.index(before: end)] == slash { end = path.utf8.index(before: end) }
+        guard end > path.utf8.startIndex else { return path }
+        let head = path[..<end]
+        guard let last = head.utf8.lastIndex(of: slash) else { return String(head) }
+        return String(head[head.utf8.index(after: last)...])
     }
 
     /// The last component without its last extension.
