@@ -548,8 +548,12 @@ struct LoaderState {
         var used: Set<String> = []
         var inputs: [PathRef] = [], inLocations: [SourceLocation] = []
         var outputs: [PathRef] = [], outLocations: [SourceLocation] = []
-        var named = bindings
+        // The bindings, the path lists and `step`: made once at their final size.
+        var named: [String: String] = [:]
+        named.reserveCapacity(bindings.count + 2 * decl.attributes.count + 3)
+        named.merge(bindings) { a, _ in a }
         var pathLists: [String: [String]] = [:]
+        pathLists.reserveCapacity(2 * decl.attributes.count + 2)
         var actionText: (kind: String, attribute: StepAttribute)?
         var after: [Located<String>] = []
         var shared = Step.Shared(baseName: decl.name.value, location: decl.name.location)
@@ -751,9 +755,10 @@ struct LoaderState {
             var unused: Set<String> = []
             if let path = render(first, extra: bindings, used: &unused).flatMap(WorkspacePath.normalize) { untracked.append(path) }
         }
-        let separators: Set<Unicode.Scalar> = [" ", "\t", ";", "|", "&", "<", ">", "(", ")", "'", "\"", "`", "=", ",", "$"]
         var seen = Set<String>()
-        for token in command.unicodeScalars.split(whereSeparator: { separators.contains($0) }).map({ String(Substring($0)) }) {
+        // The separators are ASCII, so splitting the UTF-8 bytes never cuts a character.
+        for bytes in command.utf8.split(whereSeparator: { $0 < 128 && Self.commandSeparators[Int($0)] }) {
+            let token = String(Substring(bytes))
             guard token.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }), !token.hasPrefix("-"), !WorkspacePath.isGlob(token),
                   let path = WorkspacePath.normalize(token), !path.isEmpty, path != ".", seen.insert(path).inserted,
                   !inputs.contains(where: { $0.contains(path) }), !outputs.contains(where: { $0.contains(path) || path.hasPrefix($0.path + "/") }),
@@ -765,6 +770,9 @@ struct LoaderState {
                                      at: location, sourceLine: sourceLine(location), kind: .warning)))
         }
     }
+
+    /// The ASCII bytes that end a word of a `run` command for `warnUndeclared`.
+    static let commandSeparators: [Bool] = (0..<128).map { " \t;|&<>()'\"`=,$".utf8.contains(UInt8($0)) }
 
     func commandLocation(_ decl: StepDecl) -> SourceLocation {
         for attribute in decl.attributes { if case .run(let c) = attribute.kind { return c.location } }

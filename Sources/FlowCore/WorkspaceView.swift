@@ -56,7 +56,16 @@ public enum WorkspacePath {
 
     /// True for `.flow` and anything inside it.
     public static func isReserved(_ path: String) -> Bool {
-        path == stateDirectory || path.hasPrefix(stateDirectory + "/")
+        isInside(path, stateDirectory)
+    }
+
+    /// True when `path` is `directory` or lies inside it, compared byte by byte (no `directory +
+    /// "/"` made for each path asked about).
+    public static func isInside(_ path: String, _ directory: String) -> Bool {
+        var p = path.utf8.makeIterator()
+        for byte in directory.utf8 where p.next() != byte { return false }
+        let next = p.next()
+        return next == nil || next == UInt8(ascii: "/")
     }
 
     /// Removes `.`, empty components and resolves `..` lexically; nil if the path escapes the root

@@ -87,7 +87,7 @@ public final class Workspace: WorkspaceView {
 
     public func isOwnedByFlow(_ path: String) -> Bool {
         if WorkspacePath.isReserved(path) { return true }
-        if let c = cacheRelative, path == c || path.hasPrefix(c + "/") || c.hasPrefix(path + "/") || path.isEmpty {
+        if let c = cacheRelative, WorkspacePath.isInside(path, c) || WorkspacePath.isInside(c, path) || path.isEmpty {
             // The cache itself, anything in it, and any directory that holds it.
             return true
         }
