@@ -51,42 +51,150 @@ public struct Resources: Equatable, Sendable {
 }
 
 /// One step instance: for fan-out steps, one per item (`embed[3]`).
+///
+/// What is usually the same in every instance of a fan-out (base name, location, resources,
+/// environment, settings, toolchains, variables, `after`) is held in one immutable `Shared` value
+/// that the loader gives to every instance with equal fields; the instance itself holds only its
+/// name, action, paths and edges. A million instances of one fan-out are then a million small
+/// values and one `Shared`, not a million copies of every field (about 1.6 KB each). The shared
+/// fields read and write as properties; a write gives this instance its own copy.
 public struct Step: Equatable, Sendable {
     public var id: StepID
     /// The instance name, unique in the workflow: `pool`, `embed[3]`, `thumb[data/raw/a.png]`.
     public var name: String
-    /// The name in the `step` line, shared by every instance of a fan-out.
-    public var baseName: String
-    public var location: SourceLocation
     public var action: Action
     public var inputs: [PathRef]
     public var outputs: [PathRef]
-    public var resources = Resources()
-    /// Environment variables given to the step; each enters the action key.
-    public var environment: [String: String] = [:]
-    public var retries = 0
-    /// Seconds; 0 means no limit.
-    public var timeout = 0
-    public var checkpoint = false
-    /// Outputs that are metrics files (JSON or YAML), for `flow metrics`.
-    public var metrics: [String] = []
-    /// The fan-out variables of this instance and their values, in the order of the domains
-    /// (`[("C", "0.1"), ("seed", "2")]`), for tables of a sweep.
-    public var parameters: [Parameter] = []
-    /// Where the step runs when it says (`executor`); nil follows `flow run --executor`.
-    public var executor: ExecutorKind?
-    /// Cluster settings (`partition`, `account`, `qos`, `constraint`, `sbatch`).
-    public var cluster = ClusterSettings()
-    /// Explicit ordering edges from `after`.
-    public var after: [StepID] = []
-    /// What the step runs with (`toolchain`), in declaration order; each enters the key.
-    public var toolchains: [Toolchain] = []
-    /// The `let` variables this step's definition used, with their values (for "variable changed").
-    public var variables: [String: String] = [:]
     /// Steps whose outputs this step reads, or that it must follow (`after`); sorted.
     public var dependencies: [StepID] = []
     /// The inverse edges.
     public var dependents: [StepID] = []
+    /// The fan-out values when the name does not carry them (a product of domains, or set by
+    /// hand); nil when they are read from the name (`Shared.parameterName`).
+    var explicitParameters: [Parameter]?
+    var storage: SharedStorage
+
+    /// The fields a fan-out's instances usually share; one value, referenced by each of them.
+    struct Shared: Equatable, Sendable {
+        var baseName: String
+        var location: SourceLocation
+        var resources = Resources()
+        var environment: [String: String] = [:]
+        var retries = 0
+        var timeout = 0
+        var checkpoint = false
+        var metrics: [String] = []
+        var executor: ExecutorKind?
+        var cluster = ClusterSettings()
+        var after: [StepID] = []
+        var toolchains: [Toolchain] = []
+        var variables: [String: String] = [:]
+        /// The fan-out variable of a one-domain fan-out, whose value is the instance label in
+        /// the name (`s[7]`: i = 7); nil otherwise.
+        var parameterName: String?
+    }
+
+    /// Immutable: instances that share one are never changed through it.
+    final class SharedStorage: Sendable {
+        let value: Shared
+        init(_ value: Shared) { self.value = value }
+    }
+
+    public init(id: StepID, name: String, baseName: String, location: SourceLocation, action: Action, inputs: [PathRef], outputs: [PathRef]) {
+        self.init(id: id, name: name, action: action, inputs: inputs, outputs: outputs,
+                  storage: SharedStorage(Shared(baseName: baseName, location: location)))
+    }
+
+    init(id: StepID, name: String, action: Action, inputs: [PathRef], outputs: [PathRef], storage: SharedStorage) {
+        self.id = id
+        self.name = name
+        self.action = action
+        self.inputs = inputs
+        self.outputs = outputs
+        self.storage = storage
+    }
+
+    /// Changes this instance's shared fields: a new `SharedStorage`, the old one stays as it is.
+    mutating func modifyShared(_ change: (inout Shared) -> Void) {
+        var value = storage.value
+        change(&value)
+        storage = SharedStorage(value)
+    }
+
+    /// The name in the `step` line, shared by every instance of a fan-out.
+    public var baseName: String {
+        get { storage.value.baseName }
+        set { modifyShared { $0.baseName = newValue } }
+    }
+    public var location: SourceLocation {
+        get { storage.value.location }
+        set { modifyShared { $0.location = newValue } }
+    }
+    public var resources: Resources {
+        get { storage.value.resources }
+        set { modifyShared { $0.resources = newValue } }
+    }
+    /// Environment variables given to the step; each enters the action key.
+    public var environment: [String: String] {
+        get { storage.value.environment }
+        set { modifyShared { $0.environment = newValue } }
+    }
+    public var retries: Int {
+        get { storage.value.retries }
+        set { modifyShared { $0.retries = newValue } }
+    }
+    /// Seconds; 0 means no limit.
+    public var timeout: Int {
+        get { storage.value.timeout }
+        set { modifyShared { $0.timeout = newValue } }
+    }
+    public var checkpoint: Bool {
+        get { storage.value.checkpoint }
+        set { modifyShared { $0.checkpoint = newValue } }
+    }
+    /// Outputs that are metrics files (JSON or YAML), for `flow metrics`.
+    public var metrics: [String] {
+        get { storage.value.metrics }
+        set { modifyShared { $0.metrics = newValue } }
+    }
+    /// Where the step runs when it says (`executor`); nil follows `flow run --executor`.
+    public var executor: ExecutorKind? {
+        get { storage.value.executor }
+        set { modifyShared { $0.executor = newValue } }
+    }
+    /// Cluster settings (`partition`, `account`, `qos`, `constraint`, `sbatch`).
+    public var cluster: ClusterSettings {
+        get { storage.value.cluster }
+        set { modifyShared { $0.cluster = newValue } }
+    }
+    /// Explicit ordering edges from `after`.
+    public var after: [StepID] {
+        get { storage.value.after }
+        set { modifyShared { $0.after = newValue } }
+    }
+    /// What the step runs with (`toolchain`), in declaration order; each enters the key.
+    public var toolchains: [Toolchain] {
+        get { storage.value.toolchains }
+        set { modifyShared { $0.toolchains = newValue } }
+    }
+    /// The `let` variables this step's definition used, with their values (for "variable changed").
+    public var variables: [String: String] {
+        get { storage.value.variables }
+        set { modifyShared { $0.variables = newValue } }
+    }
+
+    /// The fan-out variables of this instance and their values, in the order of the domains
+    /// (`[("C", "0.1"), ("seed", "2")]`), for tables of a sweep.
+    public var parameters: [Parameter] {
+        get {
+            if let explicitParameters { return explicitParameters }
+            guard let variable = storage.value.parameterName else { return [] }
+            // `base[label]`: a one-domain fan-out's label is its value.
+            let label = name.utf8.dropFirst(storage.value.baseName.utf8.count + 1).dropLast()
+            return [Parameter(name: variable, value: String(Substring(label)))]
+        }
+        set { explicitParameters = newValue }
+    }
 
     /// The text of the action: what `flow explain` shows as the command.
     public var commandLine: String {
@@ -94,6 +202,12 @@ public struct Step: Equatable, Sendable {
         case .shell(let command): return command
         case .op(let name, _, let arguments): return (["flow", "op", name] + arguments.map(ShellQuote.quote)).joined(separator: " ")
         }
+    }
+
+    public static func == (a: Step, b: Step) -> Bool {
+        a.id == b.id && a.name == b.name && a.action == b.action && a.inputs == b.inputs && a.outputs == b.outputs &&
+            a.dependencies == b.dependencies && a.dependents == b.dependents && a.parameters == b.parameters &&
+            (a.storage === b.storage || a.storage.value == b.storage.value)
     }
 }
 

@@ -397,22 +397,22 @@ struct LoaderState {
     /// The instances of a step: one with no bindings, or one per combination of its fan-out
     /// domains' items (the first domain varies slowest), labelled by their values joined with ','.
     /// A fan-out of no instance is an error at its domain unless the step says `allow-empty`.
-    mutating func fanOutInstances(_ decl: StepDecl) -> [(label: String?, bindings: [String: String])] {
-        guard !decl.fanOuts.isEmpty else { return [(nil, [:])] }
-        var domains: [[(label: String, bindings: [String: String])]] = []
+    mutating func fanOutInstances(_ decl: StepDecl) -> FanOutInstances {
+        guard !decl.fanOuts.isEmpty else { return FanOutInstances(domains: nil) }
+        var domains: [DomainItems] = []
         var total = 1
         for fan in decl.fanOuts {
             if variables[fan.variable.value] != nil {
                 error("fan-out variable '\(fan.variable.value)' hides the variable of the same name", at: fan.variable.location)
             }
-            guard let items = domainItems(fan) else { return [] }
-            if deferred[decl.name.value] != nil { return [] }
+            guard let items = domainItems(fan) else { return FanOutInstances(domains: []) }
+            if deferred[decl.name.value] != nil { return FanOutInstances(domains: []) }
             if items.isEmpty {
                 if !decl.allowsEmpty {
                     error("this fan-out has no instance: \(emptyReason(fan)) (add 'allow-empty' to the step if that can be right)",
                           at: fan.location)
                 }
-                return []
+                return FanOutInstances(domains: [])
             }
             let (product, overflow) = total.multipliedReportingOverflow(by: items.count)
             total = overflow ? Int.max : product
@@ -421,29 +421,18 @@ struct LoaderState {
         guard total <= LoaderState.maxInstances - instanceCount else {
             error("this fan-out has \(total == Int.max ? "more than \(Int.max)" : String(total)) items: with the \(instanceCount) " +
                   "before it, more than the \(LoaderState.maxInstances) step instances a workflow may have", at: decl.fanOuts[0].location)
-            return []
+            return FanOutInstances(domains: [])
         }
         instanceCount += total
-        var result: [(label: String?, bindings: [String: String])] = [("", [:])]
-        for (d, items) in domains.enumerated() {
-            var next: [(label: String?, bindings: [String: String])] = []
-            next.reserveCapacity(result.count * items.count)
-            for partial in result {
-                for item in items {
-                    next.append(((d == 0 ? "" : partial.label! + ",") + item.label, partial.bindings.merging(item.bindings) { a, _ in a }))
-                }
-            }
-            result = next
-        }
-        return result
+        return FanOutInstances(domains: domains)
     }
 
     /// The items of one domain, or nil after reporting an error. A range is checked against the
     /// instance limit before any item is made.
-    mutating func domainItems(_ fan: FanOut) -> [(label: String, bindings: [String: String])]? {
+    mutating func domainItems(_ fan: FanOut) -> DomainItems? {
         let v = fan.variable.value
         var unused: Set<String> = []
-        func values(_ list: [String]) -> [(label: String, bindings: [String: String])] { list.map { ($0, [v: $0]) } }
+        func values(_ list: [String]) -> DomainItems { .list(list.map { ($0, [v: $0]) }) }
         switch fan.domain {
         case .range(let lowerText, let upperText, let closed):
             guard let lowerS = render(lowerText, extra: [:], used: &unused),
@@ -451,7 +440,7 @@ struct LoaderState {
             return rangeItems(lowerS, upperS, closed: closed, v: v, lowerAt: lowerText.location, upperAt: upperText.location)
         case .glob(let patternText):
             guard let pattern = render(patternText, extra: [:], used: &unused) else { return nil }
-            return globItems(pattern, v: v, at: patternText.location)
+            return globItems(pattern, v: v, at: patternText.location).map(DomainItems.list)
         case .list(let items):
             var list: [String] = []
             var seen = Set<String>()
@@ -481,14 +470,14 @@ struct LoaderState {
                 }
                 return values(list)
             }
-            if WorkspacePath.isGlob(rendered) || rendered.utf8.contains(UInt8(ascii: "/")) { return globItems(rendered, v: v, at: text.location) }
+            if WorkspacePath.isGlob(rendered) || rendered.utf8.contains(UInt8(ascii: "/")) { return globItems(rendered, v: v, at: text.location).map(DomainItems.list) }
             let one = rendered.trimmingBlanks
             return values(one.isEmpty ? [] : [one])
         }
     }
 
     mutating func rangeItems(_ lowerS: String, _ upperS: String, closed: Bool, v: String,
-                             lowerAt: SourceLocation, upperAt: SourceLocation) -> [(label: String, bindings: [String: String])]? {
+                             lowerAt: SourceLocation, upperAt: SourceLocation) -> DomainItems? {
         guard let lower = Int(lowerS) else {
             error("range bound '\(lowerS)' is not an integer", at: lowerAt)
             return nil
@@ -505,7 +494,7 @@ struct LoaderState {
                   "before it, more than the \(LoaderState.maxInstances) step instances a workflow may have", at: lowerAt)
             return nil
         }
-        return (0..<count).map { k in let i = lower + k; return ("\(i)", [v: "\(i)"]) }
+        return .range(lower: lower, count: count, variable: v)
     }
 
     mutating func globItems(_ pattern: String, v: String, at location: SourceLocation) -> [(label: String, bindings: [String: String])]? {
@@ -559,12 +548,16 @@ struct LoaderState {
         var used: Set<String> = []
         var inputs: [PathRef] = [], inLocations: [SourceLocation] = []
         var outputs: [PathRef] = [], outLocations: [SourceLocation] = []
-        var named = bindings
+        // The bindings, the path lists and `step`: made once at their final size.
+        var named: [String: String] = [:]
+        named.reserveCapacity(bindings.count + 2 * decl.attributes.count + 3)
+        named.merge(bindings) { a, _ in a }
         var pathLists: [String: [String]] = [:]
+        pathLists.reserveCapacity(2 * decl.attributes.count + 2)
         var actionText: (kind: String, attribute: StepAttribute)?
         var after: [Located<String>] = []
-        var step = Step(id: StepID(steps.count), name: name, baseName: decl.name.value, location: decl.name.location,
-                        action: .shell(""), inputs: [], outputs: [])
+        var shared = Step.Shared(baseName: decl.name.value, location: decl.name.location)
+        var action = Action.shell("")
         let errorCount = errors.count
 
         // Paths first: the command may refer to them.
@@ -634,7 +627,7 @@ struct LoaderState {
                     }
                     let ref = PathRef(path: norm, isDirectory: isDir, name: label?.value)
                     if isInput { inputs.append(ref); inLocations.append(p.location) } else { outputs.append(ref); outLocations.append(p.location) }
-                    if attribute.isMetrics { step.metrics.append(norm) }
+                    if attribute.isMetrics { shared.metrics.append(norm) }
                     rendered.append(norm)
                 }
                 if let label {
@@ -652,22 +645,22 @@ struct LoaderState {
                 actionText = ("action", attribute)
             case .setting(let key, let value):
                 guard let text = render(value, extra: bindings, used: &used) else { continue }
-                applySetting(key, text, value.location, to: &step)
+                applySetting(key, text, value.location, to: &shared)
             case .env(let entries):
                 for entry in entries {
                     if let value = entry.value {
-                        step.environment[entry.name.value] = render(value, extra: bindings, used: &used) ?? ""
+                        shared.environment[entry.name.value] = render(value, extra: bindings, used: &used) ?? ""
                     } else {
                         // Pass-through: the value flow sees enters the key; unset is remembered as unset.
-                        step.environment[entry.name.value] = loader.environment[entry.name.value] ?? ""
+                        shared.environment[entry.name.value] = loader.environment[entry.name.value] ?? ""
                     }
                 }
             case .after(let names):
                 after += names
             case .toolchain(let label, let command):
-                elaborateToolchain(label, command, bindings: bindings, used: &used, into: &step)
+                elaborateToolchain(label, command, bindings: bindings, used: &used, into: &shared)
             case .checkpoint:
-                step.checkpoint = true
+                shared.checkpoint = true
             case .allowEmpty, .untracked:
                 break
             }
@@ -681,25 +674,30 @@ struct LoaderState {
         if let (_, attribute) = actionText {
             switch attribute.kind {
             case .run(let command):
-                if let text = render(command, extra: named, used: &used, shell: true, pathLists: pathLists) { step.action = .shell(text) }
+                if let text = render(command, extra: named, used: &used, shell: true, pathLists: pathLists) { action = .shell(text) }
             case .op(let opName, let arguments):
-                step.action = elaborateOp(opName, arguments, named: named, inputs: inputs, outputs: outputs, used: &used) ?? .shell("")
+                action = elaborateOp(opName, arguments, named: named, inputs: inputs, outputs: outputs, used: &used) ?? .shell("")
             default: break
             }
         } else {
             error("step '\(decl.name.value)' has no 'run' or 'op' line", at: decl.name.location)
         }
-        if case .shell(let command) = step.action, !warnedDecls.contains(decl.name.value) {
+        if case .shell(let command) = action, !warnedDecls.contains(decl.name.value) {
             warnedDecls.insert(decl.name.value)
             warnUndeclared(command, decl: decl, inputs: inputs, outputs: outputs, bindings: bindings)
         }
         if outputs.isEmpty && errors.count == errorCount {
             error("step '\(decl.name.value)' declares no output ('out PATH'): flow caches steps by their outputs", at: decl.name.location)
         }
-        step.inputs = inputs
-        step.outputs = outputs
-        step.parameters = decl.fanOuts.compactMap { f in bindings[f.variable.value].map { Parameter(name: f.variable.value, value: $0) } }
-        step.variables = Dictionary(uniqueKeysWithValues: used.compactMap { v in variables[v].map { (v, $0) } })
+        var parameters: [Parameter]?
+        if decl.fanOuts.count == 1, let value = bindings[decl.fanOuts[0].variable.value], value == instance {
+            shared.parameterName = decl.fanOuts[0].variable.value
+        } else {
+            parameters = decl.fanOuts.compactMap { f in bindings[f.variable.value].map { Parameter(name: f.variable.value, value: $0) } }
+        }
+        shared.variables = Dictionary(uniqueKeysWithValues: used.compactMap { v in variables[v].map { (v, $0) } })
+        var step = Step(id: StepID(steps.count), name: name, action: action, inputs: inputs, outputs: outputs, storage: storage(for: shared))
+        step.explicitParameters = parameters
         steps.append(step)
         inputLocations.append(inLocations)
         outputLocations.append(outLocations)
@@ -707,10 +705,17 @@ struct LoaderState {
         fanOutItems.append(instance)
     }
 
+    /// `shared` in the storage of the step before when they are equal, as between the instances
+    /// of a fan-out, so that they hold it once.
+    func storage(for shared: Step.Shared) -> Step.SharedStorage {
+        if let last = steps.last?.storage, last.value == shared { return last }
+        return Step.SharedStorage(shared)
+    }
+
     /// `toolchain NAME = EXECUTABLE [ARGS...]`: each word rendered; a path to the executable is
     /// checked like a path (a bare name is looked up on `PATH` when the step is evaluated).
     mutating func elaborateToolchain(_ label: Located<String>, _ command: [Located<String>], bindings: [String: String],
-                                     used: inout Set<String>, into step: inout Step) {
+                                     used: inout Set<String>, into step: inout Step.Shared) {
         if step.toolchains.contains(where: { $0.name == label.value }) {
             error("toolchain '\(label.value)' is declared twice in step '\(step.baseName)'", at: label.location)
             return
@@ -750,9 +755,10 @@ struct LoaderState {
             var unused: Set<String> = []
             if let path = render(first, extra: bindings, used: &unused).flatMap(WorkspacePath.normalize) { untracked.append(path) }
         }
-        let separators: Set<Unicode.Scalar> = [" ", "\t", ";", "|", "&", "<", ">", "(", ")", "'", "\"", "`", "=", ",", "$"]
         var seen = Set<String>()
-        for token in command.unicodeScalars.split(whereSeparator: { separators.contains($0) }).map({ String(Substring($0)) }) {
+        // The separators are ASCII, so splitting the UTF-8 bytes never cuts a character.
+        for bytes in command.utf8.split(whereSeparator: { $0 < 128 && Self.commandSeparators[Int($0)] }) {
+            let token = String(Substring(bytes))
             guard token.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "/") }), !token.hasPrefix("-"), !WorkspacePath.isGlob(token),
                   let path = WorkspacePath.normalize(token), !path.isEmpty, path != ".", seen.insert(path).inserted,
                   !inputs.contains(where: { $0.contains(path) }), !outputs.contains(where: { $0.contains(path) || path.hasPrefix($0.path + "/") }),
@@ -764,6 +770,9 @@ struct LoaderState {
                                      at: location, sourceLine: sourceLine(location), kind: .warning)))
         }
     }
+
+    /// The ASCII bytes that end a word of a `run` command for `warnUndeclared`.
+    static let commandSeparators: [Bool] = (0..<128).map { " \t;|&<>()'\"`=,$".utf8.contains(UInt8($0)) }
 
     func commandLocation(_ decl: StepDecl) -> SourceLocation {
         for attribute in decl.attributes { if case .run(let c) = attribute.kind { return c.location } }
@@ -852,7 +861,7 @@ struct LoaderState {
         return .op(name: opName.value, version: version, arguments: argv)
     }
 
-    mutating func applySetting(_ key: Located<String>, _ value: String, _ at: SourceLocation, to step: inout Step) {
+    mutating func applySetting(_ key: Located<String>, _ value: String, _ at: SourceLocation, to step: inout Step.Shared) {
         // Settings become lines of a job script (#SBATCH ...): a newline would add a command.
         if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) {
             error("'\(key.value)' has a control character (a newline?) in its value", at: at)
@@ -1018,6 +1027,7 @@ struct LoaderState {
         deferDependents()
         // Glob-based instances and inputs cover source files only: drop what a step produces.
         var producerOf: [String: StepID] = [:]
+        producerOf.reserveCapacity(steps.count)
         // Directory outputs by path (the first step's, as declared): looked up by each path's
         // ancestors, so that checking every output and input against them is not quadratic.
         var outputDirs: [String: StepID] = [:]
@@ -1046,6 +1056,7 @@ struct LoaderState {
         guard errors.isEmpty else { return }
 
         let byBase = Dictionary(grouping: steps.indices.map(StepID.init), by: { steps[$0.index].baseName })
+        var afterShared: (before: Step.SharedStorage, after: Step.SharedStorage)?
         for i in steps.indices {
             var deps = Set<StepID>()
             for (k, input) in steps[i].inputs.enumerated() {
@@ -1078,6 +1089,7 @@ struct LoaderState {
                     }
                 }
             }
+            var after: [StepID] = []
             for name in afterNames[i] {
                 guard let targets = byBase[name.value] ?? steps.firstIndex(where: { $0.name == name.value }).map({ [StepID($0)] }) else {
                     error("unknown step '\(name.value)' in 'after'\(Spellcheck.hint(for: name.value, among: byBase.keys))", at: name.location)
@@ -1085,7 +1097,17 @@ struct LoaderState {
                 }
                 for t in targets where t.index != i {
                     deps.insert(t)
-                    steps[i].after.append(t)
+                    after.append(t)
+                }
+            }
+            if !after.isEmpty {
+                // The instances of a fan-out that follow the same steps share one storage again.
+                if let last = afterShared, last.before === steps[i].storage, last.after.value.after == after {
+                    steps[i].storage = last.after
+                } else {
+                    let before = steps[i].storage
+                    steps[i].after = after
+                    afterShared = (before, steps[i].storage)
                 }
             }
             steps[i].dependencies = deps.sorted()
@@ -1099,6 +1121,7 @@ struct LoaderState {
     /// The directory output strictly above `path` (the workspace root counts, as an output
     /// `./` would) and its step, of the earliest step when directories nest; `except` a step.
     static func directoryOutput(above path: String, in owners: [String: StepID], except: StepID? = nil) -> (String, StepID)? {
+        if owners.isEmpty { return nil }
         var best: (String, StepID)?
         func consider(_ dir: String) {
             guard let owner = owners[dir], owner != except else { return }
@@ -1257,5 +1280,55 @@ struct Gather: Equatable {
             guard case .input(_, let paths) = attribute.kind else { return [] }
             return paths.compactMap { Gather($0.value)?.base }
         }
+    }
+}
+
+/// The items of one fan-out domain: a range of integers by its bounds (a million of them are not
+/// made up front), or a list of labels with their bindings.
+enum DomainItems {
+    case range(lower: Int, count: Int, variable: String)
+    case list([(label: String, bindings: [String: String])])
+
+    var count: Int {
+        switch self {
+        case .range(_, let count, _): return count
+        case .list(let items): return items.count
+        }
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    subscript(k: Int) -> (label: String, bindings: [String: String]) {
+        switch self {
+        case .range(let lower, _, let variable):
+            let label = String(lower + k)
+            return (label, [variable: label])
+        case .list(let items): return items[k]
+        }
+    }
+}
+
+/// The instances of a step (`LoaderState.fanOutInstances`), each made when it is read: one with
+/// no label (`domains` nil), or one per combination of the domains' items, the first domain
+/// varying slowest, labelled by their labels joined with ','; an earlier domain's binding wins.
+struct FanOutInstances: RandomAccessCollection {
+    var domains: [DomainItems]?
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { domains.map { $0.isEmpty ? 0 : $0.reduce(1) { $0 * $1.count } } ?? 1 }
+
+    subscript(k: Int) -> (label: String?, bindings: [String: String]) {
+        guard let domains else { return (nil, [:]) }
+        if domains.count == 1 { return domains[0][k] }
+        var items: [(label: String, bindings: [String: String])] = []
+        var rest = k
+        for d in domains.reversed() {
+            items.append(d[rest % d.count])
+            rest /= d.count
+        }
+        items.reverse()
+        var bindings: [String: String] = [:]
+        for item in items { bindings.merge(item.bindings) { a, _ in a } }
+        return (items.map(\.label).joined(separator: ","), bindings)
     }
 }

@@ -56,7 +56,16 @@ public enum WorkspacePath {
 
     /// True for `.flow` and anything inside it.
     public static func isReserved(_ path: String) -> Bool {
-        path == stateDirectory || path.hasPrefix(stateDirectory + "/")
+        isInside(path, stateDirectory)
+    }
+
+    /// True when `path` is `directory` or lies inside it, compared byte by byte (no `directory +
+    /// "/"` made for each path asked about).
+    public static func isInside(_ path: String, _ directory: String) -> Bool {
+        var p = path.utf8.makeIterator()
+        for byte in directory.utf8 where p.next() != byte { return false }
+        let next = p.next()
+        return next == nil || next == UInt8(ascii: "/")
     }
 
     /// Removes `.`, empty components and resolves `..` lexically; nil if the path escapes the root
@@ -110,8 +119,15 @@ public enum WorkspacePath {
     }
 
     /// The last component.
+    /// The last component (`c` of `a/b/c`, and of `a/b/c/`); the path itself when it has none.
     public static func name(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
+        let slash = UInt8(ascii: "/")
+        var end = path.utf8.endIndex
+        while end > path.utf8.startIndex, path.utf8[path.utf8.index(before: end)] == slash { end = path.utf8.index(before: end) }
+        guard end > path.utf8.startIndex else { return path }
+        let head = path[..<end]
+        guard let last = head.utf8.lastIndex(of: slash) else { return String(head) }
+        return String(head[head.utf8.index(after: last)...])
     }
 
     /// The last component without its last extension.

@@ -107,7 +107,8 @@ public final class ActionCache {
     }
 
     func path(_ key: Digest128) -> String {
-        "\(root)/actions/\(key.hex.prefix(2))/\(key.hex)"
+        let hex = key.hex
+        return root + "/actions/" + hex.prefix(2) + "/" + hex
     }
 
     public func lookup(_ key: Digest128) -> Manifest? {

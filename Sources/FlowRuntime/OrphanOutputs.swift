@@ -24,10 +24,16 @@ public struct OrphanOutputs {
     /// The recorded outputs that no step of `workflow` declares (directly, or inside a declared
     /// output directory), with whether their content is still what flow wrote.
     public init(workflow: Workflow, produced: [String: StateStore.ProducedOutput], workspace: Workspace) {
+        guard !produced.isEmpty else {
+            orphans = []
+            return
+        }
         var declared = Set<String>()
+        declared.reserveCapacity(workflow.steps.count)
         var directories = Set<String>()
-        for step in workflow.steps {
-            for out in step.outputs {
+        // By index: iterating `steps` would copy every `Step`.
+        for i in workflow.steps.indices {
+            for out in workflow.steps[i].outputs {
                 declared.insert(out.path)
                 if out.isDirectory { directories.insert(out.path) }
             }

@@ -31,9 +31,12 @@ public struct SlurmJobStatus: Sendable {
 /// job (the usual case) nothing else is read and Slurm is not called at all.
 public enum SlurmStatus {
     public static func survey(context: RunContext, workflow: Workflow, client: SlurmClient = SlurmClient()) -> [String: SlurmJobStatus] {
+        // Asked first: there are none usually, and then the steps need no index by name.
+        let jobs = SlurmJournal.openJobs(context.state)
+        guard !jobs.isEmpty else { return [:] }
         var ids: [String: StepID] = [:]
         for id in workflow.order { ids[workflow[id].name] = id }
-        let open = SlurmJournal.openJobs(context.state).filter { ids[$0.key] != nil }.sorted { $0.key < $1.key }
+        let open = jobs.filter { ids[$0.key] != nil }.sorted { $0.key < $1.key }
         guard !open.isEmpty else { return [:] }
         let executor = SlurmExecutor(client: client, settings: SlurmExecutor.Settings(
             jobsDirectory: context.cacheDirectory + "/jobs", flowExecutable: context.flowExecutable, workflowName: ""))

@@ -87,25 +87,37 @@ public final class Workspace: WorkspaceView {
 
     public func isOwnedByFlow(_ path: String) -> Bool {
         if WorkspacePath.isReserved(path) { return true }
-        if let c = cacheRelative, path == c || path.hasPrefix(c + "/") || c.hasPrefix(path + "/") || path.isEmpty {
+        if let c = cacheRelative, WorkspacePath.isInside(path, c) || WorkspacePath.isInside(c, path) || path.isEmpty {
             // The cache itself, anything in it, and any directory that holds it.
             return true
         }
         // Through a link: where the path's directory really is (one realpath per directory).
         let directory = WorkspacePath.directory(path)
-        let real: String?
-        if let known = realDirectories[directory] {
-            real = known
+        let owned: OwnedInDirectory
+        if let known = ownedInDirectories[directory] {
+            owned = known
         } else {
-            real = ContentHash.realPath(absolute(directory))
-            realDirectories[directory] = .some(real)
+            owned = OwnedInDirectory(real: ContentHash.realPath(absolute(directory)), own: ownRealPaths)
+            ownedInDirectories[directory] = owned
         }
-        guard let real else { return false }
-        let full = real + "/" + WorkspacePath.name(path)
-        return ownRealPaths.contains { real == $0 || real.hasPrefix($0 + "/") || full == $0 }
+        return owned.all || (!owned.names.isEmpty && owned.names.contains(WorkspacePath.name(path)))
     }
 
-    var realDirectories: [String: String?] = [:]
+    /// What flow owns in one directory of the workspace, found once: all of it (the directory
+    /// really is one of flow's own, or inside one), or the entries that really are.
+    struct OwnedInDirectory {
+        var all = false
+        var names: Set<String> = []
+
+        init(real: String?, own: [String]) {
+            guard let real else { return }
+            all = own.contains { real == $0 || real.hasPrefix($0 + "/") }
+            let prefix = real + "/"
+            for o in own where o.hasPrefix(prefix) { names.insert(String(o.dropFirst(prefix.count))) }
+        }
+    }
+
+    var ownedInDirectories: [String: OwnedInDirectory] = [:]
 
     public func realPath(_ path: String) -> String? {
         guard let real = ContentHash.realPath(absolute(path)) else { return nil }
