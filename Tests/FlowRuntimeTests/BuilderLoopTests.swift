@@ -44,7 +44,7 @@ final class FakeExecutor: StepExecutor {
             return Completion(token: token, termination: .exited(1))
         }
         for out in p.outputs {
-            FileManager.default.createFile(atPath: p.workingDirectory + "/" + out, contents: Data("\(p.step)\n".utf8))
+            _ = FileManager.default.createFile(atPath: p.workingDirectory + "/" + out, contents: Data("\(p.step)\n".utf8))
         }
         return Completion(token: token, termination: .exited(0))
     }
