@@ -23,6 +23,16 @@ enum FreshPath {
         }
     }
 
+    /// What changed since the snapshot, when it can restrict an evaluation (targets or not).
+    static func delta(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments) -> FreshSnapshot.Delta? {
+        guard let overrides = try? arguments.variableOverrides() else { return nil }
+        let root = workspace.root
+        return FreshSnapshot.delta(stateDirectory: root + "/.flow", root: root) { names in
+            context(root: root, cacheDirectory: workspace.cacheDirectory, dag: arguments.file(root: root),
+                    overrides: overrides, environmentNames: names)
+        }
+    }
+
     /// The context a run or status of the whole workflow saves its snapshot under (nil: none).
     static func saveContext(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments, _ workflow: Workflow) -> String? {
         guard arguments.targets.isEmpty, let overrides = try? arguments.variableOverrides() else { return nil }

@@ -9,13 +9,22 @@ struct Planning {
     var evaluator: Evaluator
     var evaluations: [StepID: Evaluator.Evaluation]
     var orphans: [OrphanOutputs.Orphan]
+    /// What the fresh snapshot said of the steps taken fresh from it without evaluation.
+    var taken: [StepID: FreshSnapshot.StepInfo] = [:]
 
-    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil) throws {
+    /// `snapshot`: what changed since the fresh snapshot, when it can restrict the evaluation to
+    /// the steps a change concerns (`FreshSnapshot.Delta`).
+    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil, snapshot: FreshSnapshot.Delta? = nil) throws {
         var wf = try loaded ?? arguments.load(context).0
         orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(workflow: wf.id), workspace: context.workspace).removable
         context.workspace.hiddenPaths = Set(orphans.map(\.path))
         func targets(_ wf: Workflow) throws -> Set<StepID> { wf.closure(of: try arguments.targetIDs(wf)) }
         var evaluator = try context.evaluator(for: wf)
+        var infos: [StepID: FreshSnapshot.StepInfo] = [:]
+        if let snapshot, let known = snapshot.knownFresh(in: wf, seen: context.workspace.observations), evaluator.restrict(to: known) {
+            let byName = Dictionary(snapshot.steps.map { ($0.name, $0) }) { a, _ in a }
+            for id in known.keys { infos[id] = byName[wf[id].name] }
+        }
         var evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
         while !wf.deferred.isEmpty {
             for (id, e) in evaluations where e.state.isKnown { if let m = e.manifest { context.workspace.knownResults[wf[id].name] = m } }
@@ -27,6 +36,7 @@ struct Planning {
             evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
         }
         workflow = wf
+        taken = infos.filter { evaluator.takenFresh.contains($0.key) }
         self.evaluator = evaluator
         self.evaluations = evaluations
     }

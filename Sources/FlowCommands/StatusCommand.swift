@@ -29,13 +29,15 @@ struct StatusCommand: ParsableCommand {
             return
         }
         try workflow.requireWorkflow(root: workspace.root)
+        // Read before anything is loaded: the paths it lists are compared with the disk as it was.
+        let snapshot = FreshPath.delta(workspace, workflow)
         let context = try workspace.context()
         context.remote = try remoteOptions.connect(context, root: workspace.root)
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
         let loaded = try workflow.load(context).0
         let cluster = SlurmStatus.survey(context: context, workflow: loaded)
-        let plan = try Planning(context, workflow, loaded: loaded)
+        let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil)
         let wf = plan.workflow, evaluations = plan.evaluations, orphans = plan.orphans
         let targets = wf.closure(of: try workflow.targetIDs(wf))
         context.workspace.saveStatCache()
@@ -49,8 +51,8 @@ struct StatusCommand: ParsableCommand {
                 reasons.append("holds a checkpoint of \(Format.bytes(size)), \(Format.duration(age)) old")
             }
             let state = e.state.reasons.contains(.inRemoteCache) ? "remote" : e.state.label
-            var row = StatusRow(step: step.name, state: state, reasons: reasons,
-                                lastDuration: record?.duration, outputSize: e.manifest?.totalSize ?? record?.outputSize)
+            var row = StatusRow(step: step.name, state: state, reasons: reasons, lastDuration: record?.duration,
+                                outputSize: e.manifest?.totalSize ?? plan.taken[id]?.outputSize ?? record?.outputSize)
             if let job = cluster[step.name], !job.committed { row.show(job) }
             return row
         }
@@ -58,19 +60,24 @@ struct StatusCommand: ParsableCommand {
                                                   lastDuration: nil, outputSize: nil) }
         if cluster.isEmpty, orphans.isEmpty, waiting.isEmpty, rows.count == wf.steps.count, rows.allSatisfy({ $0.state == "fresh" }),
            let snapshotContext = FreshPath.saveContext(workspace, workflow, wf) {
-            FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext,
-                               steps: rows.map { FreshSnapshot.StepInfo(name: $0.step, lastDuration: $0.lastDuration, outputSize: $0.outputSize) })
+            let steps = zip(wf.order, rows).map { id, row in
+                FreshSnapshot.StepInfo(name: row.step, lastDuration: row.lastDuration, outputSize: row.outputSize, key: evaluations[id]!.key)
+            }
+            FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext, steps: steps,
+                               previous: plan.taken.isEmpty ? nil : snapshot, taken: Set(plan.taken.keys))
         }
-        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals)
+        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
+                 evaluated: rows.count - plan.taken.count)
     }
 
+    /// `evaluated`: how many steps were evaluated, the others being fresh from the snapshot.
     func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:],
-              orphans: [OrphanOutputs.Orphan] = [], externals: [ExternalRoot] = []) throws {
+              orphans: [OrphanOutputs.Orphan] = [], externals: [ExternalRoot] = [], evaluated: Int = 0) throws {
         let mustRun = rows.filter { $0.state != "fresh" }.count + orphans.count
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let report = StatusReport(steps: rows, mustRun: mustRun,
+            let report = StatusReport(steps: rows, mustRun: mustRun, evaluated: evaluated,
                                       orphans: orphans.map { StatusReport.OrphanRow(path: $0.path, step: $0.step) },
                                       externals: externals.map { StatusReport.ExternalRow(name: $0.name, path: $0.path) })
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
@@ -161,6 +168,8 @@ struct StatusReport: Codable {
     var steps: [StatusRow]
     /// Steps that must run or be restored, plus orphaned outputs to remove.
     var mustRun: Int
+    /// Steps evaluated; the others were fresh as the fresh snapshot saw them (`.flow/fresh`).
+    var evaluated: Int
     var orphans: [OrphanRow] = []
     /// The `external` data roots the workflow reads.
     var externals: [ExternalRow] = []

@@ -78,7 +78,7 @@ struct WorkflowArguments: ParsableArguments {
         let file = self.file(root: context.workspace.root)
         let loader = WorkflowLoader(workspace: context.workspace, ops: BuiltinOps(), environment: ProcessInfo.processInfo.environment)
         do {
-            let wf = try loader.load(file: file, overrides: try variableOverrides())
+            let wf = try context.workspace.observing(.loading) { try loader.load(file: file, overrides: try variableOverrides()) }
             if warnings { for w in wf.warnings { Diagnostics.print(w.description) } }
             return (wf, file)
         } catch let e as DAGErrors {

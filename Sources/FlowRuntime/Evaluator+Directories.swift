@@ -18,7 +18,7 @@ extension Evaluator {
         for dep in step.dependencies {
             for out in workflow[dep].outputs where !prefix.isEmpty && out.path.hasPrefix(prefix) {
                 declared.append(out)
-                guard let manifest = manifests[dep], let m = manifest.outputs.first(where: { $0.path == out.path }) else {
+                guard let manifest = manifest(of: dep), let m = manifest.outputs.first(where: { $0.path == out.path }) else {
                     // Not settled (cannot happen for a step whose dependencies are done): the workspace decides.
                     return try workspace.directoryDigest(path).0
                 }

@@ -5,7 +5,11 @@ extension Evaluator {
     /// Toolchain name → digest, for the step's key (empty for a step that declares none).
     func toolchainDigests(_ step: Step) -> [String: Digest128] {
         var result: [String: Digest128] = [:]
-        for t in step.toolchains { result[t.name] = toolchains.identity(t).0 }
+        // Probed once for every step that declares the same toolchain: what the probe looks at
+        // concerns all of them, so it is the workflow's observation, not this step's.
+        workspace.observing(.workflow) {
+            for t in step.toolchains { result[t.name] = toolchains.identity(t).0 }
+        }
         return result
     }
 

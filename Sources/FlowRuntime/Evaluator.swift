@@ -22,6 +22,10 @@ public final class Evaluator {
     public var fetchFromRemote = false
     /// Where problems found in the cache are reported (standard error unless set).
     public var warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
+    /// Steps the fresh snapshot knows to be fresh, with the key of each (`restrict`).
+    public private(set) var knownFresh: [StepID: Digest128] = [:]
+    /// The known-fresh steps taken as fresh without being evaluated, so far.
+    public private(set) var takenFresh: Set<StepID> = []
     /// The digests of the steps' toolchains, probed once per declaration.
     lazy var toolchains = ToolchainProbe(workspace: workspace) { [unowned self] in self.warn($0) }
 
@@ -63,6 +67,15 @@ public final class Evaluator {
 
     public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
         let step = workflow[id]
+        // Fresh as the snapshot saw it, and so is everything it reads.
+        if !forced, let key = knownFresh[id], step.dependencies.allSatisfy({ takenFresh.contains($0) }) {
+            takenFresh.insert(id)
+            return Evaluation(state: .fresh, key: key, manifest: manifests[id])
+        }
+        return workspace.observing(.step(id)) { evaluateNow(id, step, forced: forced) }
+    }
+
+    func evaluateNow(_ id: StepID, _ step: Step, forced: Bool) -> Evaluation {
         if let upstream = step.dependencies.first(where: { pending.contains($0) }) {
             return Evaluation(state: .stale([.upstreamStale(step: workflow[upstream].name)]))
         }
@@ -148,7 +161,7 @@ public final class Evaluator {
     /// An input's digest from the manifest of the upstream step that wrote it, when known.
     func digestFromUpstream(_ input: PathRef, of step: Step) -> Digest128? {
         for dep in step.dependencies {
-            guard let manifest = manifests[dep] else { continue }
+            guard let manifest = manifest(of: dep) else { continue }
             for out in manifest.outputs {
                 if out.path == input.path { return Digest128(hex: out.digest) }
                 if out.isDirectory, input.path.hasPrefix(out.path + "/") {
@@ -209,5 +222,35 @@ public final class Evaluator {
             }
         }
         return result
+    }
+}
+
+extension Evaluator {
+    /// Takes the steps of `known` (from `FreshSnapshot.Delta.knownFresh`) as fresh without
+    /// evaluating them, as long as everything they read was taken so too. The manifests of those
+    /// that steps to evaluate read from are loaded first: false, and nothing restricted, when one
+    /// is not in the cache as it should be (the full evaluation then says why).
+    public func restrict(to known: [StepID: Digest128]) -> Bool {
+        var loaded: [StepID: Manifest] = [:]
+        for step in workflow.steps where known[step.id] == nil {
+            for dep in step.dependencies where known[dep] != nil && loaded[dep] == nil {
+                guard let manifest = try? actions.manifest(for: known[dep]!),
+                      manifest.problem(declared: workflow[dep].outputs) == nil else { return false }
+                loaded[dep] = manifest
+            }
+        }
+        knownFresh = known
+        manifests.merge(loaded) { a, _ in a }
+        return true
+    }
+
+    /// The manifest of a settled dependency: one taken fresh from the snapshot is read from the
+    /// cache the first time a step needs it.
+    func manifest(of dep: StepID) -> Manifest? {
+        if let m = manifests[dep] { return m }
+        guard takenFresh.contains(dep), let key = knownFresh[dep], let m = try? actions.manifest(for: key),
+              m.problem(declared: workflow[dep].outputs) == nil else { return nil }
+        manifests[dep] = m
+        return m
     }
 }

@@ -13,7 +13,7 @@ extension FreshSnapshot {
         public func steps() -> [StepInfo] {
             let rest = String(decoding: text[stepsOffset...], as: UTF8.self)
             return TextRecord.records(rest).compactMap { r in
-                r.count == 4 && r[0] == "S" ? StepInfo(name: r[1], lastDuration: Double(r[2]), outputSize: Int64(r[3])) : nil
+                r.count == 6 && r[0] == "S" ? StepInfo(name: r[1], lastDuration: Double(r[2]), outputSize: Int64(r[3])) : nil
             }
         }
 
@@ -32,50 +32,99 @@ extension FreshSnapshot {
         guard let text = try? FileIO.readAll(path(stateDirectory: stateDirectory), sizeHint: 1 << 20) else { return nil }
         return text.withUnsafeBufferPointer { bytes -> Holding? in
             var scanner = LineScanner(bytes: bytes)
-            guard scanner.line().elementsEqual(header.utf8) else { return nil }
-            guard let contextLine = scanner.fields(), contextLine.count == 2, contextLine[0] == "context",
-                  let envLine = scanner.fields(), envLine.first == "env",
-                  contextLine[1] == context(Array(envLine.dropFirst())) else { return nil }
-            // The path buffer: root + "/" + relative path + NUL (or an absolute path: external
-            // data), reused for every stat.
-            let prefix = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
-            var path = prefix
-            var st = stat()
+            guard let dirty = readHead(&scanner, context: context), dirty == 0 else { return nil }
+            var disk = DiskProbe(root: root)
             while let kind = scanner.peek() {
                 if kind == UInt8(ascii: "s") {
                     guard let r = scanner.fields(), r.count == 2, r[0] == "steps", let n = Int(r[1]) else { return nil }
                     return Holding(stepCount: n, text: Array(bytes), stepsOffset: scanner.offset)
                 }
-                guard kind == UInt8(ascii: "P") || kind == UInt8(ascii: "M") else { return nil }
                 let line = scanner.line()
-                let f = Fields(line)
-                guard f.count >= 2 else { return nil }
-                let rel = f[1]
-                path.removeAll(keepingCapacity: true)
-                if rel.contains(UInt8(ascii: "%")) {
-                    // Escaped names are rare: take the slow, exact way.
-                    let name = TextRecord.unescape(UnsafeBufferPointer(rebasing: rel))
-                    if !name.hasPrefix("/") { path += prefix }
-                    path += name.utf8CString.dropLast()
-                } else {
-                    if rel.first != UInt8(ascii: "/") { path += prefix }
-                    if rel.isEmpty { path.removeLast() }
-                    for c in rel { path.append(CChar(bitPattern: c)) }
-                }
-                path.append(0)
-                let exists = stat(path, &st) == 0
-                if kind == UInt8(ascii: "M") {
-                    if exists { return nil }
-                    continue
-                }
-                guard exists, f.count == 8, let dev = f.uint(2), let ino = f.uint(3), let size = f.uint(4),
-                      let m = f.int(5), let c = f.int(6) else { return nil }
-                let now = FileStat(st)
-                guard now.device == dev, now.inode == ino, now.size == Int64(size), now.mtimeNs == m, now.ctimeNs == c,
-                      now.isDirectory == (f[7].first == UInt8(ascii: "d")) else { return nil }
+                guard let seen = Observed(line), disk.matches(seen) == true else { return nil }
             }
             return nil
         }
+    }
+
+    /// The header and context lines: the number of steps marked "to evaluate", or nil when the
+    /// snapshot is of another version or another context.
+    static func readHead(_ scanner: inout LineScanner, context: ([String]) -> String) -> Int? {
+        guard scanner.line().elementsEqual(header.utf8) else { return nil }
+        guard let contextLine = scanner.fields(), contextLine.count == 2, contextLine[0] == "context",
+              let envLine = scanner.fields(), envLine.first == "env",
+              contextLine[1] == context(Array(envLine.dropFirst())),
+              let dirtyLine = scanner.fields(), dirtyLine.count == 2, dirtyLine[0] == "dirty" else { return nil }
+        return Int(dirtyLine[1])
+    }
+}
+
+/// One `P` or `M` line of a snapshot, as byte slices.
+struct Observed {
+    let kind: UInt8
+    let fields: Fields
+
+    init?(_ line: Slice<UnsafeBufferPointer<UInt8>>) {
+        guard let k = line.first, k == UInt8(ascii: "P") || k == UInt8(ascii: "M") else { return nil }
+        fields = Fields(line)
+        kind = k
+        guard fields.count == (k == UInt8(ascii: "P") ? 9 : 3) else { return nil }
+    }
+
+    var path: Slice<UnsafeBufferPointer<UInt8>> { fields[1] }
+    var observers: Slice<UnsafeBufferPointer<UInt8>> { fields[fields.count - 1] }
+
+    /// The signature written (nil for `M`: the path did not exist); nil in `.some` when malformed.
+    var stat: FileStat?? {
+        guard kind == UInt8(ascii: "P") else { return .some(nil) }
+        guard let dev = fields.uint(2), let ino = fields.uint(3), let size = fields.uint(4),
+              let m = fields.int(5), let c = fields.int(6) else { return nil }
+        let directory = fields[7].first == UInt8(ascii: "d")
+        return .some(FileStat(device: dev, inode: ino, size: Int64(size), mtimeNs: m, ctimeNs: c,
+                              mode: directory ? UInt32(S_IFDIR) : UInt32(S_IFREG)))
+    }
+}
+
+/// Stats snapshot paths with one reused buffer: root + "/" + relative path + NUL (or an absolute
+/// path: external data).
+struct DiskProbe {
+    let prefix: [CChar]
+    var path: [CChar]
+    var st = Glibc.stat()
+
+    init(root: String) {
+        prefix = [CChar](root.utf8CString.dropLast()) + [CChar(UInt8(ascii: "/"))]
+        path = prefix
+    }
+
+    /// The path's signature now (nil: it does not exist).
+    mutating func signature(_ rel: Slice<UnsafeBufferPointer<UInt8>>) -> FileStat? {
+        path.removeAll(keepingCapacity: true)
+        if rel.contains(UInt8(ascii: "%")) {
+            // Escaped names are rare: take the slow, exact way.
+            let name = TextRecord.unescape(UnsafeBufferPointer(rebasing: rel))
+            if !name.hasPrefix("/") { path += prefix }
+            path += name.utf8CString.dropLast()
+        } else {
+            if rel.first != UInt8(ascii: "/") { path += prefix }
+            if rel.isEmpty { path.removeLast() }
+            for c in rel { path.append(CChar(bitPattern: c)) }
+        }
+        path.append(0)
+        return stat(path, &st) == 0 ? FileStat(st) : nil
+    }
+
+    /// True when the path is as the line says, false when it changed, nil when the line is malformed.
+    mutating func matches(_ seen: Observed) -> Bool? {
+        guard let then = seen.stat else { return nil }
+        return FreshSnapshot.same(then, signature(seen.path))
+    }
+}
+
+extension FreshSnapshot {
+    /// The snapshot's notion of unchanged: both missing, or the same signature and kind.
+    static func same(_ a: FileStat?, _ b: FileStat?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.sameSignature(b) && a.isDirectory == b.isDirectory
     }
 }
 

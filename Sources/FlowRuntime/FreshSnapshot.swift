@@ -3,43 +3,78 @@ import FlowCore
 import Glibc
 import XXHash
 
-/// What made a workspace entirely fresh, so that the next `flow status` or no-op `flow run` can
-/// say so without loading the workflow, the stat cache or a single manifest: ninja-like no-op
-/// times on large DAGs.
+/// What made a workspace fresh, so that the next `flow status` or `flow run` can say so without
+/// loading the workflow (nothing changed: `check`), or evaluate only what a change concerns
+/// (`delta`): ninja-like no-op and one-leaf rebuild times on large DAGs.
 ///
-/// It is written (to `.flow/fresh`) only after a full evaluation found every step fresh, and
-/// holds the stat signature of every path that evaluation looked at (the .dag files, directories
-/// listed by globs, every input and output file and directory) plus a context: the .dag path,
-/// the `--set` values, the cache location, the flow executable, the values of the environment
-/// variables steps pass through, and the cache's removal marker (`CacheGeneration`). Valid means
-/// all of those are unchanged, in which case a full evaluation would see exactly what it saw
-/// then, and find every step fresh again. A run that starts anything removes the file.
+/// It is written (to `.flow/fresh`) after a status or run of the whole workflow found every step
+/// fresh (or made it so), and holds the stat signature of every path that was looked at (the
+/// .dag files, directories listed by globs, every input and output file and directory), who
+/// looked at it (the loader, or which steps), and a context: the .dag path, the `--set` values,
+/// the cache location, the flow executable, the values of the environment variables steps pass
+/// through, and the cache's removal marker (`CacheGeneration`). A run that starts anything
+/// removes the file first, and writes a new one only if it ends with every step done.
 ///
-/// Signatures are compared as the stat cache compares them (device, inode, size, mtime, ctime),
-/// and a snapshot is not written while any observed path changed in the last `racyWindow`
-/// seconds: a file changed twice within one timestamp tick could otherwise look unchanged.
+/// Signatures are compared as the stat cache compares them (device, inode, size, mtime, ctime).
+/// A path changed in the last `racyWindow` seconds could change again within one timestamp tick
+/// and look unchanged: its steps are written as "to evaluate" (a path the workflow depends on:
+/// no snapshot is written). So are steps whose observations are not complete (they ran, or were
+/// restored, in the run that writes the snapshot) and steps that saw a path change under them.
+///
+/// File layout (`.flow/fresh`), tab-separated, names escaped as in `TextRecord`:
+///
+///     flow-fresh v2
+///     context <digest>
+///     env     NAME...                     the variables whose values are in the context
+///     dirty   N                           steps marked "to evaluate" (0: all fresh)
+///     P       path dev ino size mtime ctime d|f  WHO   a path that existed
+///     M       path WHO                            a path that did not
+///     steps   N
+///     S       name duration size key to-evaluate(0|1)  in workflow order
+///     E       name path                   the workflow's external data roots
+///     end
+///
+/// WHO is a comma-separated list of `w` (the workflow depends on the path), `k` (on its kind
+/// only) and step positions in the S list. The file is replaced whole (`AtomicFile`); a file
+/// with another version line, or without its `end`, is treated as absent.
 public struct FreshSnapshot {
     public struct StepInfo {
         public var name: String
         public var lastDuration: Double?
         public var outputSize: Int64?
-        public init(name: String, lastDuration: Double?, outputSize: Int64?) {
+        /// The action key the step is fresh under.
+        public var key: Digest128?
+        /// Its observations cannot be trusted (it ran or was restored, or saw a racy path): the
+        /// next status or run evaluates it and everything downstream of it.
+        public var dirty = false
+        public init(name: String, lastDuration: Double?, outputSize: Int64?, key: Digest128? = nil, dirty: Bool = false) {
             self.name = name
             self.lastDuration = lastDuration
             self.outputSize = outputSize
+            self.key = key
+            self.dirty = dirty
         }
+    }
+
+    /// One observed path: its signature then (nil: it did not exist), and who looked at it.
+    public struct Entry {
+        public var stat: FileStat?
+        public var workflow = false
+        public var workflowKind = false
+        /// Positions in `steps`.
+        public var steps: [Int32] = []
     }
 
     public var context: String
     /// Environment variables whose values enter the context (those steps declare with `env`).
     public var environmentNames: [String]
     public var steps: [StepInfo]
-    /// Workspace-relative (or absolute) path → signature when observed; nil: it did not exist.
-    public var observations: [String: FileStat?]
+    /// Workspace-relative (or absolute) path → what was seen and by whom.
+    public var entries: [String: Entry]
     /// The workflow's `external` data roots, which `flow status` shows.
     public var externals: [ExternalRoot] = []
 
-    static let header = "flow-fresh v1"
+    static let header = "flow-fresh v2"
     static let racyWindow = 0.1
 
     public static func path(stateDirectory: String) -> String { stateDirectory + "/fresh" }
@@ -49,14 +84,63 @@ public struct FreshSnapshot {
         Array(Set(workflow.steps.flatMap { $0.environment.keys })).sorted()
     }
 
-    /// Writes the snapshot of an evaluation that found every step of `workflow` fresh, from what
-    /// the context's workspace observed (nothing when it was not recording).
-    public static func save(_ context: RunContext, workflow: Workflow, contextDigest: String, steps: [StepInfo]) {
-        guard let observations = context.workspace.observations else { return }
-        var snapshot = FreshSnapshot(context: contextDigest, environmentNames: environmentNames(workflow), steps: steps,
-                                     observations: observations)
+    /// Writes the snapshot of a status or run of the whole of `workflow` that left every step
+    /// fresh, from what the context's workspace observed (nothing when it was not recording).
+    /// `steps` are the steps in `workflow.order`. When the evaluation took the steps `taken` as
+    /// fresh from `previous` without looking at them, what they looked at then is carried over.
+    public static func save(_ context: RunContext, workflow: Workflow, contextDigest: String, steps: [StepInfo],
+                            previous: Delta? = nil, taken: Set<StepID> = []) {
+        let ws = context.workspace
+        guard let observations = ws.observations, steps.count == workflow.order.count else { return }
+        var position: [StepID: Int32] = [:]
+        position.reserveCapacity(steps.count)
+        for (i, id) in workflow.order.enumerated() { position[id] = Int32(i) }
+        var entries: [String: Entry] = [:]
+        entries.reserveCapacity(observations.count + (previous?.entries.count ?? 0))
+        for (path, st) in observations {
+            var e = Entry(stat: st)
+            if let o = ws.observers[path] {
+                e.workflow = o.workflow
+                e.workflowKind = o.workflowKind
+                e.steps = o.steps.compactMap { position[$0] }
+            } else {
+                e.workflow = true
+            }
+            entries[path] = e
+        }
+        if let previous { carry(previous, taken: taken, into: &entries, workflow: workflow, position: position) }
+        var snapshot = FreshSnapshot(context: contextDigest, environmentNames: environmentNames(workflow), steps: steps, entries: entries)
         snapshot.externals = workflow.externals
+        // Whoever looked at a path that changed under this process saw something else than
+        // what is written: evaluated again next time (and a changed .dag: no snapshot).
+        for path in ws.unsteadyPaths {
+            guard let e = entries[path] else { continue }
+            if e.workflow || e.workflowKind { return }
+            for i in e.steps { snapshot.steps[Int(i)].dirty = true }
+        }
         snapshot.write(stateDirectory: context.stateDirectory)
+    }
+
+    /// Adds to `entries` what `previous` recorded for the steps `taken` fresh from it, at their
+    /// position in this workflow, and for the workflow (a toolchain not probed this time). For a
+    /// path a taken step looked at, the old signature wins over one seen now: if it changed
+    /// since the check, that step is evaluated next time.
+    static func carry(_ previous: Delta, taken: Set<StepID>, into entries: inout [String: Entry], workflow: Workflow,
+                      position: [StepID: Int32]) {
+        var byName: [String: StepID] = [:]
+        for id in taken { byName[workflow[id].name] = id }
+        let now: [Int32?] = previous.steps.map { s in byName[s.name].flatMap { position[$0] } }
+        for (path, old) in previous.entries {
+            let kept = old.steps.compactMap { now[Int($0)] }
+            guard old.workflow || old.workflowKind || !kept.isEmpty else { continue }
+            var e = entries[path] ?? Entry(stat: old.stat)
+            // Taken steps saw the old signature: if it changed since, they are evaluated next time.
+            if !kept.isEmpty { e.stat = old.stat }
+            e.workflow = e.workflow || old.workflow
+            e.workflowKind = e.workflowKind || old.workflowKind
+            for i in kept where !e.steps.contains(i) { e.steps.append(i) }
+            entries[path] = e
+        }
     }
 
     /// Removes the snapshot: the next status or run evaluates everything.
@@ -83,42 +167,66 @@ public struct FreshSnapshot {
         return "\(st.device) \(st.inode) \(st.size) \(st.mtimeNs) \(st.ctimeNs) \(st.isDirectory ? "d" : "f")"
     }
 
-    public init(context: String, environmentNames: [String], steps: [StepInfo], observations: [String: FileStat?]) {
+    public init(context: String, environmentNames: [String], steps: [StepInfo], entries: [String: Entry]) {
         self.context = context
         self.environmentNames = environmentNames
         self.steps = steps
-        self.observations = observations
+        self.entries = entries
     }
 
-    /// Writes the snapshot atomically; does nothing (and returns false) when a path changed too
-    /// recently to be trusted.
+    /// Writes the snapshot atomically. A path changed too recently to be trusted makes the steps
+    /// that looked at it "to evaluate"; one the workflow depends on means no snapshot (false).
     @discardableResult
     public func write(stateDirectory: String) -> Bool {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         let window = Int64(FreshSnapshot.racyWindow * 1e9)
+        var steps = self.steps
+        // One line per observed path, in no particular order (the check reads them all): built
+        // by appending, as a directory of a million files makes a million lines.
+        var body = ""
+        body.reserveCapacity(entries.count * 128)
+        for (path, e) in entries {
+            if let st = e.stat {
+                if st.mtimeNs > now - window || st.ctimeNs > now - window {
+                    if e.workflow { return false }
+                    for i in e.steps { steps[Int(i)].dirty = true }
+                }
+                body += "P\t"
+                body += TextRecord.escape(path)
+                body += "\t\(st.device)\t\(st.inode)\t\(st.size)\t\(st.mtimeNs)\t\(st.ctimeNs)\t\(st.isDirectory ? "d" : "f")\t"
+            } else {
+                body += "M\t"
+                body += TextRecord.escape(path)
+                body += "\t"
+            }
+            FreshSnapshot.appendObservers(e, to: &body)
+            body += "\n"
+        }
         var text = FreshSnapshot.header + "\n"
         text += TextRecord.line(["context", context])
         text += TextRecord.line(["env"] + environmentNames)
-        // One line per observed path, in no particular order (the check reads them all): built
-        // by appending, as a directory of a million files makes a million lines.
-        text.reserveCapacity(text.utf8.count + observations.count * 128)
-        for (path, st) in observations {
-            if let st {
-                if st.mtimeNs > now - window || st.ctimeNs > now - window { return false }
-                text += "P\t"
-                text += TextRecord.escape(path)
-                text += "\t\(st.device)\t\(st.inode)\t\(st.size)\t\(st.mtimeNs)\t\(st.ctimeNs)\t\(st.isDirectory ? "d" : "f")\n"
-            } else {
-                text += TextRecord.line(["M", path])
-            }
-        }
+        text += TextRecord.line(["dirty", String(steps.filter(\.dirty).count)])
+        text += body
         text += TextRecord.line(["steps", String(steps.count)])
         for s in steps {
-            text += TextRecord.line(["S", s.name, s.lastDuration.map { String($0) } ?? "", s.outputSize.map { String($0) } ?? ""])
+            text += TextRecord.line(["S", s.name, s.lastDuration.map { String($0) } ?? "", s.outputSize.map { String($0) } ?? "",
+                                     s.key?.hex ?? "", s.dirty ? "1" : "0"])
         }
         for e in externals { text += TextRecord.line(["E", e.name, e.path]) }
+        text += "end\n"
         let target = FreshSnapshot.path(stateDirectory: stateDirectory)
         return (try? AtomicFile.write(Array(text.utf8), to: target)) != nil
     }
 
+    static func appendObservers(_ e: Entry, to text: inout String) {
+        var first = true
+        func add(_ s: String) {
+            if !first { text += "," }
+            text += s
+            first = false
+        }
+        if e.workflow { add("w") }
+        if e.workflowKind { add("k") }
+        for i in e.steps { add(String(i)) }
+    }
 }

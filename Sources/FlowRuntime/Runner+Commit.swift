@@ -92,6 +92,10 @@ extension Runner {
     /// manifest (only after every object), then its record. A crash between any two of these
     /// leaves at worst unreferenced objects, never a manifest that names a missing one.
     func commit(_ a: Active) throws {
+        try context.workspace.observing(.step(a.id)) { try commitNow(a) }
+    }
+
+    func commitNow(_ a: Active) throws {
         let step = workflow[a.id]
         guard let key = a.evaluation.key, let definition = a.evaluation.definition else {
             throw StepCheckError(message: "internal error: no action key (please report)")
@@ -195,7 +199,7 @@ extension Runner {
 
     /// Puts a cached result's outputs back into the workspace, only those missing or different.
     func restore(_ id: StepID, _ manifest: Manifest) throws {
-        try ResultRestorer(context: context, link: options.link).restore(manifest)
+        try context.workspace.observing(.step(id)) { try ResultRestorer(context: context, link: options.link).restore(manifest) }
     }
 
     /// The last `lines` lines of a log file.

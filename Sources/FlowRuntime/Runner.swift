@@ -35,6 +35,9 @@ public struct RunOptions {
     /// The `FreshSnapshot` context of this .dag and its `--set` values: when given, a run of the
     /// whole workflow that finds every step fresh saves a snapshot for the next no-op.
     public var snapshotContext: String?
+    /// What changed since the fresh snapshot: the steps it knows to be fresh settle as cached
+    /// without being evaluated (see `FreshSnapshot.Delta`).
+    public var snapshot: FreshSnapshot.Delta?
     public init() {}
 }
 
@@ -153,6 +156,7 @@ public final class Runner {
             remote?.uploadPending()
             journal.runID = try context.state.beginRun(command: options.commandLine, dag: options.dagPath, variables: workflow.variables)
         }
+        restrictToSnapshot()
         try handleOrphans()
         reporter.begin(total: plan.selected.count, runID: runID, dryRun: options.dryRun)
         signals.install()
@@ -257,16 +261,38 @@ public final class Runner {
         if !changed.isEmpty { try context.state.recordProduced(step: name, workflow: workflow.id, changed) }
     }
 
-    /// After a no-op run of the whole workflow, records what it looked at (see `FreshSnapshot`).
-    func saveSnapshotIfAllFresh() {
-        guard let snapshotContext = options.snapshotContext, !options.dryRun, options.targets.isEmpty, workflow.deferred.isEmpty,
-              summary.outcomes.count == workflow.steps.count, summary.outcomes.values.allSatisfy({ $0 == .cached }),
-              let records = try? context.state.allRecords() else { return }
-        let steps = workflow.order.map { id in
-            FreshSnapshot.StepInfo(name: workflow[id].name, lastDuration: records[workflow[id].name]?.duration,
-                                   outputSize: evaluator.manifests[id]?.totalSize)
+    /// Takes the steps the fresh snapshot knows to be fresh as such (`Evaluator.restrict`), but
+    /// for those whose record names another result (settling them records this one) and those
+    /// an earlier run left running.
+    func restrictToSnapshot() {
+        guard let snapshot = options.snapshot, options.forced.isEmpty, var known = snapshot.knownFresh(in: workflow, seen: context.workspace.observations) else { return }
+        for (id, key) in known where evaluator.records[workflow[id].name]?.key != key || leftWork[workflow[id].name] != nil {
+            known[id] = nil
         }
-        FreshSnapshot.save(context, workflow: workflow, contextDigest: snapshotContext, steps: steps)
+        _ = evaluator.restrict(to: known)
+    }
+
+    /// After a run of the whole workflow that left every step done, records what it looked at
+    /// (see `FreshSnapshot`): the steps that ran or were restored are marked to be evaluated by
+    /// the next status or run, which has not seen their outputs as they are now.
+    func saveSnapshotIfAllFresh() {
+        let done: Set<StepOutcome> = [.cached, .ran, .restored]
+        guard let snapshotContext = options.snapshotContext, !options.dryRun, !interrupted, options.targets.isEmpty,
+              workflow.deferred.isEmpty, unexpanded == 0, summary.outcomes.count == workflow.steps.count,
+              summary.outcomes.values.allSatisfy({ done.contains($0) }),
+              let records = try? context.state.allRecords() else { return }
+        let previous = options.snapshot.map { Dictionary($0.steps.map { ($0.name, $0) }) { a, _ in a } } ?? [:]
+        let steps = workflow.order.map { id in
+            let name = workflow[id].name
+            let manifest = evaluator.manifests[id]
+            return FreshSnapshot.StepInfo(name: name, lastDuration: records[name]?.duration,
+                                          outputSize: manifest?.totalSize ?? previous[name]?.outputSize,
+                                          key: manifest.flatMap { Digest128(hex: $0.key) } ?? evaluator.knownFresh[id],
+                                          dirty: plan.outcomes[id] != .cached)
+        }
+        let taken = evaluator.takenFresh
+        FreshSnapshot.save(context, workflow: workflow, contextDigest: snapshotContext, steps: steps,
+                           previous: taken.isEmpty ? nil : options.snapshot, taken: taken)
     }
 
     func runningSteps() -> [RunningStep] {

@@ -21,6 +21,15 @@ public final class Workspace: WorkspaceView {
     /// the .dag files, directories listed by globs, inputs and outputs. If none of them has
     /// changed, neither has the outcome of an evaluation (see `FreshSnapshot`).
     public var observations: [String: FileStat?]?
+    /// Who looked at each path in `observations`: the fresh snapshot's reverse index, which says
+    /// whom a changed path concerns (`FreshSnapshot.Delta`). Set by `observer`.
+    public private(set) var observers: [String: Observers] = [:]
+    /// Paths seen with two different signatures in this process: whoever looked first saw
+    /// something else, so no snapshot may vouch for them (see `FreshSnapshot.save`).
+    public private(set) var unsteadyPaths: Set<String> = []
+    /// Who is looking now: the workflow outside any step, the loader while it loads, a step
+    /// while it is evaluated, restored or committed.
+    public var observer: Observer = .workflow
     /// When set, every file hashed adds its signature here: the evaluator takes the signatures of
     /// a directory input's files while it hashes them (what its key was computed from).
     var collectedStats: [String: FileStat]?
@@ -141,13 +150,33 @@ public final class Workspace: WorkspaceView {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func observe(_ path: String, _ st: FileStat?) {
-        if observations != nil { observations![path] = st }
+    /// Records what `path` looked like, and to whom. `kindOnly`: the caller needs only to know
+    /// whether it is a file, a directory or missing (the loader, for an input no step writes).
+    func observe(_ path: String, _ st: FileStat?, kindOnly: Bool = false) {
+        guard observations != nil else { return }
+        if let seen = observations![path], seen != st { unsteadyPaths.insert(path) }
+        observations![path] = st
+        switch observer {
+        case .workflow:
+            observers[path, default: Observers()].workflow = true
+        case .loading:
+            if kindOnly { observers[path, default: Observers()].workflowKind = true } else { observers[path, default: Observers()].workflow = true }
+        case .step(let id):
+            if observers[path]?.steps.last != id { observers[path, default: Observers()].steps.append(id) }
+        }
+    }
+
+    /// Runs `body` with `observer` set to `who`, then sets it back.
+    public func observing<T>(_ who: Observer, _ body: () throws -> T) rethrows -> T {
+        let outer = observer
+        observer = who
+        defer { observer = outer }
+        return try body()
     }
 
     public func kind(of path: String) -> PathKind {
         let st = FileStat.of(absolute(path))
-        observe(path, st)
+        observe(path, st, kindOnly: true)
         guard let st else { return .missing }
         return st.isDirectory ? .directory : .file
     }
