@@ -9,8 +9,9 @@ import Glibc
 /// That thread also starts the process: a parent-death signal follows the thread that started a
 /// process, not the whole of flow, so the thread lives exactly as long as the supervisor does.
 final class StepSupervisor: @unchecked Sendable {
-    // @unchecked Sendable: `pid` and `socket` are constants; the socket is closed only in deinit,
-    // when no thread can be sending on it or reading it.
+    // @unchecked Sendable: `pid` and `socket` are constants, and the socket is closed only in
+    // deinit, when no thread can be sending on it or reading it; `reaped` is touched only under
+    // `reaping`.
 
     /// What the supervisor reports, in the order it happens.
     enum Event {
@@ -29,11 +30,16 @@ final class StepSupervisor: @unchecked Sendable {
     /// The `flow-supervisor` executable.
     let path: String
     private let socket: Int32
+    /// The thread that started the supervisor and reads its events.
+    private let reader: pthread_t
+    private let reaping = NSCondition()
+    private var reaped = false
 
     private init(pid: pid_t, path: String, socket: Int32) {
         self.pid = pid
         self.path = path
         self.socket = socket
+        reader = pthread_self()
     }
 
     deinit { close(socket) }
@@ -71,9 +77,21 @@ final class StepSupervisor: @unchecked Sendable {
     }
 
     /// Ends the conversation: the supervisor ends what still runs (SIGTERM, then SIGKILL after
-    /// the grace period) and exits, and the reading thread reports `.lost` and ends.
+    /// the grace period) and exits, and the reading thread reaps it, reports `.lost` and ends.
     func shutdown() {
         Glibc.shutdown(socket, Int32(SHUT_RDWR))
+    }
+
+    /// Shuts down and waits until the supervisor has been reaped: its CPU time and that of every
+    /// command it ran then count among flow's children (`time flow run` shows them). Called on
+    /// the reading thread itself (from inside an event), it only shuts down: that thread reaps
+    /// the supervisor once the event returns.
+    func finish() {
+        shutdown()
+        if pthread_equal(pthread_self(), reader) != 0 { return }
+        reaping.lock()
+        while !reaped { reaping.wait() }
+        reaping.unlock()
     }
 
     private func read(_ events: @Sendable (StepSupervisor, Event) -> Void) {
@@ -94,6 +112,10 @@ final class StepSupervisor: @unchecked Sendable {
         shutdown()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        reaping.lock()
+        reaped = true
+        reaping.broadcast()
+        reaping.unlock()
         events(self, .lost(status: status))
     }
 }

@@ -162,6 +162,17 @@ import Testing
         #expect(BackgroundFlow.waitUntil(seconds: 5) { tryLock() }, "the lock stayed held after the step ended")
     }
 
+    @Test func droppingTheExecutorEndsAndReapsItsSupervisor() throws {
+        let dir = TemporaryDirectory("flow-local-drop")
+        var executor: LocalExecutor? = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        _ = try executor?.start(Self.process("echo hi", in: dir), token: 1)
+        #expect(Self.completions(try #require(executor), 1)[1]?.termination == .exited(0))
+        let pid = try #require(executor?.supervisorPID)
+        executor = nil
+        // Reaped, not only ended: its CPU time counts among this process's children.
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(pid)"), "the supervisor is still there: \(Self.alive(pid) ? "running" : "a zombie")")
+    }
+
     @Test func aSupervisorThatDiesFailsItsStepsAndTheNextStepStartsANewOne() throws {
         let dir = TemporaryDirectory("flow-local-lost")
         let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
