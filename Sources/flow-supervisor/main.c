@@ -152,20 +152,17 @@ static pid_t launch(char *const *argv, char *const *envp, const char *dir, int l
     return pid;
 }
 
-static void add_child(pid_t pid, int64_t token) {
+/// Records a started command; returns 0, or ENOMEM when it cannot be followed.
+static int add_child(pid_t pid, int64_t token) {
     if (child_count == child_capacity) {
         size_t capacity = child_capacity ? child_capacity * 2 : 64;
         struct child *grown = realloc(children, capacity * sizeof *grown);
-        if (!grown) {
-            /* Cannot follow it: end it rather than let it run unwatched. */
-            kill(-pid, SIGKILL);
-            send_event(token, FLOW_EVENT_ENDED, pid, SIGKILL, 0);
-            return;
-        }
+        if (!grown) return ENOMEM;
         children = grown;
         child_capacity = capacity;
     }
     children[child_count++] = (struct child){pid, token, 0};
+    return 0;
 }
 
 /// The value of environment entry NAME in `envp`, or NULL.
@@ -253,7 +250,11 @@ static int serve_request(void) {
     if (error == 0) pid = launch(argv, envp, strings, fds[0], held ? fds[1] : -1, &error);
     /* The command has its own copies now: the supervisor holds no step's log or lock. */
     for (int i = 0; i < received; i++) close(fds[i]);
-    if (pid > 0) add_child(pid, r.token);
+    if (pid > 0 && (error = add_child(pid, r.token)) != 0) {
+        /* A command no one follows must not run: it is reaped as an unknown child. */
+        kill(-pid, SIGKILL);
+        pid = 0;
+    }
     send_event(r.token, FLOW_EVENT_STARTED, pid, error, 0);
 
     /* Fault injection for the tests: stay here, between starting a command and watching for
