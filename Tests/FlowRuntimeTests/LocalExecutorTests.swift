@@ -110,10 +110,18 @@ import Testing
         let dir = TemporaryDirectory("flow-local-many")
         let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
         let count = 300
+        // Each step waits for a line from a FIFO that this test holds open: none can end before
+        // all have started, however slowly they start.
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
         for i in 0..<count {
-            _ = try executor.start(Self.process("sleep 0.5; echo $N", in: dir, name: "s\(i)", environment: ["N": "\(i)"]), token: i)
+            _ = try executor.start(Self.process("read line < gate; echo $N", in: dir, name: "s\(i)", environment: ["N": "\(i)"]), token: i)
         }
-        #expect(executor.running > count / 2, "the steps run at once")
+        #expect(executor.running == count, "the steps run at once")
+        let lines = [UInt8](repeating: UInt8(ascii: "\n"), count: count)
+        #expect(write(writer, lines, lines.count) == count)
         let ends = Self.completions(executor, count, seconds: 60)
         #expect(ends.count == count)
         #expect(ends.values.allSatisfy { $0.termination == .exited(0) })
@@ -151,12 +159,17 @@ import Testing
         }
         let held = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         #expect(flock(held, LOCK_EX) == 0)
-        var p = Self.process("touch started; sleep 1", in: dir)
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        var p = Self.process("touch started; read line < gate", in: dir)
         p.heldDescriptor = held
         _ = try executor.start(p, token: 1)
         close(held)
         #expect(BackgroundFlow.waitUntil(seconds: 10) { dir.exists("started") })
         #expect(!tryLock(), "the step's processes hold the lock")
+        #expect(write(writer, "\n", 1) == 1)
         let ends = Self.completions(executor, 1)
         #expect(ends[1]?.termination == .exited(0))
         #expect(BackgroundFlow.waitUntil(seconds: 5) { tryLock() }, "the lock stayed held after the step ended")
