@@ -39,7 +39,7 @@ let package = Package(
         lazyLibrary("CPNG", apt: "libpng-dev"),
         lazyLibrary("COpenBLAS", apt: "libopenblas-dev"),
         lazyLibrary("CCurl", apt: "libcurl4-openssl-dev"),
-        // fork/exec with a new process group and a parent-death signal: not expressible with posix_spawn.
+        // Starting the step supervisor, and the messages flow and the supervisor exchange.
         .target(name: "CSpawn"),
         .target(name: "CKernels"),
         // The library functions of the lazyLibrary targets, each loading its library on first use.
@@ -82,12 +82,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(name: "flow", dependencies: ["FlowCommands"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        // The small C process between flow and each step's command (see its main.c).
+        // The small C process between flow and the commands of its local steps, one per run
+        // (see its main.c): it starts each command in a new process group with a parent-death
+        // signal, which posix_spawn cannot express, and ends them all if flow dies.
         // Linked statically: it uses only libc, and loading the Swift runtime that SwiftPM links
-        // into every executable took 1.6 ms of CPU per step (0.3 ms now), more than a small
-        // step's own command. (The linker warns about dlopen in the static Swift runtime; the
-        // supervisor never calls it.)
-        .executableTarget(name: "flow-supervisor", linkerSettings: [.unsafeFlags(["-static-executable"])]),
+        // into every executable took 1.6 ms of CPU at each start. (The linker warns about dlopen
+        // in the static Swift runtime; the supervisor never calls it.)
+        .executableTarget(name: "flow-supervisor", dependencies: ["CSpawn"],
+                          linkerSettings: [.unsafeFlags(["-static-executable"])]),
 
         // Test helpers: temporary workspaces, running the built binary, in-memory fakes.
         .target(name: "FlowTestSupport", dependencies: ["FlowCore"], path: "Tests/FlowTestSupport"),

@@ -4,38 +4,34 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-pid_t flow_spawn(const char *supervisor, const char *const argv[], const char *const envp[],
-                 const char *cwd, int out_fd, int keep_fd, int grace_seconds, int *err) {
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) { *err = errno; return -1; }
-
-    /* The supervisor's own arguments, then "--" and the command. */
-    int n = 0;
-    while (argv[n]) n++;
-    const char **args = calloc((size_t)n + 7, sizeof *args);
-    if (!args) { *err = ENOMEM; close(report[0]); close(report[1]); return -1; }
+pid_t flow_supervisor_start(const char *supervisor, int grace_seconds, int *socket_fd, int *err) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) { *err = errno; return -1; }
     char flow_pid[24], grace[24];
     snprintf(flow_pid, sizeof flow_pid, "%ld", (long)getpid());
     snprintf(grace, sizeof grace, "%d", grace_seconds);
-    args[0] = supervisor; args[1] = flow_pid; args[2] = grace; args[3] = "3"; args[4] = cwd; args[5] = "--";
-    for (int i = 0; i < n; i++) args[6 + i] = argv[i];
+    const char *args[] = {supervisor, flow_pid, grace, NULL};
+    const char *no_environment[] = {NULL};
 
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, out_fd, 2);
-    posix_spawn_file_actions_adddup2(&actions, report[1], 3); /* dup2 clears close-on-exec */
-    if (keep_fd >= 0) posix_spawn_file_actions_adddup2(&actions, keep_fd, 4);
-    posix_spawn_file_actions_addclosefrom_np(&actions, keep_fd >= 0 ? 5 : 4);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_adddup2(&actions, pair[1], 3); /* dup2 clears close-on-exec */
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    /* Not in the workspace: a directory it holds could not be unmounted while flow runs. */
+    posix_spawn_file_actions_addchdir_np(&actions, "/");
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);
@@ -45,24 +41,73 @@ pid_t flow_spawn(const char *supervisor, const char *const argv[], const char *c
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, supervisor, &actions, &attr, (char *const *)args, (char *const *)envp);
+    int rc = posix_spawn(&pid, supervisor, &actions, &attr, (char *const *)args, (char *const *)no_environment);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    free(args);
-    close(report[1]);
-    if (rc != 0) { *err = rc; close(report[0]); return -1; }
-
-    int child_errno = -1;
-    ssize_t got;
-    do { got = read(report[0], &child_errno, sizeof child_errno); } while (got < 0 && errno == EINTR);
-    close(report[0]);
-    if (got != (ssize_t)sizeof child_errno || child_errno != 0) {
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        *err = (got == (ssize_t)sizeof child_errno && child_errno > 0) ? child_errno : ECHILD;
-        return -1;
-    }
+    close(pair[1]);
+    if (rc != 0) { *err = rc; close(pair[0]); return -1; }
+    *socket_fd = pair[0];
     return pid;
+}
+
+/// sendmsg of one whole record, retried on EINTR: 0 or an errno.
+static int send_record(int socket_fd, struct msghdr *msg) {
+    while (sendmsg(socket_fd, msg, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR) return errno;
+    }
+    return 0;
+}
+
+int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv[], const char *const envp[],
+                            const char *cwd, int log_fd, int held_fd) {
+    struct flow_request r = {.token = token, .flags = held_fd >= 0 ? FLOW_REQUEST_HELD : 0};
+    size_t length = strlen(cwd) + 1;
+    for (; argv[r.argc]; r.argc++) length += strlen(argv[r.argc]) + 1;
+    for (; envp[r.envc]; r.envc++) length += strlen(envp[r.envc]) + 1;
+    if (length > UINT32_MAX) return E2BIG;
+    r.length = (uint32_t)length;
+    char *buffer = malloc(sizeof r + length);
+    if (!buffer) return ENOMEM;
+    memcpy(buffer, &r, sizeof r);
+    char *p = buffer + sizeof r;
+    size_t n = strlen(cwd) + 1;
+    memcpy(p, cwd, n);
+    p += n;
+    for (uint32_t i = 0; i < r.argc; i++) { n = strlen(argv[i]) + 1; memcpy(p, argv[i], n); p += n; }
+    for (uint32_t i = 0; i < r.envc; i++) { n = strlen(envp[i]) + 1; memcpy(p, envp[i], n); p += n; }
+
+    int fds[2] = {log_fd, held_fd};
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(2 * sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    size_t fd_count = held_fd >= 0 ? 2 : 1;
+    size_t first = length < FLOW_SUPERVISOR_CHUNK ? length : FLOW_SUPERVISOR_CHUNK;
+    struct iovec iov = {buffer, sizeof r + first};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
+                         .msg_controllen = CMSG_SPACE(fd_count * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(fd_count * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, fd_count * sizeof(int));
+    int error = send_record(socket_fd, &msg);
+    for (size_t sent = first; error == 0 && sent < length;) {
+        size_t part = length - sent < FLOW_SUPERVISOR_CHUNK ? length - sent : FLOW_SUPERVISOR_CHUNK;
+        struct iovec more = {buffer + sizeof r + sent, part};
+        struct msghdr next = {.msg_iov = &more, .msg_iovlen = 1};
+        error = send_record(socket_fd, &next);
+        sent += part;
+    }
+    free(buffer);
+    return error;
+}
+
+int flow_supervisor_receive(int socket_fd, struct flow_event *event) {
+    ssize_t n;
+    do { n = recv(socket_fd, event, sizeof *event, MSG_TRUNC); } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof *event ? 1 : 0;
 }
 
 int flow_syncfs(int fd) { return syncfs(fd); }

@@ -8,9 +8,10 @@ import Glibc
 /// Two attempts at the same checkpointed step must never share the directory: a run whose flow
 /// was killed may have a step still writing there for its grace period, and two workspaces on one
 /// cache may start the same step. The runner takes the lock before the step starts, hands the
-/// descriptor to the step's supervisor (so the lock stays held while any of the step's processes
-/// lives, even after flow itself has died), and closes its own copy only after the result is
-/// committed and the directory removed. A lock that is held makes the step wait.
+/// descriptor to the step's command through the supervisor (so the lock stays held while any of
+/// the step's processes lives, even after flow itself has died), and closes its own copy only
+/// after the result is committed and the directory removed. A lock that is held makes the step
+/// wait.
 public final class CheckpointLock {
     let fd: Int32
     let path: String

@@ -1,25 +1,31 @@
-import CSpawn
 import Foundation
 import FlowCore
 import Glibc
 
-/// Runs steps as child processes of flow, each in its own process group under a small
-/// supervisor process (Sources/flow-supervisor) that ends the whole group if flow dies, so that
-/// no step process outlives a flow that is killed, however it is killed.
+/// Runs steps as processes on this machine, each leading a process group of its own, all
+/// started by one small supervisor process (Sources/flow-supervisor, through `StepSupervisor`)
+/// that this executor starts with its first step. The supervisor ends every group if flow dies,
+/// so that no step process outlives a flow that is killed, however it is killed; if the
+/// supervisor itself dies, the steps it ran fail, and the next step starts a new one.
 public final class LocalExecutor: StepExecutor, @unchecked Sendable {
-    // @unchecked Sendable: each step's waiting thread touches only `finished` and `groups`, under
-    // `lock`; the other fields are constants.
+    // @unchecked Sendable: what changes is in `state`, under its lock; the rest is constant.
     /// Seconds the steps of a flow that died get between SIGTERM and SIGKILL.
     let graceSeconds: Int
     /// The `flow-supervisor` executable (beside the `flow` executable).
-    let supervisor: String
-    private let lock = NSCondition()
-    private var finished: [Completion] = []
-    private var groups: [Int: pid_t] = [:]
+    let supervisorPath: String
+    private let state: State
 
     public init(graceSeconds: Int = 30, supervisor: String = LocalExecutor.defaultSupervisor) {
         self.graceSeconds = graceSeconds
-        self.supervisor = supervisor
+        self.supervisorPath = supervisor
+        state = State(supervisorPath: supervisor)
+    }
+
+    deinit {
+        // It ends whatever still runs (nothing, after a run) and exits; waiting until it is
+        // reaped makes the CPU time of the steps count as flow's, as when flow waited for each
+        // step itself.
+        state.withLock { $0.supervisor }?.finish()
     }
 
     /// `flow-supervisor` in the directory of the running executable.
@@ -27,88 +33,159 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
         (RunContext.currentExecutable() as NSString).deletingLastPathComponent + "/flow-supervisor"
     }
 
-    public var running: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return groups.count
-    }
+    public var running: Int { state.withLock { $0.groups.count } }
+
+    /// The pid of the current supervisor, if one runs (for tests).
+    var supervisorPID: pid_t? { state.withLock { $0.supervisor?.pid } }
 
     public func start(_ p: ProcessDescription, token: Int) throws -> String {
-        guard access(supervisor, X_OK) == 0 else {
-            throw SystemError("run the step supervisor (install flow-supervisor beside flow)", supervisor)
-        }
         let out = open(p.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard out >= 0 else { throw SystemError("create log", p.logPath) }
         defer { close(out) }
         let env = p.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        var error: Int32 = 0
-        let pid = withCStrings(p.argv) { argv in
-            withCStrings(env) { envp in
-                flow_spawn(supervisor, argv, envp, p.workingDirectory, out, p.heldDescriptor, Int32(graceSeconds), &error)
+        // A request that cannot be sent started nothing: a supervisor that died since the last
+        // step gets one successor to take it.
+        for attempt in 1...2 {
+            let supervisor = try currentSupervisor()
+            state.withLock {
+                $0.awaiting = supervisor
+                $0.answer = nil
+            }
+            do {
+                try supervisor.request(token: token, argv: p.argv, environment: env, directory: p.workingDirectory,
+                                       log: out, held: p.heldDescriptor)
+                break
+            } catch {
+                state.withLock {
+                    $0.awaiting = nil
+                    if $0.supervisor === supervisor { $0.supervisor = nil }
+                }
+                supervisor.shutdown()
+                if attempt == 2 { throw error }
             }
         }
-        guard pid > 0 else {
-            let why = "\(p.argv.first ?? ""): \(String(cString: strerror(error)))"
-            lock.lock()
-            finished.append(Completion(token: token, termination: .failedToStart(why)))
-            lock.signal()
-            lock.unlock()
+        return state.withLock { s in
+            while s.answer == nil { s.lock.wait() }
+            let answer = s.answer
+            s.answer = nil
+            s.awaiting = nil
+            switch answer {
+            case .started(let pid):
+                return String(pid)
+            case .failed(let error):
+                s.finished.append(Completion(token: token, termination: .failedToStart("\(p.argv.first ?? ""): \(String(cString: strerror(error)))")))
+            case .lost(let why):
+                s.finished.append(Completion(token: token, termination: .failedToStart(why)))
+            case nil:
+                preconditionFailure("the wait above ends only with an answer")
+            }
             return "-"
         }
-        lock.lock()
-        groups[token] = pid
-        lock.unlock()
-        let thread = Thread { [weak self] in
-            var status: Int32 = 0
-            // wait4's usage of the supervisor includes the descendants it waited for (the step).
-            var usage = rusage()
-            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-            let termination: Termination = (status & 0x7f) == 0
-                ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-            guard let self else { return }
-            self.lock.lock()
-            self.groups[token] = nil
-            self.finished.append(Completion(token: token, termination: termination, peakMemory: Int64(usage.ru_maxrss) * 1024))
-            self.lock.signal()
-            self.lock.unlock()
-        }
-        thread.stackSize = 256 << 10
-        thread.start()
-        return String(pid)
     }
 
     public func next(timeout: Double) -> Completion? {
-        lock.lock()
-        defer { lock.unlock() }
         let deadline = Date().addingTimeInterval(timeout)
-        while finished.isEmpty {
-            if !lock.wait(until: deadline) { break }
+        return state.withLock { s in
+            while s.finished.isEmpty {
+                if !s.lock.wait(until: deadline) { break }
+            }
+            return s.finished.isEmpty ? nil : s.finished.removeFirst()
         }
-        return finished.isEmpty ? nil : finished.removeFirst()
     }
 
+    // A group's id stays taken while any process is in it; a group whose last process the
+    // supervisor reaped just now could in principle be given to a new process before flow reads
+    // the end, but only after the kernel has gone through every other pid.
     public func signalAll(_ signal: Int32) {
-        lock.lock()
-        let pids = Array(groups.values)
-        lock.unlock()
-        for pid in pids { kill(-pid, signal) }
+        for pid in state.withLock({ $0.groups.values.map(\.group) }) { kill(-pid, signal) }
     }
 
     public func signal(token: Int, _ signal: Int32) {
-        lock.lock()
-        let pid = groups[token]
-        lock.unlock()
-        if let pid { kill(-pid, signal) }
+        if let pid = state.withLock({ $0.groups[token]?.group }) { kill(-pid, signal) }
+    }
+
+    /// The supervisor that takes new steps, started if there is none.
+    private func currentSupervisor() throws -> StepSupervisor {
+        if let current = state.withLock({ $0.supervisor }) { return current }
+        guard access(supervisorPath, X_OK) == 0 else {
+            throw SystemError("run the step supervisor (install flow-supervisor beside flow)", supervisorPath)
+        }
+        // The reading thread holds the state, never the executor: the executor's last release,
+        // and so the wait in deinit, cannot happen on that thread.
+        let state = state
+        let started = try StepSupervisor.launch(supervisorPath, graceSeconds: graceSeconds) { supervisor, event in
+            state.handle(event, from: supervisor)
+        }
+        state.withLock { $0.supervisor = started }
+        return started
     }
 }
 
-/// Lends a NULL-terminated C array of C strings for the duration of `body`.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    let copies = strings.map { strdup($0) }
-    defer { copies.forEach { free($0) } }
-    let pointers = copies.map { UnsafePointer($0) } + [nil]
-    return pointers.withUnsafeBufferPointer { buffer in
-        guard let start = buffer.baseAddress else { preconditionFailure("a C string list always holds its terminating NULL") }
-        return body(start)
+extension LocalExecutor {
+    /// What the runner's thread and the supervisors' reading threads share.
+    private final class State: @unchecked Sendable {
+        // @unchecked Sendable: every variable is touched only under `lock`.
+        let lock = NSCondition()
+        let supervisorPath: String
+        var finished: [Completion] = []
+        /// The running steps: token → the command's process group (its pid) and its supervisor.
+        var groups: [Int: (group: pid_t, supervisor: StepSupervisor)] = [:]
+        /// The supervisor that starts new steps; nil before the first step and once it is lost.
+        var supervisor: StepSupervisor?
+        /// The supervisor `start` awaits an answer from, and the answer once it has come.
+        var awaiting: StepSupervisor?
+        var answer: Answer?
+
+        enum Answer {
+            case started(pid_t)
+            /// The errno of what kept the command from starting.
+            case failed(Int32)
+            /// The supervisor went away before it answered.
+            case lost(String)
+        }
+
+        init(supervisorPath: String) { self.supervisorPath = supervisorPath }
+
+        func withLock<R>(_ body: (State) throws -> R) rethrows -> R {
+            lock.lock()
+            defer { lock.unlock() }
+            return try body(self)
+        }
+
+        /// An event from a supervisor's reading thread.
+        func handle(_ event: StepSupervisor.Event, from source: StepSupervisor) {
+            lock.lock()
+            defer {
+                lock.broadcast()
+                lock.unlock()
+            }
+            switch event {
+            case .started(let token, let pid, let error):
+                // Recorded here, not in `start`: the end of a short command may come right behind.
+                if pid > 0 { groups[token] = (pid, source) }
+                if awaiting === source { answer = pid > 0 ? .started(pid) : .failed(error) }
+            case .ended(let token, let status, let peakMemory):
+                guard groups.removeValue(forKey: token) != nil else { return }
+                finished.append(Completion(token: token, termination: Termination(waitStatus: status), peakMemory: peakMemory))
+            case .lost(let status):
+                // The kernel sent SIGKILL to each command it started (their parent-death signal);
+                // what those left in their groups is killed here.
+                let why = "the step supervisor (\(supervisorPath), pid \(source.pid)) ended: \(Termination(waitStatus: status).description)"
+                for (token, running) in groups where running.supervisor === source {
+                    kill(-running.group, SIGKILL)
+                    groups[token] = nil
+                    finished.append(Completion(token: token, termination: .signaled(SIGKILL), failure: why))
+                }
+                if awaiting === source && answer == nil { answer = .lost(why) }
+                if supervisor === source { supervisor = nil }
+            }
+        }
+    }
+}
+
+extension Termination {
+    /// The termination a wait status (waitpid, wait4) describes.
+    init(waitStatus status: Int32) {
+        self = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
     }
 }

@@ -143,7 +143,7 @@ import Testing
                     resumedFromCheckpoint += 1
                 }
                 if result.status == 0 { break }
-                // Wait until the supervisors of the killed run have cleaned up its steps.
+                // Wait until the supervisor of the killed run has cleaned up its steps.
                 #expect(BackgroundFlow.waitUntil(seconds: 10) { ProcessScan.pids(inDirectory: dir.path).isEmpty },
                         "trial \(trial): step processes outlived flow: \(ProcessScan.pids(inDirectory: dir.path))")
                 #expect(result.status == SIGKILL, "trial \(trial): \(result)")

@@ -9,7 +9,7 @@ import Testing
     static var rounds: Int { Int(ProcessInfo.processInfo.environment["FLOW_SOAK_TRIALS"] ?? "") ?? 6 }
 
     @Test func noStepOutlivesAFlowKilledWhileItStartsSteps() throws {
-        // Many short-lived starts at once: the moments when a supervisor is being set up.
+        // Many short-lived starts at once: the moments when commands are being started.
         let dag = """
             step s[i in 0..<400]
               out out/{i}
@@ -32,7 +32,8 @@ import Testing
     }
 
     @Test func aFlowThatDiesWhileSupervisorsAreSettingUpTakesItsStepsWithIt() throws {
-        // Every supervisor pauses between starting its command and waiting for it: flow dies then.
+        // The supervisor pauses after starting each command, before it looks for flow's death
+        // again: flow dies then.
         let dir = TemporaryDirectory("flow-pdeath-window")
         try dir.write("flow.dag", """
             step s[i in 0..<2]
@@ -48,6 +49,35 @@ import Testing
         usleep(1_500_000)
         let late = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/late")
         #expect(late.isEmpty, "\(late.count) steps ran to their end after flow died")
+    }
+
+    @Test func aStepSupervisorKilledMidRunFailsItsStepsAndTheNextRunWorks() throws {
+        let dir = TemporaryDirectory("flow-supervisor-killed")
+        try dir.write("flow.dag", """
+            step s[i in 0..<4]
+              out out/{i}
+              run touch started/{i}; sleep 30 & wait; echo > {out}
+            """)
+        try FileManager.default.createDirectory(atPath: dir.path + "/started", withIntermediateDirectories: true)
+        let flow = try BackgroundFlow(["run", "-j", "2"], in: dir.path)
+        #expect(BackgroundFlow.waitUntil(seconds: 30) { ((try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/started")) ?? []).count == 2 })
+        let supervisors = ProcessScan.children(of: flow.process.processIdentifier, named: "flow-supervisor")
+        #expect(supervisors.count == 1, "\(supervisors)")
+        for pid in supervisors { kill(pid, SIGKILL) }
+        let killed = Date()
+        let r = flow.wait()
+        #expect(Date().timeIntervalSince(killed) < 20, "steps of a dead supervisor must fail, not hang")
+        #expect(r.status == 1, "\(r)")
+        #expect(r.stdout.contains("the step supervisor") || r.stderr.contains("the step supervisor"), "\(r)")
+        #expect(BackgroundFlow.waitUntil(seconds: 10) { ProcessScan.pids(inDirectory: dir.path).isEmpty },
+                "step processes outlived their supervisor: \(ProcessScan.pids(inDirectory: dir.path))")
+        try dir.write("flow.dag", """
+            step s[i in 0..<4]
+              out out/{i}
+              run echo > {out}
+            """)
+        let again = try FlowBinary.run(["run", "-j", "2"], in: dir.path)
+        #expect(again.status == 0, "\(again)")
     }
 
     @Test func twoWorkspacesNeverShareACheckpointDirectory() throws {

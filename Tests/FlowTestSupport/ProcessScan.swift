@@ -16,4 +16,21 @@ public enum ProcessScan {
         }
         return result
     }
+
+    /// Pids of the children of `parent` whose command name (/proc/PID/comm, at most 15
+    /// characters) is `name`.
+    public static func children(of parent: Int32, named name: String) -> [Int32] {
+        var result: [Int32] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            // "pid (comm) state ppid ..."
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if String(stat[stat.index(after: open)..<close]) == name, fields.count > 1, Int32(fields[1]) == parent {
+                result.append(pid)
+            }
+        }
+        return result
+    }
 }

@@ -1,23 +1,36 @@
-/* CSpawn: start a step's process the way a job runner must. */
+/* CSpawn: start the processes of steps the way a job runner must, and a few Linux calls glibc
+ * declares only under _GNU_SOURCE. */
 #pragma once
+#include <stdint.h>
 #include <sys/types.h>
+#include "supervisor.h"
 
-/// Starts `argv[0]` (searched in PATH) with `envp`, in directory `cwd`, under the supervisor
-/// executable `supervisor` (Sources/flow-supervisor, installed beside flow):
+/// Starts a step supervisor (Sources/flow-supervisor, installed beside flow), the one process
+/// that starts and watches the commands of flow's local steps:
 ///
-///     flow ──posix_spawn──▶ flow-supervisor (leads a new process group; dies with flow)
-///                              └──fork+exec──▶ the step's command (same group)
+///     flow ──posix_spawn──▶ flow-supervisor (own process group; dies with flow, ends what it started)
+///                              ├──clone+exec──▶ a step's command (leads a new process group)
+///                              └──clone+exec──▶ another step's command ...
 ///
-/// posix_spawn uses vfork semantics, so starting a step does not copy flow's page tables, which
-/// grow with the workflow. stdin is /dev/null, stdout and stderr go to `out_fd`; the supervisor
-/// receives only descriptors 0-3, and 4 when `keep_fd` is not -1: a descriptor that the
-/// supervisor and the command hold open until both have ended (the checkpoint lock: a flock that
-/// stays held as long as anything of the step may still write to its checkpoint directory).
-/// See flow-supervisor's main.c for what it guarantees.
-/// Returns the supervisor's pid (which is also the process group id), or -1 with `*err` set to
-/// the errno of the failure (including a failed exec of the command).
-pid_t flow_spawn(const char *supervisor, const char *const argv[], const char *const envp[],
-                 const char *cwd, int out_fd, int keep_fd, int grace_seconds, int *err);
+/// posix_spawn uses vfork semantics, so starting it does not copy flow's page tables, which grow
+/// with the workflow. It runs in /, with 0-2 on /dev/null and 3 on its end of a SOCK_SEQPACKET
+/// socketpair; flow's end, close-on-exec, goes to `*socket_fd`. The supervisor's parent-death
+/// signal follows the thread that calls this, which must live as long as the supervisor.
+/// Returns its pid, or -1 with `*err` set.
+pid_t flow_supervisor_start(const char *supervisor, int grace_seconds, int *socket_fd, int *err);
+
+/// Asks the supervisor to start `argv[0]` (searched in the PATH of `envp`) with `envp`, in `cwd`,
+/// stdout and stderr on `log_fd`; `held_fd`, unless -1, is a descriptor the command holds open
+/// until it ends (the checkpoint lock: a flock that stays held as long as anything of the step
+/// may still write to its checkpoint directory). The supervisor receives copies of both; the
+/// caller may close its own once this returns. The answer comes as a FLOW_EVENT_STARTED.
+/// Returns 0, or the errno of the send (EPIPE or ECONNRESET: the supervisor has gone).
+int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv[], const char *const envp[],
+                            const char *cwd, int log_fd, int held_fd);
+
+/// Reads the supervisor's next event, waiting for it. Returns 1, or 0 when the supervisor has
+/// gone (the end of the socket, or a record that is not an event).
+int flow_supervisor_receive(int socket_fd, struct flow_event *event);
 
 /// syncfs(2): flushes the whole file system holding `fd` (glibc declares it only under _GNU_SOURCE).
 int flow_syncfs(int fd);

@@ -1,0 +1,217 @@
+import Foundation
+import FlowCore
+@testable import FlowRuntime
+import FlowTestSupport
+import Glibc
+import Testing
+
+/// The local executor and the real flow-supervisor (built beside flow): how steps end, steps
+/// that cannot start, signals, many steps at once, long requests, the held descriptor, and a
+/// supervisor that dies under running steps.
+@Suite struct LocalExecutorTests {
+    static var supervisor: String { (FlowBinary.path as NSString).deletingLastPathComponent + "/flow-supervisor" }
+
+    static func process(_ command: String, in dir: TemporaryDirectory, name: String = "s", argv: [String]? = nil,
+                        environment: [String: String] = [:]) -> ProcessDescription {
+        ProcessDescription(step: name, argv: argv ?? ["/bin/sh", "-c", command], environment: ["PATH": "/usr/bin:/bin"].merging(environment) { $1 },
+                           workingDirectory: dir.path, resources: Resources(), gpus: [], logPath: dir.path + "/\(name).log",
+                           timeout: 0, attempt: 1)
+    }
+
+    /// The completions of `count` steps, by token, waiting up to `seconds` in all.
+    static func completions(_ executor: LocalExecutor, _ count: Int, seconds: Double = 20) -> [Int: Completion] {
+        var result: [Int: Completion] = [:]
+        let deadline = Date().addingTimeInterval(seconds)
+        while result.count < count, Date() < deadline {
+            if let c = executor.next(timeout: 0.2) { result[c.token] = c }
+        }
+        return result
+    }
+
+    /// Whether `pid` is a live process (not gone, not a zombie).
+    static func alive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
+    @Test func endsAreReportedWithTheirStatusSignalAndPeakMemory() throws {
+        let dir = TemporaryDirectory("flow-local-ends")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        let exit7 = try executor.start(Self.process("echo out; echo err >&2; exit 7", in: dir, name: "exit"), token: 1)
+        #expect(Int32(exit7) ?? 0 > 0, "the handle is the pid: \(exit7)")
+        _ = try executor.start(Self.process("kill -TERM $$; sleep 5", in: dir, name: "term"), token: 2)
+        // Its own process group, which it leads, stdin from /dev/null, in the working directory.
+        _ = try executor.start(Self.process("""
+            test "$(cut -d' ' -f5 /proc/$$/stat)" = $$ && echo leader; read x || echo eof; pwd
+            """, in: dir, name: "setup"), token: 3)
+        let ends = Self.completions(executor, 3)
+        #expect(ends[1]?.termination == .exited(7))
+        #expect((ends[1]?.peakMemory ?? 0) > 100_000, "\(String(describing: ends[1]?.peakMemory))")
+        #expect(ends[2]?.termination == .signaled(SIGTERM))
+        #expect(ends[3]?.termination == .exited(0))
+        #expect(try dir.read("exit.log") == "out\nerr\n")
+        #expect(try dir.read("setup.log") == "leader\neof\n\(URL(fileURLWithPath: dir.path).resolvingSymlinksInPath().path)\n")
+        #expect(executor.running == 0)
+    }
+
+    @Test func aCommandThatCannotStartFailsWithTheErrorOfItsExec() throws {
+        let dir = TemporaryDirectory("flow-local-exec")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        let missing = try executor.start(Self.process("", in: dir, name: "missing", argv: ["/nonexistent/tool", "x"]), token: 1)
+        #expect(missing == "-")
+        var noDirectory = Self.process("echo hi", in: dir, name: "nodir")
+        noDirectory.workingDirectory = dir.path + "/not-there"
+        #expect(try executor.start(noDirectory, token: 2) == "-")
+        let notExecutable = dir.path + "/data.txt"
+        try dir.write("data.txt", "just data\n")
+        _ = try executor.start(Self.process("", in: dir, name: "noexec", argv: [notExecutable]), token: 3)
+        // Searched in the step's PATH, not in flow's.
+        _ = try executor.start(Self.process("", in: dir, name: "path", argv: ["tool-only-in-step-path"],
+                                            environment: ["PATH": dir.path + "/bin"]), token: 4)
+        try dir.write("bin/tool-only-in-step-path", "#!/bin/sh\necho found\n")
+        chmod(dir.path + "/bin/tool-only-in-step-path", 0o755)
+        _ = try executor.start(Self.process("", in: dir, name: "path2", argv: ["tool-only-in-step-path"],
+                                            environment: ["PATH": dir.path + "/bin"]), token: 5)
+        let ends = Self.completions(executor, 5)
+        #expect(ends[1]?.termination == .failedToStart("/nonexistent/tool: No such file or directory"))
+        #expect(ends[2]?.termination == .failedToStart("/bin/sh: No such file or directory"))
+        #expect(ends[3]?.termination == .failedToStart("\(notExecutable): Permission denied"))
+        #expect(ends[4]?.termination == .failedToStart("tool-only-in-step-path: No such file or directory"))
+        #expect(ends[5]?.termination == .exited(0))
+        #expect(try dir.read("path2.log") == "found\n")
+        #expect(executor.running == 0)
+    }
+
+    @Test func aSignalReachesTheWholeGroupOfAStep() throws {
+        let dir = TemporaryDirectory("flow-local-signal")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        _ = try executor.start(Self.process("sleep 30 & echo $! > bg.pid; wait", in: dir), token: 1)
+        #expect(BackgroundFlow.waitUntil(seconds: 10) { ((try? dir.read("bg.pid")) ?? "").hasSuffix("\n") })
+        let background = Int32((try dir.read("bg.pid")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        executor.signal(token: 1, SIGTERM)
+        let ends = Self.completions(executor, 1)
+        #expect(ends[1]?.termination == .signaled(SIGTERM))
+        #expect(BackgroundFlow.waitUntil(seconds: 5) { !Self.alive(background) }, "the background sleep outlived the signal")
+    }
+
+    @Test func aBackgroundChildIsStoppedWhenItsCommandEnds() throws {
+        let dir = TemporaryDirectory("flow-local-background")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        _ = try executor.start(Self.process("sleep 30 & echo $! > bg.pid; exit 3", in: dir), token: 1)
+        let ends = Self.completions(executor, 1)
+        #expect(ends[1]?.termination == .exited(3))
+        let background = Int32((try dir.read("bg.pid")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(background > 0)
+        #expect(BackgroundFlow.waitUntil(seconds: 5) { !Self.alive(background) }, "the background sleep outlived its step")
+    }
+
+    @Test func manyStepsAtOnceAllEndAndTheSupervisorKeepsNoDescriptor() throws {
+        let dir = TemporaryDirectory("flow-local-many")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        let count = 300
+        // Each step waits for a line from a FIFO that this test holds open: none can end before
+        // all have started, however slowly they start.
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        for i in 0..<count {
+            _ = try executor.start(Self.process("read line < gate; echo $N", in: dir, name: "s\(i)", environment: ["N": "\(i)"]), token: i)
+        }
+        #expect(executor.running == count, "the steps run at once")
+        let lines = [UInt8](repeating: UInt8(ascii: "\n"), count: count)
+        #expect(write(writer, lines, lines.count) == count)
+        let ends = Self.completions(executor, count, seconds: 60)
+        #expect(ends.count == count)
+        #expect(ends.values.allSatisfy { $0.termination == .exited(0) })
+        for i in 0..<count { #expect((try? dir.read("s\(i).log")) == "\(i)\n") }
+        #expect(executor.running == 0)
+        // 0-2 (/dev/null), the socket and the signalfd: no step's log or lock stayed open.
+        let pid = try #require(executor.supervisorPID)
+        let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        #expect(fds.count == 5, "\(fds.sorted())")
+    }
+
+    @Test func aRequestLongerThanOneRecordArrivesWhole() throws {
+        let dir = TemporaryDirectory("flow-local-long")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        // 300 arguments of 1000 bytes and 100 environment entries of 2000: about 500 KB, more
+        // than a record of the socket can hold.
+        let words = (0..<300).map { String(repeating: Character(UnicodeScalar(97 + $0 % 26)!), count: 1000) }
+        var environment: [String: String] = [:]
+        for i in 0..<100 { environment["V\(i)"] = String(repeating: "v", count: 2000) }
+        let argv = ["/bin/sh", "-c", "printf %s \"$@\" | wc -c; env | grep -c '^V[0-9]*=v*$'", "sh"] + words
+        _ = try executor.start(Self.process("", in: dir, argv: argv, environment: environment), token: 1)
+        let ends = Self.completions(executor, 1)
+        #expect(ends[1]?.termination == .exited(0))
+        #expect(try dir.read("s.log") == "300000\n100\n")
+    }
+
+    @Test func theHeldDescriptorKeepsItsLockUntilTheStepEnds() throws {
+        let dir = TemporaryDirectory("flow-local-held")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        let path = dir.path + "/ck.lock"
+        func tryLock() -> Bool {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            defer { close(fd) }
+            return flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        let held = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        #expect(flock(held, LOCK_EX) == 0)
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        var p = Self.process("touch started; read line < gate", in: dir)
+        p.heldDescriptor = held
+        _ = try executor.start(p, token: 1)
+        close(held)
+        #expect(BackgroundFlow.waitUntil(seconds: 10) { dir.exists("started") })
+        #expect(!tryLock(), "the step's processes hold the lock")
+        #expect(write(writer, "\n", 1) == 1)
+        let ends = Self.completions(executor, 1)
+        #expect(ends[1]?.termination == .exited(0))
+        #expect(BackgroundFlow.waitUntil(seconds: 5) { tryLock() }, "the lock stayed held after the step ended")
+    }
+
+    @Test func droppingTheExecutorEndsAndReapsItsSupervisor() throws {
+        let dir = TemporaryDirectory("flow-local-drop")
+        var executor: LocalExecutor? = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        _ = try executor?.start(Self.process("echo hi", in: dir), token: 1)
+        #expect(Self.completions(try #require(executor), 1)[1]?.termination == .exited(0))
+        let pid = try #require(executor?.supervisorPID)
+        executor = nil
+        // Reaped, not only ended: its CPU time counts among this process's children.
+        #expect(!FileManager.default.fileExists(atPath: "/proc/\(pid)"), "the supervisor is still there: \(Self.alive(pid) ? "running" : "a zombie")")
+    }
+
+    @Test func aSupervisorThatDiesFailsItsStepsAndTheNextStepStartsANewOne() throws {
+        let dir = TemporaryDirectory("flow-local-lost")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        for i in 0..<3 {
+            _ = try executor.start(Self.process("sleep 30 & echo $! > bg\(i).pid; wait", in: dir, name: "s\(i)"), token: i)
+        }
+        #expect(BackgroundFlow.waitUntil(seconds: 10) { (0..<3).allSatisfy { ((try? dir.read("bg\($0).pid")) ?? "").hasSuffix("\n") } })
+        let first = try #require(executor.supervisorPID)
+        kill(first, SIGKILL)
+        let ends = Self.completions(executor, 3, seconds: 10)
+        #expect(ends.count == 3, "steps of a dead supervisor must end, not hang")
+        for (_, end) in ends {
+            #expect(end.termination == .signaled(SIGKILL))
+            #expect(end.failure?.contains("the step supervisor") == true, "\(String(describing: end.failure))")
+            #expect(end.failure?.contains("killed by signal 9") == true, "\(String(describing: end.failure))")
+        }
+        #expect(executor.running == 0)
+        // Their commands died with the supervisor; what the commands left, flow killed.
+        for i in 0..<3 {
+            let background = Int32((try dir.read("bg\(i).pid")).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(BackgroundFlow.waitUntil(seconds: 5) { !Self.alive(background) }, "step \(i)'s background sleep outlived its supervisor")
+        }
+        _ = try executor.start(Self.process("echo again", in: dir, name: "again"), token: 10)
+        let again = Self.completions(executor, 1)
+        #expect(again[10]?.termination == .exited(0))
+        #expect(try dir.read("again.log") == "again\n")
+        #expect(executor.supervisorPID != first)
+    }
+}
