@@ -200,7 +200,7 @@ import Testing
         let outputs = workflow.instances(overrides: overrides).flatMap(\.outputs).map { $0.hasSuffix("/") ? $0 + "a.txt" : $0 }
             .filter { dir.exists($0) }
         switch Int.random(in: 0..<10, using: &rng) {
-        case 0, 4 where !outputs.isEmpty: return .editOutput(outputs.randomElement(using: &rng)!)
+        case 0 where !outputs.isEmpty, 4 where !outputs.isEmpty: return .editOutput(outputs.randomElement(using: &rng)!)
         case 5, 6: return .editInPlace(workflow.sources.keys.sorted().randomElement(using: &rng)!)
         case 1:
             let directories = workflow.instances(overrides: overrides).flatMap(\.outputs).compactMap { o -> String? in
