@@ -123,19 +123,32 @@ struct StatusCommand: ParsableCommand {
     func printTable(_ rows: [StatusRow]) {
         let fresh = rows.filter { $0.state == "fresh" }.count
         let remote = rows.filter { $0.state == "remote" }.count
-        let shown = all || rows.count <= 40 ? rows : rows.filter { $0.state != "fresh" }
-        let stepWidth = min(40, max(4, shown.map(\.step.count).max() ?? 4))
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        if !shown.isEmpty {
-            print(pad("STEP", stepWidth) + "  " + pad("STATE", 10) + "  " + pad("LAST", 8) + "  " + pad("SIZE", 9) + "  REASON")
+        let listsAll = all || rows.count <= 40
+        let shownCount = listsAll ? rows.count : rows.count - fresh
+        var stepWidth = 4
+        for r in rows where listsAll || r.state != "fresh" { stepWidth = max(stepWidth, BufferedOutput.width(of: r.step)) }
+        stepWidth = min(40, stepWidth)
+        var out = BufferedOutput()
+        func cells(_ step: String, _ state: String, _ last: String, _ size: String, _ reason: String) {
+            out.append(step, paddedTo: stepWidth)
+            out.append("  ")
+            out.append(state, paddedTo: 10)
+            out.append("  ")
+            out.append(last, paddedTo: 8)
+            out.append("  ")
+            out.append(size, paddedTo: 9)
+            out.append("  ")
+            out.append(reason)
+            out.append("\n")
         }
-        for r in shown {
-            let last = r.lastDuration.map(Format.duration) ?? "-"
-            let size = r.outputSize.map(Format.bytes) ?? "-"
-            print(pad(r.step, stepWidth) + "  " + pad(r.state, 10) + "  " + pad(last, 8) + "  " + pad(size, 9) + "  " + r.reasons.joined(separator: "; "))
+        if shownCount > 0 { cells("STEP", "STATE", "LAST", "SIZE", "REASON") }
+        for r in rows where listsAll || r.state != "fresh" {
+            cells(r.step, r.state, r.lastDuration.map(Format.duration) ?? "-", r.outputSize.map(Format.bytes) ?? "-",
+                  r.reasons.joined(separator: "; "))
         }
-        let hidden = rows.count - shown.count
-        print("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")")
+        let hidden = rows.count - shownCount
+        out.append("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")\n")
+        out.flush()
     }
 }
 
