@@ -13,8 +13,10 @@ struct Planning {
     var taken: [StepID: FreshSnapshot.StepInfo] = [:]
 
     /// `snapshot`: what changed since the fresh snapshot, when it can restrict the evaluation to
-    /// the steps a change concerns (`FreshSnapshot.Delta`).
-    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil, snapshot: FreshSnapshot.Delta? = nil) throws {
+    /// the steps a change concerns (`FreshSnapshot.Delta`). `keepingDefinitions`: whether the
+    /// evaluations keep each step's `definition` (`flow explain` shows it; `flow status` does not).
+    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil, snapshot: FreshSnapshot.Delta? = nil,
+         keepingDefinitions: Bool = true) throws {
         var wf = try loaded ?? arguments.load(context).0
         orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(workflow: wf.id), workspace: context.workspace).removable
         context.workspace.hiddenPaths = Set(orphans.map(\.path))
@@ -25,7 +27,7 @@ struct Planning {
             let byName = Dictionary(snapshot.steps.map { ($0.name, $0) }) { a, _ in a }
             for id in known.keys { infos[id] = byName[wf[id].name] }
         }
-        var evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
+        var evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [], keepingDefinitions: keepingDefinitions)
         while !wf.deferred.isEmpty {
             for (id, e) in evaluations where e.state.isKnown { if let m = e.manifest { context.workspace.knownResults[wf[id].name] = m } }
             guard wf.deferred.contains(where: { context.workspace.knownResults[$0.after] != nil }) else { break }
@@ -33,7 +35,7 @@ struct Planning {
             guard next.steps.count != wf.steps.count || next.deferred != wf.deferred else { break }
             wf = next
             evaluator = try context.evaluator(for: wf)
-            evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
+            evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [], keepingDefinitions: keepingDefinitions)
         }
         workflow = wf
         taken = infos.filter { evaluator.takenFresh.contains($0.key) }

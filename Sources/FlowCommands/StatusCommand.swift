@@ -37,7 +37,8 @@ struct StatusCommand: ParsableCommand {
         // first, so that those that finished are committed before the steps are evaluated.
         let loaded = try workflow.load(context).0
         let cluster = SlurmStatus.survey(context: context, workflow: loaded)
-        let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil)
+        let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil,
+                                keepingDefinitions: false)
         let wf = plan.workflow, evaluations = plan.evaluations, orphans = plan.orphans
         let targets = wf.closure(of: try workflow.targetIDs(wf))
         context.workspace.saveStatCache()

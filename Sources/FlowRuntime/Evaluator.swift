@@ -54,15 +54,61 @@ public final class Evaluator {
         pending.formUnion(mapping.carry(earlier.pending))
     }
 
+    /// A step's state and key, and what the run and `flow explain` need besides. That rest is
+    /// kept out of line, and not at all when empty: `flow status` of a million steps holds a
+    /// million evaluations, of which it reads only the state, the key and the manifest.
     public struct Evaluation {
         public var state: StepState
         public var key: Digest128?
-        public var definition: StepDefinition?
-        public var manifest: Manifest?
+        private var details: Details?
+
+        init(state: StepState, key: Digest128? = nil, definition: StepDefinition? = nil, manifest: Manifest? = nil,
+             inputStats: [String: FileStat] = [:], statedDirectories: Set<String> = []) {
+            self.state = state
+            self.key = key
+            let rest = Rest(definition: definition, manifest: manifest, inputStats: inputStats, statedDirectories: statedDirectories)
+            details = rest.isEmpty ? nil : Details(rest)
+        }
+
+        public var definition: StepDefinition? {
+            get { details?.rest.definition }
+            set { update { $0.definition = newValue } }
+        }
+        public var manifest: Manifest? {
+            get { details?.rest.manifest }
+            set { update { $0.manifest = newValue } }
+        }
         /// The stat signature of each input file at evaluation, to detect a step changing its inputs.
-        public var inputStats: [String: FileStat] = [:]
+        public var inputStats: [String: FileStat] {
+            get { details?.rest.inputStats ?? [:] }
+            set { update { $0.inputStats = newValue } }
+        }
         /// Directory inputs whose files' signatures are in `inputStats` already.
-        public var statedDirectories: Set<String> = []
+        public var statedDirectories: Set<String> {
+            get { details?.rest.statedDirectories ?? [] }
+            set { update { $0.statedDirectories = newValue } }
+        }
+
+        /// Copies share one `Details`, which is never changed: a change makes a new one.
+        private mutating func update(_ change: (inout Rest) -> Void) {
+            var rest = details?.rest ?? Rest()
+            change(&rest)
+            details = rest.isEmpty ? nil : Details(rest)
+        }
+
+        private struct Rest {
+            var definition: StepDefinition?
+            var manifest: Manifest?
+            var inputStats: [String: FileStat] = [:]
+            var statedDirectories: Set<String> = []
+
+            var isEmpty: Bool { definition == nil && manifest == nil && inputStats.isEmpty && statedDirectories.isEmpty }
+        }
+
+        private final class Details {
+            let rest: Rest
+            init(_ rest: Rest) { self.rest = rest }
+        }
     }
 
     public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
@@ -207,12 +253,15 @@ public final class Evaluator {
     }
 
     /// Evaluates every step of `targets` (all when empty) in order, as `flow status` shows them:
-    /// a step that must run makes its dependents "upstream stale".
-    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>) -> [StepID: Evaluation] {
+    /// a step that must run makes its dependents "upstream stale". Without `keepingDefinitions`,
+    /// the evaluations keep no `definition` and no input signatures: what a million steps' copies
+    /// of their outputs, environment and variables would cost, where only state and key are shown.
+    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>, keepingDefinitions: Bool = true) -> [StepID: Evaluation] {
         var result: [StepID: Evaluation] = [:]
         result.reserveCapacity(targets.count)
         for id in workflow.order where targets.contains(id) {
-            let e = evaluate(id, forced: forced.contains(id))
+            var e = evaluate(id, forced: forced.contains(id))
+            if !keepingDefinitions { e = Evaluation(state: e.state, key: e.key, manifest: e.manifest) }
             result[id] = e
             switch e.state {
             case .fresh, .restorable: manifests[id] = e.manifest
