@@ -40,7 +40,7 @@ struct StatusCommand: ParsableCommand {
         let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil,
                                 keepingDefinitions: false)
         let wf = plan.workflow, evaluations = plan.evaluations, orphans = plan.orphans
-        let targets = wf.closure(of: try workflow.targetIDs(wf))
+        let targets = plan.targets
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
         let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in
@@ -67,7 +67,8 @@ struct StatusCommand: ParsableCommand {
             FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext, steps: steps,
                                previous: plan.taken.isEmpty ? nil : snapshot, taken: Set(plan.taken.keys))
         }
-        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
+        // Not `rows + waiting` when nothing waits: that copies every row.
+        try show(waiting.isEmpty ? rows : rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
                  evaluated: rows.count - plan.taken.count)
     }
 
