@@ -7,7 +7,7 @@ import FlowRuntime
 struct Planning {
     var workflow: Workflow
     var evaluator: Evaluator
-    var evaluations: [StepID: Evaluator.Evaluation]
+    var evaluations: Evaluator.Evaluations
     var orphans: [OrphanOutputs.Orphan]
     /// The steps named on the command line (all when none) and what they depend on.
     var targets: Set<StepID>

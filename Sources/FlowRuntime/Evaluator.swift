@@ -256,9 +256,8 @@ public final class Evaluator {
     /// a step that must run makes its dependents "upstream stale". Without `keepingDefinitions`,
     /// the evaluations keep no `definition` and no input signatures: what a million steps' copies
     /// of their outputs, environment and variables would cost, where only state and key are shown.
-    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>, keepingDefinitions: Bool = true) -> [StepID: Evaluation] {
-        var result: [StepID: Evaluation] = [:]
-        result.reserveCapacity(targets.count)
+    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>, keepingDefinitions: Bool = true) -> Evaluations {
+        var result = Evaluations(stepCount: workflow.steps.count)
         for id in workflow.order where targets.contains(id) {
             var e = evaluate(id, forced: forced.contains(id))
             if !keepingDefinitions { e = Evaluation(state: e.state, key: e.key, manifest: e.manifest) }
