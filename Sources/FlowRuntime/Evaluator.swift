@@ -14,7 +14,9 @@ public final class Evaluator {
     /// The manifest of each step whose result is known (fresh, restorable, or just run).
     public private(set) var manifests: [StepID: Manifest] = [:]
     /// Steps that must run and have not yet: their dependents' keys cannot be known.
-    public private(set) var pending: Set<StepID> = []
+    public var pending: Set<StepID> { Set(isPending.indices.filter { isPending[$0] }.map { StepID(rawValue: Int32($0)) }) }
+    /// `pending` by step index: a set hashed a million ids at a million steps.
+    private var isPending: [Bool]
     /// The remote cache, asked for a result that the local cache lacks: with `fetchFromRemote`
     /// (`flow run`) the result is brought into the local cache; without (`flow status`), the
     /// step stays stale and says the remote has its result.
@@ -36,22 +38,23 @@ public final class Evaluator {
         self.store = store
         self.actions = actions
         self.records = records
+        isPending = Array(repeating: false, count: workflow.steps.count)
     }
 
     /// The step's result is known (fresh, restored, or just run): its dependents' keys use it.
     public func settled(_ id: StepID, _ manifest: Manifest?) {
         manifests[id] = manifest
-        pending.remove(id)
+        isPending[id.index] = false
     }
 
     /// The step must run and has not (a dry run): its dependents are upstream stale.
-    public func willRun(_ id: StepID) { pending.insert(id) }
+    public func willRun(_ id: StepID) { isPending[id.index] = true }
 
     /// Takes over what `earlier`, an evaluator of a smaller version of the workflow, knew, with
     /// step ids mapped by `mapping` (see `Plan.grow`).
     public func inherit(from earlier: Evaluator, mapping: StepIDMap) {
         manifests.merge(mapping.carry(earlier.manifests)) { _, new in new }
-        pending.formUnion(mapping.carry(earlier.pending))
+        for id in mapping.carry(earlier.pending) { isPending[id.index] = true }
     }
 
     /// A step's state and key, and what the run and `flow explain` need besides. That rest is
@@ -122,7 +125,7 @@ public final class Evaluator {
     }
 
     func evaluateNow(_ id: StepID, _ step: Step, forced: Bool) -> Evaluation {
-        if let upstream = step.dependencies.first(where: { pending.contains($0) }) {
+        if let upstream = step.dependencies.first(where: { isPending[$0.index] }) {
             return Evaluation(state: .stale([.upstreamStale(step: workflow[upstream].name)]))
         }
         var digests: [String: Digest128] = [:]
@@ -266,7 +269,7 @@ public final class Evaluator {
             case .fresh, .restorable: manifests[id] = e.manifest
             // The remote has its result: its dependents' keys are known from it.
             case .stale(let reasons) where reasons.contains(.inRemoteCache) && e.manifest != nil: manifests[id] = e.manifest
-            case .stale: pending.insert(id)
+            case .stale: isPending[id.index] = true
             }
         }
         return result
