@@ -7,14 +7,18 @@ import FlowRuntime
 struct Planning {
     var workflow: Workflow
     var evaluator: Evaluator
-    var evaluations: [StepID: Evaluator.Evaluation]
+    var evaluations: Evaluator.Evaluations
     var orphans: [OrphanOutputs.Orphan]
+    /// The steps named on the command line (all when none) and what they depend on.
+    var targets: Set<StepID>
     /// What the fresh snapshot said of the steps taken fresh from it without evaluation.
     var taken: [StepID: FreshSnapshot.StepInfo] = [:]
 
     /// `snapshot`: what changed since the fresh snapshot, when it can restrict the evaluation to
-    /// the steps a change concerns (`FreshSnapshot.Delta`).
-    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil, snapshot: FreshSnapshot.Delta? = nil) throws {
+    /// the steps a change concerns (`FreshSnapshot.Delta`). `keepingDefinitions`: whether the
+    /// evaluations keep each step's `definition` (`flow explain` shows it; `flow status` does not).
+    init(_ context: RunContext, _ arguments: WorkflowArguments, loaded: Workflow? = nil, snapshot: FreshSnapshot.Delta? = nil,
+         keepingDefinitions: Bool = true) throws {
         var wf = try loaded ?? arguments.load(context).0
         orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(workflow: wf.id), workspace: context.workspace).removable
         context.workspace.hiddenPaths = Set(orphans.map(\.path))
@@ -25,7 +29,8 @@ struct Planning {
             let byName = Dictionary(snapshot.steps.map { ($0.name, $0) }) { a, _ in a }
             for id in known.keys { infos[id] = byName[wf[id].name] }
         }
-        var evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
+        var targetIDs = try targets(wf)
+        var evaluations = evaluator.evaluateAll(targets: targetIDs, forced: [], keepingDefinitions: keepingDefinitions)
         while !wf.deferred.isEmpty {
             for (id, e) in evaluations where e.state.isKnown { if let m = e.manifest { context.workspace.knownResults[wf[id].name] = m } }
             guard wf.deferred.contains(where: { context.workspace.knownResults[$0.after] != nil }) else { break }
@@ -33,9 +38,11 @@ struct Planning {
             guard next.steps.count != wf.steps.count || next.deferred != wf.deferred else { break }
             wf = next
             evaluator = try context.evaluator(for: wf)
-            evaluations = evaluator.evaluateAll(targets: try targets(wf), forced: [])
+            targetIDs = try targets(wf)
+            evaluations = evaluator.evaluateAll(targets: targetIDs, forced: [], keepingDefinitions: keepingDefinitions)
         }
         workflow = wf
+        self.targets = targetIDs
         taken = infos.filter { evaluator.takenFresh.contains($0.key) }
         self.evaluator = evaluator
         self.evaluations = evaluations

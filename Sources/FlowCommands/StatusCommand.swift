@@ -37,9 +37,10 @@ struct StatusCommand: ParsableCommand {
         // first, so that those that finished are committed before the steps are evaluated.
         let loaded = try workflow.load(context).0
         let cluster = SlurmStatus.survey(context: context, workflow: loaded)
-        let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil)
+        let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil,
+                                keepingDefinitions: false)
         let wf = plan.workflow, evaluations = plan.evaluations, orphans = plan.orphans
-        let targets = wf.closure(of: try workflow.targetIDs(wf))
+        let targets = plan.targets
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
         let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in
@@ -66,7 +67,8 @@ struct StatusCommand: ParsableCommand {
             FreshSnapshot.save(context, workflow: wf, contextDigest: snapshotContext, steps: steps,
                                previous: plan.taken.isEmpty ? nil : snapshot, taken: Set(plan.taken.keys))
         }
-        try show(rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
+        // Not `rows + waiting` when nothing waits: that copies every row.
+        try show(waiting.isEmpty ? rows : rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
                  evaluated: rows.count - plan.taken.count)
     }
 
@@ -123,19 +125,32 @@ struct StatusCommand: ParsableCommand {
     func printTable(_ rows: [StatusRow]) {
         let fresh = rows.filter { $0.state == "fresh" }.count
         let remote = rows.filter { $0.state == "remote" }.count
-        let shown = all || rows.count <= 40 ? rows : rows.filter { $0.state != "fresh" }
-        let stepWidth = min(40, max(4, shown.map(\.step.count).max() ?? 4))
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        if !shown.isEmpty {
-            print(pad("STEP", stepWidth) + "  " + pad("STATE", 10) + "  " + pad("LAST", 8) + "  " + pad("SIZE", 9) + "  REASON")
+        let listsAll = all || rows.count <= 40
+        let shownCount = listsAll ? rows.count : rows.count - fresh
+        var stepWidth = 4
+        for r in rows where listsAll || r.state != "fresh" { stepWidth = max(stepWidth, BufferedOutput.width(of: r.step)) }
+        stepWidth = min(40, stepWidth)
+        var out = BufferedOutput()
+        func cells(_ step: String, _ state: String, _ last: String, _ size: String, _ reason: String) {
+            out.append(step, paddedTo: stepWidth)
+            out.append("  ")
+            out.append(state, paddedTo: 10)
+            out.append("  ")
+            out.append(last, paddedTo: 8)
+            out.append("  ")
+            out.append(size, paddedTo: 9)
+            out.append("  ")
+            out.append(reason)
+            out.append("\n")
         }
-        for r in shown {
-            let last = r.lastDuration.map(Format.duration) ?? "-"
-            let size = r.outputSize.map(Format.bytes) ?? "-"
-            print(pad(r.step, stepWidth) + "  " + pad(r.state, 10) + "  " + pad(last, 8) + "  " + pad(size, 9) + "  " + r.reasons.joined(separator: "; "))
+        if shownCount > 0 { cells("STEP", "STATE", "LAST", "SIZE", "REASON") }
+        for r in rows where listsAll || r.state != "fresh" {
+            cells(r.step, r.state, r.lastDuration.map(Format.duration) ?? "-", r.outputSize.map(Format.bytes) ?? "-",
+                  r.reasons.joined(separator: "; "))
         }
-        let hidden = rows.count - shown.count
-        print("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")")
+        let hidden = rows.count - shownCount
+        out.append("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")\n")
+        out.flush()
     }
 }
 

@@ -14,7 +14,9 @@ public final class Evaluator {
     /// The manifest of each step whose result is known (fresh, restorable, or just run).
     public private(set) var manifests: [StepID: Manifest] = [:]
     /// Steps that must run and have not yet: their dependents' keys cannot be known.
-    public private(set) var pending: Set<StepID> = []
+    public var pending: Set<StepID> { Set(isPending.indices.filter { isPending[$0] }.map { StepID(rawValue: Int32($0)) }) }
+    /// `pending` by step index: a set hashed a million ids at a million steps.
+    private var isPending: [Bool]
     /// The remote cache, asked for a result that the local cache lacks: with `fetchFromRemote`
     /// (`flow run`) the result is brought into the local cache; without (`flow status`), the
     /// step stays stale and says the remote has its result.
@@ -36,33 +38,80 @@ public final class Evaluator {
         self.store = store
         self.actions = actions
         self.records = records
+        isPending = Array(repeating: false, count: workflow.steps.count)
     }
 
     /// The step's result is known (fresh, restored, or just run): its dependents' keys use it.
     public func settled(_ id: StepID, _ manifest: Manifest?) {
         manifests[id] = manifest
-        pending.remove(id)
+        isPending[id.index] = false
     }
 
     /// The step must run and has not (a dry run): its dependents are upstream stale.
-    public func willRun(_ id: StepID) { pending.insert(id) }
+    public func willRun(_ id: StepID) { isPending[id.index] = true }
 
     /// Takes over what `earlier`, an evaluator of a smaller version of the workflow, knew, with
     /// step ids mapped by `mapping` (see `Plan.grow`).
     public func inherit(from earlier: Evaluator, mapping: StepIDMap) {
         manifests.merge(mapping.carry(earlier.manifests)) { _, new in new }
-        pending.formUnion(mapping.carry(earlier.pending))
+        for id in mapping.carry(earlier.pending) { isPending[id.index] = true }
     }
 
+    /// A step's state and key, and what the run and `flow explain` need besides. That rest is
+    /// kept out of line, and not at all when empty: `flow status` of a million steps holds a
+    /// million evaluations, of which it reads only the state, the key and the manifest.
     public struct Evaluation {
         public var state: StepState
         public var key: Digest128?
-        public var definition: StepDefinition?
-        public var manifest: Manifest?
+        private var details: Details?
+
+        init(state: StepState, key: Digest128? = nil, definition: StepDefinition? = nil, manifest: Manifest? = nil,
+             inputStats: [String: FileStat] = [:], statedDirectories: Set<String> = []) {
+            self.state = state
+            self.key = key
+            let rest = Rest(definition: definition, manifest: manifest, inputStats: inputStats, statedDirectories: statedDirectories)
+            details = rest.isEmpty ? nil : Details(rest)
+        }
+
+        public var definition: StepDefinition? {
+            get { details?.rest.definition }
+            set { update { $0.definition = newValue } }
+        }
+        public var manifest: Manifest? {
+            get { details?.rest.manifest }
+            set { update { $0.manifest = newValue } }
+        }
         /// The stat signature of each input file at evaluation, to detect a step changing its inputs.
-        public var inputStats: [String: FileStat] = [:]
+        public var inputStats: [String: FileStat] {
+            get { details?.rest.inputStats ?? [:] }
+            set { update { $0.inputStats = newValue } }
+        }
         /// Directory inputs whose files' signatures are in `inputStats` already.
-        public var statedDirectories: Set<String> = []
+        public var statedDirectories: Set<String> {
+            get { details?.rest.statedDirectories ?? [] }
+            set { update { $0.statedDirectories = newValue } }
+        }
+
+        /// Copies share one `Details`, which is never changed: a change makes a new one.
+        private mutating func update(_ change: (inout Rest) -> Void) {
+            var rest = details?.rest ?? Rest()
+            change(&rest)
+            details = rest.isEmpty ? nil : Details(rest)
+        }
+
+        private struct Rest {
+            var definition: StepDefinition?
+            var manifest: Manifest?
+            var inputStats: [String: FileStat] = [:]
+            var statedDirectories: Set<String> = []
+
+            var isEmpty: Bool { definition == nil && manifest == nil && inputStats.isEmpty && statedDirectories.isEmpty }
+        }
+
+        private final class Details {
+            let rest: Rest
+            init(_ rest: Rest) { self.rest = rest }
+        }
     }
 
     public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
@@ -76,7 +125,7 @@ public final class Evaluator {
     }
 
     func evaluateNow(_ id: StepID, _ step: Step, forced: Bool) -> Evaluation {
-        if let upstream = step.dependencies.first(where: { pending.contains($0) }) {
+        if let upstream = step.dependencies.first(where: { isPending[$0.index] }) {
             return Evaluation(state: .stale([.upstreamStale(step: workflow[upstream].name)]))
         }
         var digests: [String: Digest128] = [:]
@@ -207,18 +256,20 @@ public final class Evaluator {
     }
 
     /// Evaluates every step of `targets` (all when empty) in order, as `flow status` shows them:
-    /// a step that must run makes its dependents "upstream stale".
-    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>) -> [StepID: Evaluation] {
-        var result: [StepID: Evaluation] = [:]
-        result.reserveCapacity(targets.count)
+    /// a step that must run makes its dependents "upstream stale". Without `keepingDefinitions`,
+    /// the evaluations keep no `definition` and no input signatures: what a million steps' copies
+    /// of their outputs, environment and variables would cost, where only state and key are shown.
+    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>, keepingDefinitions: Bool = true) -> Evaluations {
+        var result = Evaluations(stepCount: workflow.steps.count)
         for id in workflow.order where targets.contains(id) {
-            let e = evaluate(id, forced: forced.contains(id))
+            var e = evaluate(id, forced: forced.contains(id))
+            if !keepingDefinitions { e = Evaluation(state: e.state, key: e.key, manifest: e.manifest) }
             result[id] = e
             switch e.state {
             case .fresh, .restorable: manifests[id] = e.manifest
             // The remote has its result: its dependents' keys are known from it.
             case .stale(let reasons) where reasons.contains(.inRemoteCache) && e.manifest != nil: manifests[id] = e.manifest
-            case .stale: pending.insert(id)
+            case .stale: isPending[id.index] = true
             }
         }
         return result
