@@ -9,15 +9,43 @@ struct RunJournal {
     /// The run being journaled; 0 in a dry run, which journals nothing.
     var runID: Int64 = 0
 
+    /// The entries of steps found cached between `holdCached` and `writeHeldCached`, written
+    /// together: a rebuild that finds most of 1,000 steps cached wrote one transaction for each.
+    var heldCached: [(name: String, key: Digest128?, ended: Date)]? = nil
+
     /// Records step `name` in `state`. `handle` is a local step's pid or a cluster step's job id.
-    func record(_ name: String, _ state: JournalState, key: Digest128? = nil, handle: String = "", started: Date? = nil,
-                exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
+    mutating func record(_ name: String, _ state: JournalState, key: Digest128? = nil, handle: String = "", started: Date? = nil,
+                         exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
         guard runID != 0 else { return }
+        if state == .cached && heldCached != nil {
+            heldCached!.append((name, key, Date()))
+            return
+        }
         let local = kind == .local
         try? self.state.setStep(run: runID, step: name, state: state, key: key?.hex ?? "",
                                 pid: local ? Int32(handle) ?? 0 : 0, jobID: local ? "" : handle,
                                 started: started, ended: state == .running ? nil : Date(), exitStatus: exit,
                                 attempt: attempt, log: log, note: note)
+    }
+
+    /// From now on, steps found cached are journaled by `writeHeldCached`, in one transaction.
+    /// Only those are held: an entry a resumed run relies on (running, succeeded, failed) is
+    /// written as it happens, and a cached step whose entry a crash lost is found cached again.
+    mutating func holdCached() {
+        if heldCached == nil { heldCached = [] }
+    }
+
+    mutating func writeHeldCached() {
+        let held = heldCached ?? []
+        heldCached = nil
+        guard !held.isEmpty else { return }
+        let runID = runID
+        try? state.batch {
+            for e in held {
+                try? state.setStep(run: runID, step: e.name, state: .cached, key: e.key?.hex ?? "", pid: 0, jobID: "",
+                                   started: nil, ended: e.ended, exitStatus: nil, attempt: 1, log: "", note: "")
+            }
+        }
     }
 
     /// The journal entry an outcome writes when the step settles (the others are journaled as

@@ -131,10 +131,17 @@ extension Runner {
                                     host: a.completion?.host ?? ProcessInfo.processInfo.hostName)
             if options.syncEveryCommit { try context.store.sync() }
             try context.actions.store(manifest, key: key)
-            // The record too, so that a gc of this workspace that reads the records sees it.
-            try context.state.saveRecord(step: step.name, StateStore.StepRecord(
-                key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
-            try recordProduced(a.id, manifest)
+            // The record too, so that a gc of this workspace that reads the records sees it; with
+            // what the step produced, its journal entry and the signatures of what was hashed, in
+            // one transaction: one write to the state per result instead of one per statement.
+            try context.state.batch {
+                try context.state.saveRecord(step: step.name, StateStore.StepRecord(
+                    key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
+                try recordProduced(a.id, manifest)
+                journal(a.id, .succeeded, key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
+                        kind: a.kind)
+                context.workspace.saveStatCache()
+            }
             return manifest
         }
         try context.store.syncIfDue()
@@ -144,9 +151,6 @@ extension Runner {
             context.removeCheckpoint(key)
             a.checkpointLock?.removeFile()
         }
-        journal(a.id, .succeeded, key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
-                kind: a.kind)
-        context.workspace.saveStatCache()
         settle(a.id, .ran, note: String(format: "%.1fs", duration))
     }
 

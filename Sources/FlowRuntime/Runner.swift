@@ -165,7 +165,9 @@ public final class Runner {
         while true {
             if signals.count > 0 && !interrupted { interrupt() }
             // Evaluate every step whose dependencies are all done (settling one may ready others).
+            journal.holdCached()
             while !interrupted, let id = plan.nextReady() { consider(id) }
+            journal.writeHeldCached()
             startQueued()
             if plan.isIdle {
                 if !interrupted && !plan.stopped, try expandDeferred() { continue }

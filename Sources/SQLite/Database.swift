@@ -116,8 +116,23 @@ public final class Database {
         return rows
     }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws.
+    /// Runs `body` inside `BEGIN IMMEDIATE ... COMMIT`, rolling back if it throws. Inside another
+    /// transaction it is a savepoint of that one: its writes are undone alone if it throws, and
+    /// committed with the outer transaction.
+    @discardableResult
     public func transaction<T>(_ body: () throws -> T) throws -> T {
+        if sqlite3_get_autocommit(handle) == 0 {
+            try query("SAVEPOINT nested")
+            do {
+                let result = try body()
+                try query("RELEASE nested")
+                return result
+            } catch {
+                _ = try? query("ROLLBACK TO nested")
+                _ = try? query("RELEASE nested")
+                throw error
+            }
+        }
         try query("BEGIN IMMEDIATE")
         do {
             let result = try body()
