@@ -60,6 +60,10 @@ public struct ResourcePool: Sendable {
         freeGPUs = (freeGPUs + g.gpus).sorted()
     }
 
+    /// True when no step can fit until something is released: every step takes a job slot and
+    /// at least one cpu.
+    public var isFull: Bool { freeJobs == 0 || freeCPUs == 0 }
+
     /// True when nothing is handed out.
     public var isIdle: Bool { freeJobs == capacity.jobs }
 }

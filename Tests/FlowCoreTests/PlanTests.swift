@@ -220,6 +220,30 @@ import Testing
         #expect(started.map { plan.workflow[$0.id].name } == ["b"])
         #expect(plan.queued.isEmpty)
     }
+
+    @Test func aFullPoolLooksAtNothingBehindAndKeepsTheOrder() throws {
+        var plan = Plan(workflow: try Self.workflow("a\nb\nc\nd"), targets: [],
+                        pools: Plan.pools(machine: ResourcePool(jobs: 1, cpus: 4, memory: 0, gpus: 0)))
+        while let id = plan.nextReady() { plan.queue(id) }
+        let workflow = plan.workflow
+        var asked: [String] = []
+        let first = plan.admit { asked.append(workflow[$0].name); return .start }
+        #expect(first.map { plan.workflow[$0.id].name } == ["a"])
+        // The one slot is taken: the builder is not asked about anything behind.
+        asked = []
+        #expect(plan.admit { asked.append(workflow[$0].name); return .start }.isEmpty)
+        #expect(asked.isEmpty)
+        #expect(plan.queued.map { plan.workflow[$0].name } == ["b", "c", "d"])
+        // A step settled while it waits behind a full pool is not queued any more.
+        let c = plan.workflow.step(named: "c")!.id
+        _ = plan.settle(c, .skipped)
+        #expect(plan.queued.map { plan.workflow[$0].name } == ["b", "d"])
+        plan.finished(first[0].id)
+        _ = plan.settle(first[0].id, .ran)
+        let next = plan.admit { _ in .start }
+        #expect(next.map { workflow[$0.id].name } == ["b"])
+        #expect(plan.queued.map { plan.workflow[$0].name } == ["d"])
+    }
 }
 
 /// When a step that exceeded its `timeout` gets SIGTERM and then SIGKILL, on a fake clock.
