@@ -121,25 +121,15 @@ public final class Database {
     /// committed with the outer transaction.
     @discardableResult
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        if sqlite3_get_autocommit(handle) == 0 {
-            try query("SAVEPOINT nested")
-            do {
-                let result = try body()
-                try query("RELEASE nested")
-                return result
-            } catch {
-                _ = try? query("ROLLBACK TO nested")
-                _ = try? query("RELEASE nested")
-                throw error
-            }
-        }
-        try query("BEGIN IMMEDIATE")
+        let nested = sqlite3_get_autocommit(handle) == 0
+        try query(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try query("COMMIT")
+            try query(nested ? "RELEASE nested" : "COMMIT")
             return result
         } catch {
-            _ = try? query("ROLLBACK")
+            if nested { _ = try? query("ROLLBACK TO nested") }
+            _ = try? query(nested ? "RELEASE nested" : "ROLLBACK")
             throw error
         }
     }
