@@ -9,23 +9,42 @@ struct RunJournal {
     /// The run being journaled; 0 in a dry run, which journals nothing.
     var runID: Int64 = 0
 
+    /// One step's entry, as `StateStore.setStep` writes it.
+    struct Entry {
+        var step: String
+        var state: JournalState
+        var key: String
+        var pid: Int32
+        var jobID: String
+        var started: Date?
+        var ended: Date?
+        var exit: Int32?
+        var attempt: Int
+        var log: String
+        var note: String
+    }
+
     /// The entries of steps found cached between `holdCached` and `writeHeldCached`, written
     /// together: a rebuild that finds most of 1,000 steps cached wrote one transaction for each.
-    var heldCached: [(name: String, key: Digest128?, ended: Date)]? = nil
+    var heldCached: [Entry]? = nil
 
     /// Records step `name` in `state`. `handle` is a local step's pid or a cluster step's job id.
     mutating func record(_ name: String, _ state: JournalState, key: Digest128? = nil, handle: String = "", started: Date? = nil,
                          exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
         guard runID != 0 else { return }
-        if state == .cached && heldCached != nil {
-            heldCached!.append((name, key, Date()))
-            return
-        }
         let local = kind == .local
-        try? self.state.setStep(run: runID, step: name, state: state, key: key?.hex ?? "",
-                                pid: local ? Int32(handle) ?? 0 : 0, jobID: local ? "" : handle,
-                                started: started, ended: state == .running ? nil : Date(), exitStatus: exit,
-                                attempt: attempt, log: log, note: note)
+        let entry = Entry(step: name, state: state, key: key?.hex ?? "", pid: local ? Int32(handle) ?? 0 : 0, jobID: local ? "" : handle,
+                          started: started, ended: state == .running ? nil : Date(), exit: exit, attempt: attempt, log: log, note: note)
+        if state == .cached && heldCached != nil {
+            heldCached!.append(entry)
+        } else {
+            write(entry)
+        }
+    }
+
+    private func write(_ e: Entry) {
+        try? state.setStep(run: runID, step: e.step, state: e.state, key: e.key, pid: e.pid, jobID: e.jobID, started: e.started,
+                           ended: e.ended, exitStatus: e.exit, attempt: e.attempt, log: e.log, note: e.note)
     }
 
     /// From now on, steps found cached are journaled by `writeHeldCached`, in one transaction.
@@ -39,13 +58,7 @@ struct RunJournal {
         let held = heldCached ?? []
         heldCached = nil
         guard !held.isEmpty else { return }
-        let runID = runID
-        try? state.batch {
-            for e in held {
-                try? state.setStep(run: runID, step: e.name, state: .cached, key: e.key?.hex ?? "", pid: 0, jobID: "",
-                                   started: nil, ended: e.ended, exitStatus: nil, attempt: 1, log: "", note: "")
-            }
-        }
+        try? state.batch { for e in held { write(e) } }
     }
 
     /// The journal entry an outcome writes when the step settles (the others are journaled as
