@@ -16,18 +16,23 @@ enum FreshPath {
     /// The snapshot, when the command acts on the whole workflow and the snapshot still holds.
     static func holding(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments) -> FreshSnapshot.Holding? {
         guard arguments.targets.isEmpty, let overrides = try? arguments.variableOverrides() else { return nil }
-        let root = workspace.root
-        return FreshSnapshot.check(stateDirectory: root + "/.flow", root: root) { names in
-            context(root: root, cacheDirectory: workspace.cacheDirectory, dag: arguments.file(root: root),
-                    overrides: overrides, environmentNames: names)
-        }
+        return FreshSnapshot.check(stateDirectory: workspace.root + "/.flow", root: workspace.root,
+                                   context: contextMaker(workspace, arguments, overrides))
     }
 
     /// What changed since the snapshot, when it can restrict an evaluation (targets or not).
     static func delta(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments) -> FreshSnapshot.Delta? {
         guard let overrides = try? arguments.variableOverrides() else { return nil }
+        return FreshSnapshot.delta(stateDirectory: workspace.root + "/.flow", root: workspace.root,
+                                   context: contextMaker(workspace, arguments, overrides))
+    }
+
+    /// The context of this workspace, .dag file and `--set` values, given the names of the
+    /// environment variables the snapshot recorded.
+    private static func contextMaker(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments,
+                                     _ overrides: [String: String]) -> ([String]) -> String {
         let root = workspace.root
-        return FreshSnapshot.delta(stateDirectory: root + "/.flow", root: root) { names in
+        return { names in
             context(root: root, cacheDirectory: workspace.cacheDirectory, dag: arguments.file(root: root),
                     overrides: overrides, environmentNames: names)
         }
