@@ -181,52 +181,64 @@ public struct FreshSnapshot {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
         let window = Int64(FreshSnapshot.racyWindow * 1e9)
         var steps = self.steps
-        // One line per observed path, in no particular order (the check reads them all): built
-        // by appending, as a directory of a million files makes a million lines.
-        var body = ""
-        body.reserveCapacity(entries.count * 128)
+        // One line per observed path, in no particular order (the check reads them all), as
+        // bytes: a directory of a million files makes a million lines.
+        var body = ByteText(capacity: entries.count * 96)
         for (path, e) in entries {
             if let st = e.stat {
                 if st.mtimeNs > now - window || st.ctimeNs > now - window {
                     if e.workflow { return false }
                     for i in e.steps { steps[Int(i)].dirty = true }
                 }
-                body += "P\t"
-                body += TextRecord.escape(path)
-                body += "\t\(st.device)\t\(st.inode)\t\(st.size)\t\(st.mtimeNs)\t\(st.ctimeNs)\t\(st.isDirectory ? "d" : "f")\t"
+                body.append("P\t")
+                body.append(escaped: path)
+                body.append(byte: UInt8(ascii: "\t")); body.append(st.device)
+                body.append(byte: UInt8(ascii: "\t")); body.append(st.inode)
+                body.append(byte: UInt8(ascii: "\t")); body.append(st.size)
+                body.append(byte: UInt8(ascii: "\t")); body.append(st.mtimeNs)
+                body.append(byte: UInt8(ascii: "\t")); body.append(st.ctimeNs)
+                body.append(st.isDirectory ? "\td\t" : "\tf\t")
             } else {
-                body += "M\t"
-                body += TextRecord.escape(path)
-                body += "\t"
+                body.append("M\t")
+                body.append(escaped: path)
+                body.append(byte: UInt8(ascii: "\t"))
             }
             FreshSnapshot.appendObservers(e, to: &body)
-            body += "\n"
+            body.append(byte: UInt8(ascii: "\n"))
         }
-        var text = FreshSnapshot.header + "\n"
-        text += TextRecord.line(["context", context])
-        text += TextRecord.line(["env"] + environmentNames)
-        text += TextRecord.line(["dirty", String(steps.filter(\.dirty).count)])
-        text += body
-        text += TextRecord.line(["steps", String(steps.count)])
+        var text = ByteText(capacity: body.bytes.count + steps.count * 80 + 256)
+        text.append(FreshSnapshot.header + "\n")
+        text.append(TextRecord.line(["context", context]))
+        text.append(TextRecord.line(["env"] + environmentNames))
+        text.append(TextRecord.line(["dirty", String(steps.filter(\.dirty).count)]))
+        text.bytes += body.bytes
+        text.append(TextRecord.line(["steps", String(steps.count)]))
         for s in steps {
-            text += TextRecord.line(["S", s.name, s.lastDuration.map { String($0) } ?? "", s.outputSize.map { String($0) } ?? "",
-                                     s.key?.hex ?? "", s.dirty ? "1" : "0"])
+            text.append("S\t")
+            text.append(escaped: s.name)
+            text.append(byte: UInt8(ascii: "\t"))
+            if let d = s.lastDuration { text.append(String(d)) }
+            text.append(byte: UInt8(ascii: "\t"))
+            if let size = s.outputSize { text.append(size) }
+            text.append(byte: UInt8(ascii: "\t"))
+            if let key = s.key { text.append(hex: key) }
+            text.append(s.dirty ? "\t1\n" : "\t0\n")
         }
-        for e in externals { text += TextRecord.line(["E", e.name, e.path]) }
-        text += "end\n"
+        for e in externals { text.append(TextRecord.line(["E", e.name, e.path])) }
+        text.append("end\n")
         let target = FreshSnapshot.path(stateDirectory: stateDirectory)
-        return (try? AtomicFile.write(Array(text.utf8), to: target)) != nil
+        return (try? AtomicFile.write(text.bytes, to: target)) != nil
     }
 
-    static func appendObservers(_ e: Entry, to text: inout String) {
+    /// WHO: `w`, `k` and step positions, comma-separated.
+    static func appendObservers(_ e: Entry, to text: inout ByteText) {
         var first = true
-        func add(_ s: String) {
-            if !first { text += "," }
-            text += s
+        func separate() {
+            if !first { text.append(byte: UInt8(ascii: ",")) }
             first = false
         }
-        if e.workflow { add("w") }
-        if e.workflowKind { add("k") }
-        for i in e.steps { add(String(i)) }
+        if e.workflow { separate(); text.append(byte: UInt8(ascii: "w")) }
+        if e.workflowKind { separate(); text.append(byte: UInt8(ascii: "k")) }
+        for i in e.steps { separate(); text.append(Int(i)) }
     }
 }

@@ -282,12 +282,12 @@ public final class Runner {
         guard let snapshotContext = options.snapshotContext, !options.dryRun, !interrupted, options.targets.isEmpty,
               workflow.deferred.isEmpty, unexpanded == 0, summary.outcomes.count == workflow.steps.count,
               summary.outcomes.values.allSatisfy({ done.contains($0) }),
-              let records = try? context.state.allRecords() else { return }
+              let durations = try? context.state.durations() else { return }
         let previous = options.snapshot.map { Dictionary($0.steps.map { ($0.name, $0) }) { a, _ in a } } ?? [:]
         let steps = workflow.order.map { id in
             let name = workflow[id].name
             let manifest = evaluator.manifests[id]
-            return FreshSnapshot.StepInfo(name: name, lastDuration: records[name]?.duration,
+            return FreshSnapshot.StepInfo(name: name, lastDuration: durations[name],
                                           outputSize: manifest?.totalSize ?? previous[name]?.outputSize,
                                           key: manifest.flatMap { Digest128(hex: $0.key) } ?? evaluator.knownFresh[id],
                                           dirty: plan.outcomes[id] != .cached)

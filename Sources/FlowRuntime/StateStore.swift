@@ -200,6 +200,16 @@ public final class StateStore {
         return result
     }
 
+    /// Each recorded step's last duration, without its definition text (the fresh snapshot).
+    public func durations() throws -> [String: Double] {
+        var result: [String: Double] = [:]
+        for r in try db.query("SELECT step, duration FROM step_records") {
+            guard let step = r[0].string else { continue }
+            result[step] = r[1].double ?? 0
+        }
+        return result
+    }
+
     public func saveRecord(step: String, _ record: StepRecord) throws {
         try db.query("INSERT OR REPLACE INTO step_records VALUES (?, ?, ?, ?, ?, ?, ?)", [
             .text(step), .text(record.key.hex), .text(record.definitionText), .real(record.duration),

@@ -1,0 +1,52 @@
+import XXHash
+
+/// Text built as bytes: for records of one line per path or step that run to megabytes (the
+/// fresh snapshot of a large workspace), where string interpolation of every number and a
+/// `String` per field were most of the cost of writing them.
+struct ByteText {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    mutating func append(_ text: String) { bytes.append(contentsOf: text.utf8) }
+
+    mutating func append(byte: UInt8) { bytes.append(byte) }
+
+    /// A field as `TextRecord` writes it: `%`, tab, CR and newline escaped.
+    mutating func append(escaped text: String) {
+        let needsEscape = text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
+        append(needsEscape ? TextRecord.escape(text) : text)
+    }
+
+    /// A decimal integer, without making a `String` of it.
+    mutating func append(_ value: UInt64) {
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes: room for 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var v = value
+            var i = buffer.count
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            } while v > 0
+            bytes.append(contentsOf: buffer[i...])
+        }
+    }
+
+    mutating func append(_ value: Int64) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        append(value.magnitude)
+    }
+
+    mutating func append(_ value: Int) { append(Int64(value)) }
+
+    /// A digest as 32 lowercase hex digits.
+    mutating func append(hex digest: Digest128) {
+        for word in [digest.high, digest.low] {
+            for shift in stride(from: 60, through: 0, by: -4) {
+                let nibble = UInt8((word >> UInt64(shift)) & 0xf)
+                bytes.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+            }
+        }
+    }
+}
