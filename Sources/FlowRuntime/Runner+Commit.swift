@@ -29,7 +29,8 @@ extension Runner {
         var noRoomToStore = false
         if timedOut {
             failure = "timed out after \(step.timeout) s"
-        } else if !termination.succeeded {
+        } else if !termination.succeeded || completion.failure != nil {
+            // (An executor's failure despite exit 0: the local executor could not write the log.)
             failure = completion.failure ?? termination.description
             if completion.stoppedByExecutor, resumeFromCheckpoint(a, failure ?? "") { return }
         } else {
@@ -73,7 +74,9 @@ extension Runner {
         } else if noRoomToStore && removePartialOutputs(step) {
             note = "; its outputs were removed to free their space (it has no result, and runs again next time)"
         }
-        reporter.stepFailed(step, message: (failure ?? "failed") + note, logTail: Runner.tail(of: a.logPath, lines: 20), logPath: a.logPath)
+        // A step that printed nothing has no log file to point to (see StepLog).
+        let logFile = FileStat.of(a.logPath) != nil ? a.logPath : nil
+        reporter.stepFailed(step, message: (failure ?? "failed") + note, logTail: StepLog.tail(a.logPath, lines: 20), logPath: logFile)
         fail(a.id)
     }
 
@@ -125,7 +128,9 @@ extension Runner {
                 outputs.append(try ingest(out))
             }
             try checkAgainstRecord(a, outputs)
-            let logInfo = try? context.store.ingest(bytes: (try? FileIO.readAll(a.logPath, sizeHint: 0)) ?? [])
+            // No file is an empty log (see StepLog); a file is ingested from the disk, which
+            // holds no more than a chunk of a long log in memory.
+            let logInfo = FileStat.of(a.logPath) != nil ? try? context.store.ingest(a.logPath) : try? context.store.ingest(bytes: [])
             let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
                                     finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
                                     host: a.completion?.host ?? ProcessInfo.processInfo.hostName)
@@ -204,14 +209,5 @@ extension Runner {
     /// Puts a cached result's outputs back into the workspace, only those missing or different.
     func restore(_ id: StepID, _ manifest: Manifest) throws {
         try context.workspace.observing(.step(id)) { try ResultRestorer(context: context, link: options.link).restore(manifest) }
-    }
-
-    /// The last `lines` lines of a log file.
-    static func tail(of path: String, lines: Int) -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { return [] }
-        let text = String(decoding: data.suffix(64 << 10), as: UTF8.self)
-        var all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if all.last == "" { all.removeLast() }
-        return Array(all.suffix(lines))
     }
 }
