@@ -174,8 +174,11 @@ extension LocalExecutor {
             case .ended(let token, let status, let peakMemory, let logError):
                 let log = logs.removeValue(forKey: token)
                 guard groups.removeValue(forKey: token) != nil else { return }
-                // A step whose output was lost has no result to keep, however it ended.
-                let failure = logError == 0 ? nil : "its log \(log ?? "") could not be written: \(String(cString: strerror(logError)))"
+                // A step whose output was lost has no result to keep, however it ended. But for a
+                // full disk, as when the command wrote its log itself and its writes failed: its
+                // outputs are on the same disk, or the cache is, and the commit says so.
+                let lost = logError != 0 && logError != ENOSPC && logError != EDQUOT
+                let failure = lost ? "its log \(log ?? "") could not be written: \(String(cString: strerror(logError)))" : nil
                 finished.append(Completion(token: token, termination: Termination(waitStatus: status), peakMemory: peakMemory,
                                            failure: failure))
             case .lost(let status):
