@@ -8,6 +8,7 @@ extension Runner {
     func finish(_ completion: Completion) throws {
         guard var a = active.removeValue(forKey: completion.token) else { return }
         defer {
+            journal.writeHeldRunning()
             let held = heldStartReports ?? []
             heldStartReports = nil
             for report in held { report() }
@@ -17,8 +18,14 @@ extension Runner {
         release(a, token: completion.token)
         let termination = completion.termination
         let peakMemory = completion.peakMemory
-        defer { try? context.state.setUsage(run: runID, step: workflow[a.id].name, peakMemory: peakMemory,
-                                            outputSize: evaluator.manifests[a.id]?.totalSize) }
+        // A committed step's usage is written with its record, in the commit's transaction.
+        var committed = false
+        defer {
+            if !committed {
+                try? context.state.setUsage(run: runID, step: workflow[a.id].name, peakMemory: peakMemory,
+                                            outputSize: evaluator.manifests[a.id]?.totalSize)
+            }
+        }
         let step = workflow[a.id]
         var failure: String?
         // Whether the command itself failed (its outputs are then no result), as opposed to its
@@ -38,9 +45,11 @@ extension Runner {
             // stored and journalled, so that committing does not sit on the path to the next.
             // Their starts are reported after this step's end, as if they had started after it.
             heldStartReports = []
+            journal.holdRunning()
             startQueued()
             do {
                 try commit(a)
+                committed = true
                 return
             } catch let e as StepCheckError {
                 failure = e.message
@@ -139,12 +148,16 @@ extension Runner {
             // The record too, so that a gc of this workspace that reads the records sees it; with
             // what the step produced, its journal entry and the signatures of what was hashed, in
             // one transaction: one write to the state per result instead of one per statement.
+            // The running entries of the steps started in this one's slot go in the same
+            // transaction, and so does its usage (after its entry, which replaces the row).
             try context.state.batch {
                 try context.state.saveRecord(step: step.name, StateStore.StepRecord(
                     key: key, definition: definition, duration: duration, outputSize: manifest.totalSize, finishedAt: Date(), runID: runID))
                 try recordProduced(a.id, manifest)
+                journal.writeHeldRunning()
                 journal(a.id, .succeeded, key: key, pid: a.handle, started: a.started, exit: 0, attempt: a.attempt, log: a.logPath,
                         kind: a.kind)
+                try? context.state.setUsage(run: runID, step: step.name, peakMemory: a.completion?.peakMemory, outputSize: manifest.totalSize)
                 context.workspace.saveStatCache()
             }
             return manifest
