@@ -59,9 +59,9 @@ static int send_record(int socket_fd, struct msghdr *msg) {
 }
 
 int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv[], const char *const envp[],
-                            const char *cwd, int log_fd, int held_fd) {
+                            const char *cwd, const char *log_path, int held_fd) {
     struct flow_request r = {.token = token, .flags = held_fd >= 0 ? FLOW_REQUEST_HELD : 0};
-    size_t length = strlen(cwd) + 1;
+    size_t length = strlen(cwd) + 1 + strlen(log_path) + 1;
     for (; argv[r.argc]; r.argc++) length += strlen(argv[r.argc]) + 1;
     for (; envp[r.envc]; r.envc++) length += strlen(envp[r.envc]) + 1;
     if (length > UINT32_MAX) return E2BIG;
@@ -73,25 +73,29 @@ int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv
     size_t n = strlen(cwd) + 1;
     memcpy(p, cwd, n);
     p += n;
+    n = strlen(log_path) + 1;
+    memcpy(p, log_path, n);
+    p += n;
     for (uint32_t i = 0; i < r.argc; i++) { n = strlen(argv[i]) + 1; memcpy(p, argv[i], n); p += n; }
     for (uint32_t i = 0; i < r.envc; i++) { n = strlen(envp[i]) + 1; memcpy(p, envp[i], n); p += n; }
 
-    int fds[2] = {log_fd, held_fd};
     union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(2 * sizeof(int))];
+        char space[CMSG_SPACE(sizeof(int))];
     } control;
     memset(&control, 0, sizeof control);
-    size_t fd_count = held_fd >= 0 ? 2 : 1;
     size_t first = length < FLOW_SUPERVISOR_CHUNK ? length : FLOW_SUPERVISOR_CHUNK;
     struct iovec iov = {buffer, sizeof r + first};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space,
-                         .msg_controllen = CMSG_SPACE(fd_count * sizeof(int))};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(fd_count * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, fd_count * sizeof(int));
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (held_fd >= 0) {
+        msg.msg_control = control.space;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &held_fd, sizeof(int));
+    }
     int error = send_record(socket_fd, &msg);
     for (size_t sent = first; error == 0 && sent < length;) {
         size_t part = length - sent < FLOW_SUPERVISOR_CHUNK ? length - sent : FLOW_SUPERVISOR_CHUNK;

@@ -48,11 +48,24 @@ struct LogCommand: ParsableCommand {
         throw noLog(step, context)
     }
 
+    /// Prints a run's log of the step, which is empty when the step printed nothing (no file in
+    /// the run's log directory, see StepLog); false when the run's logs were removed.
     func show(_ entry: StateStore.RunStep, run: Int64) throws -> Bool {
-        guard FileManager.default.fileExists(atPath: entry.log) else { return false }
-        Diagnostics.print("# \(entry.step), run \(run), \(entry.state), attempt \(entry.attempt): \(entry.log)")
-        FileHandle.standardOutput.write(FileManager.default.contents(atPath: entry.log) ?? Data())
+        guard StepLog.exists(entry.log) else { return false }
+        Diagnostics.print("# \(entry.step), run \(run), \(entry.state), attempt \(entry.attempt): \(entry.log)" +
+                          (FileManager.default.fileExists(atPath: entry.log) ? "" : " (empty: nothing printed)"))
+        copy(entry.log)
         return true
+    }
+
+    /// Copies the file at `path`, if there is one, to stdout a chunk at a time: a log may be
+    /// larger than memory.
+    func copy(_ path: String) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            FileHandle.standardOutput.write(chunk)
+        }
     }
 
     func noLog(_ step: String, _ context: RunContext) -> Error {

@@ -51,9 +51,10 @@ enum WorkspaceResultRows {
                           attempt: entry.attempt, exitStatus: entry.exitStatus, peakMemory: entry.peakMemory,
                           outputSize: entry.outputSize ?? record.outputSize, note: entry.note)
             row.run = run
-            if FileManager.default.fileExists(atPath: entry.log) {
+            // No file in the run's log directory: the step printed nothing (see StepLog).
+            if StepLog.exists(entry.log) {
                 row.log = relative(entry.log, to: context.workspace.root)
-                row.logTail = tail(ofFile: entry.log)
+                row.logTail = tail(ofFile: entry.log) ?? ""
             }
         } else {
             row = StepRow(name: result.step, state: "succeeded", started: record.finishedAt - record.duration,

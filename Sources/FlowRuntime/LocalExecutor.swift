@@ -38,10 +38,11 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
     /// The pid of the current supervisor, if one runs (for tests).
     var supervisorPID: pid_t? { state.withLock { $0.supervisor?.pid } }
 
+    /// Starts the command of `p`; its stdout and stderr go to `p.logPath`, which the supervisor
+    /// creates on the first byte (a step that prints nothing leaves no file: `StepLog` reads
+    /// that as an empty log) and has written in full when the step's end is reported.
     public func start(_ p: ProcessDescription, token: Int) throws -> String {
-        let out = open(p.logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard out >= 0 else { throw SystemError("create log", p.logPath) }
-        defer { close(out) }
+        let log = p.logPath.hasPrefix("/") ? p.logPath : FileManager.default.currentDirectoryPath + "/" + p.logPath
         let env = p.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         // A request that cannot be sent started nothing: a supervisor that died since the last
         // step gets one successor to take it.
@@ -50,14 +51,16 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
             state.withLock {
                 $0.awaiting = supervisor
                 $0.answer = nil
+                $0.logs[token] = log
             }
             do {
                 try supervisor.request(token: token, argv: p.argv, environment: env, directory: p.workingDirectory,
-                                       log: out, held: p.heldDescriptor)
+                                       log: log, held: p.heldDescriptor)
                 break
             } catch {
                 state.withLock {
                     $0.awaiting = nil
+                    $0.logs[token] = nil
                     if $0.supervisor === supervisor { $0.supervisor = nil }
                 }
                 supervisor.shutdown()
@@ -73,8 +76,10 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
             case .started(let pid):
                 return String(pid)
             case .failed(let error):
+                s.logs[token] = nil
                 s.finished.append(Completion(token: token, termination: .failedToStart("\(p.argv.first ?? ""): \(String(cString: strerror(error)))")))
             case .lost(let why):
+                s.logs[token] = nil
                 s.finished.append(Completion(token: token, termination: .failedToStart(why)))
             case nil:
                 preconditionFailure("the wait above ends only with an answer")
@@ -130,6 +135,8 @@ extension LocalExecutor {
         var finished: [Completion] = []
         /// The running steps: token → the command's process group (its pid) and its supervisor.
         var groups: [Int: (group: pid_t, supervisor: StepSupervisor)] = [:]
+        /// The running steps' logs, for the message when one cannot be written.
+        var logs: [Int: String] = [:]
         /// The supervisor that starts new steps; nil before the first step and once it is lost.
         var supervisor: StepSupervisor?
         /// The supervisor `start` awaits an answer from, and the answer once it has come.
@@ -164,9 +171,16 @@ extension LocalExecutor {
                 // Recorded here, not in `start`: the end of a short command may come right behind.
                 if pid > 0 { groups[token] = (pid, source) }
                 if awaiting === source { answer = pid > 0 ? .started(pid) : .failed(error) }
-            case .ended(let token, let status, let peakMemory):
+            case .ended(let token, let status, let peakMemory, let logError):
+                let log = logs.removeValue(forKey: token)
                 guard groups.removeValue(forKey: token) != nil else { return }
-                finished.append(Completion(token: token, termination: Termination(waitStatus: status), peakMemory: peakMemory))
+                // A step whose output was lost has no result to keep, however it ended. But for a
+                // full disk, as when the command wrote its log itself and its writes failed: its
+                // outputs are on the same disk, or the cache is, and the commit says so.
+                let lost = logError != 0 && logError != ENOSPC && logError != EDQUOT
+                let failure = lost ? "its log \(log ?? "") could not be written: \(String(cString: strerror(logError)))" : nil
+                finished.append(Completion(token: token, termination: Termination(waitStatus: status), peakMemory: peakMemory,
+                                           failure: failure))
             case .lost(let status):
                 // The kernel sent SIGKILL to each command it started (their parent-death signal);
                 // what those left in their groups is killed here.
@@ -174,6 +188,7 @@ extension LocalExecutor {
                 for (token, running) in groups where running.supervisor === source {
                     kill(-running.group, SIGKILL)
                     groups[token] = nil
+                    logs[token] = nil
                     finished.append(Completion(token: token, termination: .signaled(SIGKILL), failure: why))
                 }
                 if awaiting === source && answer == nil { answer = .lost(why) }

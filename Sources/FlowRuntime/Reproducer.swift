@@ -69,7 +69,9 @@ public final class Reproducer {
         let start = Date()
         let log = directory + ".log"
         func outcome(_ v: Verdict) -> Outcome {
-            Outcome(step: step.name, verdict: v, seconds: Date().timeIntervalSince(start), logPath: log)
+            // A step that printed nothing leaves no log (see StepLog).
+            Outcome(step: step.name, verdict: v, seconds: Date().timeIntervalSince(start),
+                    logPath: FileManager.default.fileExists(atPath: log) ? log : nil)
         }
         do {
             try? FileManager.default.removeItem(atPath: directory)

@@ -28,6 +28,10 @@ struct RunJournal {
     /// together: a rebuild that finds most of 1,000 steps cached wrote one transaction for each.
     var heldCached: [Entry]? = nil
 
+    /// The running entries of local steps started while a finished step commits (see
+    /// `holdRunning`); nil when they are written as they happen.
+    var heldRunning: [Entry]? = nil
+
     /// Records step `name` in `state`. `handle` is a local step's pid or a cluster step's job id.
     mutating func record(_ name: String, _ state: JournalState, key: Digest128? = nil, handle: String = "", started: Date? = nil,
                          exit: Int32? = nil, attempt: Int = 1, log: String = "", note: String = "", kind: ExecutorKind = .local) {
@@ -37,6 +41,8 @@ struct RunJournal {
                           started: started, ended: state == .running ? nil : Date(), exit: exit, attempt: attempt, log: log, note: note)
         if state == .cached && heldCached != nil {
             heldCached!.append(entry)
+        } else if state == .running && local && heldRunning != nil {
+            heldRunning!.append(entry)
         } else {
             write(entry)
         }
@@ -57,6 +63,25 @@ struct RunJournal {
     mutating func writeHeldCached() {
         let held = heldCached ?? []
         heldCached = nil
+        guard !held.isEmpty else { return }
+        try? state.batch { for e in held { write(e) } }
+    }
+
+    /// From now on, the running entries of local steps are held until `writeHeldRunning`, which
+    /// the commit of the step whose slot they took calls in its own transaction: one write to the
+    /// state per step instead of two. Only local steps: their processes end with flow, so a crash
+    /// before the write loses nothing a resumed run could use (a cluster job's entry names work
+    /// that outlives flow, and is written as it happens).
+    mutating func holdRunning() {
+        if heldRunning == nil { heldRunning = [] }
+    }
+
+    /// Writes the held running entries (inside the caller's transaction, if any) and stops
+    /// holding them. A transaction that fails takes them with it: the steps' ends are still
+    /// journaled, and a running entry only says what was in flight.
+    mutating func writeHeldRunning() {
+        let held = heldRunning ?? []
+        heldRunning = nil
         guard !held.isEmpty else { return }
         try? state.batch { for e in held { write(e) } }
     }

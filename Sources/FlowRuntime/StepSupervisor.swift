@@ -18,9 +18,10 @@ final class StepSupervisor: @unchecked Sendable {
         /// The answer to a request: the command's pid (also its process group), or 0 and the
         /// errno of what kept it from starting (exec, chdir).
         case started(token: Int, pid: pid_t, errno: Int32)
-        /// A command ended: its wait status and the peak resident memory of it and of the
-        /// descendants it waited for, in bytes.
-        case ended(token: Int, status: Int32, peakMemory: Int64)
+        /// A command ended: its wait status, the peak resident memory of it and of the
+        /// descendants it waited for, in bytes, and 0 or the errno of the first failure to
+        /// create or write its log. Everything it wrote is in its log by now.
+        case ended(token: Int, status: Int32, peakMemory: Int64, logError: Int32)
         /// The supervisor has gone (the end of its socket), with its wait status. Nothing more
         /// comes from it; the commands it started have been sent SIGKILL by the kernel.
         case lost(status: Int32)
@@ -65,9 +66,10 @@ final class StepSupervisor: @unchecked Sendable {
         return try launched.wait().get()
     }
 
-    /// Asks for a command to be started (the answer comes as `.started`). Throws when the request
+    /// Asks for a command to be started (the answer comes as `.started`), its output going to
+    /// the file at the absolute path `log`, created on its first byte. Throws when the request
     /// could not be sent: the supervisor has gone, and started nothing for it.
-    func request(token: Int, argv: [String], environment: [String], directory: String, log: Int32, held: Int32) throws {
+    func request(token: Int, argv: [String], environment: [String], directory: String, log: String, held: Int32) throws {
         let error = withCStrings(argv) { argv in
             withCStrings(environment) { envp in
                 flow_supervisor_request(socket, Int64(token), argv, envp, directory, log, held)
@@ -102,7 +104,7 @@ final class StepSupervisor: @unchecked Sendable {
             case Int(FLOW_EVENT_STARTED.rawValue):
                 events(self, .started(token: token, pid: max(event.pid, 0), errno: event.value))
             case Int(FLOW_EVENT_ENDED.rawValue):
-                events(self, .ended(token: token, status: event.value, peakMemory: event.maxrss_kb * 1024))
+                events(self, .ended(token: token, status: event.value, peakMemory: event.maxrss_kb * 1024, logError: event.log_error))
             default:
                 continue
             }

@@ -8,9 +8,15 @@
  * CSpawn's supervisor.h. It:
  * - starts each requested command in a new process group of its own (the command's pid is the
  *   group's id, which flow signals), in its directory, with stdin /dev/null and stdout and stderr
- *   on the step's log, and answers with the pid or with the errno of what failed (exec, chdir);
- * - reaps each command that ends, sends SIGTERM to what the command left in its group, and
- *   reports the wait status and peak memory;
+ *   on one pipe, and answers with the pid or with the errno of what failed (exec, chdir);
+ * - moves what comes through each pipe into the step's log, which it creates on the first byte:
+ *   a step that prints nothing leaves no log file (most steps of a build print nothing, and a
+ *   file is an inode to allocate, and one more to free when the run's logs are removed);
+ * - reaps each command that ends, sends SIGTERM to what the command left in its group, moves
+ *   into the log what its pipe holds (everything the command wrote), and reports the wait
+ *   status, the peak memory and whether the log could be written. A process of the step that
+ *   still holds the pipe does not delay that report: what it writes later is appended to the
+ *   log for as long as this supervisor lives;
  * - when flow dies (its parent-death signal, a parent that is no longer flow, or the end of the
  *   socket), starts nothing more, sends SIGTERM to every group it started that still has a
  *   process, SIGKILL after GRACE_SECONDS, and exits: no step process outlives flow, however
@@ -19,7 +25,9 @@
  * command's group and reports the step as failed.
  *
  * The signals it waits for (the parent-death signal, SIGCHLD) are blocked and read from a
- * signalfd, so none can arrive in a gap between a check and a wait; the usual termination
+ * signalfd, watched with the socket and the pipes in one epoll set, so none can arrive in a gap
+ * between a check and a wait, and no pipe can hold up the others (each is non-blocking, and one
+ * wake-up moves at most OUTPUT_TURN bytes of one pipe); the usual termination
  * signals are blocked and never read, so a stray SIGTERM or Ctrl-C leaves it reporting. It
  * installs no handler and ignores no signal, so a command starts with every disposition at its
  * default once it has cleared its signal mask.
@@ -33,6 +41,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -45,12 +55,33 @@ extern char **environ;
 
 enum { SOCKET_FD = 3 };
 
+/// The read end of a command's stdout and stderr, and the log it goes to.
+struct output {
+    /// Non-blocking; -1 once every writer has closed it and it is empty.
+    int pipe;
+    /// -1 until the first byte.
+    int log;
+    /// The errno of the first failure to create or write the log; what comes after is dropped.
+    int error;
+    /// splice(2) failed once on this log (a file system that takes no splice, or an error that
+    /// read and write will name): read and write from then on.
+    int no_splice;
+    /// Its command has not been reaped yet (the child points to it; freed only by the reap).
+    int owned;
+    struct output *prev, *next;
+    char path[];
+};
+
+/// Every output whose pipe is open, or whose command still runs.
+static struct output *outputs;
+
 /// A command this supervisor started. Its pid is also its process group's id.
 struct child {
     pid_t pid;
     int64_t token;
     /// Reaped; kept only after flow died, while its group may still hold processes.
     int ended;
+    struct output *out;
 };
 
 static struct child *children;
@@ -59,9 +90,15 @@ static pid_t flow;
 static int grace_seconds;
 static int terminating;
 static struct timespec deadline;
+static int epoll;
+/// The descriptor limit commands get: the supervisor raises its own for the pipes it holds.
+static struct rlimit command_files;
 
-static void send_event(int64_t token, int kind, pid_t pid, int value, long maxrss_kb) {
-    struct flow_event e = {.token = token, .kind = kind, .pid = pid, .value = value, .maxrss_kb = maxrss_kb};
+/// epoll's tags for the two descriptors that are not pipes (a pipe's tag is its output).
+enum { TAG_SIGNALS = 1, TAG_SOCKET = 2 };
+
+static void send_event(int64_t token, int kind, pid_t pid, int value, long maxrss_kb, int log_error) {
+    struct flow_event e = {.token = token, .kind = kind, .pid = pid, .value = value, .log_error = log_error, .maxrss_kb = maxrss_kb};
     /* A failure means flow is gone; the main loop notices that on its own. */
     while (send(SOCKET_FD, &e, sizeof e, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
 }
@@ -76,9 +113,129 @@ static double seconds_until(struct timespec t) {
 static void begin_terminating(void) {
     if (terminating) return;
     terminating = 1;
+    epoll_ctl(epoll, EPOLL_CTL_DEL, SOCKET_FD, NULL);
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += grace_seconds;
     for (size_t i = 0; i < child_count; i++) kill(-children[i].pid, SIGTERM);
+}
+
+/* ---- output ---- */
+
+/// The most bytes one wake-up moves from one pipe, so that a step printing without pause does
+/// not keep the others (and the reports of ends) waiting.
+enum { OUTPUT_TURN = 1 << 20 };
+
+static char scratch[64 << 10];
+
+/// A new pipe for a command's output to the log at `path`, watched by epoll; NULL with `*error`.
+/// The write end goes to `*write_end` (close-on-exec: only the command's dup2 copies survive).
+static struct output *output_open(const char *path, int *write_end, int *error) {
+    size_t length = strlen(path) + 1;
+    struct output *o = malloc(sizeof *o + length);
+    int ends[2];
+    if (!o || pipe2(ends, O_CLOEXEC) != 0) {
+        *error = o ? errno : ENOMEM;
+        free(o);
+        return NULL;
+    }
+    *o = (struct output){.pipe = ends[0], .log = -1, .owned = 1};
+    memcpy(o->path, path, length);
+    struct epoll_event watch = {.events = EPOLLIN, .data.ptr = o};
+    if (fcntl(ends[0], F_SETFL, O_NONBLOCK) != 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, ends[0], &watch) != 0) {
+        *error = errno;
+        close(ends[0]);
+        close(ends[1]);
+        free(o);
+        return NULL;
+    }
+    /* A log left by an earlier attempt of the step would pass for this one's if it printed nothing. */
+    unlink(path);
+    o->next = outputs;
+    if (outputs) outputs->prev = o;
+    outputs = o;
+    *write_end = ends[1];
+    return o;
+}
+
+/// Appends `n` bytes to the log, creating it first.
+static void output_write(struct output *o, const char *bytes, size_t n) {
+    if (o->error) return;
+    if (o->log < 0) {
+        o->log = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (o->log < 0) {
+            o->error = errno;
+            return;
+        }
+    }
+    while (n > 0) {
+        ssize_t w = write(o->log, bytes, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            o->error = w < 0 ? errno : EIO;
+            return;
+        }
+        bytes += w;
+        n -= (size_t)w;
+    }
+}
+
+/// Closes the pipe and the log; the output is freed here unless its command has yet to be reaped.
+static void output_close(struct output *o) {
+    if (o->pipe >= 0) {
+        epoll_ctl(epoll, EPOLL_CTL_DEL, o->pipe, NULL);
+        close(o->pipe);
+        o->pipe = -1;
+    }
+    if (o->log >= 0) {
+        close(o->log);
+        o->log = -1;
+    }
+    if (o->owned) return;
+    if (o->prev) o->prev->next = o->next; else outputs = o->next;
+    if (o->next) o->next->prev = o->prev;
+    free(o);
+}
+
+/// Moves what the pipe holds into the log, at most `limit` bytes: the first bytes through
+/// `scratch` (whether there is a first byte decides whether the log is created), the rest with
+/// splice, which copies nothing through this process. Closes the output at the end of the pipe.
+static void output_drain(struct output *o, size_t limit) {
+    while (o->pipe >= 0 && limit > 0) {
+        size_t want = limit < OUTPUT_TURN ? limit : OUTPUT_TURN;
+        ssize_t n;
+        if (o->log >= 0 && !o->no_splice && !o->error) {
+            n = splice(o->pipe, NULL, o->log, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n > 0) {
+                limit -= (size_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && errno == EAGAIN) return;
+            if (n < 0) o->no_splice = 1; /* and read and write say what it is */
+            else {
+                output_close(o);
+                return;
+            }
+        }
+        n = read(o->pipe, scratch, want < sizeof scratch ? want : sizeof scratch);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) {
+            output_close(o);
+            return;
+        }
+        output_write(o, scratch, (size_t)n);
+        limit -= (size_t)n;
+    }
+}
+
+/// What the pipe holds now: everything its writers wrote before this call. A drain of one byte
+/// more also closes the output when no writer is left (the read after these bytes returns 0),
+/// and waits for nothing when one is.
+static size_t output_pending(const struct output *o) {
+    int n = 0;
+    if (o->pipe < 0) return 0;
+    return ioctl(o->pipe, FIONREAD, &n) == 0 && n > 0 ? (size_t)n : 0;
 }
 
 /* ---- starting a command ---- */
@@ -88,7 +245,7 @@ struct launch {
     char *const *argv;
     char *const *envp;
     const char *dir;
-    int log;
+    int out;
     int held;
     pid_t supervisor;
     volatile int error;
@@ -109,9 +266,10 @@ static int command_main(void *argument) {
         l->error = ESRCH;
         _exit(127);
     }
-    /* 0 is /dev/null already. The received descriptors are close-on-exec; dup2 clears that on
-     * the copies. The held descriptor lands on 3 (the socket's number, close-on-exec here). */
-    if (dup2(l->log, 1) < 0 || dup2(l->log, 2) < 0 || (l->held >= 0 && dup2(l->held, 3) < 0)) {
+    /* 0 is /dev/null already. The pipe and the received descriptor are close-on-exec; dup2
+     * clears that on the copies. The held descriptor lands on 3 (the socket's number,
+     * close-on-exec here). */
+    if (dup2(l->out, 1) < 0 || dup2(l->out, 2) < 0 || (l->held >= 0 && dup2(l->held, 3) < 0)) {
         l->error = errno;
         _exit(127);
     }
@@ -122,6 +280,7 @@ static int command_main(void *argument) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    setrlimit(RLIMIT_NOFILE, &command_files);
     /* execvpe searches the PATH of `environ`, which the supervisor set to the step's. */
     execvpe(l->argv[0], l->argv, l->envp);
     l->error = errno;
@@ -129,8 +288,8 @@ static int command_main(void *argument) {
 }
 
 /// Starts a command; returns its pid, or 0 with `*error` set.
-static pid_t launch(char *const *argv, char *const *envp, const char *dir, int log, int held, int *error) {
-    struct launch l = {argv, envp, dir, log, held, getpid(), 0};
+static pid_t launch(char *const *argv, char *const *envp, const char *dir, int out, int held, int *error) {
+    struct launch l = {argv, envp, dir, out, held, getpid(), 0};
     char **own = environ;
     environ = (char **)envp;
     /* CLONE_VFORK: this returns once the command has exec'd or exited, so the exec's errno is
@@ -153,7 +312,7 @@ static pid_t launch(char *const *argv, char *const *envp, const char *dir, int l
 }
 
 /// Records a started command; returns 0, or ENOMEM when it cannot be followed.
-static int add_child(pid_t pid, int64_t token) {
+static int add_child(pid_t pid, int64_t token, struct output *out) {
     if (child_count == child_capacity) {
         size_t capacity = child_capacity ? child_capacity * 2 : 64;
         struct child *grown = realloc(children, capacity * sizeof *grown);
@@ -161,7 +320,7 @@ static int add_child(pid_t pid, int64_t token) {
         children = grown;
         child_capacity = capacity;
     }
-    children[child_count++] = (struct child){pid, token, 0};
+    children[child_count++] = (struct child){pid, token, 0, out};
     return 0;
 }
 
@@ -178,12 +337,15 @@ static const char *lookup(char *const *envp, const char *name) {
 
 static char record[sizeof(struct flow_request) + FLOW_SUPERVISOR_CHUNK];
 
-/// Parses the strings of a request: the directory, then `argc` arguments and `envc` environment
-/// entries, each ending in NUL, and nothing after. Fills `argv` (then NULL, then the environment,
-/// then NULL); returns 0 or EPROTO.
-static int parse(char *strings, uint32_t length, uint32_t argc, uint32_t envc, char **argv) {
+/// Parses the strings of a request: the directory, the log, then `argc` arguments and `envc`
+/// environment entries, each ending in NUL, and nothing after. Sets `*log`, fills `argv` (then
+/// NULL, then the environment, then NULL); returns 0 or EPROTO.
+static int parse(char *strings, uint32_t length, uint32_t argc, uint32_t envc, const char **log, char **argv) {
     if (length == 0 || strings[length - 1] != '\0' || argc == 0) return EPROTO;
     char *p = strings + strlen(strings) + 1, *end = strings + length;
+    if (p >= end || *p != '/') return EPROTO;
+    *log = p;
+    p += strlen(p) + 1;
     char **envp = argv + argc + 1;
     for (uint32_t i = 0; i < argc + envc; i++) {
         if (p >= end) return EPROTO;
@@ -198,7 +360,7 @@ static int parse(char *strings, uint32_t length, uint32_t argc, uint32_t envc, c
 static int serve_request(void) {
     union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(2 * sizeof(int))];
+        char space[CMSG_SPACE(sizeof(int))];
     } control;
     struct iovec iov = {record, sizeof record};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
@@ -206,7 +368,7 @@ static int serve_request(void) {
     do { n = recvmsg(SOCKET_FD, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     if (n <= 0) return 0;
 
-    int fds[2] = {-1, -1};
+    int fds[1] = {-1};
     int received = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -214,7 +376,7 @@ static int serve_request(void) {
         for (size_t i = 0; i < count; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (received < 2) fds[received++] = fd; else close(fd);
+            if (received < 1) fds[received++] = fd; else close(fd);
         }
     }
     struct flow_request r;
@@ -225,7 +387,7 @@ static int serve_request(void) {
         memcpy(&r, record, sizeof r);
         have = (size_t)n - sizeof r;
         held = (r.flags & FLOW_REQUEST_HELD) ? 1 : 0;
-        if (have <= r.length && received == 1 + held) strings = malloc((size_t)r.length + 1);
+        if (have <= r.length && received == held) strings = malloc((size_t)r.length + 1);
     }
     if (!strings) {
         for (int i = 0; i < received; i++) close(fds[i]);
@@ -244,18 +406,27 @@ static int serve_request(void) {
         have += (size_t)n;
     }
     char **argv = calloc((size_t)r.argc + r.envc + 2, sizeof *argv);
-    int error = argv ? parse(strings, r.length, r.argc, r.envc, argv) : ENOMEM;
+    const char *log = NULL;
+    int error = argv ? parse(strings, r.length, r.argc, r.envc, &log, argv) : ENOMEM;
     char **envp = argv ? argv + r.argc + 1 : NULL;
     pid_t pid = 0;
-    if (error == 0) pid = launch(argv, envp, strings, fds[0], held ? fds[1] : -1, &error);
-    /* The command has its own copies now: the supervisor holds no step's log or lock. */
+    int write_end = -1;
+    struct output *out = error == 0 ? output_open(log, &write_end, &error) : NULL;
+    if (out) pid = launch(argv, envp, strings, write_end, held ? fds[0] : -1, &error);
+    /* The command has its own copies now: the supervisor holds no step's lock, and only the
+     * read end of its pipe. */
     for (int i = 0; i < received; i++) close(fds[i]);
-    if (pid > 0 && (error = add_child(pid, r.token)) != 0) {
+    if (write_end >= 0) close(write_end);
+    if (pid > 0 && (error = add_child(pid, r.token, out)) != 0) {
         /* A command no one follows must not run: it is reaped as an unknown child. */
         kill(-pid, SIGKILL);
         pid = 0;
     }
-    send_event(r.token, FLOW_EVENT_STARTED, pid, error, 0);
+    if (pid == 0 && out) {
+        out->owned = 0;
+        output_close(out);
+    }
+    send_event(r.token, FLOW_EVENT_STARTED, pid, error, 0, 0);
 
     /* Fault injection for the tests: stay here, between starting a command and watching for
      * flow's death again, for this many milliseconds (a window where a death of flow could go
@@ -296,13 +467,32 @@ static void reap(void) {
         while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {}
         struct child *c = find(pid);
         if (!c) continue;
-        send_event(c->token, FLOW_EVENT_ENDED, pid, status, usage.ru_maxrss);
+        /* Everything the command wrote is in the pipe: into the log before the end is reported.
+         * What the pipe holds now bounds the wait, should a process left in the group write on. */
+        int log_error = 0;
+        if (c->out) {
+            output_drain(c->out, output_pending(c->out) + 1);
+            log_error = c->out->error;
+            c->out->owned = 0;
+            if (c->out->pipe < 0) output_close(c->out);
+            c->out = NULL;
+        }
+        send_event(c->token, FLOW_EVENT_ENDED, pid, status, usage.ru_maxrss, log_error);
         if (terminating) {
             c->ended = 1;
         } else {
             *c = children[--child_count];
         }
     }
+}
+
+/// Before the supervisor exits: what the pipes hold goes into the logs. Returns 0.
+static int finish_outputs(void) {
+    for (struct output *o = outputs, *next; o; o = next) {
+        next = o->next; /* a drain that reaches the end of the pipe frees the output */
+        output_drain(o, output_pending(o) + 1);
+    }
+    return 0;
 }
 
 /// After flow died: whether any group still holds a process (forgetting those that do not).
@@ -336,6 +526,16 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_BLOCK, &blocked, NULL);
     int signals = signalfd(-1, &waited, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signals < 0) return 71;
+    epoll = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event watch_signals = {.events = EPOLLIN, .data.u64 = TAG_SIGNALS};
+    struct epoll_event watch_socket = {.events = EPOLLIN, .data.u64 = TAG_SOCKET};
+    if (epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, signals, &watch_signals) != 0 ||
+        epoll_ctl(epoll, EPOLL_CTL_ADD, SOCKET_FD, &watch_socket) != 0) return 71;
+    /* One pipe per running step (and per step whose leftovers still write): the soft limit goes
+     * up to the hard one here, and back down in each command. */
+    getrlimit(RLIMIT_NOFILE, &command_files);
+    struct rlimit files = {command_files.rlim_max, command_files.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &files);
     /* posix_spawn's dup2 left the socket inheritable: commands must not hold it. */
     if (fcntl(SOCKET_FD, F_SETFD, FD_CLOEXEC) != 0) return 71;
     /* The death signal follows the thread of flow that started this process (it lives as long as
@@ -351,29 +551,36 @@ int main(int argc, char **argv) {
         if (!terminating && getppid() != flow) begin_terminating();
         int timeout = 1000;
         if (terminating) {
-            if (!any_group_left()) return 0;
+            if (!any_group_left()) return finish_outputs();
             double left = seconds_until(deadline);
             if (left <= 0) {
                 for (size_t i = 0; i < child_count; i++) kill(-children[i].pid, SIGKILL);
-                return 0;
+                return finish_outputs();
             }
             /* Groups of ended commands are looked at again every 100 ms. */
             timeout = left < 0.1 ? (int)(left * 1000) + 1 : 100;
         }
-        struct pollfd watched[2] = {{.fd = signals, .events = POLLIN}, {.fd = SOCKET_FD, .events = POLLIN}};
-        int ready = poll(watched, terminating ? 1 : 2, timeout);
-        if (ready < 0) continue; /* EINTR; nothing else is possible with these arguments */
-        if (watched[0].revents & POLLIN) {
-            struct signalfd_siginfo info;
-            int ended = 0;
-            while (read(signals, &info, sizeof info) == (ssize_t)sizeof info) {
-                if ((int)info.ssi_signo == death_signal) begin_terminating();
-                if (info.ssi_signo == SIGCHLD) ended = 1;
+        struct epoll_event ready[64];
+        int count = epoll_wait(epoll, ready, 64, timeout);
+        int ended = 0, request = 0;
+        for (int i = 0; i < count; i++) {
+            if (ready[i].data.u64 == TAG_SIGNALS) {
+                struct signalfd_siginfo info;
+                while (read(signals, &info, sizeof info) == (ssize_t)sizeof info) {
+                    if ((int)info.ssi_signo == death_signal) begin_terminating();
+                    if (info.ssi_signo == SIGCHLD) ended = 1;
+                }
+            } else if (ready[i].data.u64 == TAG_SOCKET) {
+                request = 1;
+            } else {
+                /* An output that a reap below closes and frees is not in this list: pipes come
+                 * first, and a reap frees only outputs whose pipe has closed. */
+                output_drain(ready[i].data.ptr, OUTPUT_TURN);
             }
-            /* One SIGCHLD may stand for several ends: reap takes every command that has ended. */
-            if (ended) reap();
         }
-        if (!terminating && watched[1].revents && getppid() == flow) {
+        /* One SIGCHLD may stand for several ends: reap takes every command that has ended. */
+        if (ended) reap();
+        if (!terminating && request && getppid() == flow) {
             if (!serve_request()) begin_terminating();
         }
     }

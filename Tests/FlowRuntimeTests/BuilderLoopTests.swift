@@ -1,6 +1,6 @@
 import Foundation
 import FlowCore
-import FlowRuntime
+@testable import FlowRuntime
 import FlowTestSupport
 import Glibc
 import Testing
@@ -157,5 +157,11 @@ final class FakeExecutor: StepExecutor {
         #expect(fake.signalled == ["slow \(SIGTERM)"])
         #expect(o.transcript.contains("warning: slow exceeded its timeout of 1 s: stopping it"), "\(o.transcript)")
         #expect(o.transcript.contains { $0.hasPrefix("FAILED slow: timed out after 1 s") }, "\(o.transcript)")
+    }
+
+    @Test(arguments: [(0.0, "0.0s"), (0.04, "0.0s"), (0.06, "0.1s"), (1.0, "1.0s"), (12.34, "12.3s"), (59.97, "60.0s"),
+                      (3601.5, "3601.5s"), (-0.2, "0.0s"), (.nan, "0.0s")])
+    func durationsAreShownInTenths(seconds: Double, shown: String) {
+        #expect(Runner.tenths(seconds) == shown)
     }
 }

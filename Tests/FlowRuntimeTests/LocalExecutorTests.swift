@@ -127,10 +127,11 @@ import Testing
         #expect(ends.values.allSatisfy { $0.termination == .exited(0) })
         for i in 0..<count { #expect((try? dir.read("s\(i).log")) == "\(i)\n") }
         #expect(executor.running == 0)
-        // 0-2 (/dev/null), the socket and the signalfd: no step's log or lock stayed open.
+        // 0-2 (/dev/null), the socket, the signalfd and the epoll set: no step's pipe, log or
+        // lock stayed open.
         let pid = try #require(executor.supervisorPID)
         let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
-        #expect(fds.count == 5, "\(fds.sorted())")
+        #expect(fds.count == 6, "\(fds.sorted())")
     }
 
     @Test func aRequestLongerThanOneRecordArrivesWhole() throws {

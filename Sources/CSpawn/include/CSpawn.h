@@ -20,13 +20,14 @@
 pid_t flow_supervisor_start(const char *supervisor, int grace_seconds, int *socket_fd, int *err);
 
 /// Asks the supervisor to start `argv[0]` (searched in the PATH of `envp`) with `envp`, in `cwd`,
-/// stdout and stderr on `log_fd`; `held_fd`, unless -1, is a descriptor the command holds open
-/// until it ends (the checkpoint lock: a flock that stays held as long as anything of the step
-/// may still write to its checkpoint directory). The supervisor receives copies of both; the
-/// caller may close its own once this returns. The answer comes as a FLOW_EVENT_STARTED.
+/// stdout and stderr into the log at `log_path` (absolute; created on the first byte, see
+/// supervisor.h); `held_fd`, unless -1, is a descriptor the command holds open until it ends
+/// (the checkpoint lock: a flock that stays held as long as anything of the step may still
+/// write to its checkpoint directory). The supervisor receives a copy of it; the caller may
+/// close its own once this returns. The answer comes as a FLOW_EVENT_STARTED.
 /// Returns 0, or the errno of the send (EPIPE or ECONNRESET: the supervisor has gone).
 int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv[], const char *const envp[],
-                            const char *cwd, int log_fd, int held_fd);
+                            const char *cwd, const char *log_path, int held_fd);
 
 /// Reads the supervisor's next event, waiting for it. Returns 1, or 0 when the supervisor has
 /// gone (the end of the socket, or a record that is not an event).

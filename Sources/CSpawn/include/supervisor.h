@@ -18,10 +18,13 @@
 #define FLOW_REQUEST_HELD 1u
 
 /// flow → supervisor: start a command. The record holds this header and then the first of
-/// `length` bytes of strings: the working directory, the `argc` arguments and the `envc`
-/// environment entries, each ending in NUL; the rest follow in records of their own, each at
-/// most FLOW_SUPERVISOR_CHUNK bytes. The first record also carries (SCM_RIGHTS) the descriptor
-/// of the step's log and, with FLOW_REQUEST_HELD, a descriptor the command must hold open.
+/// `length` bytes of strings: the working directory, the absolute path of the step's log, the
+/// `argc` arguments and the `envc` environment entries, each ending in NUL; the rest follow in
+/// records of their own, each at most FLOW_SUPERVISOR_CHUNK bytes. With FLOW_REQUEST_HELD the
+/// first record also carries (SCM_RIGHTS) a descriptor the command must hold open.
+///
+/// The command's stdout and stderr are one pipe that the supervisor drains into the log,
+/// which it creates (replacing any file of that name) on the first byte: no output, no file.
 struct flow_request {
     int64_t token;
     uint32_t argc;
@@ -35,7 +38,9 @@ enum flow_event_kind {
     /// not start and `value` holds the errno of what failed (fork, chdir, exec).
     FLOW_EVENT_STARTED = 1,
     /// A command ended: `value` is its wait status, `maxrss_kb` its ru_maxrss (the peak resident
-    /// set of the command and of the descendants it waited for), in KiB.
+    /// set of the command and of the descendants it waited for), in KiB, and `log_error` 0 or
+    /// the errno of the first failure to create or write its log (its output from then on was
+    /// dropped). Everything the command wrote is in the log by the time this is sent.
     FLOW_EVENT_ENDED = 2,
 };
 
@@ -45,6 +50,6 @@ struct flow_event {
     int32_t kind;
     int32_t pid;
     int32_t value;
-    int32_t reserved;
+    int32_t log_error;
     int64_t maxrss_kb;
 };
