@@ -4,19 +4,20 @@ import XXHash
 /// context, the environment values it used, the `WorkspaceLog` of its load), for the workflow
 /// memo (FlowRuntime's `WorkflowMemo`), which keeps it in a file and checks it before use.
 ///
-/// Layout: every string once, in a table at the start (step names, paths and commands repeat a
-/// lot: an output of one step is an input of the next), then the three parts, read in order so
-/// that a memo that no longer holds is given up on before its workflow is decoded:
+/// Layout: three parts, read in order, so that a memo that no longer holds is given up on
+/// before its workflow is decoded:
 ///
-///     strings  count, then each as length + UTF-8 bytes
 ///     context  facts, environment (name, value or unset)
 ///     log      questions and answers, in the order asked
 ///     workflow the shared storages (each once, however many steps use it), the steps, order,
 ///              variables, files, deferred steps, warnings, externals
 ///
-/// Integers are LEB128 varints (signed ones zigzagged), strings are indices into the table,
-/// dictionaries are written sorted by key. Nothing is trusted on reading: every index, count
-/// and step id is checked, and a bad one throws `WorkflowCodec.Damaged`, never traps.
+/// Integers are LEB128 varints (signed ones zigzagged), strings are a length and UTF-8 bytes,
+/// dictionaries are written sorted by key. (A table of strings written once would make the file
+/// a third smaller, as an output of one step is the input of the next; but interning every
+/// string cost more than all the rest of the encoding, on every load that writes a memo.)
+/// Nothing is trusted on reading: every count, index and step id is checked, and a bad one
+/// throws `WorkflowCodec.Damaged`, never traps.
 ///
 /// The format changes with the fields of `Step` and `Workflow`: a memo is only ever read by the
 /// binary that wrote it (see `WorkflowMemo`), and `WorkflowCodecTests` fails when a stored
@@ -51,7 +52,8 @@ public enum WorkflowCodec {
     }
 
     public static func encode(context: Context, log: WorkspaceLog, workflow: Workflow) -> [UInt8] {
-        var w = Writer()
+        // About 150 bytes a step and 20 a question: one allocation, no regrowth, most of the time.
+        var w = Writer(capacity: 160 * workflow.steps.count + 24 * log.entries.count + 4096)
         w.context(context)
         w.log(log)
         w.workflow(workflow)
@@ -62,17 +64,9 @@ public enum WorkflowCodec {
     public struct Reader {
         var bytes: [UInt8]
         var offset = 0
-        var strings: [String] = []
 
-        public init(_ bytes: [UInt8]) throws {
+        public init(_ bytes: [UInt8]) {
             self.bytes = bytes
-            let count = try length()
-            strings.reserveCapacity(count)
-            for _ in 0..<count {
-                let n = try length()
-                strings.append(String(decoding: bytes[offset..<offset + n], as: UTF8.self))
-                offset += n
-            }
         }
 
         public mutating func context() throws -> Context {
@@ -265,9 +259,9 @@ public enum WorkflowCodec {
         }
 
         mutating func string() throws -> String {
-            let i = try uint64()
-            guard i < UInt64(strings.count) else { throw Damaged(description: "string \(i) of \(strings.count)") }
-            return strings[Int(i)]
+            let n = try length()
+            defer { offset += n }
+            return String(decoding: bytes[offset..<offset + n], as: UTF8.self)
         }
 
         mutating func ids() throws -> [StepID] {
@@ -297,21 +291,10 @@ public enum WorkflowCodec {
 
     struct Writer {
         var body: [UInt8] = []
-        var index: [String: Int] = [:]
-        var strings: [String] = []
 
-        init() { body.reserveCapacity(1 << 16) }
+        init(capacity: Int) { body.reserveCapacity(capacity) }
 
-        /// The string table, then the body.
-        func finish() -> [UInt8] {
-            var head = Writer()
-            head.uint(UInt64(strings.count))
-            for s in strings {
-                head.uint(UInt64(s.utf8.count))
-                head.body += s.utf8
-            }
-            return head.body + body
-        }
+        func finish() -> [UInt8] { body }
 
         mutating func context(_ c: Context) {
             array(c.facts) { $0.string($1) }
@@ -336,19 +319,24 @@ public enum WorkflowCodec {
             var storages: [Step.SharedStorage] = []
             var storageOf: [Int] = []
             storageOf.reserveCapacity(wf.steps.count)
-            for step in wf.steps {
-                let key = ObjectIdentifier(step.storage)
-                if let i = storageIndex[key] {
-                    storageOf.append(i)
+            storageIndex.reserveCapacity(wf.steps.count)
+            // By index, here and below: iterating `steps` would copy (retain and release) every step.
+            for i in wf.steps.indices {
+                let storage = wf.steps[i].storage
+                if let last = storages.last, last === storage {
+                    storageOf.append(storages.count - 1)
+                } else if let known = storageIndex[ObjectIdentifier(storage)] {
+                    storageOf.append(known)
                 } else {
-                    storageIndex[key] = storages.count
+                    storageIndex[ObjectIdentifier(storage)] = storages.count
                     storageOf.append(storages.count)
-                    storages.append(step.storage)
+                    storages.append(storage)
                 }
             }
-            array(storages) { $0.shared($1.value) }
+            uint(UInt64(storages.count))
+            for storage in storages { shared(storage) }
             uint(UInt64(wf.steps.count))
-            for (step, s) in zip(wf.steps, storageOf) { self.step(step, storage: s) }
+            for i in wf.steps.indices { step(wf.steps, i, storage: storageOf[i]) }
             ids(wf.order)
             dictionary(wf.variables)
             array(wf.files) { $0.string($1) }
@@ -366,15 +354,15 @@ public enum WorkflowCodec {
             }
         }
 
-        mutating func step(_ step: Step, storage: Int) {
-            int(step.id.index)
-            string(step.name)
-            action(step.action)
-            array(step.inputs) { $0.pathRef($1) }
-            array(step.outputs) { $0.pathRef($1) }
-            ids(step.dependencies)
-            ids(step.dependents)
-            optional(step.explicitParameters) { w, parameters in
+        mutating func step(_ steps: [Step], _ i: Int, storage: Int) {
+            int(steps[i].id.index)
+            string(steps[i].name)
+            action(steps[i].action)
+            array(steps[i].inputs) { $0.pathRef($1) }
+            array(steps[i].outputs) { $0.pathRef($1) }
+            ids(steps[i].dependencies)
+            ids(steps[i].dependents)
+            optional(steps[i].explicitParameters) { w, parameters in
                 w.array(parameters) { w, p in
                     w.string(p.name)
                     w.string(p.value)
@@ -383,7 +371,8 @@ public enum WorkflowCodec {
             uint(UInt64(storage))
         }
 
-        mutating func shared(_ s: Step.Shared) {
+        mutating func shared(_ storage: Step.SharedStorage) {
+            let s = storage.value
             string(s.baseName)
             location(s.location)
             int(s.resources.cpus)
@@ -396,9 +385,10 @@ public enum WorkflowCodec {
             bool(s.checkpoint)
             array(s.metrics) { $0.string($1) }
             optional(s.executor) { $0.string($1.rawValue) }
-            for field in [s.cluster.partition, s.cluster.account, s.cluster.qos, s.cluster.constraint] {
-                optional(field) { $0.string($1) }
-            }
+            optional(s.cluster.partition) { $0.string($1) }
+            optional(s.cluster.account) { $0.string($1) }
+            optional(s.cluster.qos) { $0.string($1) }
+            optional(s.cluster.constraint) { $0.string($1) }
             array(s.cluster.sbatch) { $0.string($1) }
             ids(s.after)
             array(s.toolchains) { w, t in
@@ -492,12 +482,10 @@ public enum WorkflowCodec {
         mutating func bool(_ value: Bool) { body.append(value ? 1 : 0) }
 
         mutating func string(_ s: String) {
-            if let i = index[s] {
-                uint(UInt64(i))
-            } else {
-                index[s] = strings.count
-                uint(UInt64(strings.count))
-                strings.append(s)
+            var s = s
+            s.withUTF8 { utf8 in
+                uint(UInt64(utf8.count))
+                body.append(contentsOf: utf8)
             }
         }
 
@@ -518,6 +506,7 @@ public enum WorkflowCodec {
 
         mutating func dictionary(_ d: [String: String]) {
             uint(UInt64(d.count))
+            if d.isEmpty { return }
             for (k, v) in d.sorted(by: { $0.key < $1.key }) {
                 string(k)
                 string(v)

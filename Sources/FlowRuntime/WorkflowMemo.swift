@@ -112,7 +112,7 @@ public struct WorkflowMemo {
         }
         let observations = workspace.observations, observers = workspace.observers, unsteady = workspace.unsteadyPaths
         do {
-            var reader = try WorkflowCodec.Reader(body)
+            var reader = WorkflowCodec.Reader(body)
             let context = try reader.context()
             guard context.facts == facts else { return .failure(Stale(description: Self.change(from: context.facts, to: facts))) }
             for v in context.environment where environment[v.name] != v.value { return .failure(Stale(description: "env \(v.name) changed")) }
@@ -146,7 +146,7 @@ public struct WorkflowMemo {
         // Every field of the workflow must come back: a field the codec misses would be lost
         // silently on every memo hit. (Small workflows only: the debug decoder is slow.)
         if wf.steps.count <= 10_000 {
-            var reader = try! WorkflowCodec.Reader(body)
+            var reader = WorkflowCodec.Reader(body)
             _ = try! reader.context()
             _ = try! reader.log()
             precondition(try! reader.workflow().isIdentical(to: wf), "WorkflowCodec lost a field of the workflow")

@@ -98,7 +98,7 @@ import XXHash
         for (wf, log) in [(waiting, log), (expanded, expandedLog)] {
             let context = WorkflowCodec.Context(facts: ["binary test", "file w.dag"],
                                                 environment: [.init(name: "HOME", value: "/home/u"), .init(name: "X", value: nil)])
-            var reader = try WorkflowCodec.Reader(WorkflowCodec.encode(context: context, log: log, workflow: wf))
+            var reader = WorkflowCodec.Reader(WorkflowCodec.encode(context: context, log: log, workflow: wf))
             #expect(try reader.context() == context)
             #expect(try reader.log() == log)
             let decoded = try reader.workflow()
@@ -170,7 +170,7 @@ import XXHash
         let (wf, log) = try load(View(Self.files))
         let bytes = WorkflowCodec.encode(context: .init(facts: ["f"], environment: []), log: log, workflow: wf)
         func decode(_ b: [UInt8]) throws -> Workflow {
-            var r = try WorkflowCodec.Reader(b)
+            var r = WorkflowCodec.Reader(b)
             _ = try r.context()
             _ = try r.log()
             return try r.workflow()
