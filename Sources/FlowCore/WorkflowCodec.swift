@@ -14,7 +14,7 @@ import XXHash
 ///
 /// Integers are LEB128 varints (signed ones zigzagged), strings are a length and UTF-8 bytes,
 /// dictionaries are written sorted by key. (A table of strings written once would make the file
-/// a third smaller, as an output of one step is the input of the next; but interning every
+/// a fifth smaller, as an output of one step is the input of the next; but interning every
 /// string cost more than all the rest of the encoding, on every load that writes a memo.)
 /// Nothing is trusted on reading: every count, index and step id is checked, and a bad one
 /// throws `WorkflowCodec.Damaged`, never traps.
