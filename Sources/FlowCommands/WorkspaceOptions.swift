@@ -73,12 +73,20 @@ struct WorkflowArguments: ParsableArguments {
         throw ExitCode(64)
     }
 
-    /// Loads the workflow, printing every located error and exiting 65 (or 64) when there are any.
+    /// The flow binary, as the workflow memo knows it.
+    static let binaryIdentity = WorkflowMemo.binaryIdentity(version: FlowCommand.configuration.version)
+
+    /// Loads the workflow (from its memo when that still holds, see `WorkflowMemo`), printing
+    /// every located error and exiting 65 (or 64) when there are any.
     func load(_ context: RunContext, warnings: Bool = true) throws -> (Workflow, String) {
         let file = self.file(root: context.workspace.root)
         let loader = WorkflowLoader(workspace: context.workspace, ops: BuiltinOps(), environment: ProcessInfo.processInfo.environment)
+        let memo = WorkflowMemo(stateDirectory: context.stateDirectory, binary: Self.binaryIdentity)
         do {
-            let wf = try context.workspace.observing(.loading) { try loader.load(file: file, overrides: try variableOverrides()) }
+            let overrides = try variableOverrides()
+            let wf = try context.workspace.observing(.loading) {
+                try memo.load(file: file, overrides: overrides, loader: loader, workspace: context.workspace).0
+            }
             if warnings { for w in wf.warnings { Diagnostics.print(w.description) } }
             return (wf, file)
         } catch let e as DAGErrors {

@@ -23,10 +23,10 @@ public final class Workspace: WorkspaceView {
     public var observations: [String: FileStat?]?
     /// Who looked at each path in `observations`: the fresh snapshot's reverse index, which says
     /// whom a changed path concerns (`FreshSnapshot.Delta`). Set by `observer`.
-    public private(set) var observers: [String: Observers] = [:]
+    public internal(set) var observers: [String: Observers] = [:]
     /// Paths seen with two different signatures in this process: whoever looked first saw
     /// something else, so no snapshot may vouch for them (see `FreshSnapshot.save`).
-    public private(set) var unsteadyPaths: Set<String> = []
+    public internal(set) var unsteadyPaths: Set<String> = []
     /// Who is looking now: the workflow outside any step, the loader while it loads, a step
     /// while it is evaluated, restored or committed.
     public var observer: Observer = .workflow
