@@ -7,7 +7,23 @@ struct Template {
         case placeholder(name: String, format: String?, offset: Int)
     }
 
-    var segments: [Segment]
+    let segments: [Segment]
+    /// The shell context before each segment: what the literals before it leave open. Worked out
+    /// once here, not at every render (a fan-out renders one command a million times).
+    let contexts: [ShellContext]
+
+    init(segments: [Segment]) {
+        self.segments = segments
+        contexts = Template.contexts(of: segments)
+    }
+
+    static func contexts(of segments: [Segment]) -> [ShellContext] {
+        var context = ShellContext.bare
+        return segments.map { segment in
+            defer { if case .literal(let s) = segment { context = context.after(s) } }
+            return context
+        }
+    }
 
     /// Parses `text`; on error returns the message and the 0-based scalar offset of the problem.
     static func parse(_ text: String) -> Result<Template, TemplateError> {
@@ -75,15 +91,13 @@ struct Template {
                 finish: (_ name: String, _ format: String?, _ value: String, _ context: ShellContext) -> String = { _, _, value, _ in value })
         -> Result<String, TemplateError> {
         var out = ""
-        var context = ShellContext.bare
-        for segment in segments {
+        for (segment, context) in zip(segments, contexts) {
             if out.utf8.count > Template.maxRenderedLength {
                 return .failure(TemplateError(message: "expands to more than \(Template.maxRenderedLength) bytes (variables that double each other?)", offset: 0))
             }
             switch segment {
             case .literal(let s):
                 out += s
-                context = context.after(s)
             case .placeholder(let name, let format, let offset):
                 guard let value = lookup(name) else {
                     return .failure(TemplateError(message: "unknown placeholder '{\(name)}'", offset: offset, unknownName: name))

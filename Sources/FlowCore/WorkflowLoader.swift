@@ -7,6 +7,9 @@ public struct WorkflowLoader {
     public var ops: any OpCatalog
     /// flow's own environment, for `env NAME` pass-through.
     public var environment: [String: String]
+    /// Whether the instances of a fan-out after the first take the fast path (`FanOutPlan`);
+    /// off only in tests that compare it with the general path.
+    var usesFanOutPlans = true
 
     public init(workspace: any WorkspaceView, ops: any OpCatalog, environment: [String: String] = [:]) {
         self.workspace = workspace
@@ -42,6 +45,8 @@ struct LoaderState {
     var files: [DAGFile] = []
     var fileOrder: [String] = []
     var errors: [DAGError] = []
+    /// How many errors were reported, those dropped as repeats included.
+    var errorReports = 0
     /// Items in order, with the file they came from.
     var items: [(file: Int, item: DAGItem)] = []
     var variables: [String: String] = [:]
@@ -91,6 +96,8 @@ struct LoaderState {
     static let maxExpandedBytes = 256 << 20
     /// Set once `maxExpandedBytes` is crossed (and reported): nothing more is expanded.
     var expansionExceeded = false
+    /// The steps in dependency order, as `checkCycles` found it when there is no cycle.
+    var order: [StepID]?
 
     init(loader: WorkflowLoader) { self.loader = loader }
 
@@ -101,6 +108,7 @@ struct LoaderState {
     }
 
     mutating func error(_ message: String, at location: SourceLocation, notes: [String] = []) {
+        errorReports += 1
         // Every instance of a fan-out would report the same error at the same place: once is enough.
         if let last = errors.last, last.location == location, last.message == message { return }
         errors.append(DAGError(message, at: location, sourceLine: sourceLine(location), notes: notes))
@@ -342,8 +350,17 @@ struct LoaderState {
         }
         currentDecl = decl.name.value
         let errorCount = errors.count
+        // The first instance made without an error gives the plan for the others (see `FanOutPlan`).
+        var plan: FanOutPlan?
+        var planned = !loader.usesFanOutPlans || decl.fanOuts.isEmpty
         for (label, bindings) in fanOutInstances(decl) where !expansionExceeded {
+            if let plan, let label, elaborate(decl, by: plan, instance: label, bindings: bindings) { continue }
+            let (stepCount, reports) = (steps.count, errorReports)
             elaborate(decl, instance: label, bindings: bindings)
+            if !planned, steps.count == stepCount + 1, errorReports == reports {
+                planned = true
+                plan = fanOutPlan(decl, first: steps[stepCount])
+            }
         }
         declErrors[decl.name.value] = Array(errors[errorCount...])
         declBusy[i] = false
@@ -1055,7 +1072,9 @@ struct LoaderState {
         }
         guard errors.isEmpty else { return }
 
-        let byBase = Dictionary(grouping: steps.indices.map(StepID.init), by: { steps[$0.index].baseName })
+        // Made only when some step says `after`: a million instances hashed their base name for it.
+        let byBase = afterNames.contains { !$0.isEmpty }
+            ? Dictionary(grouping: steps.indices.map(StepID.init), by: { steps[$0.index].baseName }) : [:]
         var afterShared: (before: Step.SharedStorage, after: Step.SharedStorage)?
         for i in steps.indices {
             var deps = Set<StepID>()
@@ -1144,7 +1163,11 @@ struct LoaderState {
     }
 
     mutating func checkCycles() {
-        guard case .failure(let e) = Self.topologicalOrder(steps) else { return }
+        let result = Self.topologicalOrder(steps)
+        guard case .failure(let e) = result else {
+            order = try? result.get()
+            return
+        }
         let cycle = e.steps
         let names = (cycle + [cycle[0]]).map { steps[$0.index].name }
         error("dependency cycle: \(names.joined(separator: " -> "))", at: steps[cycle[0].index].location,
@@ -1191,7 +1214,7 @@ struct LoaderState {
     }
 
     func workflow() -> Workflow {
-        let order = (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
+        let order = self.order ?? (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
         var wf = Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
         wf.deferred = deferred.map { d in
             DeferredStep(baseName: d.key, after: d.value.after, location: d.value.location,
