@@ -32,6 +32,8 @@ struct StatusCommand: ParsableCommand {
         // Read before anything is loaded: the paths it lists are compared with the disk as it was.
         let snapshot = FreshPath.delta(workspace, workflow)
         let context = try workspace.context()
+        // A report as of one moment: the cache's shards are listed once (see `ActionCache`).
+        context.actions.listsShardsOnce = true
         context.remote = try remoteOptions.connect(context, root: workspace.root)
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
