@@ -28,6 +28,8 @@ public final class Evaluator {
     public private(set) var knownFresh: [StepID: Digest128] = [:]
     /// The known-fresh steps taken as fresh without being evaluated, so far.
     public private(set) var takenFresh: Set<StepID> = []
+    /// Set while `evaluateAll` makes evaluations without definitions: none is made to be dropped.
+    private var dropsDefinitions = false
     /// The digests of the steps' toolchains, probed once per declaration.
     lazy var toolchains = ToolchainProbe(workspace: workspace) { [unowned self] in self.warn($0) }
 
@@ -155,22 +157,25 @@ public final class Evaluator {
         }
         let definition = StepDefinition(step: step, inputDigests: digests, toolchains: toolchainDigests(step))
         let key = definition.key
+        // What the evaluation keeps besides its state, key and manifest (see `evaluateAll`).
+        let kept = dropsDefinitions ? nil : definition
+        if dropsDefinitions { (stats, statedDirectories) = ([:], []) }
         if !missing.isEmpty {
             return Evaluation(state: .stale(missing.map { .inputChanged(path: $0, old: records[step.name]?.definition?.inputs[$0], new: nil) }),
-                              key: nil, definition: definition)
+                              key: nil, definition: kept)
         }
         if forced {
-            return Evaluation(state: .stale([.forced]), key: key, definition: definition, inputStats: stats, statedDirectories: statedDirectories)
+            return Evaluation(state: .stale([.forced]), key: key, definition: kept, inputStats: stats, statedDirectories: statedDirectories)
         }
         if let manifest = trustedManifest(key, for: step), holdsObjects(of: manifest) {
             let problems = outputProblems(manifest)
             guard !problems.isEmpty else {
-                return Evaluation(state: .fresh, key: key, definition: definition, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
+                return Evaluation(state: .fresh, key: key, definition: kept, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
             }
             // What the workspace holds came from another definition (the record follows the
             // workspace): say what changed since, not only that the outputs differ.
             let changed = records[step.name].map { staleReasons(current: definition, previous: $0.definition) } ?? []
-            return Evaluation(state: .restorable(changed.isEmpty ? problems : changed), key: key, definition: definition,
+            return Evaluation(state: .restorable(changed.isEmpty ? problems : changed), key: key, definition: kept,
                               manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
         }
         var reasons = staleReasons(current: definition, previous: records[step.name]?.definition)
@@ -180,14 +185,14 @@ public final class Evaluator {
             if fetchFromRemote, let manifest = remote.fetch(key, for: step) {
                 let problems = outputProblems(manifest)
                 return Evaluation(state: problems.isEmpty ? .fresh : .restorable(reasons + [.inRemoteCache]), key: key,
-                                  definition: definition, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
+                                  definition: kept, manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
             }
             if !fetchFromRemote, let manifest = remote.peek(key, for: step) {
-                return Evaluation(state: .stale(reasons + [.inRemoteCache]), key: key, definition: definition, manifest: manifest,
+                return Evaluation(state: .stale(reasons + [.inRemoteCache]), key: key, definition: kept, manifest: manifest,
                                   inputStats: stats, statedDirectories: statedDirectories)
             }
         }
-        return Evaluation(state: .stale(reasons), key: key, definition: definition, inputStats: stats, statedDirectories: statedDirectories)
+        return Evaluation(state: .stale(reasons), key: key, definition: kept, inputStats: stats, statedDirectories: statedDirectories)
     }
 
     /// The cached manifest of `key`, if there is one that passes `Manifest.problem`: one that does
@@ -261,6 +266,8 @@ public final class Evaluator {
     /// of their outputs, environment and variables would cost, where only state and key are shown.
     public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>, keepingDefinitions: Bool = true) -> Evaluations {
         var result = Evaluations(stepCount: workflow.steps.count)
+        dropsDefinitions = !keepingDefinitions
+        defer { dropsDefinitions = false }
         for id in workflow.order where targets.contains(id) {
             var e = evaluate(id, forced: forced.contains(id))
             if !keepingDefinitions { e = Evaluation(state: e.state, key: e.key, manifest: e.manifest) }
