@@ -45,18 +45,28 @@ struct StatusCommand: ParsableCommand {
         let targets = plan.targets
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
+        // Rows with the same reasons share their texts (a new workspace: "never run" a million times).
+        var lastReasons: (reasons: [StaleReason], texts: [String])?
         let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in
-            let step = wf[id]
+            // Field by field: `wf[id]` alone would copy the whole step.
+            let name = wf[id].name
             let e = evaluations[id]!
-            let record = records[step.name]
-            var reasons = e.state.reasons.map(\.description)
-            if step.checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
+            let record = records[name]
+            let stateReasons = e.state.reasons
+            var reasons: [String]
+            if let last = lastReasons, last.reasons == stateReasons {
+                reasons = last.texts
+            } else {
+                reasons = stateReasons.map(\.description)
+                lastReasons = (stateReasons, reasons)
+            }
+            if wf[id].checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
                 reasons.append("holds a checkpoint of \(Format.bytes(size)), \(Format.duration(age)) old")
             }
             let state = e.state.reasons.contains(.inRemoteCache) ? "remote" : e.state.label
-            var row = StatusRow(step: step.name, state: state, reasons: reasons, lastDuration: record?.duration,
+            var row = StatusRow(step: name, state: state, reasons: reasons, lastDuration: record?.duration,
                                 outputSize: e.manifest?.totalSize ?? plan.taken[id]?.outputSize ?? record?.outputSize)
-            if let job = cluster[step.name], !job.committed { row.show(job) }
+            if let job = cluster[name], !job.committed { row.show(job) }
             return row
         }
         let waiting = wf.deferred.map { StatusRow(step: $0.displayName, state: "waits", reasons: ["expands after \($0.after)"],
@@ -77,7 +87,8 @@ struct StatusCommand: ParsableCommand {
     /// `evaluated`: how many steps were evaluated, the others being fresh from the snapshot.
     func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:],
               orphans: [OrphanOutputs.Orphan] = [], externals: [ExternalRoot] = [], evaluated: Int = 0) throws {
-        let mustRun = rows.filter { $0.state != "fresh" }.count + orphans.count
+        // Counted, not filtered: a filter copied every row that must run (a million, new).
+        let mustRun = rows.reduce(0) { $1.state != "fresh" ? $0 + 1 : $0 } + orphans.count
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -125,8 +136,8 @@ struct StatusCommand: ParsableCommand {
     }
 
     func printTable(_ rows: [StatusRow]) {
-        let fresh = rows.filter { $0.state == "fresh" }.count
-        let remote = rows.filter { $0.state == "remote" }.count
+        let fresh = rows.reduce(0) { $1.state == "fresh" ? $0 + 1 : $0 }
+        let remote = rows.reduce(0) { $1.state == "remote" ? $0 + 1 : $0 }
         let listsAll = all || rows.count <= 40
         let shownCount = listsAll ? rows.count : rows.count - fresh
         var stepWidth = 4
