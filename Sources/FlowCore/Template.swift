@@ -1,7 +1,7 @@
 /// A string with `{name}` placeholders: `{seed}`, `{i:06}`, `{in.model}`, `{out}`, `{f.stem}`.
 /// `{{` and `}}` stand for literal braces.
-struct Template {
-    enum Segment: Equatable {
+struct Template: Sendable {
+    enum Segment: Equatable, Sendable {
         case literal(String)
         /// `name` is everything before `:`; `format` after it (`06` pads an integer to 6 digits).
         case placeholder(name: String, format: String?, offset: Int)
@@ -145,10 +145,10 @@ struct TemplateError: Error {
 /// Where a placeholder stands in a shell command: outside quotes, or inside '...' or "...",
 /// following command substitutions: inside `"$(...)"` or a backquoted command the shell starts
 /// afresh, unquoted, so a value there is quoted as outside quotes.
-struct ShellContext: Equatable {
-    enum Quoting: Equatable { case bare, singleQuoted, doubleQuoted }
+struct ShellContext: Equatable, Sendable {
+    enum Quoting: Equatable, Sendable { case bare, singleQuoted, doubleQuoted }
     /// What opened each level: a quote, `$(`, or a backquote (the innermost last).
-    enum Level: Equatable { case single, double, substitution, backquote }
+    enum Level: Equatable, Sendable { case single, double, substitution, backquote }
 
     var levels: [Level] = []
 

@@ -1,7 +1,9 @@
+import Dispatch
+
 /// The fast path for the instances of a fan-out: what does not depend on an instance's binding
 /// (its `Step.Shared`, its `after` names, the parsed templates, the bytes its settings add) is
 /// worked out once, from an instance that the general path (`LoaderState.elaborate`) made without
-/// an error; each further instance renders only its paths and its command.
+/// an error; each further instance renders only its paths and its command, on every core.
 ///
 /// It makes exactly the `Step` and side entries the general path would. Whatever could take the
 /// general path elsewhere (an error, a glob, a gather, a path outside the workspace or flow's
@@ -12,8 +14,7 @@ struct FanOutPlan {
     /// since nothing they are made of depends on the binding (see `LoaderState.fanOutPlan`).
     let storage: Step.SharedStorage
     let after: [Located<String>]
-    let groups: [PathGroup]
-    let command: Template
+    let renderer: FanOutRenderer
     /// Where each path template is, in order: an instance's locations when each template renders
     /// to one path, as on this path; one array that every instance shares.
     let inputLocations: [SourceLocation]
@@ -22,14 +23,114 @@ struct FanOutPlan {
     /// instance: the same text in each.
     let constantBytes: Int
 
+    /// How many instances are rendered before the loader takes them: a bound on what is held.
+    static let batch = 1 << 16
+}
+
+/// What renders one instance's paths and command: immutable, so instances render on any thread.
+struct FanOutRenderer: Sendable {
+    let baseName: String
+    let groups: [PathGroup]
+    let command: Template
+    /// The fan-out's variables, in the order of its domains.
+    let fanOutVariables: [String]
+    let variables: [String: String]
+
     /// The path templates of one `in` or `out` line.
-    struct PathGroup {
+    struct PathGroup: Sendable {
         var isInput: Bool
         /// The name given to the list (`in model = ...`).
         var label: String?
         /// `in.NAME` or `out.NAME`, under which a named list is rendered into the command.
         var key: String?
         var templates: [Template]
+    }
+
+    /// One instance as rendered, before the loader checks its paths and takes it.
+    struct Instance: Sendable {
+        var label: String
+        var name: String
+        var command: String
+        var inputs: [PathRef]
+        var outputs: [PathRef]
+        var parameters: [Parameter]?
+        /// What its paths and command add to `expandedBytes`.
+        var bytes: Int
+    }
+
+    /// Instances `range` of `instances`, in chunks on every core; nil for one that must take the
+    /// general path.
+    func render(_ instances: FanOutInstances, _ range: Range<Int>) -> [Instance?] {
+        let chunk = 4096
+        guard range.count > chunk else { return range.map { render(instances, $0) } }
+        let chunks = (range.count + chunk - 1) / chunk
+        return [Instance?](unsafeUninitializedCapacity: range.count) { buffer, count in
+            // Each chunk initializes its own slots and no other; all are initialized when
+            // concurrentPerform returns, and only then is the buffer read.
+            nonisolated(unsafe) let slots = buffer
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let start = c * chunk
+                for i in start..<min(range.count, start + chunk) {
+                    slots.initializeElement(at: i, to: render(instances, range.lowerBound + i))
+                }
+            }
+            count = range.count
+        }
+    }
+
+    /// Instance `k`, or nil when it must take the general path.
+    func render(_ instances: FanOutInstances, _ k: Int) -> Instance? {
+        let (instance, bindings) = instances[k]
+        guard let instance else { return nil }
+        let vars = variables
+        var bytes = 0
+        var inputs: [PathRef] = [], outputs: [PathRef] = []
+        var lists: [(key: String, paths: [String])] = []
+        for group in groups {
+            var rendered: [String] = []
+            for template in group.templates {
+                guard case .success(let text) = template.render({ bindings[$0] ?? vars[$0] }) else { return nil }
+                bytes += text.utf8.count
+                // A plain path in the workspace, as the general path's last case takes it (flow's
+                // own paths are left to `LoaderState.take`).
+                guard let norm = WorkspacePath.normalize(text), !norm.isEmpty, !WorkspacePath.isGlob(norm),
+                      !(group.isInput && Gather(text) != nil) else { return nil }
+                let ref = PathRef(path: norm, isDirectory: text.hasSuffix("/"), name: group.label)
+                if group.isInput { inputs.append(ref) } else { outputs.append(ref) }
+                rendered.append(norm)
+            }
+            if let key = group.key { lists.append((key, rendered)) }
+        }
+        guard !outputs.isEmpty else { return nil }
+        let name = baseName + "[" + instance + "]"
+        let inPaths = inputs.map(\.path), outPaths = outputs.map(\.path)
+        // The general path's names, in its order of precedence: `step`, `in` and `out`, then the
+        // named lists, then the bindings, then the variables.
+        func pathList(_ key: String) -> [String]? {
+            if key == "in" { return inPaths }
+            if key == "out" { return outPaths }
+            return lists.last { $0.key == key }?.paths
+        }
+        func lookup(_ key: String) -> String? {
+            if key == "step" { return name }
+            if let paths = pathList(key) { return paths.joined(separator: " ") }
+            return bindings[key] ?? vars[key]
+        }
+        let rendered = command.render(lookup, finish: { key, format, value, context in
+            guard format != Template.rawFormat else { return value }
+            if context.quoting == .bare, let paths = pathList(key) { return paths.map { ShellQuote.quote($0) }.joined(separator: " ") }
+            return ShellQuote.quote(value, in: context)
+        })
+        guard case .success(let text) = rendered else { return nil }
+        bytes += text.utf8.count
+        var parameters: [Parameter]?
+        if fanOutVariables.count == 1 {
+            // The plan's shared fields read the parameter from the name.
+            guard bindings[fanOutVariables[0]] == instance else { return nil }
+        } else {
+            parameters = fanOutVariables.compactMap { v in bindings[v].map { Parameter(name: v, value: $0) } }
+        }
+        return Instance(label: instance, name: name, command: text, inputs: inputs, outputs: outputs, parameters: parameters, bytes: bytes)
     }
 }
 
@@ -52,7 +153,7 @@ extension LoaderState {
                   case .success(let rendered) = template.render({ vars[$0] }) else { return nil }
             return rendered.utf8.count
         }
-        var groups: [FanOutPlan.PathGroup] = []
+        var groups: [FanOutRenderer.PathGroup] = []
         var inputLocations: [SourceLocation] = [], outputLocations: [SourceLocation] = []
         var command: Template?
         var after: [Located<String>] = []
@@ -70,8 +171,8 @@ extension LoaderState {
                     templates.append(template)
                     if isInput { inputLocations.append(p.location) } else { outputLocations.append(p.location) }
                 }
-                groups.append(FanOutPlan.PathGroup(isInput: isInput, label: label?.value,
-                                                   key: label.map { (isInput ? "in." : "out.") + $0.value }, templates: templates))
+                groups.append(FanOutRenderer.PathGroup(isInput: isInput, label: label?.value,
+                                                       key: label.map { (isInput ? "in." : "out.") + $0.value }, templates: templates))
             case .run(let text):
                 guard command == nil, case .success(let template) = Template.parse(text.value) else { return nil }
                 command = template
@@ -98,69 +199,70 @@ extension LoaderState {
             }
         }
         guard let command else { return nil }
-        return FanOutPlan(storage: first.storage, after: after, groups: groups, command: command, inputLocations: inputLocations,
+        let renderer = FanOutRenderer(baseName: decl.name.value, groups: groups, command: command,
+                                      fanOutVariables: decl.fanOuts.map(\.variable.value), variables: variables)
+        return FanOutPlan(storage: first.storage, after: after, renderer: renderer, inputLocations: inputLocations,
                           outputLocations: outputLocations, constantBytes: constantBytes)
     }
 
-    /// Makes one instance of `decl` by `plan`; false, with nothing changed, when it must take
-    /// the general path.
-    mutating func elaborate(_ decl: StepDecl, by plan: FanOutPlan, instance: String, bindings: [String: String]) -> Bool {
-        let vars = variables
-        var bytes = plan.constantBytes
-        var inputs: [PathRef] = [], outputs: [PathRef] = []
-        var lists: [(key: String, paths: [String])] = []
-        for group in plan.groups {
-            var rendered: [String] = []
-            for template in group.templates {
-                guard case .success(let text) = template.render({ bindings[$0] ?? vars[$0] }) else { return false }
-                bytes += text.utf8.count
-                // A plain path in the workspace, as the general path's last case takes it.
-                guard let norm = WorkspacePath.normalize(text), !norm.isEmpty, !WorkspacePath.isGlob(norm),
-                      !(group.isInput && Gather(text) != nil), !loader.workspace.isOwnedByFlow(norm) else { return false }
-                let ref = PathRef(path: norm, isDirectory: text.hasSuffix("/"), name: group.label)
-                if group.isInput { inputs.append(ref) } else { outputs.append(ref) }
-                rendered.append(norm)
-            }
-            if let key = group.key { lists.append((key, rendered)) }
-        }
-        guard !outputs.isEmpty else { return false }
-        let name = decl.name.value + "[" + instance + "]"
-        let inPaths = inputs.map(\.path), outPaths = outputs.map(\.path)
-        // The general path's names, in its order of precedence: `step`, `in` and `out`, then the
-        // named lists, then the bindings, then the variables.
-        func pathList(_ key: String) -> [String]? {
-            if key == "in" { return inPaths }
-            if key == "out" { return outPaths }
-            return lists.last { $0.key == key }?.paths
-        }
-        func lookup(_ key: String) -> String? {
-            if key == "step" { return name }
-            if let paths = pathList(key) { return paths.joined(separator: " ") }
-            return bindings[key] ?? vars[key]
-        }
-        let rendered = plan.command.render(lookup, finish: { key, format, value, context in
-            guard format != Template.rawFormat else { return value }
-            if context.quoting == .bare, let paths = pathList(key) { return paths.map { ShellQuote.quote($0) }.joined(separator: " ") }
-            return ShellQuote.quote(value, in: context)
-        })
-        guard case .success(let command) = rendered else { return false }
-        bytes += command.utf8.count
+    /// Takes an instance the plan rendered; false, with nothing changed, when it must take the
+    /// general path after all.
+    mutating func take(_ made: FanOutRenderer.Instance, by plan: FanOutPlan) -> Bool {
+        for ref in made.inputs where loader.workspace.isOwnedByFlow(ref.path) { return false }
+        for ref in made.outputs where loader.workspace.isOwnedByFlow(ref.path) { return false }
+        let bytes = plan.constantBytes + made.bytes
         guard expandedBytes + bytes <= Self.maxExpandedBytes else { return false }
-        var parameters: [Parameter]?
-        if decl.fanOuts.count == 1 {
-            // The plan's shared fields read the parameter from the name.
-            guard bindings[decl.fanOuts[0].variable.value] == instance else { return false }
-        } else {
-            parameters = decl.fanOuts.compactMap { f in bindings[f.variable.value].map { Parameter(name: f.variable.value, value: $0) } }
-        }
         expandedBytes += bytes
-        var step = Step(id: StepID(steps.count), name: name, action: .shell(command), inputs: inputs, outputs: outputs, storage: plan.storage)
-        step.explicitParameters = parameters
+        var step = Step(id: StepID(steps.count), name: made.name, action: .shell(made.command), inputs: made.inputs,
+                        outputs: made.outputs, storage: plan.storage)
+        step.explicitParameters = made.parameters
         steps.append(step)
         inputLocations.append(plan.inputLocations)
         outputLocations.append(plan.outputLocations)
         afterNames.append(plan.after)
-        fanOutItems.append(instance)
+        fanOutItems.append(made.label)
+        plannedInstances += 1
         return true
+    }
+
+    /// Elaborates every instance of `decl` (`elaborateDecl`): each through the general path until
+    /// one gives a plan, the rest by the plan in batches, in order; an instance the plan cannot
+    /// make takes the general path in its turn.
+    mutating func elaborateInstances(of decl: StepDecl) {
+        let instances = fanOutInstances(decl)
+        if instances.count > 1 {
+            // Made once at their final size, not grown by doubling: a million steps.
+            for n in [steps.count + instances.count] {
+                steps.reserveCapacity(n)
+                inputLocations.reserveCapacity(n)
+                outputLocations.reserveCapacity(n)
+                afterNames.reserveCapacity(n)
+                fanOutItems.reserveCapacity(n)
+            }
+        }
+        var plan: FanOutPlan?
+        var planned = !loader.usesFanOutPlans || decl.fanOuts.isEmpty
+        var k = 0
+        while k < instances.endIndex, !expansionExceeded {
+            guard let plan else {
+                let (label, bindings) = instances[k]
+                let (stepCount, reports) = (steps.count, errorReports)
+                elaborate(decl, instance: label, bindings: bindings)
+                if !planned, steps.count == stepCount + 1, errorReports == reports {
+                    planned = true
+                    plan = fanOutPlan(decl, first: steps[stepCount])
+                }
+                k += 1
+                continue
+            }
+            let end = min(instances.endIndex, k + FanOutPlan.batch)
+            let made = plan.renderer.render(instances, k..<end)
+            for (j, instance) in zip(k..<end, made) where !expansionExceeded {
+                if let instance, take(instance, by: plan) { continue }
+                let (label, bindings) = instances[j]
+                elaborate(decl, instance: label, bindings: bindings)
+            }
+            k = end
+        }
     }
 }

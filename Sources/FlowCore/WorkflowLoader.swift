@@ -47,6 +47,8 @@ struct LoaderState {
     var errors: [DAGError] = []
     /// How many errors were reported, those dropped as repeats included.
     var errorReports = 0
+    /// How many step instances the fast path made (`FanOutPlan`), for tests.
+    var plannedInstances = 0
     /// Items in order, with the file they came from.
     var items: [(file: Int, item: DAGItem)] = []
     var variables: [String: String] = [:]
@@ -350,18 +352,7 @@ struct LoaderState {
         }
         currentDecl = decl.name.value
         let errorCount = errors.count
-        // The first instance made without an error gives the plan for the others (see `FanOutPlan`).
-        var plan: FanOutPlan?
-        var planned = !loader.usesFanOutPlans || decl.fanOuts.isEmpty
-        for (label, bindings) in fanOutInstances(decl) where !expansionExceeded {
-            if let plan, let label, elaborate(decl, by: plan, instance: label, bindings: bindings) { continue }
-            let (stepCount, reports) = (steps.count, errorReports)
-            elaborate(decl, instance: label, bindings: bindings)
-            if !planned, steps.count == stepCount + 1, errorReports == reports {
-                planned = true
-                plan = fanOutPlan(decl, first: steps[stepCount])
-            }
-        }
+        elaborateInstances(of: decl)
         declErrors[decl.name.value] = Array(errors[errorCount...])
         declBusy[i] = false
         declDone[i] = true
@@ -1308,7 +1299,7 @@ struct Gather: Equatable {
 
 /// The items of one fan-out domain: a range of integers by its bounds (a million of them are not
 /// made up front), or a list of labels with their bindings.
-enum DomainItems {
+enum DomainItems: Sendable {
     case range(lower: Int, count: Int, variable: String)
     case list([(label: String, bindings: [String: String])])
 
@@ -1334,7 +1325,7 @@ enum DomainItems {
 /// The instances of a step (`LoaderState.fanOutInstances`), each made when it is read: one with
 /// no label (`domains` nil), or one per combination of the domains' items, the first domain
 /// varying slowest, labelled by their labels joined with ','; an earlier domain's binding wins.
-struct FanOutInstances: RandomAccessCollection {
+struct FanOutInstances: RandomAccessCollection, Sendable {
     var domains: [DomainItems]?
 
     var startIndex: Int { 0 }

@@ -29,11 +29,19 @@ import Testing
             let shared = storages[ObjectIdentifier(s.storage), default: storages.count]
             storages[ObjectIdentifier(s.storage)] = shared
             return "\(s.id.rawValue) \(s.name) \(s.action) in \(s.inputs) out \(s.outputs) deps \(s.dependencies) dependents \(s.dependents) " +
-                "parameters \(s.parameters) explicit \(s.explicitParameters.map { "\($0)" } ?? "-") shared #\(shared) \(s.storage.value)"
+                "parameters \(s.parameters) explicit \(s.explicitParameters.map { "\($0)" } ?? "-") shared #\(shared) \(describe(s.storage.value))"
         }
         lines.append("order \(wf.order) variables \(wf.variables.sorted { $0.key < $1.key }) files \(wf.files)")
         lines.append("deferred \(wf.deferred) warnings \(wf.warnings) externals \(wf.externals)")
         return lines.joined(separator: "\n")
+    }
+
+    /// The shared fields, dictionaries sorted: two equal dictionaries may list their entries in
+    /// different orders.
+    func describe(_ v: Step.Shared) -> String {
+        "\(v.baseName) \(v.location) \(v.resources) env \(v.environment.sorted { $0.key < $1.key }) \(v.retries) \(v.timeout) " +
+            "\(v.checkpoint) \(v.metrics) \(String(describing: v.executor)) \(v.cluster) \(v.after) \(v.toolchains) " +
+            "variables \(v.variables.sorted { $0.key < $1.key }) \(v.parameterName ?? "-")"
     }
 
     static let files = ["src/a.txt": "", "src/b c.txt": "", "src/it's.txt": "", "src/d/e.txt": "", "common.txt": "", "tools/run.sh": ""]
@@ -45,7 +53,8 @@ import Testing
         let flags = -v -x
         step s[i in 0..<5]
           in data = common.txt
-          out res = {root}/{i:04}.txt {root}/./{i}/
+          out res = {root}/{i:04}.txt
+          out {root}/./{i}/
           run echo "{i}" '{i}' {i:raw} {flags} {flags:raw} "$(cat {in.data})" `echo {out.res}` > {out} "{out}" {step} '{step}'
         """,
         // Values with blanks and quotes, a list domain, settings and environment that do not vary.
@@ -95,6 +104,9 @@ import Testing
         """
         step e[x in a, ../b, c, .flow/x, *, 7, d]
           out e/../{x}
+          run echo {x} > {out}
+        step n[x in 1, 2, x, 3]
+          out n/{x}
           run echo {x:03} > {out}
         """,
         """
@@ -127,9 +139,33 @@ import Testing
         """,
     ]
 
+    /// The comparisons are not empty: the first cases load without an error, and the fast path
+    /// makes most of their instances.
+    @Test(arguments: 0..<4) func fastPathMakesTheOtherInstances(_ index: Int) throws {
+        var files = Self.files
+        files["w.dag"] = Self.cases[index]
+        var state = LoaderState(loader: WorkflowLoader(workspace: InMemoryWorkspace(files), ops: FakeOps()))
+        try state.read(file: "w.dag", includedFrom: nil)
+        state.bindVariables(overrides: [:])
+        state.elaborateSteps()
+        state.link()
+        #expect(state.errors.isEmpty, "\(state.errors)")
+        #expect(state.plannedInstances > 0 && state.plannedInstances * 2 >= state.steps.count)
+    }
+
     @Test(arguments: cases) func sameWorkflowBothWays(_ source: String) {
         let (fast, general) = bothWays(source, files: Self.files)
         #expect(fast == general)
+    }
+
+    /// Fan-outs large enough to be rendered in chunks on every core, one with an instance in two
+    /// that fails (an output that is a glob) and takes the general path.
+    @Test func sameWorkflowOnLargeFanOuts() {
+        for source in ["step q[i in 0..<10000]\n  out q/{i:05}\n  run echo {i} > {out}\n",
+                       "step p[i in 0..<5000, x in a, *]\n  out p/{i}/{x}\n  run echo {x} > {out}\n"] {
+            let (fast, general) = bothWays(source, files: [:])
+            #expect(fast == general)
+        }
     }
 
     /// Random workflows of every form the generator knows.
