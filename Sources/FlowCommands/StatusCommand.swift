@@ -135,6 +135,21 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
+    /// One line of the table.
+    static func cells(_ out: inout BufferedOutput, _ stepWidth: Int, _ step: String, _ state: String, _ last: String, _ size: String,
+                      _ reason: String) {
+        out.append(step, paddedTo: stepWidth)
+        out.append("  ")
+        out.append(state, paddedTo: 10)
+        out.append("  ")
+        out.append(last, paddedTo: 8)
+        out.append("  ")
+        out.append(size, paddedTo: 9)
+        out.append("  ")
+        out.append(reason)
+        out.append("\n")
+    }
+
     func printTable(_ rows: [StatusRow]) {
         let fresh = rows.reduce(0) { $1.state == "fresh" ? $0 + 1 : $0 }
         let remote = rows.reduce(0) { $1.state == "remote" ? $0 + 1 : $0 }
@@ -144,22 +159,29 @@ struct StatusCommand: ParsableCommand {
         for r in rows where listsAll || r.state != "fresh" { stepWidth = max(stepWidth, BufferedOutput.width(of: r.step)) }
         stepWidth = min(40, stepWidth)
         var out = BufferedOutput()
-        func cells(_ step: String, _ state: String, _ last: String, _ size: String, _ reason: String) {
-            out.append(step, paddedTo: stepWidth)
-            out.append("  ")
-            out.append(state, paddedTo: 10)
-            out.append("  ")
-            out.append(last, paddedTo: 8)
-            out.append("  ")
-            out.append(size, paddedTo: 9)
-            out.append("  ")
-            out.append(reason)
-            out.append("\n")
-        }
-        if shownCount > 0 { cells("STEP", "STATE", "LAST", "SIZE", "REASON") }
-        for r in rows where listsAll || r.state != "fresh" {
-            cells(r.step, r.state, r.lastDuration.map(Format.duration) ?? "-", r.outputSize.map(Format.bytes) ?? "-",
-                  r.reasons.joined(separator: "; "))
+        if shownCount > 0 { Self.cells(&out, stepWidth, "STEP", "STATE", "LAST", "SIZE", "REASON") }
+        // The lines of each chunk of rows are made on every core (a million rows took a fifth of
+        // the time), a few chunks at a time (the text of all would be 70 MB), and printed in order.
+        let chunk = 8_192, width = stepWidth
+        for batch in stride(from: 0, to: rows.count, by: 8 * chunk) {
+            let chunks = (min(rows.count - batch, 8 * chunk) + chunk - 1) / chunk
+            var pieces = [[UInt8]](repeating: [], count: chunks)
+            pieces.withUnsafeMutableBufferPointer { buffer in
+                // Each iteration writes its own piece and no other; they are read once
+                // concurrentPerform has returned.
+                nonisolated(unsafe) let slots = buffer
+                let lines: @Sendable (Int) -> Void = { c in
+                    var piece = BufferedOutput(unprinted: ())
+                    let start = batch + c * chunk
+                    for r in rows[start..<min(rows.count, start + chunk)] where listsAll || r.state != "fresh" {
+                        Self.cells(&piece, width, r.step, r.state, r.lastDuration.map(Format.duration) ?? "-",
+                                   r.outputSize.map(Format.bytes) ?? "-", r.reasons.joined(separator: "; "))
+                    }
+                    slots[c] = piece.bytes
+                }
+                if chunks > 1 { DispatchQueue.concurrentPerform(iterations: chunks, execute: lines) } else { lines(0) }
+            }
+            for piece in pieces { out.append(bytes: piece) }
         }
         let hidden = rows.count - shownCount
         out.append("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")\n")

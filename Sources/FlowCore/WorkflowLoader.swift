@@ -1043,13 +1043,14 @@ struct LoaderState {
         // `steps` while iterating it would copy the whole array.
         for i in steps.indices {
             for (k, out) in steps[i].outputs.enumerated() {
-                if let other = producerOf[out.path] {
+                // One hash per output: the first producer is put back in the rare case of a second.
+                if let other = producerOf.updateValue(StepID(i), forKey: out.path) {
+                    producerOf[out.path] = other
                     error("'\(out.path)' is written by both '\(steps[other.index].name)' and '\(steps[i].name)'",
                           at: outputLocations[i][k],
                           notes: ["\(steps[other.index].location): note: '\(steps[other.index].name)' is defined here"])
                     continue
                 }
-                producerOf[out.path] = StepID(i)
                 if out.isDirectory && outputDirs[out.path] == nil { outputDirs[out.path] = StepID(i) }
             }
         }

@@ -272,8 +272,8 @@ public final class Evaluator {
         presetKeys = Self.selfContainedKeys(workflow)
         defer { (dropsDefinitions, presetKeys) = (false, []) }
         for id in workflow.order where targets.contains(id) {
-            var e = evaluate(id, forced: forced.contains(id))
-            if !keepingDefinitions { e = Evaluation(state: e.state, key: e.key, manifest: e.manifest) }
+            // Without `keepingDefinitions`, `evaluateNow` keeps none (`dropsDefinitions`).
+            let e = evaluate(id, forced: forced.contains(id))
             result[id] = e
             switch e.state {
             case .fresh, .restorable: manifests[id] = e.manifest
