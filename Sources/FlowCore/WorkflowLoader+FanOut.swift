@@ -59,20 +59,30 @@ struct FanOutRenderer: Sendable {
     }
 
     /// Instances `range` of `instances`, in chunks on every core; nil for one that must take the
-    /// general path.
-    func render(_ instances: FanOutInstances, _ range: Range<Int>) -> [Instance?] {
+    /// general path. Each chunk stops rendering once its instances hold `budget` bytes divided
+    /// among the chunks (the rest is nil): a batch never holds more text than the expansion
+    /// limit lets the workflow hold, however long each instance's command.
+    func render(_ instances: FanOutInstances, _ range: Range<Int>, budget: Int, extraBytes: Int) -> [Instance?] {
         let chunk = 4096
-        guard range.count > chunk else { return range.map { render(instances, $0) } }
         let chunks = (range.count + chunk - 1) / chunk
+        let share = budget / max(1, chunks)
+        @Sendable func renderChunk(_ c: Int, _ put: (Int, Instance?) -> Void) {
+            var held = 0
+            let start = c * chunk
+            for i in start..<min(range.count, start + chunk) {
+                let instance = held > share ? nil : render(instances, range.lowerBound + i)
+                held += instance.map { $0.bytes + extraBytes } ?? 0
+                put(i, instance)
+            }
+        }
         return [Instance?](unsafeUninitializedCapacity: range.count) { buffer, count in
             // Each chunk initializes its own slots and no other; all are initialized when
             // concurrentPerform returns, and only then is the buffer read.
             nonisolated(unsafe) let slots = buffer
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let start = c * chunk
-                for i in start..<min(range.count, start + chunk) {
-                    slots.initializeElement(at: i, to: render(instances, range.lowerBound + i))
-                }
+            if chunks > 1 {
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in renderChunk(c) { slots.initializeElement(at: $0, to: $1) } }
+            } else if chunks == 1 {
+                renderChunk(0) { slots.initializeElement(at: $0, to: $1) }
             }
             count = range.count
         }
@@ -211,7 +221,7 @@ extension LoaderState {
         for ref in made.inputs where loader.workspace.isOwnedByFlow(ref.path) { return false }
         for ref in made.outputs where loader.workspace.isOwnedByFlow(ref.path) { return false }
         let bytes = plan.constantBytes + made.bytes
-        guard expandedBytes + bytes <= Self.maxExpandedBytes else { return false }
+        guard expandedBytes + bytes <= loader.expansionLimit else { return false }
         expandedBytes += bytes
         var step = Step(id: StepID(steps.count), name: made.name, action: .shell(made.command), inputs: made.inputs,
                         outputs: made.outputs, storage: plan.storage)
@@ -256,7 +266,7 @@ extension LoaderState {
                 continue
             }
             let end = min(instances.endIndex, k + FanOutPlan.batch)
-            let made = plan.renderer.render(instances, k..<end)
+            let made = plan.renderer.render(instances, k..<end, budget: loader.expansionLimit - expandedBytes, extraBytes: plan.constantBytes)
             for (j, instance) in zip(k..<end, made) where !expansionExceeded {
                 if let instance, take(instance, by: plan) { continue }
                 let (label, bindings) = instances[j]

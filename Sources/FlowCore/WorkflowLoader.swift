@@ -10,6 +10,8 @@ public struct WorkflowLoader {
     /// Whether the instances of a fan-out after the first take the fast path (`FanOutPlan`);
     /// off only in tests that compare it with the general path.
     var usesFanOutPlans = true
+    /// `LoaderState.maxExpandedBytes`; smaller only in tests that cross it.
+    var expansionLimit = LoaderState.maxExpandedBytes
 
     public init(workspace: any WorkspaceView, ops: any OpCatalog, environment: [String: String] = [:]) {
         self.workspace = workspace
@@ -293,9 +295,9 @@ struct LoaderState {
         switch result {
         case .success(let s):
             expandedBytes += s.utf8.count
-            guard expandedBytes <= Self.maxExpandedBytes else {
+            guard expandedBytes <= loader.expansionLimit else {
                 expansionExceeded = true
-                error("with this, the workflow expands to more than \(Self.maxExpandedBytes >> 20) MiB of text (commands, paths and " +
+                error("with this, the workflow expands to more than \(loader.expansionLimit >> 20) MiB of text (commands, paths and " +
                       "values of all step instances together): a long value in a large fan-out?", at: text.location)
                 return nil
             }

@@ -7,12 +7,13 @@ import Testing
 /// fail or leave the fast path among the others.
 @Suite struct FanOutPlanTests {
     /// The workflow (or the errors, as printed) with and without the fast path.
-    func bothWays(_ source: String, files: [String: String]) -> (fast: String, general: String) {
+    func bothWays(_ source: String, files: [String: String], expansionLimit: Int = LoaderState.maxExpandedBytes) -> (fast: String, general: String) {
         var all = files
         all["w.dag"] = source
         func load(fast: Bool) -> String {
             var loader = WorkflowLoader(workspace: InMemoryWorkspace(all), ops: FakeOps(), environment: ["HOME": "/home/u"])
             loader.usesFanOutPlans = fast
+            loader.expansionLimit = expansionLimit
             do {
                 return describe(try loader.load(file: "w.dag"))
             } catch {
@@ -165,6 +166,16 @@ import Testing
                        "step p[i in 0..<5000, x in a, *]\n  out p/{i}/{x}\n  run echo {x} > {out}\n"] {
             let (fast, general) = bothWays(source, files: [:])
             #expect(fast == general)
+        }
+    }
+
+    /// The expansion limit crossed in the middle of a fan-out rendered in chunks: the same error
+    /// at the same instance, and no batch holds more text than the limit allows.
+    @Test func sameErrorWhereTheExpansionLimitIsCrossed() {
+        let source = "let v = 0123456789\nstep q[i in 0..<20000]\n  out q/{i}\n  env A={v}\n  run echo {v}{v}{v}{v}{v} {i} > {out}\n"
+        for limit in [256 << 10, 1 << 20, 1_500_000] {
+            let (fast, general) = bothWays(source, files: [:], expansionLimit: limit)
+            #expect(fast == general && fast.hasPrefix("error: w.dag:"), "\(fast.prefix(300))")
         }
     }
 
