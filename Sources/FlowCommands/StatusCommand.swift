@@ -51,7 +51,7 @@ struct StatusCommand: ParsableCommand {
             // Field by field: `wf[id]` alone would copy the whole step.
             let name = wf[id].name
             let e = evaluations[id]!
-            let record = records[name]
+            let record = records.isEmpty ? nil : records[name]
             let stateReasons = e.state.reasons
             var reasons: [String]
             if let last = lastReasons, last.reasons == stateReasons {

@@ -121,7 +121,7 @@ public final class Evaluator {
     public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
         let step = workflow[id]
         // Fresh as the snapshot saw it, and so is everything it reads.
-        if !forced, let key = knownFresh[id], step.dependencies.allSatisfy({ takenFresh.contains($0) }) {
+        if !forced, !knownFresh.isEmpty, let key = knownFresh[id], step.dependencies.allSatisfy({ takenFresh.contains($0) }) {
             takenFresh.insert(id)
             return Evaluation(state: .fresh, key: key, manifest: manifests[id])
         }
@@ -180,7 +180,8 @@ public final class Evaluator {
             return Evaluation(state: .restorable(changed.isEmpty ? problems : changed), key: key, definition: kept,
                               manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
         }
-        var reasons = staleReasons(current: definition, previous: records[step.name]?.definition)
+        // No name hashed when there is no record at all (a new workspace).
+        var reasons = staleReasons(current: definition, previous: records.isEmpty ? nil : records[step.name]?.definition)
         // The same definition as the last result, which the cache no longer holds.
         if reasons.isEmpty { reasons = [.notInCache] }
         if let remote {
@@ -273,7 +274,7 @@ public final class Evaluator {
         defer { (dropsDefinitions, presetKeys) = (false, []) }
         for id in workflow.order where targets.contains(id) {
             // Without `keepingDefinitions`, `evaluateNow` keeps none (`dropsDefinitions`).
-            let e = evaluate(id, forced: forced.contains(id))
+            let e = evaluate(id, forced: !forced.isEmpty && forced.contains(id))
             result[id] = e
             switch e.state {
             case .fresh, .restorable: manifests[id] = e.manifest
