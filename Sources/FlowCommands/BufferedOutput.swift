@@ -3,12 +3,29 @@
 /// printed, so that they keep their order with what was printed before.
 struct BufferedOutput {
     private var buffer: [UInt8] = []
-    private let limit = 1 << 16
+    private let limit: Int
 
-    init() { buffer.reserveCapacity(limit + 4096) }
+    init() {
+        limit = 1 << 16
+        buffer.reserveCapacity(limit + 4096)
+    }
+
+    /// A buffer that is never printed, for text made on another thread: `bytes` holds it all,
+    /// for `append(bytes:)` of a printing one.
+    init(unprinted: ()) { limit = .max }
+
+    private(set) var bytes: [UInt8] {
+        get { buffer }
+        set { buffer = newValue }
+    }
 
     mutating func append(_ s: String) {
         buffer.append(contentsOf: s.utf8)
+        if buffer.count >= limit { flush() }
+    }
+
+    mutating func append(bytes: [UInt8]) {
+        buffer += bytes
         if buffer.count >= limit { flush() }
     }
 

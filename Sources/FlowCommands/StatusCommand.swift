@@ -32,6 +32,8 @@ struct StatusCommand: ParsableCommand {
         // Read before anything is loaded: the paths it lists are compared with the disk as it was.
         let snapshot = FreshPath.delta(workspace, workflow)
         let context = try workspace.context()
+        // A report as of one moment: the cache's shards are listed once (see `ActionCache`).
+        context.actions.listsShardsOnce = true
         context.remote = try remoteOptions.connect(context, root: workspace.root)
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
@@ -43,18 +45,28 @@ struct StatusCommand: ParsableCommand {
         let targets = plan.targets
         context.workspace.saveStatCache()
         let records = try context.state.allRecords()
+        // Rows with the same reasons share their texts (a new workspace: "never run" a million times).
+        var lastReasons: (reasons: [StaleReason], texts: [String])?
         let rows = wf.order.filter { targets.contains($0) }.map { id -> StatusRow in
-            let step = wf[id]
+            // Field by field: `wf[id]` alone would copy the whole step.
+            let name = wf[id].name
             let e = evaluations[id]!
-            let record = records[step.name]
-            var reasons = e.state.reasons.map(\.description)
-            if step.checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
+            let record = records.isEmpty ? nil : records[name]
+            let stateReasons = e.state.reasons
+            var reasons: [String]
+            if let last = lastReasons, last.reasons == stateReasons {
+                reasons = last.texts
+            } else {
+                reasons = stateReasons.map(\.description)
+                lastReasons = (stateReasons, reasons)
+            }
+            if wf[id].checkpoint, let key = e.key, let (size, age) = StatusCommand.checkpoint(context.checkpointDirectory(key)) {
                 reasons.append("holds a checkpoint of \(Format.bytes(size)), \(Format.duration(age)) old")
             }
             let state = e.state.reasons.contains(.inRemoteCache) ? "remote" : e.state.label
-            var row = StatusRow(step: step.name, state: state, reasons: reasons, lastDuration: record?.duration,
+            var row = StatusRow(step: name, state: state, reasons: reasons, lastDuration: record?.duration,
                                 outputSize: e.manifest?.totalSize ?? plan.taken[id]?.outputSize ?? record?.outputSize)
-            if let job = cluster[step.name], !job.committed { row.show(job) }
+            if let job = cluster[name], !job.committed { row.show(job) }
             return row
         }
         let waiting = wf.deferred.map { StatusRow(step: $0.displayName, state: "waits", reasons: ["expands after \($0.after)"],
@@ -75,7 +87,8 @@ struct StatusCommand: ParsableCommand {
     /// `evaluated`: how many steps were evaluated, the others being fresh from the snapshot.
     func show(_ rows: [StatusRow], context: RunContext?, cluster: [String: SlurmJobStatus] = [:],
               orphans: [OrphanOutputs.Orphan] = [], externals: [ExternalRoot] = [], evaluated: Int = 0) throws {
-        let mustRun = rows.filter { $0.state != "fresh" }.count + orphans.count
+        // Counted, not filtered: a filter copied every row that must run (a million, new).
+        let mustRun = rows.reduce(0) { $1.state != "fresh" ? $0 + 1 : $0 } + orphans.count
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -122,31 +135,53 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
+    /// One line of the table.
+    static func cells(_ out: inout BufferedOutput, _ stepWidth: Int, _ step: String, _ state: String, _ last: String, _ size: String,
+                      _ reason: String) {
+        out.append(step, paddedTo: stepWidth)
+        out.append("  ")
+        out.append(state, paddedTo: 10)
+        out.append("  ")
+        out.append(last, paddedTo: 8)
+        out.append("  ")
+        out.append(size, paddedTo: 9)
+        out.append("  ")
+        out.append(reason)
+        out.append("\n")
+    }
+
     func printTable(_ rows: [StatusRow]) {
-        let fresh = rows.filter { $0.state == "fresh" }.count
-        let remote = rows.filter { $0.state == "remote" }.count
+        let fresh = rows.reduce(0) { $1.state == "fresh" ? $0 + 1 : $0 }
+        let remote = rows.reduce(0) { $1.state == "remote" ? $0 + 1 : $0 }
         let listsAll = all || rows.count <= 40
         let shownCount = listsAll ? rows.count : rows.count - fresh
         var stepWidth = 4
         for r in rows where listsAll || r.state != "fresh" { stepWidth = max(stepWidth, BufferedOutput.width(of: r.step)) }
         stepWidth = min(40, stepWidth)
         var out = BufferedOutput()
-        func cells(_ step: String, _ state: String, _ last: String, _ size: String, _ reason: String) {
-            out.append(step, paddedTo: stepWidth)
-            out.append("  ")
-            out.append(state, paddedTo: 10)
-            out.append("  ")
-            out.append(last, paddedTo: 8)
-            out.append("  ")
-            out.append(size, paddedTo: 9)
-            out.append("  ")
-            out.append(reason)
-            out.append("\n")
-        }
-        if shownCount > 0 { cells("STEP", "STATE", "LAST", "SIZE", "REASON") }
-        for r in rows where listsAll || r.state != "fresh" {
-            cells(r.step, r.state, r.lastDuration.map(Format.duration) ?? "-", r.outputSize.map(Format.bytes) ?? "-",
-                  r.reasons.joined(separator: "; "))
+        if shownCount > 0 { Self.cells(&out, stepWidth, "STEP", "STATE", "LAST", "SIZE", "REASON") }
+        // The lines of each chunk of rows are made on every core (a million rows took a fifth of
+        // the time), a few chunks at a time (the text of all would be 70 MB), and printed in order.
+        let chunk = 8_192, width = stepWidth
+        for batch in stride(from: 0, to: rows.count, by: 8 * chunk) {
+            let chunks = (min(rows.count - batch, 8 * chunk) + chunk - 1) / chunk
+            var pieces = [[UInt8]](repeating: [], count: chunks)
+            pieces.withUnsafeMutableBufferPointer { buffer in
+                // Each iteration writes its own piece and no other; they are read once
+                // concurrentPerform has returned.
+                nonisolated(unsafe) let slots = buffer
+                let lines: @Sendable (Int) -> Void = { c in
+                    var piece = BufferedOutput(unprinted: ())
+                    let start = batch + c * chunk
+                    for r in rows[start..<min(rows.count, start + chunk)] where listsAll || r.state != "fresh" {
+                        Self.cells(&piece, width, r.step, r.state, r.lastDuration.map(Format.duration) ?? "-",
+                                   r.outputSize.map(Format.bytes) ?? "-", r.reasons.joined(separator: "; "))
+                    }
+                    slots[c] = piece.bytes
+                }
+                if chunks > 1 { DispatchQueue.concurrentPerform(iterations: chunks, execute: lines) } else { lines(0) }
+            }
+            for piece in pieces { out.append(bytes: piece) }
         }
         let hidden = rows.count - shownCount
         out.append("\(rows.count) steps: \(fresh) fresh, \(rows.count - fresh) to run or restore\(remote > 0 ? " (\(remote) from the remote cache)" : "")\(hidden > 0 ? " (\(hidden) fresh not listed; -a lists all)" : "")\n")

@@ -64,8 +64,13 @@ public struct StepDefinition: Equatable, Sendable {
             field("version", String(version))
             for a in arguments { field("arg", a) }
         }
-        for (k, v) in environment.sorted(by: { $0.key < $1.key }) { field("env", k + "=" + v) }
-        for o in outputs.sorted() { field("out", o) }
+        // Nothing to sort in one entry or none (most steps): no sorted copy made for them.
+        if environment.count > 1 {
+            for (k, v) in environment.sorted(by: { $0.key < $1.key }) { field("env", k + "=" + v) }
+        } else if let (k, v) = environment.first {
+            field("env", k + "=" + v)
+        }
+        for o in outputs.count > 1 ? outputs.sorted() : outputs { field("out", o) }
         for (path, digest) in inputs.sorted(by: { $0.key < $1.key }) { field("in", path + " " + digest.hex) }
         for (name, digest) in toolchains.sorted(by: { $0.key < $1.key }) { field("toolchain", name + " " + digest.hex) }
         return s

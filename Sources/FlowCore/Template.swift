@@ -1,13 +1,29 @@
 /// A string with `{name}` placeholders: `{seed}`, `{i:06}`, `{in.model}`, `{out}`, `{f.stem}`.
 /// `{{` and `}}` stand for literal braces.
-struct Template {
-    enum Segment: Equatable {
+struct Template: Sendable {
+    enum Segment: Equatable, Sendable {
         case literal(String)
         /// `name` is everything before `:`; `format` after it (`06` pads an integer to 6 digits).
         case placeholder(name: String, format: String?, offset: Int)
     }
 
-    var segments: [Segment]
+    let segments: [Segment]
+    /// The shell context before each segment: what the literals before it leave open. Worked out
+    /// once here, not at every render (a fan-out renders one command a million times).
+    let contexts: [ShellContext]
+
+    init(segments: [Segment]) {
+        self.segments = segments
+        contexts = Template.contexts(of: segments)
+    }
+
+    static func contexts(of segments: [Segment]) -> [ShellContext] {
+        var context = ShellContext.bare
+        return segments.map { segment in
+            defer { if case .literal(let s) = segment { context = context.after(s) } }
+            return context
+        }
+    }
 
     /// Parses `text`; on error returns the message and the 0-based scalar offset of the problem.
     static func parse(_ text: String) -> Result<Template, TemplateError> {
@@ -75,15 +91,13 @@ struct Template {
                 finish: (_ name: String, _ format: String?, _ value: String, _ context: ShellContext) -> String = { _, _, value, _ in value })
         -> Result<String, TemplateError> {
         var out = ""
-        var context = ShellContext.bare
-        for segment in segments {
+        for (segment, context) in zip(segments, contexts) {
             if out.utf8.count > Template.maxRenderedLength {
                 return .failure(TemplateError(message: "expands to more than \(Template.maxRenderedLength) bytes (variables that double each other?)", offset: 0))
             }
             switch segment {
             case .literal(let s):
                 out += s
-                context = context.after(s)
             case .placeholder(let name, let format, let offset):
                 guard let value = lookup(name) else {
                     return .failure(TemplateError(message: "unknown placeholder '{\(name)}'", offset: offset, unknownName: name))
@@ -131,10 +145,10 @@ struct TemplateError: Error {
 /// Where a placeholder stands in a shell command: outside quotes, or inside '...' or "...",
 /// following command substitutions: inside `"$(...)"` or a backquoted command the shell starts
 /// afresh, unquoted, so a value there is quoted as outside quotes.
-struct ShellContext: Equatable {
-    enum Quoting: Equatable { case bare, singleQuoted, doubleQuoted }
+struct ShellContext: Equatable, Sendable {
+    enum Quoting: Equatable, Sendable { case bare, singleQuoted, doubleQuoted }
     /// What opened each level: a quote, `$(`, or a backquote (the innermost last).
-    enum Level: Equatable { case single, double, substitution, backquote }
+    enum Level: Equatable, Sendable { case single, double, substitution, backquote }
 
     var levels: [Level] = []
 

@@ -242,7 +242,12 @@ public struct Workflow: Sendable {
     /// The steps named by `targets` (an instance name, or a base name for all its instances),
     /// plus everything they need. All steps when `targets` is empty.
     public func closure(of targets: [StepID]) -> Set<StepID> {
-        if targets.isEmpty { return Set(steps.map(\.id)) }
+        if targets.isEmpty {
+            // Each id read in place: `steps.map(\.id)` copied every whole step to read it.
+            var all = Set<StepID>(minimumCapacity: steps.count)
+            for i in steps.indices { all.insert(steps[i].id) }
+            return all
+        }
         var seen = Set<StepID>()
         var stack = targets
         while let id = stack.popLast() {

@@ -7,6 +7,11 @@ public struct WorkflowLoader {
     public var ops: any OpCatalog
     /// flow's own environment, for `env NAME` pass-through.
     public var environment: [String: String]
+    /// Whether the instances of a fan-out after the first take the fast path (`FanOutPlan`);
+    /// off only in tests that compare it with the general path.
+    var usesFanOutPlans = true
+    /// `LoaderState.maxExpandedBytes`; smaller only in tests that cross it.
+    var expansionLimit = LoaderState.maxExpandedBytes
 
     public init(workspace: any WorkspaceView, ops: any OpCatalog, environment: [String: String] = [:]) {
         self.workspace = workspace
@@ -42,6 +47,10 @@ struct LoaderState {
     var files: [DAGFile] = []
     var fileOrder: [String] = []
     var errors: [DAGError] = []
+    /// How many errors were reported, those dropped as repeats included.
+    var errorReports = 0
+    /// How many step instances the fast path made (`FanOutPlan`), for tests.
+    var plannedInstances = 0
     /// Items in order, with the file they came from.
     var items: [(file: Int, item: DAGItem)] = []
     var variables: [String: String] = [:]
@@ -91,6 +100,8 @@ struct LoaderState {
     static let maxExpandedBytes = 256 << 20
     /// Set once `maxExpandedBytes` is crossed (and reported): nothing more is expanded.
     var expansionExceeded = false
+    /// The steps in dependency order, as `checkCycles` found it when there is no cycle.
+    var order: [StepID]?
 
     init(loader: WorkflowLoader) { self.loader = loader }
 
@@ -101,6 +112,7 @@ struct LoaderState {
     }
 
     mutating func error(_ message: String, at location: SourceLocation, notes: [String] = []) {
+        errorReports += 1
         // Every instance of a fan-out would report the same error at the same place: once is enough.
         if let last = errors.last, last.location == location, last.message == message { return }
         errors.append(DAGError(message, at: location, sourceLine: sourceLine(location), notes: notes))
@@ -283,9 +295,9 @@ struct LoaderState {
         switch result {
         case .success(let s):
             expandedBytes += s.utf8.count
-            guard expandedBytes <= Self.maxExpandedBytes else {
+            guard expandedBytes <= loader.expansionLimit else {
                 expansionExceeded = true
-                error("with this, the workflow expands to more than \(Self.maxExpandedBytes >> 20) MiB of text (commands, paths and " +
+                error("with this, the workflow expands to more than \(loader.expansionLimit >> 20) MiB of text (commands, paths and " +
                       "values of all step instances together): a long value in a large fan-out?", at: text.location)
                 return nil
             }
@@ -342,9 +354,7 @@ struct LoaderState {
         }
         currentDecl = decl.name.value
         let errorCount = errors.count
-        for (label, bindings) in fanOutInstances(decl) where !expansionExceeded {
-            elaborate(decl, instance: label, bindings: bindings)
-        }
+        elaborateInstances(of: decl)
         declErrors[decl.name.value] = Array(errors[errorCount...])
         declBusy[i] = false
         declDone[i] = true
@@ -1035,13 +1045,14 @@ struct LoaderState {
         // `steps` while iterating it would copy the whole array.
         for i in steps.indices {
             for (k, out) in steps[i].outputs.enumerated() {
-                if let other = producerOf[out.path] {
+                // One hash per output: the first producer is put back in the rare case of a second.
+                if let other = producerOf.updateValue(StepID(i), forKey: out.path) {
+                    producerOf[out.path] = other
                     error("'\(out.path)' is written by both '\(steps[other.index].name)' and '\(steps[i].name)'",
                           at: outputLocations[i][k],
                           notes: ["\(steps[other.index].location): note: '\(steps[other.index].name)' is defined here"])
                     continue
                 }
-                producerOf[out.path] = StepID(i)
                 if out.isDirectory && outputDirs[out.path] == nil { outputDirs[out.path] = StepID(i) }
             }
         }
@@ -1055,7 +1066,9 @@ struct LoaderState {
         }
         guard errors.isEmpty else { return }
 
-        let byBase = Dictionary(grouping: steps.indices.map(StepID.init), by: { steps[$0.index].baseName })
+        // Made only when some step says `after`: a million instances hashed their base name for it.
+        let byBase = afterNames.contains { !$0.isEmpty }
+            ? Dictionary(grouping: steps.indices.map(StepID.init), by: { steps[$0.index].baseName }) : [:]
         var afterShared: (before: Step.SharedStorage, after: Step.SharedStorage)?
         for i in steps.indices {
             var deps = Set<StepID>()
@@ -1144,7 +1157,11 @@ struct LoaderState {
     }
 
     mutating func checkCycles() {
-        guard case .failure(let e) = Self.topologicalOrder(steps) else { return }
+        let result = Self.topologicalOrder(steps)
+        guard case .failure(let e) = result else {
+            order = try? result.get()
+            return
+        }
         let cycle = e.steps
         let names = (cycle + [cycle[0]]).map { steps[$0.index].name }
         error("dependency cycle: \(names.joined(separator: " -> "))", at: steps[cycle[0].index].location,
@@ -1154,17 +1171,15 @@ struct LoaderState {
     /// Kahn's algorithm; on a cycle, returns the steps of one cycle in order.
     static func topologicalOrder(_ steps: [Step]) -> Result<[StepID], CycleError> {
         var indegree = steps.indices.map { steps[$0].dependencies.count }
-        var ready = steps.indices.filter { indegree[$0] == 0 }.reversed().map { $0 }
+        // Definition order among ready steps: the smallest index first.
+        var ready = ReadySteps(ascending: steps.indices.filter { indegree[$0] == 0 })
         var order: [StepID] = []
-        while let i = ready.popLast() {
+        order.reserveCapacity(steps.count)
+        while let i = ready.popFirst() {
             order.append(StepID(i))
             for d in steps[i].dependents {
                 indegree[d.index] -= 1
-                if indegree[d.index] == 0 {
-                    // Keep definition order among ready steps.
-                    let pos = ready.firstIndex { $0 < d.index } ?? ready.endIndex
-                    ready.insert(d.index, at: pos)
-                }
+                if indegree[d.index] == 0 { ready.insert(d.index) }
             }
         }
         if order.count == steps.count { return .success(order) }
@@ -1190,8 +1205,47 @@ struct LoaderState {
         var steps: [StepID]
     }
 
+    /// The steps ready to be ordered, by index: a binary min-heap. They were a sorted array, and
+    /// a step read by a million others (a fan-out over one prepared file) made them ready one
+    /// by one, each inserted at the front: quadratic (100,000 instances took a second).
+    struct ReadySteps {
+        private var heap: [Int]
+
+        /// `indices` in ascending order, which is a heap already.
+        init(ascending indices: [Int]) { heap = indices }
+
+        mutating func insert(_ index: Int) {
+            heap.append(index)
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard heap[child] < heap[parent] else { break }
+                heap.swapAt(child, parent)
+                child = parent
+            }
+        }
+
+        /// The smallest index, removed; nil when none is left.
+        mutating func popFirst() -> Int? {
+            guard let last = heap.popLast() else { return nil }
+            guard !heap.isEmpty else { return last }
+            let first = heap[0]
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < heap.count && heap[left] < heap[smallest] { smallest = left }
+                if right < heap.count && heap[right] < heap[smallest] { smallest = right }
+                guard smallest != parent else { return first }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+    }
+
     func workflow() -> Workflow {
-        let order = (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
+        let order = self.order ?? (try? Self.topologicalOrder(steps).get()) ?? steps.map(\.id)
         var wf = Workflow(steps: steps, order: order, variables: variables, files: fileOrder)
         wf.deferred = deferred.map { d in
             DeferredStep(baseName: d.key, after: d.value.after, location: d.value.location,
@@ -1285,7 +1339,7 @@ struct Gather: Equatable {
 
 /// The items of one fan-out domain: a range of integers by its bounds (a million of them are not
 /// made up front), or a list of labels with their bindings.
-enum DomainItems {
+enum DomainItems: Sendable {
     case range(lower: Int, count: Int, variable: String)
     case list([(label: String, bindings: [String: String])])
 
@@ -1311,7 +1365,7 @@ enum DomainItems {
 /// The instances of a step (`LoaderState.fanOutInstances`), each made when it is read: one with
 /// no label (`domains` nil), or one per combination of the domains' items, the first domain
 /// varying slowest, labelled by their labels joined with ','; an earlier domain's binding wins.
-struct FanOutInstances: RandomAccessCollection {
+struct FanOutInstances: RandomAccessCollection, Sendable {
     var domains: [DomainItems]?
 
     var startIndex: Int { 0 }

@@ -138,6 +138,12 @@ public enum WorkspacePath {
     }
 
     public static func directory(_ path: String) -> String {
+        // In ASCII text every byte is a character (but "\r\n", no slash): a search of the bytes
+        // finds the slash a search of the characters would, without breaking graphemes.
+        if path.utf8.allSatisfy({ $0 < 0x80 }) {
+            guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+            return String(path[..<slash])
+        }
         guard let slash = path.lastIndex(of: "/") else { return "" }
         return String(path[..<slash])
     }

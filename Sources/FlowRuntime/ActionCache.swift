@@ -101,9 +101,34 @@ public struct Manifest: Codable, Equatable, Sendable {
 /// Action key → manifest, as files under `cache/actions/`.
 public final class ActionCache {
     public let root: String
+    /// Whether a lookup may trust one listing of `actions/`, taken at the first lookup: a key
+    /// whose shard directory (`actions/ab`) was not there then is answered "none" without an
+    /// open(). A fresh workspace's `flow status` of a million steps made a million failed opens.
+    ///
+    /// Shard directories are never removed, so a listed shard is there for good; but another
+    /// process may create one after the listing, and its results are then missed. Only a
+    /// command that reports sets this (`flow status`): it answers as of the listing, as if it
+    /// had run a moment earlier. `flow run` leaves it off and opens every entry when it looks
+    /// for it, so that it never misses a result that is in the cache at that moment.
+    public var listsShardsOnce = false
+    /// The shard directories present at the listing, by their number (`ab` is 0xab).
+    private var listedShards: [Bool]?
 
     public init(root: String) {
         self.root = root
+    }
+
+    /// Whether the listing says that `key` has no manifest.
+    private func shardIsMissing(_ key: Digest128) -> Bool {
+        guard listsShardsOnce else { return false }
+        if listedShards == nil {
+            var present = Array(repeating: false, count: 256)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: root + "/actions")) ?? [] {
+                if name.utf8.count == 2, let n = UInt8(name, radix: 16), name == name.lowercased() { present[Int(n)] = true }
+            }
+            listedShards = present
+        }
+        return !listedShards![Int(key.high >> 56)]
     }
 
     func path(_ key: Digest128) -> String {
@@ -112,6 +137,7 @@ public final class ActionCache {
     }
 
     public func lookup(_ key: Digest128) -> Manifest? {
+        if shardIsMissing(key) { return nil }
         guard let bytes = try? FileIO.readAll(path(key), sizeHint: 4096) else { return nil }
         return Manifest(text: String(decoding: bytes, as: UTF8.self))
     }
@@ -120,6 +146,8 @@ public final class ActionCache {
         let p = path(key)
         let dir = (p as NSString).deletingLastPathComponent
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SystemError("create directory", dir) }
+        // What this process writes, it finds again.
+        listedShards?[Int(key.high >> 56)] = true
         try AtomicFile.write(Array(manifest.text.utf8), to: p, temporaryDirectory: "\(root)/tmp")
     }
 

@@ -4,6 +4,7 @@ import XXHash
 extension Evaluator {
     /// Toolchain name → digest, for the step's key (empty for a step that declares none).
     func toolchainDigests(_ step: Step) -> [String: Digest128] {
+        if step.toolchains.isEmpty { return [:] }
         var result: [String: Digest128] = [:]
         // Probed once for every step that declares the same toolchain: what the probe looks at
         // concerns all of them, so it is the workflow's observation, not this step's.
