@@ -31,7 +31,7 @@ public struct StepDefinition: Equatable, Sendable {
         self.toolchains = toolchains
     }
 
-    public init(step: Step, inputDigests: [String: Digest128], toolchains: [String: Digest128] = [:]) {
+    public init(step: borrowing Step, inputDigests: [String: Digest128], toolchains: [String: Digest128] = [:]) {
         self.init(action: step.action, environment: step.environment,
                   outputs: step.outputs.map { $0.isDirectory ? $0.path + "/" : $0.path },
                   inputs: inputDigests, variables: step.variables, toolchains: toolchains)

@@ -119,13 +119,13 @@ public final class Evaluator {
     }
 
     public func evaluate(_ id: StepID, forced: Bool) -> Evaluation {
-        let step = workflow[id]
         // Fresh as the snapshot saw it, and so is everything it reads.
-        if !forced, !knownFresh.isEmpty, let key = knownFresh[id], step.dependencies.allSatisfy({ takenFresh.contains($0) }) {
+        if !forced, !knownFresh.isEmpty, let key = knownFresh[id], workflow[id].dependencies.allSatisfy({ takenFresh.contains($0) }) {
             takenFresh.insert(id)
             return Evaluation(state: .fresh, key: key, manifest: manifests[id])
         }
-        return workspace.observing(.step(id)) { evaluateNow(id, step, forced: forced) }
+        // The step read in place, not copied (see `Workflow.subscript`).
+        return workspace.observing(.step(id)) { evaluateNow(id, workflow[id], forced: forced) }
     }
 
     func evaluateNow(_ id: StepID, _ step: Step, forced: Bool) -> Evaluation {
@@ -331,8 +331,8 @@ extension Evaluator {
             nonisolated(unsafe) let slots = buffer
             DispatchQueue.concurrentPerform(iterations: (steps.count + chunk - 1) / chunk) { c in
                 for i in c * chunk..<min(steps.count, (c + 1) * chunk) {
-                    let step = steps[i]
-                    let key = step.inputs.isEmpty && step.toolchains.isEmpty ? StepDefinition(step: step, inputDigests: [:]).key : nil
+                    let key = steps[i].inputs.isEmpty && steps[i].toolchains.isEmpty
+                        ? StepDefinition(step: steps[i], inputDigests: [:]).key : nil
                     slots.initializeElement(at: i, to: key)
                 }
             }

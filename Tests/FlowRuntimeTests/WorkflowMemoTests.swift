@@ -56,13 +56,14 @@ import XXHash
     }
 
     /// A load as `flow` makes it, in a new context (a new process), through the memo or not.
-    func load(_ dir: TemporaryDirectory, memo: Bool = true, binary: String = "flow test 1", overrides: [String: String] = [:],
+    func load(_ dir: TemporaryDirectory, memo: Bool = true, policy: WorkflowMemo.Policy = .always, binary: String = "flow test 1",
+              overrides: [String: String] = [:],
               environment: [String: String] = ["HOME": "/home/u"], prepare: (RunContext) -> Void = { _ in }) throws -> Load {
         let context = try RunContext(root: dir.path, cacheDirectory: nil)
         context.workspace.observations = [:]
         prepare(context)
         let loader = WorkflowLoader(workspace: context.workspace, ops: FakeOps(), environment: environment)
-        let m = WorkflowMemo(stateDirectory: context.stateDirectory, binary: binary)
+        let m = WorkflowMemo(stateDirectory: context.stateDirectory, binary: binary, policy: policy)
         let (wf, outcome) = try context.workspace.observing(.loading) {
             memo ? try m.load(file: "flow.dag", overrides: overrides, loader: loader, workspace: context.workspace)
                  : (try loader.load(file: "flow.dag", overrides: overrides), nil)
@@ -171,6 +172,28 @@ import XXHash
         #expect(expanded.deferred.isEmpty && expanded.step(named: "per[parts/b.txt]") != nil)
         #expect(try FileManager.default.attributesOfItem(atPath: memoPath)[.systemFileNumber] as? Int == before)
         #expect(try compare(dir) == .hit)
+    }
+
+    /// By default a memo is kept only where it pays: not for a workflow that is mostly instances
+    /// of fan-outs, which load about as fast as they decode; and the memo of the workflow it was
+    /// before is removed then.
+    @Test func aMemoIsKeptOnlyWhereItPays() throws {
+        let dir = TemporaryDirectory("flow-memo-pays")
+        let written = (0..<6).map { "step w\($0)\n  out w/\($0)\n  run echo \($0) > {out}\n" }.joined()
+        let fanOut = "step f[i in 0..<7]\n  out f/{i}\n  run echo {i} > {out}\n"
+        let path = WorkflowMemo(stateDirectory: dir.path + "/.flow", binary: "").path(file: "flow.dag")
+        // 6 written steps and 7 instances: 6 of 13 repeat (instances after the first), not more than half.
+        try dir.write("flow.dag", written + fanOut)
+        #expect(isMiss(try load(dir, policy: .whenItPays).outcome))
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(try load(dir, policy: .whenItPays).outcome == .hit)
+        // 6 written steps and 9 instances: 8 of 15 repeat, more than half.
+        try dir.write("flow.dag", written + fanOut.replacingOccurrences(of: "0..<7", with: "0..<9"))
+        #expect(isMiss(try load(dir, policy: .whenItPays).outcome))
+        #expect(!FileManager.default.fileExists(atPath: path), "the memo of the workflow before is removed")
+        #expect(isMiss(try load(dir, policy: .whenItPays).outcome))
+        #expect(isMiss(try load(dir, policy: .always).outcome))
+        #expect(try load(dir, policy: .always).outcome == .hit)
     }
 
     /// A memo file cut short, filled with garbage, with one byte changed, empty, or not a file:
