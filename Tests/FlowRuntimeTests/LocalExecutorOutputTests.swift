@@ -72,8 +72,11 @@ import Testing
         let writer = open(gate, O_RDWR | O_CLOEXEC)
         defer { close(writer) }
         // It ignores the SIGTERM its group gets when the command ends, and writes only once the
-        // test has seen that end.
-        _ = try executor.start(Local.process("(trap '' TERM; read line < gate; echo late) & echo early", in: dir), token: 1)
+        // test has seen that end. The command ends only once the trap is set: the SIGTERM could
+        // otherwise reach the background shell before it (a test that failed under load).
+        let command = "(trap '' TERM; : > trapped; read line < gate; echo late) & " +
+            "while [ ! -e trapped ]; do sleep 0.01; done; echo early"
+        _ = try executor.start(Local.process(command, in: dir), token: 1)
         let ends = Local.completions(executor, 1)
         #expect(ends[1]?.termination == .exited(0))
         #expect(try dir.read("s.log") == "early\n", "everything the command wrote is in the log when its end is reported")
