@@ -181,11 +181,7 @@ import Testing
 
     /// Random workflows of every form the generator knows.
     @Test func sameWorkflowOnRandomWorkflows() {
-        var switches = RandomWorkflow.Switches()
-        switches.valueLists = true
-        switches.products = true
-        switches.gathers = true
-        switches.producedFileFanouts = true
+        let switches = RandomWorkflow.Switches.all
         for seed in 0..<200 {
             var rng = SeededGenerator(seed: UInt64(seed))
             let workflow = RandomWorkflow(using: &rng, switches: switches)

@@ -46,12 +46,9 @@ import Testing
     @Test(arguments: seeds)
     func restrictedEvaluationEqualsFullEvaluation(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
-        var switches = RandomWorkflow.Switches()
-        switches.valueLists = true
-        switches.gathers = true
         // Fan-outs over produced files (`Workflow.deferred`) are left out on odd seeds: with one,
         // every evaluation is a full one, and the restriction would go untested.
-        switches.producedFileFanouts = seed % 2 == 0
+        let switches = RandomWorkflow.Switches(valueLists: true, gathers: true, producedFileFanouts: seed % 2 == 0)
         var workflow = RandomWorkflow(using: &rng, switches: switches)
         var overrides: [String: String] = [:]
         let dir = TemporaryDirectory("flow-restrict")

@@ -247,10 +247,7 @@ import XXHash
     @Test(arguments: [11, 12, 13, 14] as [UInt64])
     func memoizedLoadsEqualLoads(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
-        var switches = RandomWorkflow.Switches()
-        switches.valueLists = true
-        switches.gathers = true
-        switches.producedFileFanouts = seed % 2 == 0
+        let switches = RandomWorkflow.Switches(valueLists: true, gathers: true, producedFileFanouts: seed % 2 == 0)
         var workflow = RandomWorkflow(using: &rng, switches: switches)
         var overrides: [String: String] = [:]
         let dir = TemporaryDirectory("flow-memo-random")

@@ -22,7 +22,14 @@ public struct RandomWorkflow {
         /// `step s[f in gen/D/*.txt]` over the files an upstream step writes into its output
         /// directory, expanded within the same run (#14 item 4).
         public var producedFileFanouts = false
-        public init() {}
+        public init(valueLists: Bool = false, products: Bool = false, gathers: Bool = false, producedFileFanouts: Bool = false) {
+            self.valueLists = valueLists
+            self.products = products
+            self.gathers = gathers
+            self.producedFileFanouts = producedFileFanouts
+        }
+        /// Every form the generator knows.
+        public static let all = Switches(valueLists: true, products: true, gathers: true, producedFileFanouts: true)
     }
 
     public enum Domain: Equatable {
