@@ -4,7 +4,9 @@
 /// still plain text a person can grep.
 enum TextRecord {
     static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "%" || $0 == "\t" || $0 == "\n" || $0 == "\r" }) else { return s }
+        // Checked byte by byte: by Characters, the check cost more than the rare escaping.
+        guard s.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") })
+        else { return s }
         var out = ""
         for c in s.unicodeScalars {
             switch c {

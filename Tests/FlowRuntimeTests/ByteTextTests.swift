@@ -19,6 +19,13 @@ import XXHash
         }
     }
 
+    /// "\r\n" is one Character: a check by Characters for "\r" or "\n" missed it, and a field
+    /// holding it was written unescaped, breaking its record across two lines.
+    @Test func aCarriageReturnAndNewlineTogetherAreEscaped() {
+        #expect(TextRecord.escape("a\r\nb") == "a%0D%0Ab")
+        #expect(Array(TextRecord.escape("a\r\nb").utf8).withUnsafeBufferPointer { TextRecord.unescape($0) } == "a\r\nb")
+    }
+
     @Test func digestsAndEscapedFieldsMatchTheirStringForms() {
         for d in [Digest128(high: 0, low: 0), Digest128(high: .max, low: 1), XXH128.hash("flow"), XXH128.hash("")] {
             var t = ByteText()
