@@ -14,10 +14,7 @@ struct BufferedOutput {
     /// for `append(bytes:)` of a printing one.
     init(unprinted: ()) { limit = .max }
 
-    private(set) var bytes: [UInt8] {
-        get { buffer }
-        set { buffer = newValue }
-    }
+    var bytes: [UInt8] { buffer }
 
     mutating func append(_ s: String) {
         buffer.append(contentsOf: s.utf8)

@@ -54,7 +54,7 @@ enum WorkspaceResultRows {
             // No file in the run's log directory: the step printed nothing (see StepLog).
             if StepLog.exists(entry.log) {
                 row.log = relative(entry.log, to: context.workspace.root)
-                row.logTail = tail(ofFile: entry.log) ?? ""
+                row.logTail = tail(String(decoding: StepLog.suffix(entry.log, limit: tailBytes), as: UTF8.self))
             }
         } else {
             row = StepRow(name: result.step, state: "succeeded", started: record.finishedAt - record.duration,
@@ -70,16 +70,6 @@ enum WorkspaceResultRows {
 
     static func relative(_ path: String, to root: String) -> String {
         path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
-    }
-
-    /// The last `tailLines` lines of a file, read from its last `tailBytes` bytes.
-    static func tail(ofFile path: String) -> String? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        guard let size = try? handle.seekToEnd() else { return nil }
-        try? handle.seek(toOffset: size > UInt64(tailBytes) ? size - UInt64(tailBytes) : 0)
-        guard let data = try? handle.readToEnd() else { return "" }
-        return tail(String(decoding: data, as: UTF8.self))
     }
 
     static func tail(_ text: String) -> String {

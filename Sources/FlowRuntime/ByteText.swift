@@ -13,10 +13,7 @@ struct ByteText {
     mutating func append(byte: UInt8) { bytes.append(byte) }
 
     /// A field as `TextRecord` writes it: `%`, tab, CR and newline escaped.
-    mutating func append(escaped text: String) {
-        let needsEscape = text.utf8.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
-        append(needsEscape ? TextRecord.escape(text) : text)
-    }
+    mutating func append(escaped text: String) { append(TextRecord.escape(text)) }
 
     /// A decimal integer, without making a `String` of it.
     mutating func append(_ value: UInt64) {
@@ -41,12 +38,5 @@ struct ByteText {
     mutating func append(_ value: Int) { append(Int64(value)) }
 
     /// A digest as 32 lowercase hex digits.
-    mutating func append(hex digest: Digest128) {
-        for word in [digest.high, digest.low] {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                let nibble = UInt8((word >> UInt64(shift)) & 0xf)
-                bytes.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
-            }
-        }
-    }
+    mutating func append(hex digest: Digest128) { append(digest.hex) }
 }

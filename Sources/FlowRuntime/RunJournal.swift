@@ -61,9 +61,13 @@ struct RunJournal {
     }
 
     mutating func writeHeldCached() {
-        let held = heldCached ?? []
+        write(all: heldCached)
         heldCached = nil
-        guard !held.isEmpty else { return }
+    }
+
+    /// Held entries, in one transaction (or in the caller's).
+    private func write(all held: [Entry]?) {
+        guard let held, !held.isEmpty else { return }
         try? state.batch { for e in held { write(e) } }
     }
 
@@ -80,10 +84,8 @@ struct RunJournal {
     /// holding them. A transaction that fails takes them with it: the steps' ends are still
     /// journaled, and a running entry only says what was in flight.
     mutating func writeHeldRunning() {
-        let held = heldRunning ?? []
+        write(all: heldRunning)
         heldRunning = nil
-        guard !held.isEmpty else { return }
-        try? state.batch { for e in held { write(e) } }
     }
 
     /// The journal entry an outcome writes when the step settles (the others are journaled as
