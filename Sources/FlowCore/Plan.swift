@@ -32,6 +32,11 @@ public struct Plan: Sendable {
     private var readyHead = 0
     /// Stale steps waiting for resources, in the order they were queued.
     private var queue: [StepID] = []
+    /// How many entries of `queue` are of each executor kind (settled ones included until a
+    /// pass drops them), so that `admit` knows when no pool the queue needs has room.
+    private var queuedPerKind: [ExecutorKind: Int] = [:]
+    /// How many queue entries `admit` has looked at since the plan began: its cost, for tests.
+    public private(set) var examinedForAdmission = 0
     /// What each running step holds.
     private var grants: [StepID: ResourcePool.Grant] = [:]
     /// Steps whose result is there for their dependents.
@@ -90,6 +95,13 @@ public struct Plan: Sendable {
     /// keeps its place).
     public mutating func queue(_ id: StepID, first: Bool = false) {
         if first { queue.insert(id, at: 0) } else { queue.append(id) }
+        queuedPerKind[executor(of: id), default: 0] += 1
+    }
+
+    /// True when every pool that a queued step takes from is full: nothing queued can start.
+    /// (Only the pools the queue needs count: the cluster's never fills.)
+    private var queuedPoolsAreFull: Bool {
+        queuedPerKind.allSatisfy { kind, count in count == 0 || pools[kind]?.isFull ?? true }
     }
 
     /// What the builder says of a queued step that fits in its pool.
@@ -111,28 +123,37 @@ public struct Plan: Sendable {
         var still: [StepID] = []
         let current = queue
         queue = []
+        var full = queuedPoolsAreFull
         for (position, id) in current.enumerated() {
-            // Once every pool is full nothing behind can start: the rest waits as it is (a
-            // settled step among it is dropped by a later pass). Scanning it all for every
-            // finished step made a build of 10,000 steps quadratic in the width of a layer.
-            if pools.values.allSatisfy(\.isFull) {
+            // Once the pools the queue needs are full nothing behind can start: the rest waits
+            // as it is (a settled step among it is dropped by a later pass). Scanning it all for
+            // every finished step made a build of 10,000 steps quadratic in a layer's width.
+            if full {
                 still += current[position...]
                 break
             }
+            examinedForAdmission += 1
             let kind = executor(of: id)
-            guard outcomes[id] == nil, pools[kind]?.fits(workflow[id].resources) == true else {
-                if outcomes[id] == nil { still.append(id) }
+            guard outcomes[id] == nil else {
+                queuedPerKind[kind, default: 1] -= 1
+                continue
+            }
+            guard pools[kind]?.fits(workflow[id].resources) == true else {
+                still.append(id)
                 continue
             }
             switch decide(id) {
             case .wait:
                 still.append(id)
             case .drop:
-                continue
+                queuedPerKind[kind, default: 1] -= 1
+                full = queuedPoolsAreFull
             case .start:
+                queuedPerKind[kind, default: 1] -= 1
                 let grant = pools[kind]!.acquire(workflow[id].resources)!
                 grants[id] = grant
                 started.append((id, grant))
+                full = queuedPoolsAreFull
             }
         }
         // `decide` may have queued others (a retry): they come after those that were waiting.
@@ -216,6 +237,8 @@ public struct Plan: Sendable {
         workflow = next
         selected = next.closure(of: targets)
         countUnmet()
+        queuedPerKind = [:]
+        for id in queue { queuedPerKind[executor(of: id), default: 0] += 1 }
         // Running and queued steps are not ready again.
         let queued = Set(queue)
         ready.removeAll { grants[$0] != nil || queued.contains($0) }

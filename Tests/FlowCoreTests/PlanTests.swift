@@ -244,6 +244,30 @@ import Testing
         #expect(next.map { workflow[$0.id].name } == ["b"])
         #expect(plan.queued.map { plan.workflow[$0].name } == ["d"])
     }
+
+    /// A pool that never fills (the cluster's) must not make a full local pool scan its whole
+    /// queue on every admission: that made a 10,000-step build quadratic in a layer's width.
+    @Test func aFullPoolIsNotScannedPastWhenAnotherPoolHasRoom() throws {
+        let n = 400
+        let spec = (0..<n).map { "s\($0)" }.joined(separator: "\n")
+        var plan = Plan(workflow: try Self.workflow(spec), targets: [],
+                        pools: Plan.pools(machine: ResourcePool(jobs: 1, cpus: 4, memory: 0, gpus: 0)))
+        #expect(plan.pools[.slurm]?.isFull == false)
+        while let id = plan.nextReady() { plan.queue(id) }
+        var order: [String] = []
+        while true {
+            let started = plan.admit { _ in .start }
+            guard let (id, _) = started.first else { break }
+            #expect(started.count == 1)
+            order.append(plan.workflow[id].name)
+            // Asked again while the one slot is taken: nothing starts.
+            #expect(plan.admit { _ in .start }.isEmpty)
+            _ = plan.settle(id, .ran)
+        }
+        #expect(order == (0..<n).map { "s\($0)" })
+        // Each admission looks at the queue's head and stops there.
+        #expect(plan.examinedForAdmission <= 3 * n)
+    }
 }
 
 /// When a step that exceeded its `timeout` gets SIGTERM and then SIGKILL, on a fake clock.
