@@ -23,8 +23,6 @@ struct FanOutPlan {
     /// instance: the same text in each.
     let constantBytes: Int
 
-    /// How many instances are rendered before the loader takes them: a bound on what is held.
-    static let batch = 1 << 16
 }
 
 /// What renders one instance's paths and command: immutable, so instances render on any thread.
@@ -253,6 +251,7 @@ extension LoaderState {
         var plan: FanOutPlan?
         var planned = !loader.usesFanOutPlans || decl.fanOuts.isEmpty
         var k = 0
+        let ahead = WorkAhead<[FanOutRenderer.Instance?]>()
         while k < instances.endIndex, !expansionExceeded {
             guard let plan else {
                 let (label, bindings) = instances[k]
@@ -265,8 +264,19 @@ extension LoaderState {
                 k += 1
                 continue
             }
-            let end = min(instances.endIndex, k + FanOutPlan.batch)
-            let made = plan.renderer.render(instances, k..<end, budget: loader.expansionLimit - expandedBytes, extraBytes: plan.constantBytes)
+            let end = min(instances.endIndex, k + loader.fanOutBatch)
+            let made = ahead.take() ?? plan.renderer.render(instances, k..<end, budget: loader.expansionLimit - expandedBytes,
+                                                             extraBytes: plan.constantBytes)
+            // The next batch is rendered on the other cores while this one is taken here (taking
+            // asks the workspace, so it stays on this thread). Its budget leaves room for all of
+            // this batch, so together they never hold more than the limit lets the workflow hold.
+            let following = end..<min(instances.endIndex, end + loader.fanOutBatch)
+            if !following.isEmpty {
+                let budget = loader.expansionLimit - expandedBytes - made.reduce(0) { $0 + ($1.map { $0.bytes + plan.constantBytes } ?? 0) }
+                ahead.start { [renderer = plan.renderer, extra = plan.constantBytes] in
+                    renderer.render(instances, following, budget: budget, extraBytes: extra)
+                }
+            }
             for (j, instance) in zip(k..<end, made) where !expansionExceeded {
                 if let instance, take(instance, by: plan) { continue }
                 let (label, bindings) = instances[j]
@@ -274,5 +284,31 @@ extension LoaderState {
             }
             k = end
         }
+        _ = ahead.take()
+    }
+}
+
+/// One piece of work run on another thread while the caller goes on, and waited for when its
+/// result is taken.
+final class WorkAhead<Value: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is written by the one task `start` runs, before it leaves
+    // `group`, and read by `take` only after `group.wait()`; `started` is the caller's alone.
+    private var value: Value?
+    private var started = false
+    private let group = DispatchGroup()
+
+    func start(_ work: @escaping @Sendable () -> Value) {
+        precondition(!started, "a WorkAhead runs one piece of work at a time")
+        started = true
+        DispatchQueue.global().async(group: group) { self.value = work() }
+    }
+
+    /// The result of the work started last (waiting for it); nil when none was started.
+    func take() -> Value? {
+        guard started else { return nil }
+        group.wait()
+        started = false
+        defer { value = nil }
+        return value
     }
 }

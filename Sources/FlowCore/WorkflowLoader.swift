@@ -12,6 +12,9 @@ public struct WorkflowLoader {
     var usesFanOutPlans = true
     /// `LoaderState.maxExpandedBytes`; smaller only in tests that cross it.
     var expansionLimit = LoaderState.maxExpandedBytes
+    /// How many instances of a fan-out are rendered before the loader takes them (a bound on
+    /// what is held; the next batch renders while one is taken); smaller only in tests.
+    var fanOutBatch = 1 << 16
 
     public init(workspace: any WorkspaceView, ops: any OpCatalog, environment: [String: String] = [:]) {
         self.workspace = workspace

@@ -7,13 +7,15 @@ import Testing
 /// fail or leave the fast path among the others.
 @Suite struct FanOutPlanTests {
     /// The workflow (or the errors, as printed) with and without the fast path.
-    func bothWays(_ source: String, files: [String: String], expansionLimit: Int = LoaderState.maxExpandedBytes) -> (fast: String, general: String) {
+    func bothWays(_ source: String, files: [String: String], expansionLimit: Int = LoaderState.maxExpandedBytes,
+                  batch: Int = 1 << 16) -> (fast: String, general: String) {
         var all = files
         all["w.dag"] = source
         func load(fast: Bool) -> String {
             var loader = WorkflowLoader(workspace: InMemoryWorkspace(all), ops: FakeOps(), environment: ["HOME": "/home/u"])
             loader.usesFanOutPlans = fast
             loader.expansionLimit = expansionLimit
+            loader.fanOutBatch = batch
             do {
                 return describe(try loader.load(file: "w.dag"))
             } catch {
@@ -174,9 +176,42 @@ import Testing
     @Test func sameErrorWhereTheExpansionLimitIsCrossed() {
         let source = "let v = 0123456789\nstep q[i in 0..<20000]\n  out q/{i}\n  env A={v}\n  run echo {v}{v}{v}{v}{v} {i} > {out}\n"
         for limit in [256 << 10, 1 << 20, 1_500_000] {
-            let (fast, general) = bothWays(source, files: [:], expansionLimit: limit)
-            #expect(fast == general && fast.hasPrefix("error: w.dag:"), "\(fast.prefix(300))")
+            for batch in [1 << 16, 1000, 7] {
+                let (fast, general) = bothWays(source, files: [:], expansionLimit: limit, batch: batch)
+                #expect(fast == general && fast.hasPrefix("error: w.dag:"), "\(fast.prefix(300))")
+            }
         }
+    }
+
+    /// Batches smaller than the fan-out: each is rendered while the one before is taken, and
+    /// the instances that must take the general path (an output in flow's own directories, a
+    /// duplicate output) do so in their turn, in any batch.
+    @Test(arguments: [1, 2, 3, 64])
+    func sameWorkflowAcrossBatches(_ batch: Int) {
+        let source = """
+            let items = a, b, c, d, e, f, g, h, i, j, k, l, m
+            step first[i in 0..<3]
+              out first/{i}
+              run echo {i} > {out}
+            step p[x in {items}, n in 0..<3]
+              in first/{n}
+              out p/{x}/{n}
+              run cat {in} > {out}
+            step dup[i in 0..<9, j in 0..<2]
+              out d/{i}
+              run echo {i} {j} > {out}
+            step own[x in a, b, c, d, e, .flow, f]
+              out {x}/o
+              run echo {x} > {out}
+            """
+        let parts = source.components(separatedBy: "step ")
+        let (owned, ownedGeneral) = bothWays(source, files: [:], batch: batch)
+        #expect(owned == ownedGeneral && owned.contains("'.flow/o' is flow's own"), "\(owned.prefix(300))")
+        let (dup, dupGeneral) = bothWays(parts[0...3].joined(separator: "step "), files: [:], batch: batch)
+        #expect(dup == dupGeneral && dup.contains("written by both"), "\(dup.prefix(300))")
+        let (fine, plain) = bothWays(parts[0...2].joined(separator: "step "), files: [:], batch: batch)
+        #expect(fine == plain && !fine.hasPrefix("error"), "\(fine.prefix(300))")
+        #expect(fine.components(separatedBy: " p[").count == 13 * 3 + 1)
     }
 
     /// Random workflows of every form the generator knows.
