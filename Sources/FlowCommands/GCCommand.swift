@@ -38,7 +38,7 @@ struct GCCommand: ParsableCommand {
         for file in dagFiles {
             let (wf, _) = try WorkflowArguments.words([file]).load(context)
             let evaluator = try context.evaluator(for: wf)
-            for e in evaluator.evaluateAll(targets: Set(wf.steps.map(\.id)), forced: []).values {
+            for e in evaluator.evaluateAll(targets: StepSet(all: wf.steps.count), forced: []).values {
                 if let k = e.key { keep.insert(k) }
             }
         }

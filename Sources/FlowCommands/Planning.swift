@@ -10,7 +10,7 @@ struct Planning {
     var evaluations: Evaluator.Evaluations
     var orphans: [OrphanOutputs.Orphan]
     /// The steps named on the command line (all when none) and what they depend on.
-    var targets: Set<StepID>
+    var targets: StepSet
     /// What the fresh snapshot said of the steps taken fresh from it without evaluation.
     var taken: [StepID: FreshSnapshot.StepInfo] = [:]
 
@@ -22,7 +22,7 @@ struct Planning {
         var wf = try loaded ?? arguments.load(context).0
         orphans = OrphanOutputs(workflow: wf, produced: try context.state.producedOutputs(workflow: wf.id), workspace: context.workspace).removable
         context.workspace.hiddenPaths = Set(orphans.map(\.path))
-        func targets(_ wf: Workflow) throws -> Set<StepID> { wf.closure(of: try arguments.targetIDs(wf)) }
+        func targets(_ wf: Workflow) throws -> StepSet { wf.closure(of: try arguments.targetIDs(wf)) }
         var evaluator = try context.evaluator(for: wf)
         var infos: [StepID: FreshSnapshot.StepInfo] = [:]
         if let snapshot, let known = snapshot.knownFresh(in: wf, seen: context.workspace.observations), evaluator.restrict(to: known) {

@@ -16,7 +16,7 @@
 public struct Plan: Sendable {
     public private(set) var workflow: Workflow
     /// The wanted steps: the targets and everything they need.
-    public private(set) var selected: Set<StepID>
+    public private(set) var selected: StepSet
     public private(set) var outcomes: [StepID: StepOutcome] = [:]
     /// No step is handed out any more (`stop`): a failure without keep-going, or an interruption.
     public private(set) var stopped = false

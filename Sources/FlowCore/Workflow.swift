@@ -245,17 +245,12 @@ public struct Workflow: Sendable {
 
     /// The steps named by `targets` (an instance name, or a base name for all its instances),
     /// plus everything they need. All steps when `targets` is empty.
-    public func closure(of targets: [StepID]) -> Set<StepID> {
-        if targets.isEmpty {
-            // Each id read in place: `steps.map(\.id)` copied every whole step to read it.
-            var all = Set<StepID>(minimumCapacity: steps.count)
-            for i in steps.indices { all.insert(steps[i].id) }
-            return all
-        }
-        var seen = Set<StepID>()
+    public func closure(of targets: [StepID]) -> StepSet {
+        if targets.isEmpty { return StepSet(all: steps.count) }
+        var seen = StepSet()
         var stack = targets
         while let id = stack.popLast() {
-            guard seen.insert(id).inserted else { continue }
+            guard seen.insert(id) else { continue }
             stack += self[id].dependencies
         }
         return seen

@@ -49,7 +49,7 @@ public struct GraphModel: Sendable {
 
     /// The graph of `workflow` (only the steps in `include` and the deferred steps in `waiting`,
     /// by base name, when given), each step coloured by `states[step.name]` (stale when absent).
-    public init(workflow: Workflow, states: [String: NodeState], groupAbove: Int = 8, include: Set<StepID>? = nil,
+    public init(workflow: Workflow, states: [String: NodeState], groupAbove: Int = 8, include: StepSet? = nil,
                 waiting: Set<String>? = nil) {
         var instances: [String: Int] = [:]
         for s in workflow.steps where include?.contains(s.id) ?? true { instances[s.baseName, default: 0] += 1 }

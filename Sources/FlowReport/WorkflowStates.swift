@@ -10,7 +10,7 @@ public enum WorkflowStates {
     /// workspace lock.
     public static func evaluate(context: RunContext, workflow: Workflow, run: Int64? = nil) throws -> [String: NodeState] {
         let evaluator = try context.evaluator(for: workflow)
-        let evaluations = evaluator.evaluateAll(targets: Set(workflow.steps.map(\.id)), forced: [])
+        let evaluations = evaluator.evaluateAll(targets: StepSet(all: workflow.steps.count), forced: [])
         context.workspace.saveStatCache()
         var labels: [String: String] = [:]
         for step in workflow.steps { labels[step.name] = evaluations[step.id]?.state.label }

@@ -267,7 +267,7 @@ public final class Evaluator {
     /// a step that must run makes its dependents "upstream stale". Without `keepingDefinitions`,
     /// the evaluations keep no `definition` and no input signatures: what a million steps' copies
     /// of their outputs, environment and variables would cost, where only state and key are shown.
-    public func evaluateAll(targets: Set<StepID>, forced: Set<StepID>, keepingDefinitions: Bool = true) -> Evaluations {
+    public func evaluateAll(targets: StepSet, forced: Set<StepID>, keepingDefinitions: Bool = true) -> Evaluations {
         var result = Evaluations(stepCount: workflow.steps.count)
         dropsDefinitions = !keepingDefinitions
         presetKeys = Self.selfContainedKeys(workflow)
