@@ -221,10 +221,10 @@ extension LoaderState {
         let bytes = plan.constantBytes + made.bytes
         guard expandedBytes + bytes <= loader.expansionLimit else { return false }
         expandedBytes += bytes
-        var step = Step(id: StepID(steps.count), name: made.name, action: .shell(made.command), inputs: made.inputs,
-                        outputs: made.outputs, storage: plan.storage)
-        step.explicitParameters = made.parameters
-        steps.append(step)
+        // Made in place: a local `Step` appended was copied and destroyed, a million times.
+        steps.append(Step(id: StepID(steps.count), name: made.name, action: .shell(made.command), inputs: made.inputs,
+                          outputs: made.outputs, storage: plan.storage))
+        if made.parameters != nil { steps[steps.count - 1].explicitParameters = made.parameters }
         inputLocations.append(plan.inputLocations)
         outputLocations.append(plan.outputLocations)
         afterNames.append(plan.after)
