@@ -1173,6 +1173,11 @@ struct LoaderState {
 
     /// Kahn's algorithm; on a cycle, returns the steps of one cycle in order.
     static func topologicalOrder(_ steps: [Step]) -> Result<[StepID], CycleError> {
+        // Where every step needs only steps defined before it (the usual case: a fan-out and
+        // what it reads), definition order is the order, and the heap below is not needed.
+        if steps.indices.allSatisfy({ i in steps[i].dependencies.allSatisfy { $0.index < i } }) {
+            return .success(steps.indices.map { StepID($0) })
+        }
         var indegree = steps.indices.map { steps[$0].dependencies.count }
         // Definition order among ready steps: the smallest index first.
         var ready = ReadySteps(ascending: steps.indices.filter { indegree[$0] == 0 })

@@ -43,7 +43,21 @@ import Testing
             }
             let s = steps(dependencies)
             #expect(try LoaderState.topologicalOrder(s).get() == reference(s), "seed \(seed)")
+            // And with the ids in definition order (dependencies always earlier), the fast path.
+            let forward = steps((0..<count).map { i in dependencies[ids[i]].map { ids.firstIndex(of: $0)! } })
+            #expect(try LoaderState.topologicalOrder(forward).get() == reference(forward), "seed \(seed)")
         }
+    }
+
+    /// A dependency on a later step, and a cycle, are not taken for definition order.
+    @Test func aLaterDependencyOrACycleLeavesTheFastPath() throws {
+        let later = steps([[2], [], []])
+        #expect(try LoaderState.topologicalOrder(later).get() == reference(later))
+        #expect(try LoaderState.topologicalOrder(later).get().map(\.index) == [1, 2, 0])
+        var cyclic = steps([[], [0], [1]])
+        cyclic[0].dependencies = [StepID(2)]
+        cyclic[2].dependents = [StepID(0)]
+        #expect(throws: LoaderState.CycleError.self) { try LoaderState.topologicalOrder(cyclic).get() }
     }
 
     /// One step read by 20,000: they become ready together, in definition order.
