@@ -93,12 +93,12 @@ public enum StepState: Equatable, Sendable {
 }
 
 public enum Staleness {
-    /// Why `current` differs from `previous`, the definition of the step's last recorded run.
-    /// Variables are compared first: a changed variable explains the changed command it caused.
     /// The reasons of a step never run: one array that every such step's state shares, not one
     /// each (a million in a new workspace).
-    static let neverRun: [StaleReason] = [.neverRun]
+    public static let neverRun: [StaleReason] = [.neverRun]
 
+    /// Why `current` differs from `previous`, the definition of the step's last recorded run.
+    /// Variables are compared first: a changed variable explains the changed command it caused.
     public static func reasons(current: StepDefinition, previous: StepDefinition?) -> [StaleReason] {
         guard let previous else { return neverRun }
         var reasons: [StaleReason] = []

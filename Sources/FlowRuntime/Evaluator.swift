@@ -157,8 +157,11 @@ public final class Evaluator {
                 missing.append(input.path)
             }
         }
-        let definition = StepDefinition(step: step, inputDigests: digests, toolchains: toolchainDigests(step))
-        let key = id.index < presetKeys.count ? presetKeys[id.index] ?? definition.key : definition.key
+        // Made only when something reads it: a step whose key was worked out beforehand and
+        // that has no previous definition to compare with (a new workspace) does not need it.
+        let presetKey = id.index < presetKeys.count ? presetKeys[id.index] : nil
+        lazy var definition = StepDefinition(step: step, inputDigests: digests, toolchains: toolchainDigests(step))
+        let key = presetKey ?? definition.key
         // What the evaluation keeps besides its state, key and manifest (see `evaluateAll`).
         let kept = dropsDefinitions ? nil : definition
         if dropsDefinitions { (stats, statedDirectories) = ([:], []) }
@@ -181,7 +184,9 @@ public final class Evaluator {
                               manifest: manifest, inputStats: stats, statedDirectories: statedDirectories)
         }
         // No name hashed when there is no record at all (a new workspace).
-        var reasons = staleReasons(current: definition, previous: records.isEmpty ? nil : records[step.name]?.definition)
+        let previous = records.isEmpty ? nil : records[step.name]?.definition
+        // A preset key means no toolchains, so with no previous definition the reason is known.
+        var reasons = previous == nil && presetKey != nil ? Staleness.neverRun : staleReasons(current: definition, previous: previous)
         // The same definition as the last result, which the cache no longer holds.
         if reasons.isEmpty { reasons = [.notInCache] }
         if let remote {
