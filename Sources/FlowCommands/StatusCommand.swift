@@ -82,6 +82,7 @@ struct StatusCommand: ParsableCommand {
         // Not `rows + waiting` when nothing waits: that copies every row.
         try show(waiting.isEmpty ? rows : rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
                  evaluated: rows.count - plan.taken.count)
+        LeftForExit.leave(loaded, plan, rows)
     }
 
     /// `evaluated`: how many steps were evaluated, the others being fresh from the snapshot.
