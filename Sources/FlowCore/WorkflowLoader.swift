@@ -1059,11 +1059,14 @@ struct LoaderState {
                 if out.isDirectory && outputDirs[out.path] == nil { outputDirs[out.path] = StepID(i) }
             }
         }
-        for i in steps.indices {
-            for (k, out) in steps[i].outputs.enumerated() {
-                if let (dir, owner) = Self.directoryOutput(above: out.path, in: outputDirs, except: StepID(i)) {
-                    error("output '\(out.path)' of '\(steps[i].name)' is inside output directory '\(dir)/' of '\(steps[owner.index].name)'",
-                          at: outputLocations[i][k])
+        // Only where some step writes a directory (every step's outputs read again, otherwise).
+        if !outputDirs.isEmpty {
+            for i in steps.indices {
+                for (k, out) in steps[i].outputs.enumerated() {
+                    if let (dir, owner) = Self.directoryOutput(above: out.path, in: outputDirs, except: StepID(i)) {
+                        error("output '\(out.path)' of '\(steps[i].name)' is inside output directory '\(dir)/' of '\(steps[owner.index].name)'",
+                              at: outputLocations[i][k])
+                    }
                 }
             }
         }
@@ -1126,7 +1129,8 @@ struct LoaderState {
                     afterShared = (before, steps[i].storage)
                 }
             }
-            steps[i].dependencies = deps.sorted()
+            // Not written when it stays empty: a million steps that read nothing.
+            if !deps.isEmpty || !steps[i].dependencies.isEmpty { steps[i].dependencies = deps.sorted() }
         }
         for i in steps.indices {
             for d in steps[i].dependencies { steps[d.index].dependents.append(StepID(i)) }
