@@ -132,8 +132,12 @@ public final class ActionCache {
     }
 
     func path(_ key: Digest128) -> String {
-        let hex = key.hex
-        return root + "/actions/" + hex.prefix(2) + "/" + hex
+        shard(key) + "/" + key.hex
+    }
+
+    /// The directory of `key`'s manifest, spelt from `root` as given (an error names it so).
+    func shard(_ key: Digest128) -> String {
+        root + "/actions/" + key.hex.prefix(2)
     }
 
     public func lookup(_ key: Digest128) -> Manifest? {
@@ -144,7 +148,7 @@ public final class ActionCache {
 
     public func store(_ manifest: Manifest, key: Digest128) throws {
         let p = path(key)
-        let dir = (p as NSString).deletingLastPathComponent
+        let dir = shard(key)
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SystemError("create directory", dir) }
         // What this process writes, it finds again.
         listedShards?[Int(key.high >> 56)] = true
