@@ -67,6 +67,8 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var isDirectory: Bool { kind == "directory" }
     }
 
+    /// Not read or written by the text form, whose version line follows from its content (v2
+    /// when a file is inline; see `text`).
     public var version = 1
     public var key: String
     public var step: String

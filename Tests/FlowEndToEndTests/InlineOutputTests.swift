@@ -51,6 +51,22 @@ import Testing
         #expect(line(of: "at.bin", in: at)?[2] == atDigest, "an inline output's digest is recorded as any output's")
     }
 
+    /// A manifest keeps at most 16 KiB inline: a directory of many small files keeps the rest
+    /// as objects, and all of them come back.
+    @Test func smallFilesPastTheManifestsBudgetAreObjects() throws {
+        let dir = TemporaryDirectory("flow-inline")
+        try dir.write("flow.dag", "step s\n  out parts/\n  run mkdir -p parts; for i in 0 1 2 3 4 5 6 7 8 9; do head -c 2048 /dev/urandom > parts/$i; done\n")
+        #expect(try run(dir, ["run", "-q"]).status == 0)
+        let text = try #require(manifests(dir).first?.text)
+        let entries = text.split(separator: "\n").filter { $0.hasPrefix("entry\t") }.map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        #expect(entries.count == 10 && entries.filter { $0.count == 6 }.count == 8, "8 of 2 KiB fill 16 KiB: \(entries.map(\.count))")
+        #expect(try objects(dir).count == 2)
+        let before = try (0..<10).map { try dir.readData("parts/\($0)") }
+        try FileManager.default.removeItem(atPath: dir.path + "/parts")
+        #expect(try run(dir, ["run", "-q"]).status == 0)
+        #expect(try (0..<10).map { try dir.readData("parts/\($0)") } == before)
+    }
+
     @Test func inlineOutputsComeBackByteForByteWithTheirModes() throws {
         let dir = TemporaryDirectory("flow-inline")
         try dir.write("flow.dag", """
