@@ -79,6 +79,33 @@ import XXHash
         #expect(m.structuralProblem?.contains("longer than any inline file may be") == true, "\(m.structuralProblem ?? "")")
     }
 
+    /// Random damage to a manifest's text (bytes flipped, cut, repeated) never crashes a reader:
+    /// the text is refused, or its check names a problem, or every inline file decodes to bytes
+    /// of its digest.
+    @Test func damagedManifestTextNeverCrashesAndIsNeverTakenForOtherBytes() throws {
+        let original = Array(manifest().text.utf8)
+        let dir = TemporaryDirectory()
+        let store = try ObjectStore(root: dir.path + "/cache")
+        let alphabet = Array("AZaz09+/=%\t\n-x7".utf8)
+        for seed in 0..<2_000 as Range<UInt64> {
+            var rng = SeededGenerator(seed: seed)
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let i = Int.random(in: 0..<bytes.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[i] = alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+                case 1: bytes.remove(at: i)
+                default: bytes.insert(contentsOf: bytes[i..<min(bytes.count, i + 8)], at: i)
+                }
+            }
+            guard let m = Manifest(text: String(decoding: bytes, as: UTF8.self)), m.structuralProblem == nil else { continue }
+            for out in m.outputs where out.inline != nil {
+                let decoded = try Manifest.bytes(of: out, from: store)
+                #expect(XXH128.hash(decoded).hex == out.digest && Int64(decoded.count) == out.size, "seed \(seed)")
+            }
+        }
+    }
+
     @Test(arguments: [false, true])
     func restoringAnInlineFileWritesItWithItsModeAfterCheckingIt(executable: Bool) throws {
         let dir = TemporaryDirectory()
