@@ -118,8 +118,8 @@ struct MetricsCommand: ParsableCommand {
                               uniquingKeysWith: { a, _ in a })
         return { step, path in
             guard let key = keys[step], let manifest = context.actions.lookup(key),
-                  let out = manifest.outputs.first(where: { $0.path == path }), let d = Digest128(hex: out.digest) else { return nil }
-            return try? context.store.contents(d)
+                  let out = manifest.outputs.first(where: { $0.path == path }) else { return nil }
+            return try? Manifest.bytes(of: out, from: context.store)
         }
     }
 

@@ -6,20 +6,22 @@ import XXHash
 /// with the exit status, the timing and the log. Stored as `actions/ab/<key>` in the text
 /// format below, written atomically after every object it names is in the store:
 ///
-///     flow-manifest v1
+///     flow-manifest v2                         (v1 when no file is inline)
 ///     key       <hex>
 ///     step      <name>
 ///     exit      0
 ///     duration  12.5
 ///     finished  <unix time>
 ///     host      <name>
-///     log       <hex>                          (absent when no log was kept)
-///     file      <path> <hex> <size> <x|->      an output file
+///     log       <hex> [<base64>]               (absent when no log was kept)
+///     file      <path> <hex> <size> <x|-> [<base64>]   an output file
 ///     dir       <path> <merkle hex> <size>     an output directory, followed by its files:
-///     entry     <relative path> <hex> <size> <x|->
+///     entry     <relative path> <hex> <size> <x|-> [<base64>]
 ///     end
 ///
-/// Fields are tab-separated (see `TextRecord`). Readers ignore lines they do not know.
+/// A trailing base64 field holds the file's bytes, for a small file kept inside the manifest
+/// instead of as an object (see Manifest+Inline.swift). Fields are tab-separated (see
+/// `TextRecord`). Readers ignore lines they do not know.
 public struct Manifest: Codable, Equatable, Sendable {
     public struct Entry: Codable, Equatable, Sendable {
         /// Relative to the output directory for directory entries; the workspace path for files.
@@ -27,12 +29,15 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var digest: String
         public var size: Int64
         public var executable: Bool
+        /// The file's bytes, base64, when the manifest keeps them instead of an object.
+        public var inline: String?
 
-        public init(path: String, digest: String, size: Int64, executable: Bool) {
+        public init(path: String, digest: String, size: Int64, executable: Bool, inline: String? = nil) {
             self.path = path
             self.digest = digest
             self.size = size
             self.executable = executable
+            self.inline = inline
         }
     }
 
@@ -46,19 +51,24 @@ public struct Manifest: Codable, Equatable, Sendable {
         public var executable: Bool
         /// A directory's files.
         public var entries: [Entry]?
+        /// A file's bytes, base64, when the manifest keeps them instead of an object.
+        public var inline: String?
 
-        public init(path: String, kind: String, digest: String, size: Int64, executable: Bool, entries: [Entry]?) {
+        public init(path: String, kind: String, digest: String, size: Int64, executable: Bool, entries: [Entry]?, inline: String? = nil) {
             self.path = path
             self.kind = kind
             self.digest = digest
             self.size = size
             self.executable = executable
             self.entries = entries
+            self.inline = inline
         }
 
         public var isDirectory: Bool { kind == "directory" }
     }
 
+    /// Not read or written by the text form, whose version line follows from its content (v2
+    /// when a file is inline; see `text`).
     public var version = 1
     public var key: String
     public var step: String
@@ -67,10 +77,12 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var duration: Double
     public var finishedAt: Double
     public var log: String?
+    /// The log's bytes, base64, when the manifest keeps them instead of an object.
+    public var logInline: String?
     public var host: String
 
     public init(key: String, step: String, outputs: [Output], exitStatus: Int32, duration: Double, finishedAt: Double,
-                log: String?, host: String) {
+                log: String?, logInline: String? = nil, host: String) {
         self.key = key
         self.step = step
         self.outputs = outputs
@@ -78,22 +90,23 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.duration = duration
         self.finishedAt = finishedAt
         self.log = log
+        self.logInline = logInline
         self.host = host
     }
 
     public var totalSize: Int64 { outputs.reduce(0) { $0 + $1.size } }
 
-    /// Every object the manifest needs.
+    /// Every object the manifest needs: not those of the files it keeps inline.
     public var objectDigests: [Digest128] {
         var result: [Digest128] = []
         for o in outputs {
             if let entries = o.entries {
-                result += entries.compactMap { Digest128(hex: $0.digest) }
-            } else if let d = Digest128(hex: o.digest) {
+                result += entries.compactMap { $0.inline == nil ? Digest128(hex: $0.digest) : nil }
+            } else if o.inline == nil, let d = Digest128(hex: o.digest) {
                 result.append(d)
             }
         }
-        if let log, let d = Digest128(hex: log) { result.append(d) }
+        if let log, logInline == nil, let d = Digest128(hex: log) { result.append(d) }
         return result
     }
 }
@@ -132,8 +145,12 @@ public final class ActionCache {
     }
 
     func path(_ key: Digest128) -> String {
-        let hex = key.hex
-        return root + "/actions/" + hex.prefix(2) + "/" + hex
+        shard(key) + "/" + key.hex
+    }
+
+    /// The directory of `key`'s manifest, spelt from `root` as given (an error names it so).
+    func shard(_ key: Digest128) -> String {
+        root + "/actions/" + key.hex.prefix(2)
     }
 
     public func lookup(_ key: Digest128) -> Manifest? {
@@ -144,7 +161,7 @@ public final class ActionCache {
 
     public func store(_ manifest: Manifest, key: Digest128) throws {
         let p = path(key)
-        let dir = (p as NSString).deletingLastPathComponent
+        let dir = shard(key)
         if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw SystemError("create directory", dir) }
         // What this process writes, it finds again.
         listedShards?[Int(key.high >> 56)] = true
@@ -171,27 +188,30 @@ public final class ActionCache {
 
 extension Manifest {
     public var text: String {
-        var s = "flow-manifest v1\n"
+        var s = hasInlineBytes ? "flow-manifest v2\n" : "flow-manifest v1\n"
         s += TextRecord.line(["key", key]) + TextRecord.line(["step", step]) + TextRecord.line(["exit", String(exitStatus)])
         s += TextRecord.line(["duration", String(duration)]) + TextRecord.line(["finished", String(finishedAt)])
         s += TextRecord.line(["host", host])
-        if let log { s += TextRecord.line(["log", log]) }
+        if let log { s += TextRecord.line(["log", log] + (logInline.map { [$0] } ?? [])) }
         for o in outputs {
             if let entries = o.entries {
                 s += TextRecord.line(["dir", o.path, o.digest, String(o.size)])
-                for e in entries { s += TextRecord.line(["entry", e.path, e.digest, String(e.size), e.executable ? "x" : "-"]) }
+                for e in entries {
+                    s += TextRecord.line(["entry", e.path, e.digest, String(e.size), e.executable ? "x" : "-"] + (e.inline.map { [$0] } ?? []))
+                }
             } else {
-                s += TextRecord.line(["file", o.path, o.digest, String(o.size), o.executable ? "x" : "-"])
+                s += TextRecord.line(["file", o.path, o.digest, String(o.size), o.executable ? "x" : "-"] + (o.inline.map { [$0] } ?? []))
             }
         }
         return s + "end\n"
     }
 
-    /// Parses the text form; nil when it is not a complete v1 manifest.
+    /// Parses the text form; nil when it is not a complete v1 or v2 manifest. Inline bytes are
+    /// kept as text here: `structuralProblem` checks them.
     public init?(text: String) {
         // The `end` line proves the manifest is whole.
-        guard text.hasPrefix("flow-manifest v1\n"), text.hasSuffix("\nend\n") else { return nil }
-        var key = "", step = "", host = "", log: String?
+        guard text.hasPrefix("flow-manifest v1\n") || text.hasPrefix("flow-manifest v2\n"), text.hasSuffix("\nend\n") else { return nil }
+        var key = "", step = "", host = "", log: String?, logInline: String?
         var exit: Int32 = 0, duration = 0.0, finished = 0.0
         var outputs: [Output] = []
         // A size that is not a number reads as -1, which the manifest checks refuse: never as 0.
@@ -205,17 +225,21 @@ extension Manifest {
             case ("finished", 2): finished = Double(f[1]) ?? 0
             case ("host", 2): host = f[1]
             case ("log", 2): log = f[1]
-            case ("file", 5):
-                outputs.append(Output(path: f[1], kind: "file", digest: f[2], size: size(f[3]), executable: f[4] == "x", entries: nil))
+            case ("log", 3): (log, logInline) = (f[1], f[2])
+            case ("file", 5), ("file", 6):
+                outputs.append(Output(path: f[1], kind: "file", digest: f[2], size: size(f[3]), executable: f[4] == "x", entries: nil,
+                                      inline: f.count == 6 ? f[5] : nil))
             case ("dir", 4):
                 outputs.append(Output(path: f[1], kind: "directory", digest: f[2], size: size(f[3]), executable: false, entries: []))
-            case ("entry", 5):
+            case ("entry", 5), ("entry", 6):
                 guard !outputs.isEmpty, outputs[outputs.count - 1].entries != nil else { return nil }
-                outputs[outputs.count - 1].entries!.append(Entry(path: f[1], digest: f[2], size: size(f[3]), executable: f[4] == "x"))
+                outputs[outputs.count - 1].entries!.append(Entry(path: f[1], digest: f[2], size: size(f[3]), executable: f[4] == "x",
+                                                                 inline: f.count == 6 ? f[5] : nil))
             default: continue
             }
         }
         guard !key.isEmpty else { return nil }
-        self.init(key: key, step: step, outputs: outputs, exitStatus: exit, duration: duration, finishedAt: finished, log: log, host: host)
+        self.init(key: key, step: step, outputs: outputs, exitStatus: exit, duration: duration, finishedAt: finished, log: log,
+                  logInline: logInline, host: host)
     }
 }

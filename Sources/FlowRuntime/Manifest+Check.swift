@@ -8,7 +8,8 @@ import XXHash
 extension Manifest {
     /// What is wrong with the manifest on its own (without knowing its step): a path that is
     /// absolute, not normalised, leaves its directory or names flow's own state, a digest that is
-    /// not 32 hex digits, a negative size. Nil when it is sound.
+    /// not 32 hex digits, a negative size, inline bytes that do not decode to their size and
+    /// digest. Nil when it is sound.
     public var structuralProblem: String? {
         guard Digest128(hex: key) != nil else { return "its key '\(key)' is not a digest" }
         if let log, Digest128(hex: log) == nil { return "its log digest '\(log)' is not a digest" }
@@ -32,7 +33,7 @@ extension Manifest {
             }
             guard ContentHash.tree(tree).hex == out.digest else { return "directory '\(out.path)' has a digest that its entries do not give" }
         }
-        return nil
+        return inlineProblem
     }
 
     /// `structuralProblem`, and outputs that are not exactly the step's declared outputs (each

@@ -8,7 +8,8 @@ import XXHash
 //
 //   objects/ab/<digest>          an object: bytes whose XXH3-128 is <digest> (32 hex digits)
 //   objects/ab/<digest>.lz4      the same object stored as one LZ4 frame (digest of the plain bytes)
-//   actions/ab/<key>.json        an action manifest: the outputs of the step with action key <key>
+//   actions/ab/<key>             an action manifest: the outputs of the step with action key <key>,
+//                                with the bytes of its small files (see Manifest+Inline.swift)
 //   checkpoints/<key>/           checkpoint directories of steps in progress
 //   tmp/                         temporaries, named <pid>-<random>; anything here is garbage
 //
@@ -235,6 +236,14 @@ public final class ObjectStore {
         guard let info = lookup(digest) else {
             throw MissingObjectError(digest: digest, destination: dest)
         }
+        try place(at: dest, executable: executable, scratch: scratch) { tmp, mode in
+            try copyOut(digest, info, to: tmp, mode: mode, link: link)
+        }
+    }
+
+    /// Writes a file for `dest` with `write` (a new file at the path it is given, with the mode
+    /// it is given, checked) under a temporary name, and renames it into place (see `restore`).
+    func place(at dest: String, executable: Bool, scratch: String?, _ write: (_ tmp: String, _ mode: mode_t) throws -> Void) throws {
         let dir = (dest as NSString).deletingLastPathComponent
         let parent = dir.isEmpty ? "." : dir
         try FileIO.makeDirectories(parent)
@@ -242,7 +251,7 @@ public final class ObjectStore {
         if let scratch, !besideDestination.contains(parent),
            let a = FileStat.of(scratch), let b = FileStat.of(parent), a.device == b.device {
             let tmp = scratch + "/" + TemporaryName.make()
-            try asRestoreOf(dest, writing: tmp) { try copyOut(digest, info, to: tmp, mode: mode, link: link) }
+            try asRestoreOf(dest, writing: tmp) { try write(tmp, mode) }
             let e = moveIntoPlace(tmp, dest)
             if e == 0 { return }
             defer { unlink(tmp) }
@@ -256,7 +265,7 @@ public final class ObjectStore {
             return
         }
         let beside = temporary(beside: dest, in: parent)
-        try asRestoreOf(dest, writing: beside) { try copyOut(digest, info, to: beside, mode: mode, link: link) }
+        try asRestoreOf(dest, writing: beside) { try write(beside, mode) }
         try place(beside, at: dest)
     }
 

@@ -136,12 +136,12 @@ public final class Reproducer {
     }
 
     func restore(_ out: Manifest.Output, from step: String, into directory: String) throws {
-        let entries = out.isDirectory ? (out.entries ?? []).map { (out.path + "/" + $0.path, $0.digest, $0.executable) }
-                                      : [(out.path, out.digest, out.executable)]
+        let files = out.isDirectory ? (out.entries ?? []).map { (out.path + "/" + $0.path, $0.digest, $0.size, $0.executable, $0.inline) }
+                                    : [(out.path, out.digest, out.size, out.executable, out.inline)]
         if out.isDirectory { try FileIO.makeDirectories(directory + "/" + out.path) }
-        for (path, hex, executable) in entries {
+        for (path, hex, size, executable, inline) in files {
             guard let digest = Digest128(hex: hex) else { throw SystemError("read the manifest of \(step) for", path, errno: EINVAL) }
-            try context.store.restore(digest, to: directory + "/" + path, executable: executable, link: .auto)
+            try context.store.restore(digest, inline: inline, size: size, to: directory + "/" + path, executable: executable, link: .auto)
         }
     }
 

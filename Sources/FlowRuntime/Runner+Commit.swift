@@ -100,8 +100,8 @@ extension Runner {
         var description: String { message }
     }
 
-    /// Checks a finished step's outputs and inputs, stores its outputs and log as objects, then its
-    /// manifest (only after every object), then its record. A crash between any two of these
+    /// Checks a finished step's outputs and inputs, stores its outputs and log as objects (small
+    /// ones inside the manifest), then its manifest (only after every object), then its record. A crash between any two of these
     /// leaves at worst unreferenced objects, never a manifest that names a missing one.
     func commit(_ a: Active) throws {
         try context.workspace.observing(.step(a.id)) { try commitNow(a) }
@@ -133,15 +133,14 @@ extension Runner {
         // an object between its ingest and the manifest.
         let manifest: Manifest = try context.cacheLock.shared {
             var outputs: [Manifest.Output] = []
+            var inlineBudget = Manifest.inlineBudget
             for out in step.outputs {
-                outputs.append(try ingest(out))
+                outputs.append(try ingest(out, inlineBudget: &inlineBudget))
             }
             try checkAgainstRecord(a, outputs)
-            // No file is an empty log (see StepLog); a file is ingested from the disk, which
-            // holds no more than a chunk of a long log in memory.
-            let logInfo = FileStat.of(a.logPath) != nil ? try? context.store.ingest(a.logPath) : try? context.store.ingest(bytes: [])
+            let log = try? ingestLog(a.logPath, inlineBudget: inlineBudget)
             let manifest = Manifest(key: key.hex, step: step.name, outputs: outputs, exitStatus: 0, duration: duration,
-                                    finishedAt: Date().timeIntervalSince1970, log: logInfo?.digest.hex,
+                                    finishedAt: Date().timeIntervalSince1970, log: log?.digest.hex, logInline: log?.inline,
                                     host: a.completion?.host ?? ProcessInfo.processInfo.hostName)
             if options.syncEveryCommit { try context.store.sync() }
             try context.actions.store(manifest, key: key)
@@ -192,7 +191,8 @@ extension Runner {
     }
 
     /// Stores one output (a file, or every file of a directory) and describes it for the manifest.
-    func ingest(_ out: PathRef) throws -> Manifest.Output {
+    /// Files small enough for what is left of `inlineBudget` are kept inline (and use it up).
+    func ingest(_ out: PathRef, inlineBudget: inout Int64) throws -> Manifest.Output {
         let ws = context.workspace
         if out.isDirectory || ws.kind(of: out.path) == .directory {
             var entries: [Manifest.Entry] = []
@@ -205,25 +205,57 @@ extension Runner {
             }
             for rel in files {
                 let path = out.path + "/" + rel
-                let (digest, st) = try ingestFile(path)
-                entries.append(Manifest.Entry(path: rel, digest: digest.hex, size: st.size, executable: st.isExecutable))
+                let (digest, st, inline) = try ingestFile(path, inlineBudget: &inlineBudget)
+                entries.append(Manifest.Entry(path: rel, digest: digest.hex, size: st.size, executable: st.isExecutable, inline: inline))
                 tree.append(ContentHash.TreeEntry(path: rel, digest: digest, size: st.size, executable: st.isExecutable))
             }
             return Manifest.Output(path: out.path, kind: "directory", digest: ContentHash.tree(tree).hex,
                                    size: entries.reduce(0) { $0 + $1.size }, executable: false, entries: entries)
         }
-        let (digest, st) = try ingestFile(out.path)
-        return Manifest.Output(path: out.path, kind: "file", digest: digest.hex, size: st.size, executable: st.isExecutable, entries: nil)
+        let (digest, st, inline) = try ingestFile(out.path, inlineBudget: &inlineBudget)
+        return Manifest.Output(path: out.path, kind: "file", digest: digest.hex, size: st.size, executable: st.isExecutable, entries: nil,
+                               inline: inline)
     }
 
-    /// Copies one workspace file into the store, hashing it once, and records its stat signature.
-    func ingestFile(_ path: String) throws -> (Digest128, FileStat) {
+    /// Copies one workspace file into the store, or reads it for the manifest when it is small
+    /// enough (its base64 is returned), hashing it once, and records its stat signature.
+    func ingestFile(_ path: String, inlineBudget: inout Int64) throws -> (Digest128, FileStat, inline: String?) {
         let abs = context.workspace.absolute(path)
         guard let before = FileStat.of(abs) else { throw StepCheckError(message: "output '\(path)' disappeared") }
-        let known = context.workspace.statCache[path].flatMap { $0.0.sameSignature(before) ? $0.1 : nil }
-        let info = try context.store.ingest(abs, knownDigest: known)
-        if let after = FileStat.of(abs), after.sameSignature(before) { context.workspace.remember(path, before, info.digest) }
-        return (info.digest, before)
+        let digest: Digest128
+        var inline: String?
+        if let small = try Self.readIfSmall(abs, before.size, inlineBudget: &inlineBudget) {
+            digest = XXH128.hash(small)
+            inline = Manifest.inlineText(small)
+        } else {
+            let known = context.workspace.statCache[path].flatMap { $0.0.sameSignature(before) ? $0.1 : nil }
+            digest = try context.store.ingest(abs, knownDigest: known).digest
+        }
+        if let after = FileStat.of(abs), after.sameSignature(before) { context.workspace.remember(path, before, digest) }
+        return (digest, before, inline)
+    }
+
+    /// The bytes of the file at `abs` (of `size` bytes when stated) when it is to be kept inline:
+    /// no larger than the threshold or what is left of `inlineBudget`, which it uses up. Nil for a
+    /// file that is to be an object, or that changed size since it was stated.
+    static func readIfSmall(_ abs: String, _ size: Int64, inlineBudget: inout Int64) throws -> [UInt8]? {
+        guard size <= Manifest.inlineThreshold, size <= inlineBudget else { return nil }
+        let bytes = try FileIO.readAll(abs, sizeHint: Int(size))
+        guard Int64(bytes.count) == size else { return nil }
+        inlineBudget -= size
+        return bytes
+    }
+
+    /// Keeps the step's log: inline when it is small, else as an object. No file is an empty log
+    /// (see StepLog); a large log is ingested from the disk, which holds no more than a chunk of
+    /// it in memory.
+    func ingestLog(_ path: String, inlineBudget: Int64) throws -> (digest: Digest128, inline: String?) {
+        var budget = inlineBudget
+        guard let st = FileStat.of(path) else { return (XXH128.hash([UInt8]()), Manifest.inlineText([])) }
+        if let small = try Self.readIfSmall(path, st.size, inlineBudget: &budget) {
+            return (XXH128.hash(small), Manifest.inlineText(small))
+        }
+        return (try context.store.ingest(path).digest, nil)
     }
 
     /// Puts a cached result's outputs back into the workspace, only those missing or different.

@@ -343,6 +343,13 @@ public final class Runner {
                 context.actions.remove(evaluation.key!)
                 enqueue(id, Evaluator.Evaluation(state: .stale([.outputModified(path: e.path)]), key: evaluation.key,
                                                  definition: evaluation.definition, inputStats: evaluation.inputStats))
+            } catch let e as CorruptManifestError {
+                // Inline bytes that do not match their digest: `trustedManifest` already refuses
+                // such a manifest, so this is a second line of defence.
+                reporter.warning("\(workflow[id].name): \(e)")
+                context.actions.remove(evaluation.key!)
+                enqueue(id, Evaluator.Evaluation(state: .stale(reasons), key: evaluation.key,
+                                                 definition: evaluation.definition, inputStats: evaluation.inputStats))
             } catch {
                 reporter.stepFailed(workflow[id], message: "cannot restore outputs: \(error)", logTail: [], logPath: nil)
                 fail(id)

@@ -55,8 +55,7 @@ extension RunContext {
     /// The log kept in the cache with the result `key`, and the host that computed it; nil when
     /// the result or its log is not in the cache.
     public func cachedLog(ofResult key: Digest128) -> (bytes: [UInt8], host: String)? {
-        guard let manifest = actions.lookup(key), let hex = manifest.log, let digest = Digest128(hex: hex),
-              let bytes = try? store.contents(digest) else { return nil }
+        guard let manifest = actions.lookup(key), let bytes = try? manifest.logBytes(from: store) else { return nil }
         return (bytes, manifest.host)
     }
 }

@@ -76,6 +76,10 @@ import Testing
 
     @Test func aCacheObjectReplacedByADirectoryIsRemovedByVerifyAndRebuilt() throws {
         let dir = try workspace()
+        // Over 2 KiB, so that the output is an object (smaller ones are kept inside the manifest).
+        let content = String(repeating: "hello\n", count: 500)
+        try dir.write("src.txt", content)
+        #expect(try FlowBinary.run(["run", "-q"], in: dir.path).status == 0)
         let objects = dir.path + "/cache/objects"
         var replaced = 0
         for sub in try FileManager.default.contentsOfDirectory(atPath: objects) {
@@ -90,7 +94,7 @@ import Testing
         try FileManager.default.removeItem(atPath: dir.path + "/out.txt")
         let run = try FlowBinary.run(["run"], in: dir.path)
         #expect(run.status == 0, "\(run)")
-        #expect(try dir.read("out.txt") == "hello\n")
+        #expect(try dir.read("out.txt") == content)
         let verify = try FlowBinary.run(["verify"], in: dir.path)
         #expect(verify.status == 0 || verify.stdout.contains("removed"), "\(verify)")
         #expect(try FlowBinary.run(["verify"], in: dir.path).status == 0)
