@@ -27,6 +27,7 @@ deps:
 
 ## build: the flow binary (release). The Swift runtime and Foundation are linked in statically:
 ## every command starts about 40% sooner (fewer shared libraries to load; see bench/RESULTS.md).
+## So is GCC's C++ runtime under them, by the release link settings in Package.swift.
 STATIC_STDLIB ?= --static-swift-stdlib
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product flow $(STATIC_STDLIB)

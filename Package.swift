@@ -81,7 +81,18 @@ let package = Package(
             "FlowCore", "FlowRuntime", "FlowOps", "FlowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .executableTarget(name: "flow", dependencies: ["FlowCommands"], swiftSettings: [.swiftLanguageMode(.v6)]),
+        // The release binary links GCC's C++ runtime (which the Swift runtime, Foundation and ICU
+        // use) statically, through the linker script in Sources/flow/link, and libgcc with it:
+        // loading libstdc++.so.6 and libgcc_s.so.1 was about 1 ms of every command's 4.5 ms start
+        // (bench/RESULTS.md, sixth pass). Its symbols stay inside the binary (the toolchain links
+        // with --exclude-libs ALL), so a library loaded later that needs libstdc++.so.6 (libarchive,
+        // through ICU) loads its own copy, as a plugin would. Debug builds load the Swift runtime
+        // as a shared library, which brings libstdc++.so.6 anyway: they link as before.
+        .executableTarget(name: "flow", dependencies: ["FlowCommands"], exclude: ["link"],
+                          swiftSettings: [.swiftLanguageMode(.v6)],
+                          linkerSettings: [.unsafeFlags(["-L", Context.packageDirectory + "/Sources/flow/link",
+                                                         "-Xclang-linker", "-static-libgcc"],
+                                                        .when(configuration: .release))]),
         // The small C process between flow and the commands of its local steps, one per run
         // (see its main.c): it starts each command in a new process group with a parent-death
         // signal, which posix_spawn cannot express, and ends them all if flow dies.
