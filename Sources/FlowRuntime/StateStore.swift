@@ -25,16 +25,22 @@ public final class StateStore {
     static let layoutVersion: Int64 = 3
     /// `.flow/` of the workspace.
     let directory: String
+    /// Whether closing seals the files (`StateSeal`): only a store that found them sound and may write.
+    private let sealsOnClose: Bool
+    /// Whether opening ran SQLite's check (the files were not as sealed).
+    let checkedAtOpen: Bool
 
     public init(directory: String, readOnly: Bool = false) throws {
         self.directory = directory
+        sealsOnClose = !readOnly
         if !readOnly { try FileIO.makeDirectories(directory) }
         let path = directory + "/state.db"
         do {
-            db = try StateStore.open(path, readOnly: readOnly)
+            (db, checkedAtOpen) = try StateStore.open(path, readOnly: readOnly)
         } catch let e as StateDamaged where !readOnly {
             // Only a cache and a journal: move it aside (for a post-mortem), say what is lost, start anew.
             let aside = path + ".damaged-\(Int(Date().timeIntervalSince1970))"
+            StateSeal.remove(database: path)
             for suffix in ["", "-wal", "-shm"] { rename(path + suffix, aside + suffix) }
             FileHandle.standardError.write(Data("""
                 flow: warning: the workspace state \(path) is damaged (\(e.reason)); it was moved to \(aside) and a new one started. \
@@ -42,7 +48,7 @@ public final class StateStore {
                 Lost: the run journal (flow runs, flow log of earlier runs) and the last definitions that explain why a step is stale.
 
                 """.utf8))
-            db = try StateStore.open(path, readOnly: readOnly)
+            (db, checkedAtOpen) = try StateStore.open(path, readOnly: readOnly)
         }
     }
 
@@ -51,6 +57,8 @@ public final class StateStore {
     /// caller then takes the full path, which checks, repairs and upgrades.
     public init(unchecked directory: String) throws {
         self.directory = directory
+        sealsOnClose = false
+        checkedAtOpen = false
         db = try Database(path: directory + "/state.db")
         guard try db.query("PRAGMA user_version").first?[0].int == StateStore.layoutVersion else {
             throw StateDamaged(reason: "not of the current layout")
@@ -61,17 +69,29 @@ public final class StateStore {
         db.skipCheckpointOnClose()
     }
 
+    /// Closes the database (SQLite folds the WAL in) and seals its files, unless SQLite said
+    /// they were damaged on the way.
+    deinit {
+        guard sealsOnClose else { return }
+        db.close()
+        if !db.sawDamage { StateSeal.record(database: directory + "/state.db") }
+    }
+
     /// The state database is damaged (a crash of the disk, a truncated or overwritten file).
     struct StateDamaged: Error { var reason: String }
 
-    /// Opens the database, checks it (`PRAGMA quick_check`, about a tenth of the cost of loading
-    /// the stat cache) and creates or upgrades its tables.
-    static func open(_ path: String, readOnly: Bool) throws -> Database {
+    /// Opens the database, checks it unless it is sealed (`PRAGMA quick_check`, which reads it
+    /// all; see `StateSeal`) and creates or upgrades its tables.
+    static func open(_ path: String, readOnly: Bool) throws -> (db: Database, checked: Bool) {
+        // Read before SQLite opens the files (opening a WAL database can create its -wal).
+        let sealed = StateSeal.holds(database: path)
         let db = try Database(path: path, readOnly: readOnly)
         do {
-            let check = try db.query("PRAGMA quick_check(1)").first?[0].string ?? "no answer"
-            guard check == "ok" else { throw StateDamaged(reason: check) }
-            if readOnly { return db }
+            if !sealed {
+                let check = try db.query("PRAGMA quick_check(1)").first?[0].string ?? "no answer"
+                guard check == "ok" else { throw StateDamaged(reason: check) }
+            }
+            if readOnly { return (db, !sealed) }
             if try db.query("PRAGMA user_version").first?[0].int == layoutVersion {
                 try db.execute("PRAGMA synchronous=NORMAL")
             } else {
@@ -82,7 +102,7 @@ public final class StateStore {
         } catch let e as SQLiteError where e.isReadOnly {
             throw SystemError("write the workspace state", path, errno: EACCES)
         }
-        return db
+        return (db, !sealed)
     }
 
     /// Creates the tables, in one write transaction: two flows opening a new workspace at once

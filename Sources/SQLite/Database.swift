@@ -70,9 +70,19 @@ public final class Database {
         }
     }
 
+    /// True once SQLite has said that the file is damaged, in any statement of this connection.
+    public private(set) var sawDamage = false
+
+    /// The error for `rc`, noting damage.
+    private func failure(_ rc: Int32, _ message: String) -> SQLiteError {
+        let error = SQLiteError(code: rc, message: message, path: path)
+        if error.isCorrupt { sawDamage = true }
+        return error
+    }
+
     func check(_ rc: Int32) throws {
         if rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE {
-            throw SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)), path: path)
+            throw failure(rc, String(cString: sqlite3_errmsg(handle)))
         }
     }
 
@@ -83,7 +93,7 @@ public final class Database {
         if rc != SQLITE_OK {
             let message = err.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(err)
-            throw SQLiteError(code: rc, message: message, path: path)
+            throw failure(rc, message)
         }
     }
 
