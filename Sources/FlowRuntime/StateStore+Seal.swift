@@ -8,8 +8,10 @@ import Foundation
 /// earlier ones (25 ms after 8 runs of 10,000 steps, and on). An open that finds the files as
 /// they were sealed skips the check: nothing has written them since flow last saw them whole
 /// (the change time cannot be set back by anyone). Any other open checks, as before: after a
-/// crash (no seal written), after another process wrote them (a second flow, a no-op run's
-/// journal entry in the WAL), or after anything else touched them.
+/// crash (a store that may write removes the seal when it opens), after another process wrote
+/// them (a second flow, a no-op run's journal entry in the WAL), or after anything else touched
+/// them. Damage done while a store has them open is found when SQLite reads it; that store then
+/// leaves no seal (`StateStore.deinit`).
 enum StateSeal {
     static func path(database: String) -> String { database + ".seal" }
 

@@ -25,14 +25,14 @@ public final class StateStore {
     static let layoutVersion: Int64 = 3
     /// `.flow/` of the workspace.
     let directory: String
-    /// Whether closing seals the files (`StateSeal`): only a store that found them sound and may write.
-    private let sealsOnClose: Bool
+    /// The database file this store opened and found sound (device and inode), when closing may
+    /// seal it (`StateSeal`): only a store that may write. Nil for the others.
+    private let sealable: (device: UInt64, inode: UInt64)?
     /// Whether opening ran SQLite's check (the files were not as sealed).
     let checkedAtOpen: Bool
 
     public init(directory: String, readOnly: Bool = false) throws {
         self.directory = directory
-        sealsOnClose = !readOnly
         if !readOnly { try FileIO.makeDirectories(directory) }
         let path = directory + "/state.db"
         do {
@@ -50,6 +50,14 @@ public final class StateStore {
                 """.utf8))
             (db, checkedAtOpen) = try StateStore.open(path, readOnly: readOnly)
         }
+        // Unsealed while this store has it open: if this process dies, or damage turns up, the
+        // next open checks. A clean close seals it again.
+        if readOnly {
+            sealable = nil
+        } else {
+            StateSeal.remove(database: path)
+            sealable = FileStat.of(path, followLinks: false).map { ($0.device, $0.inode) }
+        }
     }
 
     /// Opens an existing, current state database for a short write (the no-op run's journal
@@ -57,7 +65,7 @@ public final class StateStore {
     /// caller then takes the full path, which checks, repairs and upgrades.
     public init(unchecked directory: String) throws {
         self.directory = directory
-        sealsOnClose = false
+        sealable = nil
         checkedAtOpen = false
         db = try Database(path: directory + "/state.db")
         guard try db.query("PRAGMA user_version").first?[0].int == StateStore.layoutVersion else {
@@ -70,11 +78,18 @@ public final class StateStore {
     }
 
     /// Closes the database (SQLite folds the WAL in) and seals its files, unless SQLite said
-    /// they were damaged on the way.
+    /// they were damaged on the way (then any seal goes, so that the next open checks them and
+    /// moves them aside) or the file is no longer the one this store opened.
     deinit {
-        guard sealsOnClose else { return }
+        let path = directory + "/state.db"
+        if db.sawDamage {
+            StateSeal.remove(database: path)
+            return
+        }
+        guard let opened = sealable else { return }
         db.close()
-        if !db.sawDamage { StateSeal.record(database: directory + "/state.db") }
+        guard let now = FileStat.of(path, followLinks: false), now.device == opened.device, now.inode == opened.inode else { return }
+        StateSeal.record(database: path)
     }
 
     /// The state database is damaged (a crash of the disk, a truncated or overwritten file).

@@ -2,6 +2,7 @@ import Foundation
 import FlowTestSupport
 import Testing
 @testable import FlowRuntime
+import XXHash
 
 /// The state database is checked when it is opened unless its files are exactly as flow sealed
 /// them at its last close (`StateSeal`): a sealed one skips the check, and anything that wrote
@@ -73,6 +74,53 @@ import Testing
         }
         let aside = try FileManager.default.contentsOfDirectory(atPath: flowDir).filter { $0.hasPrefix("state.db.damaged-") }
         #expect(!aside.isEmpty, "the damaged state was opened as sound")
+        withExtendedLifetime(dir) {}
+    }
+
+    /// Damage that the seal cannot see (it matches, as after a lost write, or damage done while
+    /// another flow had the file open): SQLite reports it when it reads the page, that store
+    /// leaves no seal, and the next open checks and moves the database aside.
+    @Test func damageFoundDuringASessionMeansACheckAtTheNextOpen() throws {
+        let (dir, flowDir) = directory()
+        let db = flowDir + "/state.db"
+        do {
+            let state = try StateStore(directory: flowDir)
+            let record = StateStore.StepRecord(key: Digest128(high: 1, low: 2), definitionText: String(repeating: "d", count: 300),
+                                               duration: 1, outputSize: 1, finishedAt: Date(), runID: 1)
+            try state.batch { for i in 0..<2000 { try state.saveRecord(step: "s\(i)", record) } }
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: db))
+        var damaged = bytes
+        for i in (bytes.count / 2)..<(bytes.count / 2 + 4096) { damaged[i] = 0xA5 }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: db))
+        try handle.write(contentsOf: damaged)
+        try handle.close()
+        StateSeal.record(database: db)   // as if the damage had not changed what stat sees
+        do {
+            let state = try StateStore(directory: flowDir)
+            #expect(!state.checkedAtOpen)
+            #expect(throws: (any Error).self) { _ = try state.allRecords() }
+        }
+        #expect(!StateSeal.holds(database: db))
+        do { #expect(try StateStore(directory: flowDir).checkedAtOpen) }
+        let aside = try FileManager.default.contentsOfDirectory(atPath: flowDir).filter { $0.hasPrefix("state.db.damaged-") }
+        #expect(!aside.isEmpty, "the damaged state was kept")
+        withExtendedLifetime(dir) {}
+    }
+
+    /// A store seals only the file it opened: one put in its place meanwhile is checked next time.
+    @Test func aFileSwappedInWhileOpenIsNotSealed() throws {
+        let (dir, flowDir) = directory()
+        let db = flowDir + "/state.db"
+        do { try run(in: try StateStore(directory: flowDir)) }
+        try FileManager.default.copyItem(atPath: db, toPath: db + ".copy")
+        do {
+            let state = try StateStore(directory: flowDir)
+            try run(in: state)
+            #expect(rename(db + ".copy", db) == 0)
+        }
+        #expect(!StateSeal.holds(database: db))
+        do { #expect(try StateStore(directory: flowDir).checkedAtOpen) }
         withExtendedLifetime(dir) {}
     }
 }
