@@ -128,6 +128,10 @@ struct RunCommand: ParsableCommand {
         let runner = try Runner(context: context, workflow: wf, options: options, executor: executor, reporter: reporter)
         runner.replan = { try workflow.load(context, warnings: false).0 }
         let summary = try runner.run()
+        // The run's bulk is left to the exit; the state closes (and seals) now, as the runner's
+        // end stops the supervisor.
+        LeftForExit.leave(runner.bulk, wf)
+        context.state.close()
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed { throw ExitCode(1) }

@@ -311,6 +311,12 @@ public final class Runner {
         }.joined(separator: ", ")
     }
 
+    /// The bulk of what the run knew (the workflow, its evaluations and records, what the
+    /// workspace observed), for a command that ends with the run to leave to the process's exit
+    /// (`LeftForExit`). The connections and the executor are not in it: they close and end when
+    /// the runner goes (the state seals itself, the supervisor exits).
+    public var bulk: [Any] { [evaluator, context.workspace, plan, evaluations, produced] }
+
     /// A step whose dependencies are done: cached, restorable, or to be run.
     func consider(_ id: StepID) {
         let evaluation = evaluator.evaluate(id, forced: options.forced.contains(id))

@@ -77,18 +77,27 @@ public final class StateStore {
         db.skipCheckpointOnClose()
     }
 
+    deinit { close() }
+
+    private var closed = false
+
     /// Closes the database (SQLite folds the WAL in) and seals its files, unless SQLite said
     /// they were damaged on the way (then any seal goes, so that the next open checks them and
-    /// moves them aside) or the file is no longer the one this store opened.
-    deinit {
+    /// moves them aside) or the file is no longer the one this store opened. Called by `deinit`,
+    /// or earlier by a command that leaves the store's holders to the process's exit
+    /// (`LeftForExit`): nothing may use the store afterwards. Closing again does nothing.
+    public func close() {
+        guard !closed else { return }
+        closed = true
         let path = directory + "/state.db"
-        if db.sawDamage {
+        let damaged = db.sawDamage
+        db.close()
+        if damaged {
             StateSeal.remove(database: path)
             return
         }
-        guard let opened = sealable else { return }
-        db.close()
-        guard let now = FileStat.of(path, followLinks: false), now.device == opened.device, now.inode == opened.inode else { return }
+        guard let opened = sealable,
+              let now = FileStat.of(path, followLinks: false), now.device == opened.device, now.inode == opened.inode else { return }
         StateSeal.record(database: path)
     }
 

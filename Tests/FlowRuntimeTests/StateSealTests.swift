@@ -122,4 +122,42 @@ import XXHash
         do { #expect(try StateStore(directory: flowDir).checkedAtOpen) }
         withExtendedLifetime(dir) {}
     }
+
+    /// `close()` seals at once (a command that leaves the store's holders to the exit calls it),
+    /// and the store's end afterwards neither seals again nor touches the files.
+    @Test func closingEarlySealsOnceAndTheEndDoesNothingMore() throws {
+        let (dir, flowDir) = directory()
+        let db = flowDir + "/state.db"
+        do {
+            let state = try StateStore(directory: flowDir)
+            try run(in: state)
+            state.close()
+            #expect(StateSeal.holds(database: db))
+            // Someone else writes after the close: the store's end must not seal over it.
+            _ = try StateStore(unchecked: flowDir).recordNoopRun(command: "flow run", dag: "flow.dag", variables: [:],
+                                                               started: Date(), summary: "")
+            #expect(!StateSeal.holds(database: db))
+            state.close()
+        }
+        #expect(!StateSeal.holds(database: db))
+        do { #expect(try StateStore(directory: flowDir).checkedAtOpen) }
+        withExtendedLifetime(dir) {}
+    }
+
+    /// `flow run` leaves the bulk of what it loaded to the process's exit but closes the state
+    /// first: the files are sealed after a run that built something and after one that rebuilt.
+    @Test func aRunSealsTheStateBeforeItsExit() throws {
+        let dir = TemporaryDirectory("flow-seal-run")
+        let db = dir.path + "/.flow/state.db"
+        func dag(_ b: String) -> String { "step a\n  out a.txt\n  run echo a > {out}\nstep b\n  in a.txt\n  out b.txt\n  run \(b) > {out}\n" }
+        try dir.write("flow.dag", dag("cat a.txt"))
+        let first = try FlowBinary.run(["run", "-q"], in: dir.path)
+        #expect(first.status == 0, "\(first)")
+        #expect(StateSeal.holds(database: db))
+        try dir.write("flow.dag", dag("cat a.txt a.txt"))
+        let second = try FlowBinary.run(["run", "-q"], in: dir.path)
+        #expect(second.status == 0 && second.stdout.contains("1 ran"), "\(second)")
+        #expect(StateSeal.holds(database: db))
+        do { #expect(!(try StateStore(directory: dir.path + "/.flow")).checkedAtOpen) }
+    }
 }
