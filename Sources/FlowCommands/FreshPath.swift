@@ -20,11 +20,22 @@ enum FreshPath {
                                    context: contextMaker(workspace, arguments, overrides))
     }
 
-    /// What changed since the snapshot, when it can restrict an evaluation (targets or not).
-    static func delta(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments) -> FreshSnapshot.Delta? {
-        guard let overrides = try? arguments.variableOverrides() else { return nil }
-        return FreshSnapshot.delta(stateDirectory: workspace.root + "/.flow", root: workspace.root,
-                                   context: contextMaker(workspace, arguments, overrides))
+    /// `delta`, read on another thread while the caller opens the workspace and loads the
+    /// workflow (together a third of the start of a 10,000-step rebuild): `take()` it before
+    /// anything is evaluated or written to the workspace. Reading it alongside is as sound as
+    /// before: what it compares is the workspace's paths, which opening and loading do not write
+    /// (flow's own files are not among them); a .dag saved meanwhile is seen changed by the read
+    /// or by the load (`Delta.knownFresh`), either way the whole workflow is evaluated.
+    static func deltaAhead(_ workspace: WorkspaceOptions, _ arguments: WorkflowArguments) -> WorkAhead<FreshSnapshot.Delta?> {
+        let ahead = WorkAhead<FreshSnapshot.Delta?>()
+        guard let overrides = try? arguments.variableOverrides() else { return ahead }
+        let root = workspace.root, cacheDirectory = workspace.cacheDirectory, dag = arguments.file(root: root)
+        ahead.start {
+            FreshSnapshot.delta(stateDirectory: root + "/.flow", root: root) { names in
+                context(root: root, cacheDirectory: cacheDirectory, dag: dag, overrides: overrides, environmentNames: names)
+            }
+        }
+        return ahead
     }
 
     /// The context of this workspace, .dag file and `--set` values, given the names of the

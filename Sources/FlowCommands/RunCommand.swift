@@ -77,13 +77,13 @@ struct RunCommand: ParsableCommand {
         if !dryRun && force.isEmpty && !remoteOptions.hasUploadsToFinish(root: workspace.root)
             && FreshPath.noopRun(workspace, workflow, quiet: quiet) { return }
         try workflow.requireWorkflow(root: workspace.root)
-        // Read before anything is loaded: the paths it lists are compared with the disk as it was.
-        let snapshot = force.isEmpty ? FreshPath.delta(workspace, workflow) : nil
+        // Read while the workspace opens and the workflow loads (see `FreshPath.deltaAhead`).
+        let snapshot = force.isEmpty ? FreshPath.deltaAhead(workspace, workflow) : nil
         let context = try workspace.context()
         context.remote = try remoteOptions.connect(context, root: workspace.root)
         let (wf, file) = try workflow.load(context)
         var options = RunOptions()
-        options.snapshot = snapshot
+        options.snapshot = snapshot?.take() ?? nil
         options.targets = try workflow.targetIDs(wf)
         options.deferredTargets = wf.deferred.map(\.baseName).filter { workflow.targets.contains($0) }
         if let jobs {

@@ -29,8 +29,8 @@ struct StatusCommand: ParsableCommand {
             return
         }
         try workflow.requireWorkflow(root: workspace.root)
-        // Read before anything is loaded: the paths it lists are compared with the disk as it was.
-        let snapshot = FreshPath.delta(workspace, workflow)
+        // Read while the workspace opens and the workflow loads (see `FreshPath.deltaAhead`).
+        let ahead = FreshPath.deltaAhead(workspace, workflow)
         let context = try workspace.context()
         // A report as of one moment: the cache's shards are listed once (see `ActionCache`).
         context.actions.listsShardsOnce = true
@@ -38,6 +38,7 @@ struct StatusCommand: ParsableCommand {
         // Slurm jobs the journal names (none usually, and then Slurm is not called): asked about
         // first, so that those that finished are committed before the steps are evaluated.
         let loaded = try workflow.load(context).0
+        let snapshot = ahead.take() ?? nil
         let cluster = SlurmStatus.survey(context: context, workflow: loaded)
         let plan = try Planning(context, workflow, loaded: loaded, snapshot: cluster.isEmpty ? snapshot : nil,
                                 keepingDefinitions: false)

@@ -8,7 +8,7 @@ extension FreshSnapshot {
     /// path, or were marked "to evaluate", and everything downstream of them need evaluating.
     /// Every other step is fresh as it was then: its inputs are unchanged files or the outputs
     /// of steps that are themselves fresh, and its outputs were seen unchanged.
-    public struct Delta {
+    public struct Delta: Sendable {
         public var steps: [StepInfo]
         /// Positions in `steps` of the steps that saw a changed path or are to be evaluated.
         public var changed: Set<Int>
