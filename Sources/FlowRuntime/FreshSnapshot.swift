@@ -38,7 +38,7 @@ import XXHash
 /// only) and step positions in the S list. The file is replaced whole (`AtomicFile`); a file
 /// with another version line, or without its `end`, is treated as absent.
 public struct FreshSnapshot {
-    public struct StepInfo {
+    public struct StepInfo: Sendable {
         public var name: String
         public var lastDuration: Double?
         public var outputSize: Int64?
@@ -57,12 +57,23 @@ public struct FreshSnapshot {
     }
 
     /// One observed path: its signature then (nil: it did not exist), and who looked at it.
-    public struct Entry {
+    public struct Entry: Sendable {
         public var stat: FileStat?
         public var workflow = false
         public var workflowKind = false
         /// Positions in `steps`.
         public var steps: [Int32] = []
+
+        /// Takes over what `old`, of an earlier snapshot, says of the path for the steps now at
+        /// positions `kept` (taken fresh from it) and for the workflow. For a path a taken step
+        /// looked at, the old signature wins over one seen now: if it changed since the check,
+        /// that step is evaluated next time.
+        mutating func carry(_ old: Entry, kept: [Int32]) {
+            if !kept.isEmpty { stat = old.stat }
+            workflow = workflow || old.workflow
+            workflowKind = workflowKind || old.workflowKind
+            for i in kept where !steps.contains(i) { steps.append(i) }
+        }
     }
 
     public var context: String
@@ -92,9 +103,10 @@ public struct FreshSnapshot {
                             previous: Delta? = nil, taken: Set<StepID> = []) {
         let ws = context.workspace
         guard let observations = ws.observations, steps.count == workflow.order.count else { return }
-        var position: [StepID: Int32] = [:]
-        position.reserveCapacity(steps.count)
-        for (i, id) in workflow.order.enumerated() { position[id] = Int32(i) }
+        // Each step's position in `steps`, by its index in the workflow.
+        var position = [Int32](repeating: -1, count: workflow.steps.count)
+        for (i, id) in workflow.order.enumerated() { position[id.index] = Int32(i) }
+        func positionOf(_ id: StepID) -> Int32? { id.index < position.count && position[id.index] >= 0 ? position[id.index] : nil }
         var entries: [String: Entry] = [:]
         entries.reserveCapacity(observations.count + (previous?.entries.count ?? 0))
         for (path, st) in observations {
@@ -102,7 +114,7 @@ public struct FreshSnapshot {
             if let o = ws.observers[path] {
                 e.workflow = o.workflow
                 e.workflowKind = o.workflowKind
-                e.steps = o.steps.compactMap { position[$0] }
+                e.steps = o.steps.compactMap(positionOf)
             } else {
                 e.workflow = true
             }
@@ -126,20 +138,24 @@ public struct FreshSnapshot {
     /// path a taken step looked at, the old signature wins over one seen now: if it changed
     /// since the check, that step is evaluated next time.
     static func carry(_ previous: Delta, taken: Set<StepID>, into entries: inout [String: Entry], workflow: Workflow,
-                      position: [StepID: Int32]) {
-        var byName: [String: StepID] = [:]
-        for id in taken { byName[workflow[id].name] = id }
-        let now: [Int32?] = previous.steps.map { s in byName[s.name].flatMap { position[$0] } }
+                      position: [Int32]) {
+        // Where each step of `previous` is now, for those taken fresh from it. The snapshot of
+        // the same workflow lists its steps in the same order: then no step is looked up by name.
+        var now = [Int32?](repeating: nil, count: previous.steps.count)
+        if previous.steps.count == workflow.order.count,
+           zip(previous.steps, workflow.order).allSatisfy({ $0.name == workflow[$1].name }) {
+            for (i, id) in workflow.order.enumerated() where taken.contains(id) { now[i] = position[id.index] }
+        } else {
+            var byName: [String: StepID] = [:]
+            for id in taken { byName[workflow[id].name] = id }
+            for (i, s) in previous.steps.enumerated() { now[i] = byName[s.name].map { position[$0.index] } }
+        }
+        var kept: [Int32] = []
         for (path, old) in previous.entries {
-            let kept = old.steps.compactMap { now[Int($0)] }
+            kept.removeAll(keepingCapacity: true)
+            for i in old.steps { if let p = now[Int(i)] { kept.append(p) } }
             guard old.workflow || old.workflowKind || !kept.isEmpty else { continue }
-            var e = entries[path] ?? Entry(stat: old.stat)
-            // Taken steps saw the old signature: if it changed since, they are evaluated next time.
-            if !kept.isEmpty { e.stat = old.stat }
-            e.workflow = e.workflow || old.workflow
-            e.workflowKind = e.workflowKind || old.workflowKind
-            for i in kept where !e.steps.contains(i) { e.steps.append(i) }
-            entries[path] = e
+            entries[path, default: Entry(stat: old.stat)].carry(old, kept: kept)
         }
     }
 

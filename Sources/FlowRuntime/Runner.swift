@@ -283,12 +283,15 @@ public final class Runner {
               workflow.deferred.isEmpty, unexpanded == 0, summary.outcomes.count == workflow.steps.count,
               summary.outcomes.values.allSatisfy({ done.contains($0) }),
               let durations = try? context.state.durations() else { return }
-        let previous = options.snapshot.map { Dictionary($0.steps.map { ($0.name, $0) }) { a, _ in a } } ?? [:]
-        let steps = workflow.order.map { id in
+        // The previous snapshot's steps: in the same order when it is of the same workflow.
+        let before = options.snapshot?.steps ?? []
+        let samePositions = before.count == workflow.order.count && zip(before, workflow.order).allSatisfy { $0.name == workflow[$1].name }
+        let previous = samePositions ? [:] : Dictionary(before.map { ($0.name, $0) }) { a, _ in a }
+        let steps = workflow.order.enumerated().map { i, id in
             let name = workflow[id].name
             let manifest = evaluator.manifests[id]
             return FreshSnapshot.StepInfo(name: name, lastDuration: durations[name],
-                                          outputSize: manifest?.totalSize ?? previous[name]?.outputSize,
+                                          outputSize: manifest?.totalSize ?? (samePositions ? before[i] : previous[name])?.outputSize,
                                           key: manifest.flatMap { Digest128(hex: $0.key) } ?? evaluator.knownFresh[id],
                                           dirty: plan.outcomes[id] != .cached)
         }
