@@ -61,8 +61,11 @@ struct RunJournal {
     }
 
     mutating func writeHeldCached() {
-        write(all: heldCached)
-        heldCached = nil
+        defer { heldCached = nil }
+        guard let held = heldCached, !held.isEmpty else { return }
+        // One row for the batch (`StateStore+CachedSteps`); a crash that loses it loses nothing
+        // a resumed run relies on.
+        try? state.recordCached(run: runID, held.map { ($0.step, $0.key) }, ended: held[0].ended ?? Date())
     }
 
     /// Held entries, in one transaction (or in the caller's).

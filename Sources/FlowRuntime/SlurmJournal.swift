@@ -58,6 +58,11 @@ public enum SlurmJournal {
             guard let run = r[0].int, let name = r[1].string, let entry = latest[name], run > entry.run else { continue }
             latest[name] = nil
         }
+        // A step found cached in a newer run is as good as any newer entry.
+        for (run, name) in (try? state.cachedStepNames(inRuns: recent, after: oldest)) ?? [] {
+            guard let entry = latest[name], run > entry.run else { continue }
+            latest[name] = nil
+        }
         return latest
     }
 }

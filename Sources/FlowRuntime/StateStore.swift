@@ -13,7 +13,8 @@ import XXHash
 ///   content digest, so that outputs of steps that left the workflow can be found and removed
 ///   (and never what a user wrote by hand). See `OrphanOutputs`.
 /// - `runs` and `run_steps`: the run journal: every run, and each step's state, pid, times and
-///   exit status, written as things happen, so a killed run can be resumed and reported.
+///   exit status, written as things happen, so a killed run can be resumed and reported;
+///   `run_cached`: the steps each run found cached, a batch to a row (`StateStore+CachedSteps`).
 ///
 /// A write is a transaction: kill -9 at any moment leaves the previous state or the new one.
 /// The cache's objects and manifests are plain files, not here.
@@ -22,7 +23,7 @@ public final class StateStore {
     static let schemaVersion = 1
     /// SQLite's `user_version` once the tables and columns below exist: raise it with every
     /// column added, so that an open can tell from the header alone that nothing is to be done.
-    static let layoutVersion: Int64 = 3
+    static let layoutVersion: Int64 = 4
     /// `.flow/` of the workspace.
     let directory: String
     /// The database file this store opened and found sound (device and inode), when closing may
@@ -157,6 +158,8 @@ public final class StateStore {
                     job_id TEXT, started_at REAL, ended_at REAL, exit_status INTEGER, attempt INTEGER, log TEXT, note TEXT,
                     PRIMARY KEY(run_id, step));
                 CREATE TABLE IF NOT EXISTS produced(path TEXT PRIMARY KEY, step TEXT, digest TEXT, workflow TEXT);
+                CREATE TABLE IF NOT EXISTS run_cached(run_id INTEGER, ended_at REAL, entries BLOB);
+                CREATE INDEX IF NOT EXISTS run_cached_run ON run_cached(run_id);
                 INSERT OR IGNORE INTO meta VALUES ('schema', '\(StateStore.schemaVersion)');
                 """)
             try addColumnsIfMissing(db, table: "run_steps", ["peak_rss INTEGER", "output_size INTEGER"])
@@ -381,28 +384,46 @@ public final class StateStore {
         ])
     }
 
+    /// Every entry of run `run`, those of steps found cached included, in start order (those that
+    /// never started first), then by name.
     public func steps(ofRun run: Int64) throws -> [RunStep] {
-        try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note, peak_rss, output_size FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
-                     [.integer(run)]).map { r in
+        let rows = try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note, peak_rss, output_size FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
+                                [.integer(run)]).map { r in
             RunStep(step: r[0].string ?? "", state: JournalState(journal: r[1].string ?? ""), key: r[2].string ?? "", pid: Int32(r[3].int ?? 0),
                     jobID: r[4].string ?? "", startedAt: r[5].double.map(Date.init(timeIntervalSince1970:)),
                     endedAt: r[6].double.map(Date.init(timeIntervalSince1970:)), exitStatus: r[7].int.map { Int32($0) },
                     attempt: Int(r[8].int ?? 1), log: r[9].string ?? "", note: r[10].string ?? "",
                     peakMemory: r[11].int, outputSize: r[12].int)
         }
+        var cached = try cachedSteps(ofRun: run)
+        guard !cached.isEmpty else { return rows }
+        for r in rows { cached[r.step] = nil }
+        // As SQLite orders them: no start time first, then by time, then by name (its bytes).
+        return (rows + cached.values).sorted { a, b in
+            switch (a.startedAt, b.startedAt) {
+            case (nil, .some): return true
+            case (.some, nil): return false
+            case let (x?, y?) where x != y: return x < y
+            default: return a.step.utf8.lexicographicallyPrecedes(b.step.utf8)
+            }
+        }
     }
 
-    /// The step's most recent journal entry across runs that has a log (for `flow log STEP`):
-    /// runs in which the step was only cached have none. With `run`, that run's entry.
     /// The run in which `step` succeeded with action key `key` (the run that made that result).
     public func runThatMade(step: String, key: String) throws -> Int64? {
         try db.query("SELECT run_id FROM run_steps WHERE step = ? AND key = ? AND state = 'succeeded' ORDER BY run_id DESC LIMIT 1",
                      [.text(step), .text(key)]).first?[0].int
     }
 
+    /// The step's most recent journal entry across runs that has a log (for `flow log STEP`):
+    /// runs in which the step was only cached have none. With `run`, that run's entry.
     public func lastEntry(step: String, run: Int64? = nil) throws -> (run: Int64, entry: RunStep)? {
-        let sql = "SELECT run_id FROM run_steps WHERE step = ? \(run == nil ? "AND log != ''" : "AND run_id = ?") ORDER BY run_id DESC LIMIT 1"
-        guard let id = try db.query(sql, [.text(step)] + (run.map { [.integer($0)] } ?? [])).first?[0].int else { return nil }
+        if let run {
+            return try steps(ofRun: run).first { $0.step == step }.map { (run, $0) }
+        }
+        // Entries found cached have no log: only `run_steps` can hold one.
+        let sql = "SELECT run_id FROM run_steps WHERE step = ? AND log != '' ORDER BY run_id DESC LIMIT 1"
+        guard let id = try db.query(sql, [.text(step)]).first?[0].int else { return nil }
         guard let entry = try steps(ofRun: id).first(where: { $0.step == step }) else { return nil }
         return (id, entry)
     }
