@@ -128,10 +128,8 @@ struct RunCommand: ParsableCommand {
         let runner = try Runner(context: context, workflow: wf, options: options, executor: executor, reporter: reporter)
         runner.replan = { try workflow.load(context, warnings: false).0 }
         let summary = try runner.run()
-        // The run's bulk is left to the exit; the state closes (and seals) now, as the runner's
-        // end stops the supervisor.
-        LeftForExit.leave(runner.bulk, wf)
-        context.state.close()
+        runner.leaveToExit()
+        LeftForExit.leave(wf)
         withExtendedLifetime(lock) {}
         if summary.interrupted { throw ExitCode(130) }
         if summary.failed { throw ExitCode(1) }

@@ -83,7 +83,10 @@ struct StatusCommand: ParsableCommand {
         // Not `rows + waiting` when nothing waits: that copies every row.
         try show(waiting.isEmpty ? rows : rows + waiting, context: context, cluster: cluster, orphans: orphans, externals: wf.externals,
                  evaluated: rows.count - plan.taken.count)
+        // Left to the exit, but for the state, which closes (and seals) now: the plan's
+        // evaluator holds it through the workspace.
         LeftForExit.leave(loaded, plan, rows)
+        context.state.close()
     }
 
     /// `evaluated`: how many steps were evaluated, the others being fresh from the snapshot.

@@ -314,11 +314,15 @@ public final class Runner {
         }.joined(separator: ", ")
     }
 
-    /// The bulk of what the run knew (the workflow, its evaluations and records, what the
-    /// workspace observed), for a command that ends with the run to leave to the process's exit
-    /// (`LeftForExit`). The connections and the executor are not in it: they close and end when
-    /// the runner goes (the state seals itself, the supervisor exits).
-    public var bulk: [Any] { [evaluator, context.workspace, plan, evaluations, produced] }
+    /// For a command that ends with the run: leaves the bulk of what the run knew (the workflow,
+    /// its evaluations and records, what the workspace observed) to the process's exit
+    /// (`LeftForExit`) and closes the state now, which that bulk holds (through the workspace)
+    /// and which must close to fold its log in and seal itself. The executor is not left: the
+    /// supervisor still stops when the runner goes. Nothing may use the runner afterwards.
+    public func leaveToExit() {
+        LeftForExit.leave(evaluator, context.workspace, plan, evaluations, produced)
+        context.state.close()
+    }
 
     /// A step whose dependencies are done: cached, restorable, or to be run.
     func consider(_ id: StepID) {

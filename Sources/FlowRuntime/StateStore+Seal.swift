@@ -11,7 +11,7 @@ import Foundation
 /// crash (a store that may write removes the seal when it opens), after another process wrote
 /// them (a second flow, a no-op run's journal entry in the WAL), or after anything else touched
 /// them. Damage done while a store has them open is found when SQLite reads it; that store then
-/// leaves no seal (`StateStore.deinit`).
+/// leaves no seal (`StateStore.close`).
 enum StateSeal {
     static func path(database: String) -> String { database + ".seal" }
 

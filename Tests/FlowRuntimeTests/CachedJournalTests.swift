@@ -55,4 +55,43 @@ import Testing
         #expect(SlurmJournal.openJobs(state).isEmpty)
         withExtendedLifetime(dir) {}
     }
+
+    /// A state made by a flow of the layout before `run_cached` (3) gets the table when it is
+    /// opened, and takes batches at once.
+    @Test func aStateOfTheLayoutBeforeGetsTheTable() throws {
+        let (dir, state) = try store()
+        let id = try run(state)
+        try state.db.execute("DROP TABLE run_cached; PRAGMA user_version = 3")
+        state.close()
+        let reopened = try StateStore(directory: dir.path + "/.flow")
+        #expect(try reopened.db.query("PRAGMA user_version").first?[0].int == StateStore.layoutVersion)
+        try reopened.recordCached(run: id, [("a", "k")], ended: Date())
+        #expect(try reopened.steps(ofRun: id).map(\.step) == ["a"])
+        withExtendedLifetime(dir) {}
+    }
+
+    /// `flow gc --keep-runs N` keeps the results the kept runs found cached, not only those they
+    /// ran: here the only mention of the first result of `s` is run 2's cached batch.
+    @Test func gcKeepsWhatAKeptRunFoundCached() throws {
+        let dir = TemporaryDirectory("flow-cached-gc")
+        func dag(_ s: String) -> String {
+            "step s\n  out s.txt\n  run echo \(s) > {out}\nstep t\n  in src.txt\n  out t.txt\n  run cat src.txt > {out}\n"
+        }
+        func run(_ expected: String...) throws {
+            let r = try FlowBinary.run(["run", "-q"], in: dir.path)
+            #expect(r.status == 0 && expected.allSatisfy { r.stdout.contains($0) }, "\(r)")
+        }
+        try dir.write("flow.dag", dag("A"))
+        try dir.write("src.txt", "1")
+        try run("2 ran")
+        try dir.write("src.txt", "2")
+        try run("1 ran", "1 cached")
+        try dir.write("flow.dag", dag("B"))
+        try run("1 ran", "1 cached")
+        let gc = try FlowBinary.run(["gc", "--keep-runs", "2"], in: dir.path)
+        #expect(gc.status == 0, "\(gc)")
+        try dir.write("flow.dag", dag("A"))
+        try run("1 restored", "1 cached")
+        #expect(try dir.read("s.txt") == "A\n")
+    }
 }

@@ -160,4 +160,20 @@ import XXHash
         #expect(StateSeal.holds(database: db))
         do { #expect(!(try StateStore(directory: dir.path + "/.flow")).checkedAtOpen) }
     }
+
+    /// A `flow status` that evaluates (an input changed) leaves its bulk to the exit too, and
+    /// closes the state first: sealed, its log folded in.
+    @Test func statusLeavesTheStateSealed() throws {
+        let dir = TemporaryDirectory("flow-seal-status")
+        let db = dir.path + "/.flow/state.db"
+        try dir.write("flow.dag", "step a\n  in src.txt\n  out a.txt\n  run cat src.txt > {out}\n")
+        try dir.write("src.txt", "1")
+        let run = try FlowBinary.run(["run", "-q"], in: dir.path)
+        #expect(run.status == 0, "\(run)")
+        try dir.write("src.txt", "22")
+        let status = try FlowBinary.run(["status"], in: dir.path)
+        #expect(status.status == 0 && status.stdout.contains("stale"), "\(status)")
+        #expect(StateSeal.holds(database: db), "flow status left no seal")
+        #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "flow status left its log")
+    }
 }
