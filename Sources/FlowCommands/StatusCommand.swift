@@ -131,7 +131,7 @@ struct StatusCommand: ParsableCommand {
     func printLiveRun(_ context: RunContext) {
         guard let last = try? context.state.runs(limit: 1).first, last.status == .running else { return }
         let live = WorkspaceLock.isHeld(stateDirectory: context.stateDirectory)
-        let steps = (try? context.state.steps(ofRun: last.id)) ?? []
+        let steps = (try? context.state.steps(ofRun: last.id, includingCached: false)) ?? []
         let inFlight = steps.filter { $0.state == .running }.map(\.step)
         if live {
             print("run \(last.id) in progress (\(WorkspaceLock.holder(stateDirectory: context.stateDirectory))); running: \(inFlight.joined(separator: ", "))")

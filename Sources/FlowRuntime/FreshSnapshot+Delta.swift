@@ -15,6 +15,12 @@ extension FreshSnapshot {
         /// Everything the snapshot recorded, for the next snapshot to carry over (`save`).
         var entries: [(path: String, entry: Entry)]
 
+        /// Whether the snapshot lists `workflow`'s steps in its order, as a snapshot of the same
+        /// workflow does: its steps are then found by position, not looked up by name.
+        func listsSteps(inOrderOf workflow: Workflow) -> Bool {
+            steps.count == workflow.order.count && zip(steps, workflow.order).allSatisfy { $0.name == workflow[$1].name }
+        }
+
         /// The steps of `workflow` that are fresh without evaluation, with the key each is fresh
         /// under: all but the changed steps and what is downstream of them. Nil when the snapshot
         /// is not of this workflow's steps (then everything is evaluated), or when the workflow

@@ -142,8 +142,7 @@ public struct FreshSnapshot {
         // Where each step of `previous` is now, for those taken fresh from it. The snapshot of
         // the same workflow lists its steps in the same order: then no step is looked up by name.
         var now = [Int32?](repeating: nil, count: previous.steps.count)
-        if previous.steps.count == workflow.order.count,
-           zip(previous.steps, workflow.order).allSatisfy({ $0.name == workflow[$1].name }) {
+        if previous.listsSteps(inOrderOf: workflow) {
             for (i, id) in workflow.order.enumerated() where taken.contains(id) { now[i] = position[id.index] }
         } else {
             var byName: [String: StepID] = [:]

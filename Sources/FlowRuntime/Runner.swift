@@ -285,7 +285,7 @@ public final class Runner {
               let durations = try? context.state.durations() else { return }
         // The previous snapshot's steps: in the same order when it is of the same workflow.
         let before = options.snapshot?.steps ?? []
-        let samePositions = before.count == workflow.order.count && zip(before, workflow.order).allSatisfy { $0.name == workflow[$1].name }
+        let samePositions = options.snapshot?.listsSteps(inOrderOf: workflow) ?? false
         let previous = samePositions ? [:] : Dictionary(before.map { ($0.name, $0) }) { a, _ in a }
         let steps = workflow.order.enumerated().map { i, id in
             let name = workflow[id].name

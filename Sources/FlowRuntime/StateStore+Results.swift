@@ -22,7 +22,7 @@ extension StateStore {
     public func workspaceResult(step: String) throws -> WorkspaceResult? {
         guard let record = try record(step: step) else { return nil }
         let made = try runThatMade(step: step, key: record.key.hex).flatMap { run in
-            try steps(ofRun: run).first { $0.step == step }.map { (run, $0) }
+            try steps(ofRun: run, includingCached: false).first { $0.step == step }.map { (run, $0) }
         }
         return WorkspaceResult(step: step, record: record, made: made)
     }
@@ -40,7 +40,8 @@ extension StateStore {
         }
         var entries: [Int64: [String: RunStep]] = [:]
         for run in Set(madeBy.values) {
-            entries[run] = Dictionary(try steps(ofRun: run).map { ($0.step, $0) }, uniquingKeysWith: { a, _ in a })
+            // The runs that made results: their entries that succeeded, never those found cached.
+            entries[run] = Dictionary(try steps(ofRun: run, includingCached: false).map { ($0.step, $0) }, uniquingKeysWith: { a, _ in a })
         }
         var result: [String: WorkspaceResult] = [:]
         for (step, record) in records {

@@ -384,9 +384,10 @@ public final class StateStore {
         ])
     }
 
-    /// Every entry of run `run`, those of steps found cached included, in start order (those that
-    /// never started first), then by name.
-    public func steps(ofRun run: Int64) throws -> [RunStep] {
+    /// Every entry of run `run`, in start order (those that never started first), then by name.
+    /// The entries of steps found cached are included unless `includingCached` is false: a
+    /// reader that looks only for what ran, started or failed need not read those batches.
+    public func steps(ofRun run: Int64, includingCached: Bool = true) throws -> [RunStep] {
         let rows = try db.query("SELECT step, state, key, pid, job_id, started_at, ended_at, exit_status, attempt, log, note, peak_rss, output_size FROM run_steps WHERE run_id = ? ORDER BY started_at, step",
                                 [.integer(run)]).map { r in
             RunStep(step: r[0].string ?? "", state: JournalState(journal: r[1].string ?? ""), key: r[2].string ?? "", pid: Int32(r[3].int ?? 0),
@@ -395,6 +396,7 @@ public final class StateStore {
                     attempt: Int(r[8].int ?? 1), log: r[9].string ?? "", note: r[10].string ?? "",
                     peakMemory: r[11].int, outputSize: r[12].int)
         }
+        guard includingCached else { return rows }
         var cached = try cachedSteps(ofRun: run)
         guard !cached.isEmpty else { return rows }
         for r in rows { cached[r.step] = nil }
@@ -424,7 +426,7 @@ public final class StateStore {
         // Entries found cached have no log: only `run_steps` can hold one.
         let sql = "SELECT run_id FROM run_steps WHERE step = ? AND log != '' ORDER BY run_id DESC LIMIT 1"
         guard let id = try db.query(sql, [.text(step)]).first?[0].int else { return nil }
-        guard let entry = try steps(ofRun: id).first(where: { $0.step == step }) else { return nil }
+        guard let entry = try steps(ofRun: id, includingCached: false).first(where: { $0.step == step }) else { return nil }
         return (id, entry)
     }
 }

@@ -26,6 +26,7 @@ import Testing
         try state.recordCached(run: id, [("a", "ka2")], ended: t.addingTimeInterval(2))
         let steps = try state.steps(ofRun: id)
         #expect(steps.map(\.step) == ["a", "b-skipped", "tab\tand\nnewline%", "z", "ran"])
+        #expect(try state.steps(ofRun: id, includingCached: false).map(\.step) == ["b-skipped", "ran"])
         let a = try #require(steps.first { $0.step == "a" })
         #expect(a.state == .cached && a.key == "ka2" && a.endedAt == t.addingTimeInterval(2) && a.startedAt == nil)
         #expect(a.log == "" && a.pid == 0 && a.jobID == "" && a.attempt == 1 && a.exitStatus == nil)
