@@ -2,6 +2,7 @@
 #include "CSpawn.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -108,9 +109,16 @@ int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv
     return error;
 }
 
-int flow_supervisor_receive(int socket_fd, struct flow_event *event) {
+int flow_supervisor_receive(int socket_fd, struct flow_event *event, int timeout_ms) {
+    if (timeout_ms != 0) {
+        struct pollfd watch = {.fd = socket_fd, .events = POLLIN};
+        int ready;
+        do { ready = poll(&watch, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+        if (ready == 0) return -1;
+    }
     ssize_t n;
-    do { n = recv(socket_fd, event, sizeof *event, MSG_TRUNC); } while (n < 0 && errno == EINTR);
+    do { n = recv(socket_fd, event, sizeof *event, MSG_TRUNC | MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
     return n == (ssize_t)sizeof *event ? 1 : 0;
 }
 

@@ -2,16 +2,22 @@ import CSpawn
 import Foundation
 import Glibc
 
-/// One `flow-supervisor` process (Sources/flow-supervisor) and the thread that reads what it
-/// reports: the starts and ends of the commands of local steps, over a SOCK_SEQPACKET socket
-/// (CSpawn's supervisor.h).
+/// One `flow-supervisor` process (Sources/flow-supervisor): it starts the commands of local
+/// steps and reports their starts and ends over a SOCK_SEQPACKET socket (CSpawn's
+/// supervisor.h), which the runner's thread reads itself.
 ///
-/// That thread also starts the process: a parent-death signal follows the thread that started a
-/// process, not the whole of flow, so the thread lives exactly as long as the supervisor does.
+/// Why the runner reads the socket, not a thread of its own: each hand-over between threads is
+/// one more wake-up between a command's end and the next command's start, and on a machine whose
+/// cores the commands keep busy a woken thread often waits for a core (bench/RESULTS.md, eighth
+/// pass). The supervisor's message wakes the runner directly.
+///
+/// A thread of its own still starts the process and then waits for its exit: a parent-death
+/// signal follows the thread that started a process, not the whole of flow, so that thread lives
+/// exactly as long as the supervisor does; it also reaps it.
 final class StepSupervisor: @unchecked Sendable {
-    // @unchecked Sendable: `pid` and `socket` are constants, and the socket is closed only in
-    // deinit, when no thread can be sending on it or reading it; `reaped` is touched only under
-    // `reaping`.
+    // @unchecked Sendable: `pid`, `path` and `socket` are constants; the socket is used by one
+    // thread at a time (the runner's) and closed only in deinit, when no thread can be using it;
+    // `status` is touched only under `reaping`.
 
     /// What the supervisor reports, in the order it happens.
     enum Event {
@@ -31,23 +37,22 @@ final class StepSupervisor: @unchecked Sendable {
     /// The `flow-supervisor` executable.
     let path: String
     private let socket: Int32
-    /// The thread that started the supervisor and reads its events.
-    private let reader: pthread_t
     private let reaping = NSCondition()
-    private var reaped = false
+    /// The supervisor's wait status, once reaped.
+    private var status: Int32?
+    /// Set once `.lost` has been returned: nothing more is read.
+    private(set) var isLost = false
 
     private init(pid: pid_t, path: String, socket: Int32) {
         self.pid = pid
         self.path = path
         self.socket = socket
-        reader = pthread_self()
     }
 
     deinit { close(socket) }
 
-    /// Starts the supervisor at `path` and a thread that passes each of its events to `events`
-    /// (on that thread), the last being `.lost`.
-    static func launch(_ path: String, graceSeconds: Int, events: @escaping @Sendable (StepSupervisor, Event) -> Void) throws -> StepSupervisor {
+    /// Starts the supervisor at `path`, from a thread that then waits for its exit.
+    static func launch(_ path: String, graceSeconds: Int) throws -> StepSupervisor {
         let launched = Launched()
         let thread = Thread {
             var socket: Int32 = -1
@@ -59,7 +64,7 @@ final class StepSupervisor: @unchecked Sendable {
             }
             let supervisor = StepSupervisor(pid: pid, path: path, socket: socket)
             launched.set(.success(supervisor))
-            supervisor.read(events)
+            supervisor.waitForExit()
         }
         thread.stackSize = 256 << 10
         thread.start()
@@ -78,47 +83,66 @@ final class StepSupervisor: @unchecked Sendable {
         if error != 0 { throw SystemError("send a request to the step supervisor", path, errno: error) }
     }
 
+    /// The next event, waiting for it at most `timeout` seconds (nil: as long as it takes; 0:
+    /// only one that has arrived); nil when none came in time, and always after `.lost`.
+    func receive(timeout: Double?) -> Event? {
+        guard !isLost else { return nil }
+        let milliseconds = timeout.map { Int32(min(max($0, 0) * 1000, Double(Int32.max)).rounded(.up)) } ?? -1
+        var event = flow_event()
+        while true {
+            switch flow_supervisor_receive(socket, &event, milliseconds) {
+            case 1:
+                let token = Int(event.token)
+                switch Int(event.kind) {
+                case Int(FLOW_EVENT_STARTED.rawValue):
+                    return .started(token: token, pid: max(event.pid, 0), errno: event.value)
+                case Int(FLOW_EVENT_ENDED.rawValue):
+                    return .ended(token: token, status: event.value, peakMemory: event.maxrss_kb * 1024, logError: event.log_error)
+                default:
+                    continue
+                }
+            case 0:
+                // The supervisor closes its end only by exiting, or it sent what no supervisor
+                // sends: make sure it ends, and wait until it has been reaped.
+                isLost = true
+                shutdown()
+                return .lost(status: reapedStatus())
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// The socket, for waiting on several supervisors at once.
+    var descriptor: Int32 { socket }
+
     /// Ends the conversation: the supervisor ends what still runs (SIGTERM, then SIGKILL after
-    /// the grace period) and exits, and the reading thread reaps it, reports `.lost` and ends.
+    /// the grace period) and exits, and the thread that started it reaps it.
     func shutdown() {
         Glibc.shutdown(socket, Int32(SHUT_RDWR))
     }
 
     /// Shuts down and waits until the supervisor has been reaped: its CPU time and that of every
-    /// command it ran then count among flow's children (`time flow run` shows them). Called on
-    /// the reading thread itself (from inside an event), it only shuts down: that thread reaps
-    /// the supervisor once the event returns.
+    /// command it ran then count among flow's children (`time flow run` shows them).
     func finish() {
         shutdown()
-        if pthread_equal(pthread_self(), reader) != 0 { return }
-        reaping.lock()
-        while !reaped { reaping.wait() }
-        reaping.unlock()
+        _ = reapedStatus()
     }
 
-    private func read(_ events: @Sendable (StepSupervisor, Event) -> Void) {
-        var event = flow_event()
-        while flow_supervisor_receive(socket, &event) == 1 {
-            let token = Int(event.token)
-            switch Int(event.kind) {
-            case Int(FLOW_EVENT_STARTED.rawValue):
-                events(self, .started(token: token, pid: max(event.pid, 0), errno: event.value))
-            case Int(FLOW_EVENT_ENDED.rawValue):
-                events(self, .ended(token: token, status: event.value, peakMemory: event.maxrss_kb * 1024, logError: event.log_error))
-            default:
-                continue
-            }
-        }
-        // The supervisor closes its end only by exiting, or it sent what no supervisor sends:
-        // make sure it ends, then reap it.
-        shutdown()
+    private func reapedStatus() -> Int32 {
+        reaping.lock()
+        defer { reaping.unlock() }
+        while status == nil { reaping.wait() }
+        return status ?? 0
+    }
+
+    private func waitForExit() {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         reaping.lock()
-        reaped = true
+        self.status = status
         reaping.broadcast()
         reaping.unlock()
-        events(self, .lost(status: status))
     }
 }
 

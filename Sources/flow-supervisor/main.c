@@ -17,6 +17,8 @@
  *   status, the peak memory and whether the log could be written. A process of the step that
  *   still holds the pipe does not delay that report: what it writes later is appended to the
  *   log for as long as this supervisor lives;
+ * - never blocks on the socket: flow reads it only while it waits for something, so reports
+ *   it has not taken yet wait here (in order) until the socket has room;
  * - when flow dies (its parent-death signal, a parent that is no longer flow, or the end of the
  *   socket), starts nothing more, sends SIGTERM to every group it started that still has a
  *   process, SIGKILL after GRACE_SECONDS, and exits: no step process outlives flow, however
@@ -97,10 +99,47 @@ static struct rlimit command_files;
 /// epoll's tags for the two descriptors that are not pipes (a pipe's tag is its output).
 enum { TAG_SIGNALS = 1, TAG_SOCKET = 2 };
 
+/// Events flow has not taken yet because its end of the socket was full, oldest first. flow
+/// reads the socket only while it waits for something, so the supervisor must never block on
+/// it: a request flow sends meanwhile could then wait for the supervisor forever.
+static struct flow_event *unsent;
+static size_t unsent_head, unsent_count, unsent_capacity;
+
+/// Sends what is queued, as far as the socket takes it, and watches for room while some is left.
+static void send_unsent(void) {
+    while (unsent_head < unsent_count) {
+        ssize_t n = send(SOCKET_FD, &unsent[unsent_head], sizeof unsent[0], MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct epoll_event watch = {.events = EPOLLIN | EPOLLOUT, .data.u64 = TAG_SOCKET};
+            if (!terminating) epoll_ctl(epoll, EPOLL_CTL_MOD, SOCKET_FD, &watch);
+            return;
+        }
+        /* Any other failure means flow is gone; the main loop notices that on its own. */
+        if (n < 0) break;
+        unsent_head++;
+    }
+    unsent_head = unsent_count = 0;
+    struct epoll_event watch = {.events = EPOLLIN, .data.u64 = TAG_SOCKET};
+    if (!terminating) epoll_ctl(epoll, EPOLL_CTL_MOD, SOCKET_FD, &watch);
+}
+
 static void send_event(int64_t token, int kind, pid_t pid, int value, long maxrss_kb, int log_error) {
     struct flow_event e = {.token = token, .kind = kind, .pid = pid, .value = value, .log_error = log_error, .maxrss_kb = maxrss_kb};
-    /* A failure means flow is gone; the main loop notices that on its own. */
-    while (send(SOCKET_FD, &e, sizeof e, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+    if (unsent_count == unsent_capacity) {
+        size_t capacity = unsent_capacity ? unsent_capacity * 2 : 64;
+        struct flow_event *grown = realloc(unsent, capacity * sizeof *grown);
+        if (!grown) {
+            /* No memory to queue it: wait for room instead. */
+            while (send(SOCKET_FD, &e, sizeof e, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+            return;
+        }
+        unsent = grown;
+        unsent_capacity = capacity;
+    }
+    unsent[unsent_count++] = e;
+    /* Behind others, it waits for the room they wait for. */
+    if (unsent_count - unsent_head == 1) send_unsent();
 }
 
 static double seconds_until(struct timespec t) {
@@ -571,7 +610,8 @@ int main(int argc, char **argv) {
                     if (info.ssi_signo == SIGCHLD) ended = 1;
                 }
             } else if (ready[i].data.u64 == TAG_SOCKET) {
-                request = 1;
+                if (ready[i].events & EPOLLOUT) send_unsent();
+                if (ready[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) request = 1;
             } else {
                 /* An output that a reap below closes and frees is not in this list: pipes come
                  * first, and a reap frees only outputs whose pipe has closed. */

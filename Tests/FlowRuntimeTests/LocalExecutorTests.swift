@@ -149,6 +149,42 @@ import Testing
         #expect(try dir.read("s.log") == "300000\n100\n")
     }
 
+    /// flow reads the supervisor's socket only while it waits for something. Ends it has not read
+    /// yet must not keep the supervisor from taking a request too long for the socket to hold at
+    /// once (a supervisor that blocked on a full socket, while flow blocked sending, hung both).
+    @Test func endsNotYetReadDoNotHoldUpALongRequest() throws {
+        let dir = TemporaryDirectory("flow-local-unread")
+        let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        let count = 600
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        for i in 0..<count {
+            _ = try executor.start(Self.process("read line < gate; : > done\(i)", in: dir, name: "s\(i)"), token: i)
+        }
+        let lines = [UInt8](repeating: UInt8(ascii: "\n"), count: count)
+        #expect(write(writer, lines, lines.count) == count)
+        // Every step has ended and been reported, more ends than the socket holds, none read.
+        #expect(BackgroundFlow.waitUntil(seconds: 60) { (0..<count).allSatisfy { dir.exists("done\($0)") } })
+        let supervisor = try #require(executor.supervisorPID)
+        #expect(BackgroundFlow.waitUntil(seconds: 20) {
+            (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8))?.isEmpty == true
+        }, "the supervisor reaps every step")
+        // A request of about 500 KB, which goes in several records; should it hang, the
+        // supervisor is killed after 20 s so that the test ends (and fails).
+        let words = (0..<500).map { _ in String(repeating: "w", count: 1000) }
+        let argv = ["/bin/sh", "-c", "printf %s \"$@\" | wc -c", "sh"] + words
+        let watchdog = DispatchWorkItem { kill(supervisor, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 20, execute: watchdog)
+        _ = try executor.start(Self.process("", in: dir, name: "long", argv: argv), token: count)
+        watchdog.cancel()
+        let ends = Self.completions(executor, count + 1, seconds: 60)
+        #expect(ends.count == count + 1)
+        #expect(ends.values.allSatisfy { $0.termination == .exited(0) }, "\(ends.values.filter { $0.termination != .exited(0) }.prefix(3))")
+        #expect(try dir.read("long.log") == "500000\n")
+    }
+
     @Test func theHeldDescriptorKeepsItsLockUntilTheStepEnds() throws {
         let dir = TemporaryDirectory("flow-local-held")
         let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)

@@ -29,9 +29,10 @@ pid_t flow_supervisor_start(const char *supervisor, int grace_seconds, int *sock
 int flow_supervisor_request(int socket_fd, int64_t token, const char *const argv[], const char *const envp[],
                             const char *cwd, const char *log_path, int held_fd);
 
-/// Reads the supervisor's next event, waiting for it. Returns 1, or 0 when the supervisor has
-/// gone (the end of the socket, or a record that is not an event).
-int flow_supervisor_receive(int socket_fd, struct flow_event *event);
+/// Reads the supervisor's next event, waiting for it at most `timeout_ms` milliseconds (-1: as
+/// long as it takes; 0: only an event that has arrived). Returns 1, 0 when the supervisor has
+/// gone (the end of the socket, or a record that is not an event), or -1 when none came in time.
+int flow_supervisor_receive(int socket_fd, struct flow_event *event, int timeout_ms);
 
 /// syncfs(2): flushes the whole file system holding `fd` (glibc declares it only under _GNU_SOURCE).
 int flow_syncfs(int fd);
