@@ -33,12 +33,23 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| tool | phase | N | wall s | CPU s (user+sys, with children) |"
 echo "| --- | --- | --- | --- | --- |"
+tools="flow make ninja floor snakemake dvc"
+# Every copy is made before the first measurement, and the file system then settles: an ext4
+# without a journal (this project's machines) skips, when it allocates an inode, every inode freed
+# in the last 5 s (300 s while its inode-table block is dirty), one by one. A build started right
+# after deleting the last run's copy paid for that in every file it created: flow, which also
+# writes a manifest per step, up to 0.4 s per 1,000 steps (bench/RESULTS.md, eighth pass).
 for n in $sizes; do
-  for tool in flow make ninja floor snakemake dvc; do
+  for tool in $tools; do
     dir=$WORK/N$n/$tool
     rm -rf "$dir"; mkdir -p "$dir"
-    python3 "$here/dag_gen.py" "$n" "$dir"
-    cd "$dir"
+    python3 "$here/dag_gen.py" "$n" "$dir" > /dev/null
+  done
+done
+sync; sleep 6
+for n in $sizes; do
+  for tool in $tools; do
+    cd "$WORK/N$n/$tool"
     case $tool in
       flow)
         row flow build "$n" "$(time_once "$FLOW_BIN" run -j2 -q)"

@@ -28,6 +28,26 @@ import Testing
         return result
     }
 
+    /// Starts `count` steps s0, s1, ... that each wait for a line from a FIFO and then run
+    /// `command(i)`: none can end before all have started, however slowly they start. Returns the
+    /// FIFO's descriptor (held open by the test; `release` lets the steps go).
+    static func startGated(_ executor: LocalExecutor, _ count: Int, in dir: TemporaryDirectory,
+                           then command: (Int) -> String) throws -> Int32 {
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        for i in 0..<count {
+            _ = try executor.start(process("read line < gate; " + command(i), in: dir, name: "s\(i)"), token: i)
+        }
+        return writer
+    }
+
+    /// Lets `count` gated steps go: a line each.
+    static func release(_ gate: Int32, _ count: Int) -> Bool {
+        let lines = [UInt8](repeating: UInt8(ascii: "\n"), count: count)
+        return write(gate, lines, lines.count) == count
+    }
+
     /// Whether `pid` is a live process (not gone, not a zombie).
     static func alive(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -110,18 +130,10 @@ import Testing
         let dir = TemporaryDirectory("flow-local-many")
         let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
         let count = 300
-        // Each step waits for a line from a FIFO that this test holds open: none can end before
-        // all have started, however slowly they start.
-        let gate = dir.path + "/gate"
-        #expect(mkfifo(gate, 0o600) == 0)
-        let writer = open(gate, O_RDWR | O_CLOEXEC)
-        defer { close(writer) }
-        for i in 0..<count {
-            _ = try executor.start(Self.process("read line < gate; echo $N", in: dir, name: "s\(i)", environment: ["N": "\(i)"]), token: i)
-        }
+        let gate = try Self.startGated(executor, count, in: dir) { "echo \($0)" }
+        defer { close(gate) }
         #expect(executor.running == count, "the steps run at once")
-        let lines = [UInt8](repeating: UInt8(ascii: "\n"), count: count)
-        #expect(write(writer, lines, lines.count) == count)
+        #expect(Self.release(gate, count))
         let ends = Self.completions(executor, count, seconds: 60)
         #expect(ends.count == count)
         #expect(ends.values.allSatisfy { $0.termination == .exited(0) })
@@ -156,15 +168,9 @@ import Testing
         let dir = TemporaryDirectory("flow-local-unread")
         let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
         let count = 600
-        let gate = dir.path + "/gate"
-        #expect(mkfifo(gate, 0o600) == 0)
-        let writer = open(gate, O_RDWR | O_CLOEXEC)
-        defer { close(writer) }
-        for i in 0..<count {
-            _ = try executor.start(Self.process("read line < gate; : > done\(i)", in: dir, name: "s\(i)"), token: i)
-        }
-        let lines = [UInt8](repeating: UInt8(ascii: "\n"), count: count)
-        #expect(write(writer, lines, lines.count) == count)
+        let gate = try Self.startGated(executor, count, in: dir) { ": > done\($0)" }
+        defer { close(gate) }
+        #expect(Self.release(gate, count))
         // Every step has ended and been reported, more ends than the socket holds, none read.
         #expect(BackgroundFlow.waitUntil(seconds: 60) { (0..<count).allSatisfy { dir.exists("done\($0)") } })
         let supervisor = try #require(executor.supervisorPID)
