@@ -39,11 +39,14 @@ public final class ExecutorRouter: StepExecutor {
     /// waits in short slices, so that no kind's completions wait behind another's polling.
     public func next(timeout: Double) -> Completion? {
         let busy = ExecutorKind.allCases.compactMap { made[$0] }.filter { $0.running > 0 }
-        let done: Completion?
+        var done: Completion?
         if busy.count <= 1 {
             done = (busy.first ?? made[.local])?.next(timeout: timeout)
         } else {
-            done = busy.lazy.compactMap { $0.next(timeout: 0) }.first ?? busy.last?.next(timeout: min(timeout, 0.02))
+            // Each is asked once: a lazy `compactMap(...).first` would ask the first with an end
+            // twice and drop the end it took the first time.
+            for e in busy where done == nil { done = e.next(timeout: 0) }
+            if done == nil { done = busy.last?.next(timeout: min(timeout, 0.02)) }
         }
         if let done { kinds[done.token] = nil }
         return done

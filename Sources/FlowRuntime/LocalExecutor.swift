@@ -7,9 +7,10 @@ import Glibc
 /// that this executor starts with its first step. The supervisor ends every group if flow dies,
 /// so that no step process outlives a flow that is killed, however it is killed; if the
 /// supervisor itself dies, the steps it ran fail, and the next step starts a new one.
-public final class LocalExecutor: StepExecutor, @unchecked Sendable {
-    // @unchecked Sendable: used by one thread at a time (the runner's), which also reads the
-    // supervisors' sockets (see StepSupervisor); the rest is constant.
+///
+/// Used by one thread at a time (the runner's), which also reads the supervisors' sockets (see
+/// `StepSupervisor`): reports come in while that thread waits for a step, in `start` and `next`.
+public final class LocalExecutor: StepExecutor {
     /// Seconds the steps of a flow that died get between SIGTERM and SIGKILL.
     let graceSeconds: Int
     /// The `flow-supervisor` executable (beside the `flow` executable).
@@ -43,7 +44,8 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
         (RunContext.currentExecutable() as NSString).deletingLastPathComponent + "/flow-supervisor"
     }
 
-    public var running: Int { groups.count }
+    /// Steps started and not yet handed out by `next`: those running and those that ended.
+    public var running: Int { groups.count + finished.count }
 
     /// The pid of the current supervisor, if one runs (for tests).
     var supervisorPID: pid_t? { supervisor?.pid }
@@ -98,24 +100,26 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
     }
 
     public func next(timeout: Double) -> Completion? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while finished.isEmpty {
-            let left = deadline.timeIntervalSinceNow
-            if left <= 0 && timeout > 0 { break }
-            readEvents(waiting: max(left, 0))
-            if timeout <= 0 { break }
+        if finished.isEmpty {
+            let deadline = Date().addingTimeInterval(timeout)
+            repeat {
+                readEvents(waiting: max(deadline.timeIntervalSinceNow, 0))
+            } while finished.isEmpty && deadline.timeIntervalSinceNow > 0
         }
         return finished.isEmpty ? nil : finished.removeFirst()
     }
 
-    // A group's id stays taken while any process is in it; a group whose last process the
-    // supervisor reaped just now could in principle be given to a new process before flow reads
-    // the end, but only after the kernel has gone through every other pid.
+    // A group's id stays taken while any process is in it. The reports that have come are read
+    // first, so that a group the supervisor has reaped is not signalled: one reaped since could in
+    // principle be given to a new process before flow reads its end, but only after the kernel
+    // has gone through every other pid.
     public func signalAll(_ signal: Int32) {
+        readEvents(waiting: 0)
         for pid in groups.values.map(\.group) { kill(-pid, signal) }
     }
 
     public func signal(token: Int, _ signal: Int32) {
+        readEvents(waiting: 0)
         if let pid = groups[token]?.group { kill(-pid, signal) }
     }
 
@@ -134,15 +138,19 @@ public final class LocalExecutor: StepExecutor, @unchecked Sendable {
     /// Waits up to `seconds` for any supervisor to report, then takes in everything they have
     /// reported.
     private func readEvents(waiting seconds: Double) {
-        guard !supervisors.isEmpty else {
-            // Nothing can end: the wait is the caller's pause.
-            if seconds > 0 { usleep(UInt32(min(seconds, 1) * 1e6)) }
-            return
-        }
         if seconds > 0 {
-            var watched = supervisors.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
-            let milliseconds = Int32((min(seconds, 3600) * 1000).rounded(.up))
-            _ = poll(&watched, nfds_t(watched.count), milliseconds)
+            let reading = supervisors.filter { !$0.hasEnded }
+            if !reading.isEmpty {
+                // One whose end has been read is looked at again every 50 ms until it is reaped.
+                let wait = reading.count == supervisors.count ? seconds : min(seconds, 0.05)
+                var watched = reading.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
+                _ = poll(&watched, nfds_t(watched.count), Int32((min(wait, 3600) * 1000).rounded(.up)))
+            } else if let ending = supervisors.first {
+                if let event = ending.receive(timeout: seconds) { _ = handle(event, from: ending) }
+            } else {
+                // Nothing can end: the wait is the caller's pause.
+                usleep(UInt32(min(seconds, 1) * 1e6))
+            }
         }
         for s in supervisors {
             while let event = s.receive(timeout: 0) { _ = handle(event, from: s) }

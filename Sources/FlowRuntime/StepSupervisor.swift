@@ -15,9 +15,10 @@ import Glibc
 /// signal follows the thread that started a process, not the whole of flow, so that thread lives
 /// exactly as long as the supervisor does; it also reaps it.
 final class StepSupervisor: @unchecked Sendable {
-    // @unchecked Sendable: `pid`, `path` and `socket` are constants; the socket is used by one
-    // thread at a time (the runner's) and closed only in deinit, when no thread can be using it;
-    // `status` is touched only under `reaping`.
+    // @unchecked Sendable: `pid`, `path` and `socket` are constants; the socket, `hasEnded` and
+    // `isLost` are used by one thread at a time (the runner's), and the socket is closed only in
+    // deinit, when no thread can be using it; `status` is touched only under `reaping` (the
+    // thread that reaps the supervisor sets it).
 
     /// What the supervisor reports, in the order it happens.
     enum Event {
@@ -40,7 +41,9 @@ final class StepSupervisor: @unchecked Sendable {
     private let reaping = NSCondition()
     /// The supervisor's wait status, once reaped.
     private var status: Int32?
-    /// Set once `.lost` has been returned: nothing more is read.
+    /// Set once the end of the socket has been read: nothing more comes but `.lost`.
+    private(set) var hasEnded = false
+    /// Set once `.lost` has been returned.
     private(set) var isLost = false
 
     private init(pid: pid_t, path: String, socket: Int32) {
@@ -84,33 +87,40 @@ final class StepSupervisor: @unchecked Sendable {
     }
 
     /// The next event, waiting for it at most `timeout` seconds (nil: as long as it takes; 0:
-    /// only one that has arrived); nil when none came in time, and always after `.lost`.
+    /// only one that has arrived); nil when none came in time, and always after `.lost`. Once
+    /// the end of the socket has been read, `.lost` comes when the supervisor has been reaped
+    /// (it may still be ending its commands: flow shut it down), within the same timeout.
     func receive(timeout: Double?) -> Event? {
         guard !isLost else { return nil }
-        let milliseconds = timeout.map { Int32(min(max($0, 0) * 1000, Double(Int32.max)).rounded(.up)) } ?? -1
-        var event = flow_event()
-        while true {
-            switch flow_supervisor_receive(socket, &event, milliseconds) {
-            case 1:
-                let token = Int(event.token)
-                switch Int(event.kind) {
-                case Int(FLOW_EVENT_STARTED.rawValue):
-                    return .started(token: token, pid: max(event.pid, 0), errno: event.value)
-                case Int(FLOW_EVENT_ENDED.rawValue):
-                    return .ended(token: token, status: event.value, peakMemory: event.maxrss_kb * 1024, logError: event.log_error)
+        if !hasEnded {
+            let milliseconds = timeout.map { Int32(min(max($0, 0) * 1000, Double(Int32.max)).rounded(.up)) } ?? -1
+            var event = flow_event()
+            read: while true {
+                switch flow_supervisor_receive(socket, &event, milliseconds) {
+                case 1:
+                    let token = Int(event.token)
+                    switch Int(event.kind) {
+                    case Int(FLOW_EVENT_STARTED.rawValue):
+                        return .started(token: token, pid: max(event.pid, 0), errno: event.value)
+                    case Int(FLOW_EVENT_ENDED.rawValue):
+                        return .ended(token: token, status: event.value, peakMemory: event.maxrss_kb * 1024, logError: event.log_error)
+                    default:
+                        continue
+                    }
+                case 0:
+                    // The supervisor closes its end only by exiting, or it sent what no supervisor
+                    // sends (or flow shut the socket down): make sure it ends.
+                    hasEnded = true
+                    shutdown()
+                    break read
                 default:
-                    continue
+                    return nil
                 }
-            case 0:
-                // The supervisor closes its end only by exiting, or it sent what no supervisor
-                // sends: make sure it ends, and wait until it has been reaped.
-                isLost = true
-                shutdown()
-                return .lost(status: reapedStatus())
-            default:
-                return nil
             }
         }
+        guard let status = reapedStatus(waiting: timeout) else { return nil }
+        isLost = true
+        return .lost(status: status)
     }
 
     /// The socket, for waiting on several supervisors at once.
@@ -126,14 +136,23 @@ final class StepSupervisor: @unchecked Sendable {
     /// command it ran then count among flow's children (`time flow run` shows them).
     func finish() {
         shutdown()
-        _ = reapedStatus()
+        _ = reapedStatus(waiting: nil)
     }
 
-    private func reapedStatus() -> Int32 {
+    /// The supervisor's wait status once it has been reaped, waiting at most `seconds` (nil: as
+    /// long as it takes).
+    private func reapedStatus(waiting seconds: Double?) -> Int32? {
+        let deadline = seconds.map { Date().addingTimeInterval($0) }
         reaping.lock()
         defer { reaping.unlock() }
-        while status == nil { reaping.wait() }
-        return status ?? 0
+        while status == nil {
+            if let deadline {
+                if !reaping.wait(until: deadline) { break }
+            } else {
+                reaping.wait()
+            }
+        }
+        return status
     }
 
     private func waitForExit() {

@@ -101,18 +101,35 @@ enum { TAG_SIGNALS = 1, TAG_SOCKET = 2 };
 
 /// Events flow has not taken yet because its end of the socket was full, oldest first. flow
 /// reads the socket only while it waits for something, so the supervisor must never block on
-/// it: a request flow sends meanwhile could then wait for the supervisor forever.
+/// it: a request flow sends meanwhile could then wait for the supervisor forever. (What is queued
+/// here is lost if the supervisor is killed; flow then reports those steps as ended with it.)
 static struct flow_event *unsent;
 static size_t unsent_head, unsent_count, unsent_capacity;
 
-/// Sends what is queued, as far as the socket takes it, and watches for room while some is left.
+/// Watches the socket for what is awaited: requests until terminating, room while events wait.
+static void watch_socket(void) {
+    uint32_t events = (terminating ? 0 : EPOLLIN) | (unsent_head < unsent_count ? EPOLLOUT : 0);
+    if (events == 0) {
+        epoll_ctl(epoll, EPOLL_CTL_DEL, SOCKET_FD, NULL);
+        return;
+    }
+    struct epoll_event watch = {.events = events, .data.u64 = TAG_SOCKET};
+    if (epoll_ctl(epoll, EPOLL_CTL_MOD, SOCKET_FD, &watch) != 0 && errno == ENOENT) {
+        epoll_ctl(epoll, EPOLL_CTL_ADD, SOCKET_FD, &watch);
+    }
+}
+
+static void send_waiting(const struct flow_event *e) {
+    while (send(SOCKET_FD, e, sizeof *e, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+}
+
+/// Sends what is queued, as far as the socket takes it now.
 static void send_unsent(void) {
     while (unsent_head < unsent_count) {
         ssize_t n = send(SOCKET_FD, &unsent[unsent_head], sizeof unsent[0], MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct epoll_event watch = {.events = EPOLLIN | EPOLLOUT, .data.u64 = TAG_SOCKET};
-            if (!terminating) epoll_ctl(epoll, EPOLL_CTL_MOD, SOCKET_FD, &watch);
+            watch_socket();
             return;
         }
         /* Any other failure means flow is gone; the main loop notices that on its own. */
@@ -120,8 +137,19 @@ static void send_unsent(void) {
         unsent_head++;
     }
     unsent_head = unsent_count = 0;
-    struct epoll_event watch = {.events = EPOLLIN, .data.u64 = TAG_SOCKET};
-    if (!terminating) epoll_ctl(epoll, EPOLL_CTL_MOD, SOCKET_FD, &watch);
+    watch_socket();
+}
+
+/// Before the supervisor exits: what is queued goes to flow, waiting up to 5 s for room (flow
+/// reads it whenever it waits for a step); once flow has gone a send fails at once.
+static void send_unsent_before_exit(void) {
+    for (int tries = 0; unsent_head < unsent_count && tries < 50; tries++) {
+        send_unsent();
+        if (unsent_head < unsent_count) {
+            struct pollfd room = {.fd = SOCKET_FD, .events = POLLOUT};
+            poll(&room, 1, 100);
+        }
+    }
 }
 
 static void send_event(int64_t token, int kind, pid_t pid, int value, long maxrss_kb, int log_error) {
@@ -130,8 +158,12 @@ static void send_event(int64_t token, int kind, pid_t pid, int value, long maxrs
         size_t capacity = unsent_capacity ? unsent_capacity * 2 : 64;
         struct flow_event *grown = realloc(unsent, capacity * sizeof *grown);
         if (!grown) {
-            /* No memory to queue it: wait for room instead. */
-            while (send(SOCKET_FD, &e, sizeof e, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
+            /* No memory to queue it: what is queued goes first, in order, then this one, each
+             * waiting for room. */
+            for (; unsent_head < unsent_count; unsent_head++) send_waiting(&unsent[unsent_head]);
+            unsent_head = unsent_count = 0;
+            send_waiting(&e);
+            watch_socket();
             return;
         }
         unsent = grown;
@@ -152,7 +184,7 @@ static double seconds_until(struct timespec t) {
 static void begin_terminating(void) {
     if (terminating) return;
     terminating = 1;
-    epoll_ctl(epoll, EPOLL_CTL_DEL, SOCKET_FD, NULL);
+    watch_socket(); /* no more requests; room for what is queued, if anything is */
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += grace_seconds;
     for (size_t i = 0; i < child_count; i++) kill(-children[i].pid, SIGTERM);
@@ -525,12 +557,14 @@ static void reap(void) {
     }
 }
 
-/// Before the supervisor exits: what the pipes hold goes into the logs. Returns 0.
+/// Before the supervisor exits: what the pipes hold goes into the logs, and the reports flow
+/// has not taken yet go to it. Returns 0.
 static int finish_outputs(void) {
     for (struct output *o = outputs, *next; o; o = next) {
         next = o->next; /* a drain that reaches the end of the pipe frees the output */
         output_drain(o, output_pending(o) + 1);
     }
+    send_unsent_before_exit();
     return 0;
 }
 
@@ -610,7 +644,7 @@ int main(int argc, char **argv) {
                     if (info.ssi_signo == SIGCHLD) ended = 1;
                 }
             } else if (ready[i].data.u64 == TAG_SOCKET) {
-                if (ready[i].events & EPOLLOUT) send_unsent();
+                if (unsent_head < unsent_count && (ready[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) send_unsent();
                 if (ready[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) request = 1;
             } else {
                 /* An output that a reap below closes and frees is not in this list: pipes come

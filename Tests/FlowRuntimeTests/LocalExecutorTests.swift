@@ -48,6 +48,19 @@ import Testing
         return write(gate, lines, lines.count) == count
     }
 
+    /// Twice as many reports as the supervisor's socket holds before a send would wait (a report
+    /// takes about 770 bytes of the socket's buffer, 278 of them fit with Linux's default 208 KiB).
+    static var moreEndsThanTheSocketHolds: Int {
+        let buffer = (try? String(contentsOfFile: "/proc/sys/net/core/wmem_default", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 212_992
+        return min(max(600, buffer / 385 + 100), 4000)
+    }
+
+    /// The pid of each of `supervisor`'s children that has not been reaped.
+    static func children(of supervisor: pid_t) -> String? {
+        try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)
+    }
+
     /// Whether `pid` is a live process (not gone, not a zombie).
     static func alive(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -167,16 +180,14 @@ import Testing
     @Test func endsNotYetReadDoNotHoldUpALongRequest() throws {
         let dir = TemporaryDirectory("flow-local-unread")
         let executor = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
-        let count = 600
+        let count = Self.moreEndsThanTheSocketHolds
         let gate = try Self.startGated(executor, count, in: dir) { ": > done\($0)" }
         defer { close(gate) }
         #expect(Self.release(gate, count))
         // Every step has ended and been reported, more ends than the socket holds, none read.
         #expect(BackgroundFlow.waitUntil(seconds: 60) { (0..<count).allSatisfy { dir.exists("done\($0)") } })
         let supervisor = try #require(executor.supervisorPID)
-        #expect(BackgroundFlow.waitUntil(seconds: 20) {
-            (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8))?.isEmpty == true
-        }, "the supervisor reaps every step")
+        #expect(BackgroundFlow.waitUntil(seconds: 20) { Self.children(of: supervisor)?.isEmpty == true }, "the supervisor reaps every step")
         // A request of about 500 KB, which goes in several records; should it hang, the
         // supervisor is killed after 20 s so that the test ends (and fails).
         let words = (0..<500).map { _ in String(repeating: "w", count: 1000) }
@@ -189,6 +200,95 @@ import Testing
         #expect(ends.count == count + 1)
         #expect(ends.values.allSatisfy { $0.termination == .exited(0) }, "\(ends.values.filter { $0.termination != .exited(0) }.prefix(3))")
         #expect(try dir.read("long.log") == "500000\n")
+    }
+
+    /// A supervisor that stops taking requests while flow lives (here: a record no flow sends)
+    /// still hands flow the reports it could not send yet before it exits.
+    @Test func aSupervisorThatStopsOnABadRequestStillSendsTheEndsItHolds() throws {
+        let dir = TemporaryDirectory("flow-local-bad-request")
+        let supervisor = try StepSupervisor.launch(Self.supervisor, graceSeconds: 2)
+        defer { supervisor.finish() }
+        let count = Self.moreEndsThanTheSocketHolds
+        let gate = dir.path + "/gate"
+        #expect(mkfifo(gate, 0o600) == 0)
+        let writer = open(gate, O_RDWR | O_CLOEXEC)
+        defer { close(writer) }
+        for i in 0..<count {
+            try supervisor.request(token: i, argv: ["/bin/sh", "-c", "read line < gate"], environment: ["PATH=/usr/bin:/bin"],
+                                   directory: dir.path, log: dir.path + "/s\(i).log", held: -1)
+            guard case .started(i, let pid, _)? = supervisor.receive(timeout: 20), pid > 0 else {
+                Issue.record("step \(i) did not start")
+                return
+            }
+        }
+        #expect(Self.release(writer, count))
+        #expect(BackgroundFlow.waitUntil(seconds: 60) { Self.children(of: supervisor.pid)?.isEmpty == true }, "the supervisor reaps every step")
+        var junk: UInt8 = 1
+        #expect(send(supervisor.descriptor, &junk, 1, 0) == 1)
+        var ended = 0
+        var lost = false
+        let deadline = Date().addingTimeInterval(30)
+        while !lost && Date() < deadline {
+            switch supervisor.receive(timeout: 1) {
+            case .ended?: ended += 1
+            case .lost?: lost = true
+            default: break
+            }
+        }
+        #expect(lost, "the supervisor exits after a bad request")
+        #expect(ended == count, "every end reaches flow before the supervisor exits")
+    }
+
+    /// flow shuts a supervisor down (a request it could not send) while its steps still run: its
+    /// end is read at once, but its loss comes once it has been reaped, and reading does not
+    /// wait for that longer than asked (the runner's thread has timeouts and Ctrl-C to see to).
+    @Test func aSupervisorShutDownWhileItsStepsEndDoesNotHoldUpTheReader() throws {
+        let dir = TemporaryDirectory("flow-local-shut-down")
+        let supervisor = try StepSupervisor.launch(Self.supervisor, graceSeconds: 3)
+        defer { supervisor.finish() }
+        try supervisor.request(token: 1, argv: ["/bin/sh", "-c", "trap '' TERM; : > started; sleep 30"], environment: ["PATH=/usr/bin:/bin"],
+                               directory: dir.path, log: dir.path + "/s.log", held: -1)
+        guard case .started(1, let pid, _)? = supervisor.receive(timeout: 20), pid > 0 else {
+            Issue.record("the step did not start")
+            return
+        }
+        #expect(BackgroundFlow.waitUntil(seconds: 10) { dir.exists("started") })
+        supervisor.shutdown()
+        // The step ignores SIGTERM: the supervisor lives on through its grace period.
+        let first = supervisor.receive(timeout: 0.2)
+        #expect(first == nil, "\(String(describing: first))")
+        #expect(Self.alive(supervisor.pid), "the supervisor is still ending its step")
+        var lost = false
+        let deadline = Date().addingTimeInterval(20)
+        while !lost && Date() < deadline {
+            if case .lost? = supervisor.receive(timeout: 1) { lost = true }
+        }
+        #expect(lost)
+        #expect(!Self.alive(pid), "the step outlived its supervisor")
+    }
+
+    /// Ends read in one batch are handed out one by one; meanwhile the local executor counts
+    /// as busy, or a router whose other executor has work would stop asking it.
+    @Test func aRouterHandsOutEveryLocalEndWhileAnotherExecutorIsBusy() throws {
+        let dir = TemporaryDirectory("flow-local-router")
+        let local = LocalExecutor(graceSeconds: 2, supervisor: Self.supervisor)
+        let cluster = FakeExecutor()
+        cluster.hanging = ["remote"]
+        let router = ExecutorRouter([.local: { local }, .slurm: { cluster }])
+        var remote = Self.process("", in: dir, name: "remote")
+        remote.executor = .slurm
+        _ = try router.start(remote, token: 100)
+        _ = try router.start(Self.process("sleep 0.3", in: dir, name: "a"), token: 1)
+        _ = try router.start(Self.process("sleep 0.3", in: dir, name: "b"), token: 2)
+        // Both end before the router next asks.
+        #expect(BackgroundFlow.waitUntil(seconds: 10) { Self.children(of: local.supervisorPID ?? 0)?.isEmpty == true })
+        Thread.sleep(forTimeInterval: 0.2)
+        var got: Set<Int> = []
+        let deadline = Date().addingTimeInterval(10)
+        while got.count < 2 && Date() < deadline {
+            if let c = router.next(timeout: 0.1) { got.insert(c.token) }
+        }
+        #expect(got == [1, 2])
     }
 
     @Test func theHeldDescriptorKeepsItsLockUntilTheStepEnds() throws {
