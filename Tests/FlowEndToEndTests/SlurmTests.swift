@@ -141,6 +141,32 @@ nonisolated(unsafe) private var startedDirectory: UnsafeMutablePointer<CChar>?
         #expect(submittedScripts(dir).count == 2)
     }
 
+    /// Local steps that end while a Slurm job runs: each end comes back once. (The router asked
+    /// the local executor twice for one end, and crashed when there was no second.)
+    @Test func localStepsEndWhileASlurmJobRuns() throws {
+        try TestSlurm.require()
+        let dir = try workspace("""
+            step remote
+              out build/remote.out
+              executor slurm
+              run sleep 4; echo remote > {out}
+            step l1
+              out build/l1.out
+              run sleep 1; echo 1 > {out}
+            step l2
+              out build/l2.out
+              run sleep 1; echo 2 > {out}
+            step l3
+              out build/l3.out
+              run sleep 2; echo 3 > {out}
+            """)
+        let r = try flow(dir, ["run", "-j", "2"])
+        #expect(r.status == 0, "\(r)")
+        #expect(r.stdout.contains("4 ran"), "\(r)")
+        #expect(try dir.read("build/remote.out") == "remote\n")
+        for i in 1...3 { #expect(try dir.read("build/l\(i).out") == "\(i)\n") }
+    }
+
     @Test func aFailingJobIsReportedWithItsSlurmStateAndLog() throws {
         try TestSlurm.require()
         let dir = try workspace("""
