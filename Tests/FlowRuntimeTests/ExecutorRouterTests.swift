@@ -17,28 +17,25 @@ import Testing
     /// end (a lazy `compactMap(...).first` evaluates its closure again for the element), and with
     /// no second end the second answer was nil, which crashed flow.
     @Test func oneEndWhileAnotherExecutorIsBusyComesBackOnce() throws {
-        let local = FakeExecutor()
-        let cluster = FakeExecutor()
-        cluster.hanging = ["job"]
-        let router = ExecutorRouter([.local: { local }, .slurm: { cluster }])
-        _ = try router.start(Self.process("job", on: .slurm), token: 100)
-        _ = try router.start(Self.process("a", on: .local), token: 1)
-        var got: [Int] = []
-        for _ in 0..<5 { if let c = router.next(timeout: 0.01) { got.append(c.token) } }
-        #expect(got == [1])
+        #expect(try Self.ends(ofLocalSteps: ["a"]) == [1])
     }
 
     /// Two ends at once while another executor is busy: both come back, in order.
     @Test func twoEndsWhileAnotherExecutorIsBusyBothComeBack() throws {
+        #expect(try Self.ends(ofLocalSteps: ["a", "b"]) == [1, 2])
+    }
+
+    /// The tokens a router hands out in five asks, when a cluster job that never ends runs beside
+    /// local steps named `names` (tokens 1, 2, ...), which the fake local executor ends at once.
+    static func ends(ofLocalSteps names: [String]) throws -> [Int] {
         let local = FakeExecutor()
         let cluster = FakeExecutor()
         cluster.hanging = ["job"]
         let router = ExecutorRouter([.local: { local }, .slurm: { cluster }])
-        _ = try router.start(Self.process("job", on: .slurm), token: 100)
-        _ = try router.start(Self.process("a", on: .local), token: 1)
-        _ = try router.start(Self.process("b", on: .local), token: 2)
+        _ = try router.start(process("job", on: .slurm), token: 100)
+        for (i, name) in names.enumerated() { _ = try router.start(process(name, on: .local), token: i + 1) }
         var got: [Int] = []
         for _ in 0..<5 { if let c = router.next(timeout: 0.01) { got.append(c.token) } }
-        #expect(got == [1, 2])
+        return got
     }
 }
