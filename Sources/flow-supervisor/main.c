@@ -106,17 +106,22 @@ enum { TAG_SIGNALS = 1, TAG_SOCKET = 2 };
 static struct flow_event *unsent;
 static size_t unsent_head, unsent_count, unsent_capacity;
 
+/// What epoll watches the socket for (main adds it with EPOLLIN).
+static uint32_t socket_watched = EPOLLIN;
+
 /// Watches the socket for what is awaited: requests until terminating, room while events wait.
+/// (Called after every send; the set changes only when the queue fills or empties.)
 static void watch_socket(void) {
     uint32_t events = (terminating ? 0 : EPOLLIN) | (unsent_head < unsent_count ? EPOLLOUT : 0);
+    if (events == socket_watched) return;
     if (events == 0) {
         epoll_ctl(epoll, EPOLL_CTL_DEL, SOCKET_FD, NULL);
-        return;
+    } else {
+        struct epoll_event watch = {.events = events, .data.u64 = TAG_SOCKET};
+        int op = socket_watched == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        epoll_ctl(epoll, op, SOCKET_FD, &watch);
     }
-    struct epoll_event watch = {.events = events, .data.u64 = TAG_SOCKET};
-    if (epoll_ctl(epoll, EPOLL_CTL_MOD, SOCKET_FD, &watch) != 0 && errno == ENOENT) {
-        epoll_ctl(epoll, EPOLL_CTL_ADD, SOCKET_FD, &watch);
-    }
+    socket_watched = events;
 }
 
 static void send_waiting(const struct flow_event *e) {
